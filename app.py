@@ -1,0 +1,66 @@
+"""duban — 12345 热线督办台账. Entry point: `streamlit run app.py`.
+
+Builds the page list by role and runs the chosen page. A page missing from the list
+cannot be reached by URL, so role gating lives here and in the services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from duban.enums import Role
+from duban.permissions import Actor
+from ui.common import engine
+
+st.set_page_config(page_title="12345 热线督办台账", page_icon="📋", layout="wide")
+
+ALL = frozenset(Role)
+STAFF = frozenset({Role.ADMIN, Role.CENTER})
+READERS = frozenset({Role.ADMIN, Role.CENTER, Role.LEADER})
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    roles: frozenset[Role]
+    section: str
+
+
+PAGES = [
+    PageSpec("pages/home.py", "首页", "🏠", ALL, "日常"),
+    PageSpec("pages/ledger.py", "工单台账", "🗂️", ALL, "日常"),
+    PageSpec("pages/cases.py", "督办事项", "📌", ALL, "日常"),
+    PageSpec("pages/case_new.py", "新建督办", "➕", STAFF, "日常"),
+    PageSpec("pages/boards.py", "看板", "🚦", ALL, "分析"),
+    PageSpec("pages/candidates.py", "督办线索", "🔎", STAFF, "分析"),
+    PageSpec("pages/meetings.py", "专题会与处置规则", "🏛️", READERS, "分析"),
+    PageSpec("pages/reports.py", "报表", "📊", READERS, "分析"),
+    PageSpec("pages/cockpit.py", "领导驾驶舱", "🖥️", READERS, "分析"),
+    PageSpec("pages/documents.py", "文书", "📄", STAFF, "文书"),
+    PageSpec("pages/templates.py", "文书模板", "🧩", frozenset({Role.ADMIN}), "文书"),
+    PageSpec("pages/users.py", "用户管理", "👥", frozenset({Role.ADMIN}), "管理"),
+    PageSpec("pages/audit_log.py", "操作日志", "🧾", STAFF, "管理"),
+    PageSpec("pages/settings.py", "系统设置", "⚙️", frozenset({Role.ADMIN}), "管理"),
+]
+
+
+def navigation(role: Role) -> dict[str, list]:
+    sections: dict[str, list] = {}
+    for spec in PAGES:
+        if role in spec.roles:
+            page = st.Page(
+                spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"
+            )
+            sections.setdefault(spec.section, []).append(page)
+    return sections
+
+
+engine()
+if "actor" not in st.session_state:
+    st.session_state["actor"] = Actor(user_id=None, username="admin", role=Role.ADMIN)
+current: Actor = st.session_state["actor"]
+st.navigation(navigation(current.role)).run()

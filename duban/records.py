@@ -1,0 +1,123 @@
+"""Versioned, audited updates of editable rows: the one place optimistic locking lives.
+
+A page loads rows with their `version`; a save sends back the version it started from. If
+somebody else saved in between, the save is refused with a message naming the row and
+who changed it when — never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlmodel import Session, SQLModel, select
+
+from duban import audit
+from duban.clock import now
+from duban.enums import AuditAction
+from duban.errors import ConflictError, NotFound
+from duban.models import AuditLog
+from duban.permissions import Actor
+
+T = TypeVar("T", bound=SQLModel)
+
+
+def entity_name(model: type[SQLModel]) -> str:
+    return model.__tablename__  # type: ignore[attr-defined,return-value]
+
+
+def get_live(session: Session, model: type[T], row_id: int, label: str = "记录") -> T:
+    """A row that exists and is not soft-deleted, or NotFound naming it."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "deleted_at", None) is not None:
+        raise NotFound(f"{label}（编号 {row_id}）不存在或已删除")
+    return row
+
+
+def last_change(session: Session, entity: str, entity_id: int) -> AuditLog | None:
+    stmt = (
+        select(AuditLog)
+        .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id)
+        .order_by(AuditLog.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+def check_version(session: Session, row: Any, expected: int | None, label: str) -> None:
+    """Refuse a save based on a stale version, naming who changed the row and when."""
+    if expected is None or row.version == expected:
+        return
+    entity = entity_name(type(row))
+    last = last_change(session, entity, row.id)
+    who = f"{last.username} 于 {last.at:%Y-%m-%d %H:%M}" if last else "其他用户"
+    raise ConflictError(f"{label} 已被 {who} 修改，请刷新后再保存（未覆盖对方的修改）")
+
+
+def apply_changes(
+    session: Session,
+    actor: Actor,
+    row: T,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None,
+    label: str,
+    action: AuditAction = AuditAction.UPDATE,
+    note: str = "",
+) -> dict[str, tuple[Any, Any]]:
+    """Set `values` on `row` after the version check; audit each real change.
+
+    Returns the changes (field → (old, new)); bumps `version` only if something changed.
+    The caller commits, so several rows can be saved in one transaction.
+    """
+    check_version(session, row, expected_version, label)
+    changes = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
+    if not changes:
+        return {}
+    for key, (_, new) in changes.items():
+        setattr(row, key, new)
+    row.version += 1  # type: ignore[attr-defined]
+    row.updated_at = now()  # type: ignore[attr-defined]
+    if hasattr(row, "updated_by"):
+        row.updated_by = actor.user_id  # type: ignore[attr-defined]
+    session.add(row)
+    session.flush()
+    audit.record_changes(
+        session, actor, entity_name(type(row)), row.id, changes, action=action, note=note
+    )  # type: ignore[attr-defined]
+    return changes
+
+
+def soft_delete(
+    session: Session, actor: Actor, row: Any, *, expected_version: int | None, label: str
+) -> None:
+    check_version(session, row, expected_version, label)
+    stamp: datetime = now()
+    row.deleted_at = stamp
+    row.version += 1
+    session.add(row)
+    audit.record(
+        session,
+        actor,
+        AuditAction.DELETE,
+        entity_name(type(row)),
+        row.id,
+        field="deleted_at",
+        new=stamp,
+    )
+
+
+def restore(session: Session, actor: Actor, row: Any) -> None:
+    old = row.deleted_at
+    row.deleted_at = None
+    row.version += 1
+    session.add(row)
+    audit.record(
+        session,
+        actor,
+        AuditAction.RESTORE,
+        entity_name(type(row)),
+        row.id,
+        field="deleted_at",
+        old=old,
+    )

@@ -1,0 +1,6 @@
+"""文书 (placeholder until issue #5 lands)."""
+
+import streamlit as st
+
+st.title("文书")
+st.info("此功能正在建设中。")

@@ -1,0 +1,84 @@
+"""What every page needs: the engine, the acting user, errors shown in Chinese, date display.
+
+The engine is created once per process (`st.cache_resource`); each unit of work opens its
+own short `Session(engine())`, never kept across reruns or shared between users.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from duban import config
+from duban.clock import now
+from duban.db import open_database
+from duban.enums import Role
+from duban.errors import DubanError
+from duban.permissions import Actor
+
+log = logging.getLogger("duban.ui")
+
+
+@st.cache_resource(show_spinner="正在打开数据库…")
+def _engine() -> Engine:
+    return open_database()
+
+
+def engine() -> Engine:
+    """The process-wide engine; a configuration problem stops the page with one Chinese line."""
+    try:
+        return _engine()
+    except DubanError as exc:
+        st.error(f"无法启动：{exc}")
+        st.stop()
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        log_exception(exc)
+        st.error(
+            "无法启动：数据库初始化失败，详情已记录到 data/logs/，请检查 DUBAN_DATABASE_URL 与 DUBAN_DATA_DIR"
+        )
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def actor() -> Actor:
+    """The logged-in user as the services see them (set by the login gate in app.py)."""
+    current = st.session_state.get("actor")
+    if current is None:
+        st.error("请先登录")
+        st.stop()
+    return current
+
+
+def log_exception(exc: BaseException) -> None:
+    """Write the detail of an unexpected error to data/logs/duban.log."""
+    try:
+        path = config.data_path("logs", "duban.log")
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"[{now():%Y-%m-%d %H:%M:%S}] {exc!r}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        log.exception("could not write the error log", exc_info=exc)
+
+
+@contextmanager
+def user_action() -> Iterator[None]:
+    """Run a user's action: expected failures show their Chinese message, others are logged.
+
+    Streamlit's own control flow (st.rerun, st.stop) derives from BaseException and passes.
+    """
+    try:
+        yield
+    except DubanError as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
+        log_exception(exc)
+        st.error("操作失败：系统内部错误，详情已记录到 data/logs/；数据未作改动。")
+
+
+def role_is(*roles: Role) -> bool:
+    return actor().role in roles
