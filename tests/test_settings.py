@@ -1,6 +1,7 @@
 """Settings fall back to documented defaults and only admins change them."""
 
 import pytest
+from sqlmodel import select
 
 from duban.enums import Role
 from duban.errors import PermissionDenied, ValidationError
@@ -17,7 +18,7 @@ def test_an_admin_changes_a_setting_and_it_is_audited(session):
     set_setting(session, SYSTEM, "case_no_prefix", "测试督")
     session.commit()
     assert get_setting(session, "case_no_prefix") == "测试督"
-    row = session.query(AuditLog).filter_by(field="case_no_prefix").one()
+    row = session.exec(select(AuditLog).where(AuditLog.field == "case_no_prefix")).one()
     assert (row.old, row.new) == ("赵巷督", "测试督")
 
 
