@@ -12,6 +12,7 @@ import streamlit as st
 
 from duban.enums import Role
 from duban.permissions import Actor
+from ui import gate
 from ui.common import engine
 
 st.set_page_config(page_title="12345 热线督办台账", page_icon="📋", layout="wide")
@@ -45,6 +46,7 @@ PAGES = [
     PageSpec("pages/users.py", "用户管理", "👥", frozenset({Role.ADMIN}), "管理"),
     PageSpec("pages/audit_log.py", "操作日志", "🧾", STAFF, "管理"),
     PageSpec("pages/settings.py", "系统设置", "⚙️", frozenset({Role.ADMIN}), "管理"),
+    PageSpec("pages/account.py", "我的账户", "👤", ALL, "账户"),
 ]
 
 
@@ -60,7 +62,12 @@ def navigation(role: Role) -> dict[str, list]:
 
 
 engine()
-if "actor" not in st.session_state:
-    st.session_state["actor"] = Actor(user_id=None, username="admin", role=Role.ADMIN)
-current: Actor = st.session_state["actor"]
+current: Actor | None = gate.current_actor()
+if current is None:
+    # Every page is registered (hidden) but none runs: after login the requested URL,
+    # e.g. /cases?case=12, opens if the user's role lists that page.
+    st.navigation(navigation(Role.ADMIN), position="hidden")
+    gate.login_page()
+    st.stop()
+gate.account_sidebar(current)
 st.navigation(navigation(current.role)).run()

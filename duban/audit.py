@@ -2,20 +2,27 @@
 
 Services call `record` / `record_changes` inside the same transaction as the change, so a
 change and its audit rows commit or roll back together. Nothing in the code updates or
-deletes an `AuditLog` row.
+deletes an `AuditLog` row, and the ORM refuses to: a flush that changes or deletes one, or
+an UPDATE/DELETE statement aimed at the table, raises `PermissionDenied` (see the guards at
+the end of this module).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import event, func
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from duban.enums import AuditAction
+from duban.errors import PermissionDenied
 from duban.models import AuditLog
-from duban.permissions import Actor
+from duban.permissions import Actor, Perm
 
 
 def show(value: Any) -> str | None:
@@ -79,3 +86,123 @@ def history(session: Session, entity: str, entity_id: int) -> list[AuditLog]:
         .order_by(AuditLog.at, AuditLog.id)
     )
     return list(session.exec(stmt))
+
+
+# --- reading the log (page 操作日志) --------------------------------------------------------
+
+ENTITY_LABELS: dict[str, str] = {
+    "ticket": "工单",
+    "importbatch": "工单导入",
+    "case": "督办事项",
+    "step": "督办环节",
+    "feedback": "书面反馈",
+    "upload": "上传文件",
+    "meeting": "专题会",
+    "routingrule": "处置规则",
+    "referral": "移交纪委监察办",
+    "document": "文书",
+    "templateversion": "文书模板",
+    "unit": "承办单位",
+    "user": "用户",
+    "setting": "系统设置",
+    "calendaryear": "工作日历",
+    "backup": "数据备份",
+}
+
+
+def entity_label(entity: str) -> str:
+    return ENTITY_LABELS.get(entity, entity)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of a filtered log, newest first, and how many rows match in all."""
+
+    rows: list[AuditLog]
+    total: int
+
+
+def search(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str | None = None,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    action: AuditAction | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> AuditPage:
+    """The log filtered by who, what and when (dates inclusive); only for VIEW_AUDIT."""
+    actor.require(Perm.VIEW_AUDIT)
+    conditions = []
+    if username:
+        conditions.append(AuditLog.username == username)
+    if entity:
+        conditions.append(AuditLog.entity == entity)
+    if entity_id is not None:
+        conditions.append(AuditLog.entity_id == entity_id)
+    if action is not None:
+        conditions.append(AuditLog.action == action)
+    if date_from is not None:
+        conditions.append(AuditLog.at >= datetime.combine(date_from, datetime.min.time()))
+    if date_to is not None:
+        conditions.append(
+            AuditLog.at < datetime.combine(date_to + timedelta(days=1), datetime.min.time())
+        )
+    total = session.exec(select(func.count()).select_from(AuditLog).where(*conditions)).one()
+    stmt = (
+        select(AuditLog)
+        .where(*conditions)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+        .offset(offset)
+    )
+    return AuditPage(rows=list(session.exec(stmt)), total=total)
+
+
+def usernames(session: Session, actor: Actor) -> list[str]:
+    """Everyone who appears in the log (for the filter), including failed login names."""
+    actor.require(Perm.VIEW_AUDIT)
+    return sorted(session.exec(select(AuditLog.username).distinct()))
+
+
+def entities(session: Session, actor: Actor) -> list[str]:
+    actor.require(Perm.VIEW_AUDIT)
+    return sorted(session.exec(select(AuditLog.entity).distinct()))
+
+
+def latest(session: Session, action: AuditAction, entity: str | None = None) -> AuditLog | None:
+    """The newest row of one kind (e.g. the last backup), or None."""
+    stmt = select(AuditLog).where(AuditLog.action == action)
+    if entity is not None:
+        stmt = stmt.where(AuditLog.entity == entity)
+    stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+    return session.exec(stmt).first()
+
+
+# --- append-only guards -------------------------------------------------------------------
+
+APPEND_ONLY = "操作日志只能追加，不能修改或删除"
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _refuse_changed_audit_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
+    """No code path may edit or delete a logged row through the ORM."""
+    for row in session.deleted:
+        if isinstance(row, AuditLog):
+            raise PermissionDenied(APPEND_ONLY)
+    for row in session.dirty:
+        if isinstance(row, AuditLog) and session.is_modified(row):
+            raise PermissionDenied(APPEND_ONLY)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
+    """Nor through an ORM-enabled UPDATE or DELETE statement."""
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is AuditLog for mapper in state.all_mappers
+    ):
+        raise PermissionDenied(APPEND_ONLY)

@@ -25,6 +25,29 @@ DEFAULTS: dict[str, Any] = {
     "office_phone": "",
     # 督办编号: f"{prefix}〔{year}〕第{seq:03d}号"
     "case_no_prefix": "赵巷督",
+    # accounts: a session ends after this many minutes without interaction (duban.auth)
+    "idle_timeout_minutes": 30,
+    # backups: how many of the newest data/backups/<timestamp>/ folders are kept (duban.backup)
+    "backup_keep": 14,
+    # 年度绩效考核 (duban.assessment): score = base − deductions + bonus; admins edit on 报表
+    "assessment_rules": {
+        "base_score": 100,  # every unit starts here
+        "overdue_step": 2,  # per step answered late, or unanswered past its due date
+        "escalation": 3,  # per step the case had to leave upward (提级)
+        "noncompliant_feedback": 1,  # per feedback without 主要领导签字 or 公章
+        "referral": 5,  # per case referred to 镇纪委监察办 (its 主办 unit)
+        "on_time_bonus": 5,  # when the unit's 按时反馈率 reaches the threshold
+        "on_time_threshold": 95,  # percent
+    },
+    # 督办线索 (duban.analysis): the thresholds of the candidate rules
+    "candidate_repeat_min": 3,  # 重复投诉: tickets on one matter …
+    "candidate_repeat_window_days": 90,  # … within these last days (also 不满意回访)
+    "candidate_concentrated_min_callers": 5,  # 集中投诉: distinct callers …
+    "candidate_concentrated_window_days": 30,  # … within these last days
+    "candidate_unsatisfied_min": 2,  # 不满意回访: 不满意 callbacks on one matter
+    "candidate_similarity_percent": 60,  # near-identical content: bigram Jaccard ≥ this %
+    # platform statuses meaning the platform has handled a ticket (others count as open)
+    "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
 }
 
 
@@ -47,3 +70,55 @@ def set_setting(session: Session, actor: Actor, key: str, value: Any) -> None:
     row.value, row.updated_at, row.updated_by = value, now(), actor.user_id
     session.add(row)
     audit.record(session, actor, AuditAction.UPDATE, "setting", None, field=key, old=old, new=value)
+
+
+# The fields of 系统设置 → 单位与参数 / 数据备份: their names in messages, and number ranges.
+LABELS: dict[str, str] = {
+    "office_name": "单位名称",
+    "office_contact": "联系人",
+    "office_phone": "联系电话",
+    "case_no_prefix": "督办编号前缀",
+    "idle_timeout_minutes": "空闲自动退出（分钟）",
+    "backup_keep": "保留备份份数",
+}
+RANGES: dict[str, tuple[int, int]] = {"idle_timeout_minutes": (5, 1440), "backup_keep": (1, 365)}
+REQUIRED = {"office_name", "case_no_prefix"}
+
+
+def clean_setting(key: str, value: Any) -> Any:
+    """A form value checked against its default's type; the message names the field."""
+    label = LABELS.get(key, key)
+    default = DEFAULTS[key]
+    if isinstance(default, int):
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"{label}：必须是整数") from exc
+        low, high = RANGES.get(key, (0, 10**9))
+        if not low <= number <= high:
+            raise ValidationError(f"{label}：必须在 {low}–{high} 之间")
+        return number
+    text = str(value if value is not None else "").strip()
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
+        raise ValidationError(f"{label}：不能包含控制字符或换行")
+    if len(text) > 100:
+        raise ValidationError(f"{label}：最多 100 个字符")
+    if key in REQUIRED and not text:
+        raise ValidationError(f"{label}：不能为空")
+    if key == "case_no_prefix" and (len(text) > 20 or any(c.isspace() for c in text)):
+        raise ValidationError(f"{label}：最多 20 个字符，且不能有空格")
+    return text
+
+
+def save_settings(session: Session, actor: Actor, values: dict[str, Any]) -> list[str]:
+    """Save a settings form: all values are checked first, then only the changed ones are
+    written (each audited), so a bad field changes nothing. Returns the changed keys."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    unknown = [k for k in values if k not in DEFAULTS]
+    if unknown:
+        raise ValidationError(f"未知的设置项：{'、'.join(unknown)}")
+    cleaned = {key: clean_setting(key, value) for key, value in values.items()}
+    changed = [key for key, value in cleaned.items() if get_setting(session, key) != value]
+    for key in changed:
+        set_setting(session, actor, key, cleaned[key])
+    return changed

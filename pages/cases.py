@@ -1,6 +1,690 @@
-"""督办事项 (placeholder until issue #4 lands)."""
+"""督办事项: the list with filters, and one case (`?case=ID`) with the next actions the state
+machine allows this user (`&action=escalate` opens the escalation form directly)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+
+import pandas as pd
 import streamlit as st
+from sqlmodel import Session, select
 
-st.title("督办事项")
-st.info("此功能正在建设中。")
+from duban import cases, meetings, uploads
+from duban.cases import Action, CaseDetail, CaseFilter
+from duban.clock import cn_date, today
+from duban.config import data_dir
+from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
+from duban.models import Document, Unit, Upload
+from duban.permissions import Actor, Perm
+from ui.common import actor, engine, user_action
+
+PAGE_SIZE = 200
+me: Actor = actor()
+
+
+def due_text(day, provisional: bool) -> str:
+    if day is None:
+        return ""
+    return cn_date(day) + ("（暂估）" if provisional else "")
+
+
+def done(message: str) -> None:
+    """Remember the success message across the rerun that shows the new state."""
+    st.session_state["cases_flash"] = message
+    st.rerun()
+
+
+def act(work: Callable[[Session], object], message: str) -> None:
+    """One user action = one transaction; a refusal shows its Chinese message, nothing saved."""
+    with user_action():
+        with Session(engine()) as session:
+            work(session)
+            session.commit()
+        done(message)
+
+
+# --- the list ---------------------------------------------------------------------------
+
+
+def show_list() -> None:
+    st.title("督办事项")
+    with Session(engine()) as session:
+        units = session.exec(
+            select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
+        ).all()
+    unit_names = {u.id: u.name for u in units}
+    c1, c2, c3, c4 = st.columns(4)
+    status = c1.selectbox(
+        "状态", [None, *CaseStatus], format_func=lambda s: "全部" if s is None else s.label,
+        key="cases_status",
+    )  # fmt: skip
+    level = c2.selectbox(
+        "督办类型", [None, *Level], format_func=lambda s: "全部" if s is None else s.label,
+        key="cases_level",
+    )  # fmt: skip
+    scope = c3.selectbox(
+        "协调督办范围", [None, *Scope], format_func=lambda s: "全部" if s is None else s.label,
+        key="cases_scope",
+    )  # fmt: skip
+    unit_id = None
+    if me.can(Perm.VIEW_ALL):
+        unit_id = c4.selectbox(
+            "承办单位", [None, *unit_names], format_func=lambda u: "全部" if u is None else unit_names[u],
+            key="cases_unit",
+        )  # fmt: skip
+    c5, c6, c7, c8 = st.columns([2, 1, 1, 1])
+    search = c5.text_input("搜索（督办编号、事由、相关情况）", key="cases_search")
+    overdue = c6.checkbox("仅看逾期", key="cases_overdue")
+    referred = c7.checkbox("仅看已移交纪委", key="cases_referred")
+    page = int(c8.number_input("页码", min_value=1, value=1, step=1, key="cases_page"))
+    filters = CaseFilter(status, level, scope, unit_id, search, overdue, referred)
+    with Session(engine()) as session:
+        rows, total = cases.list_cases(
+            session, me, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    st.caption(f"共 {total} 件，本页 {len(rows)} 件")
+    if rows:
+        frame = pd.DataFrame(
+            {
+                "督办编号": [r.case_no for r in rows],
+                "事由": [r.title for r in rows],
+                "督办类型": [r.level.label for r in rows],
+                "状态": [r.status.label for r in rows],
+                "主办单位": [r.lead_unit for r in rows],
+                "立项日期": [cn_date(r.opened_at) for r in rows],
+                "当前截止": [due_text(r.due_at, r.due_provisional) for r in rows],
+                "已移交纪委": ["是" if r.referred else "" for r in rows],
+                "详情": [f"./cases?case={r.id}" for r in rows],
+            }
+        )
+        st.dataframe(
+            frame,
+            hide_index=True,
+            column_config={"详情": st.column_config.LinkColumn("详情", display_text="打开")},
+        )
+        choice = st.selectbox(
+            "打开督办事项", [r.id for r in rows],
+            format_func=lambda i: next(f"{r.case_no} {r.title}" for r in rows if r.id == i),
+            key="cases_pick",
+        )  # fmt: skip
+        if st.button("打开", key="cases_open"):
+            st.query_params["case"] = str(choice)
+            st.rerun()
+    else:
+        st.info("没有符合条件的督办事项")
+    if me.can(Perm.VIEW_ALL):
+        show_referrals()
+
+
+def show_referrals() -> None:
+    with Session(engine()) as session:
+        referrals = cases.list_referrals(session, me)
+    with st.expander(f"移交镇纪委监察办名单（{len(referrals)} 件）"):
+        if referrals:
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "移交日期": [cn_date(r.referral.referred_at) for r in referrals],
+                        "督办编号": [r.case_no for r in referrals],
+                        "事由": [r.title for r in referrals],
+                        "主办单位": [r.lead_unit for r in referrals],
+                        "移交理由": [r.referral.reason for r in referrals],
+                    }
+                ),
+                hide_index=True,
+            )
+        else:
+            st.caption("暂无移交事项")
+
+
+# --- one case ---------------------------------------------------------------------------
+
+
+def show_case(case_id: int) -> None:
+    if st.button("← 返回列表", key="cases_back"):
+        st.query_params.clear()
+        st.rerun()
+    with user_action():
+        with Session(engine()) as session:
+            detail = cases.case_detail(session, me, case_id)
+            uploads_by_id = _uploads(session, detail)
+            meeting_rows = meetings.list_meetings(session) if me.can(Perm.EDIT_CASES) else []
+            timeline = cases.case_timeline(session, me, case_id)
+            documents = {
+                d.id: d
+                for d in session.exec(select(Document).where(Document.case_id == case_id))
+            }
+        show_header(detail)
+        show_steps(detail, uploads_by_id)
+        show_actions(detail, meeting_rows)
+        show_timeline(timeline, documents)
+
+
+def _uploads(session: Session, detail: CaseDetail) -> dict[int, Upload]:
+    ids = [fb.upload_id for v in detail.steps for fb in v.feedback if fb.upload_id]
+    if not ids:
+        return {}
+    return {u.id: u for u in session.exec(select(Upload).where(Upload.id.in_(ids)))}  # type: ignore[union-attr,misc]
+
+
+def show_header(d: CaseDetail) -> None:
+    case = d.case
+    st.title(f"{case.case_no}　{case.title}")
+    st.markdown(
+        f"**状态：{d.state.label}**　｜　协调督办范围：{case.scope.label}"
+        + (f"（{case.scope_reason}）" if case.scope_reason else "")
+        + f"　｜　立项：{cn_date(case.opened_at)}"
+        + (f"　｜　办结：{cn_date(case.closed_at)}" if case.closed_at else "")
+    )
+    if d.eligibility is not None:
+        st.warning(f"符合提级条件：{d.eligibility.reason}（须人工确认后提级）")
+    if d.referrals:
+        st.error(
+            "已移交镇纪委监察办："
+            + "；".join(f"{cn_date(r.referred_at)} {r.reason}" for r in d.referrals)
+        )
+    lead = [u.name for u, role in d.units if role == UnitRole.LEAD]
+    co = [u.name for u, role in d.units if role == UnitRole.CO]
+    st.markdown(f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else ""))
+    if case.start_level_reason:
+        st.markdown(f"**起始督办类型理由：** {case.start_level_reason}")
+    if case.source_note:
+        st.markdown(
+            f"**来源：** {case.source_note}"
+            + (f"（{cn_date(case.source_date)}）" if case.source_date else "")
+        )
+    st.markdown(f"**相关情况：** {case.related_info}")
+    st.markdown(f"**督办意见：** {case.opinion}")
+    if case.verification_note:
+        verified = f"（{cn_date(case.verified_at)} 核实）" if case.verified_at else "（核实未通过）"
+        st.markdown(f"**跟踪核实：** {case.verification_note}{verified}")
+    if case.result_text:
+        st.markdown(f"**督办情况：** {case.result_text}")
+    if case.reopen_reason:
+        st.markdown(f"**重新督办理由：** {case.reopen_reason}")
+    if d.tickets:
+        st.subheader(f"关联工单（{len(d.tickets)}）")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "工单编号": [t.ticket_no for t in d.tickets],
+                    "诉求时间": [t.received_at.strftime("%Y-%m-%d %H:%M") for t in d.tickets],
+                    "诉求地址": [t.address for t in d.tickets],
+                    "内容描述": [t.content for t in d.tickets],
+                    "分类": [t.category for t in d.tickets],
+                }
+            ),
+            hide_index=True,
+        )
+
+
+def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
+    st.subheader("督办环节")
+    if not d.steps:
+        st.caption("尚无环节")
+    for view in d.steps:
+        step = view.step
+        with st.container(border=True):
+            head = f"**{step.level.label} · {step.kind.label}**　{cn_date(step.issued_at)}"
+            if view.unit_name:
+                head += f"　致 {view.unit_name}"
+            if step.due_at:
+                head += f"　截止 {due_text(step.due_at, step.due_provisional)}"
+            head += f"　〔{step.status.label}〕"
+            st.markdown(head)
+            for label, value in _step_fields(step, view.responsible_unit_name):
+                st.markdown(f"- {label}：{value}")
+            for fb in view.feedback:
+                unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
+                flag = "合规" if fb.compliant else "不合规（未签字或未盖章）"
+                timing = "" if fb.on_time is None else ("按时" if fb.on_time else "逾期")
+                st.markdown(
+                    f"- 书面反馈 {cn_date(fb.received_at)} {unit}：**{fb.progress.label}**，{flag}"
+                    + (f"，{timing}" if timing else "")
+                    + f"。{fb.text}"
+                )
+                upload = uploads_by_id.get(fb.upload_id) if fb.upload_id else None
+                if upload is not None:
+                    path = uploads.upload_path(upload)
+                    if path.exists():
+                        st.download_button(
+                            f"下载扫描件 {upload.original_name}",
+                            data=path.read_bytes(),
+                            file_name=upload.original_name,
+                            mime=upload.content_type,
+                            key=f"cases_upload_{fb.id}",
+                        )
+                    else:
+                        st.caption(f"扫描件 {upload.original_name} 文件缺失")
+
+
+def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    if step.kind == StepKind.ONSITE_NOTICE:
+        fields += [
+            ("协调督办事由", step.subject),
+            ("地点", step.location),
+            ("时间", step.scheduled_at.strftime("%Y-%m-%d %H:%M") if step.scheduled_at else ""),
+            ("流程", step.body),
+            ("出席范围", step.attendees),
+            ("联系人", f"{step.contact_name} {step.contact_phone}".strip()),
+            ("备注", step.remark),
+        ]
+        if step.registered_at:
+            late = "（晚于通知当天）" if cases.registration_late(step) else "（当天）"
+            fields.append(("承办单位登记", step.registered_at.strftime("%Y-%m-%d %H:%M") + late))
+        if step.visit_at:
+            fields += [
+                ("实地踏勘", cn_date(step.visit_at)),
+                ("踏勘情况", step.visit_findings),
+                ("处置责任单位", responsible),
+            ]
+    elif step.kind == StepKind.LEADER_INSTRUCTION:
+        fields += [("批示领导", step.subject), ("批办对象", step.recipient), ("批示内容", step.body)]
+    elif step.kind in (StepKind.SPECIAL_MEETING, StepKind.SPECIAL_REPORT, StepKind.REPORT_UP):
+        fields += [("标题", step.subject), ("对象", step.recipient), ("内容", step.body)]
+    elif step.kind == StepKind.ESCALATED_HANDLING:
+        fields.append(("处置要求", step.body))
+    if step.kind in cases.HANDLING_KINDS and step.closed_at:
+        timing = "按时" if step.on_time else "逾期"
+        margin = (
+            f"，余 {step.margin_workdays} 个工作日"
+            if step.margin_workdays is not None and step.margin_workdays >= 0
+            else (f"，超期 {-step.margin_workdays} 个工作日" if step.margin_workdays else "")
+        )
+        fields.append(
+            ("完成", cn_date(step.closed_at) + (f"（{timing}{margin}）" if step.due_at else ""))
+        )
+    if step.escalation_reason:
+        fields.append(("提级理由", step.escalation_reason))
+    return [(k, v) for k, v in fields if v]
+
+
+# --- next actions -------------------------------------------------------------------------
+
+
+def show_actions(d: CaseDetail, meeting_rows) -> None:
+    allowed = cases.allowed_actions(me, d.case)
+    wanted = st.query_params.get("action", "")
+    forms: list[tuple[Action, str, Callable[[], None]]] = []
+    open_step = d.open_step
+    notice = open_step if open_step is not None and open_step.kind == StepKind.ONSITE_NOTICE else None
+    candidates: list[tuple[Action, bool, Callable[[], None]]] = [
+        (Action.ESCALATE, True, lambda: form_escalate(d)),
+        (Action.FEEDBACK, open_step is not None, lambda: form_feedback(d)),
+        (Action.ISSUE_FORM, open_step is None, lambda: form_issue_form(d)),
+        (Action.ISSUE_NOTICE, open_step is None, lambda: form_notice(d)),
+        (
+            Action.REGISTER_NOTICE,
+            notice is not None and notice.registered_at is None,
+            lambda: form_register(d),
+        ),
+        (Action.SITE_VISIT, notice is not None and notice.visit_at is None, lambda: form_visit(d)),
+        (Action.LEADER_INSTRUCTION, True, lambda: form_instruction(d)),
+        (Action.SPECIAL_MEETING, True, lambda: form_meeting(d, meeting_rows)),
+        (Action.SPECIAL_REPORT, True, lambda: form_report(d)),
+        (Action.ISSUE_HANDLING, open_step is None, lambda: form_handling(d)),
+        (Action.VERIFY, d.done_feedback is not None, lambda: form_verify(d)),
+        (Action.REPORT_UP, True, lambda: form_report_up(d)),
+        (Action.CLOSE, d.done_feedback is not None, lambda: form_close(d)),
+        (Action.REOPEN, True, lambda: form_reopen(d)),
+        (Action.REFER, True, lambda: form_refer(d)),
+        (Action.EDIT, True, lambda: form_edit(d)),
+    ]
+    for action, applicable, render in candidates:
+        if action in allowed and applicable:
+            forms.append((action, action.label, render))
+    if not forms:
+        return
+    st.subheader("办理")
+    forms.sort(key=lambda f: f[0].value != wanted)
+    for action, label, render in forms:
+        with st.expander(label, expanded=action.value == wanted):
+            render()
+
+
+def _unit_choices(d: CaseDetail) -> dict[int, str]:
+    return {u.id: f"{u.name}（{role.label}）" for u, role in d.units if u.id is not None}
+
+
+def form_feedback(d: CaseDetail) -> None:
+    step = d.open_step
+    assert step is not None
+    st.caption(
+        f"登记对“{step.kind.label}”（{cn_date(step.issued_at)}发出）的书面反馈。"
+        "须由单位主要领导签字并加盖单位公章，否则记为不合规，环节不关闭。"
+    )
+    with st.form("cases_f_feedback"):
+        choices = _unit_choices(d)
+        if me.can(Perm.VIEW_ALL):
+            answering = cases.answering_unit_id(step)
+            keys = list(choices)
+            unit_id = st.selectbox(
+                "反馈单位", keys, index=keys.index(answering) if answering in keys else 0,
+                format_func=choices.get,
+            )  # fmt: skip
+        else:
+            unit_id = me.unit_id
+            st.markdown(f"反馈单位：{choices.get(unit_id, '')}")
+        received = st.date_input("收到日期", value=today(), max_value=today())
+        text = st.text_area("反馈内容")
+        c1, c2 = st.columns(2)
+        signed = c1.checkbox("主要领导已签字")
+        stamped = c2.checkbox("已加盖单位公章")
+        progress = st.selectbox(
+            "处置进展", list(Progress), format_func=lambda p: p.label
+        )
+        scan = st.file_uploader("扫描件（PDF/JPG/PNG，不超过 20 MB）", type=["pdf", "jpg", "jpeg", "png"])
+        if st.form_submit_button("登记反馈", type="primary"):
+
+            def work(session: Session) -> None:
+                upload_id = None
+                if scan is not None:
+                    upload_id = uploads.store_upload(
+                        session, me, name=scan.name, data=scan.getvalue()
+                    ).id
+                cases.register_feedback(
+                    session, me, step.id, received_at=received, text=text, signed=signed,
+                    stamped=stamped, progress=progress, unit_id=unit_id, upload_id=upload_id,
+                )  # fmt: skip
+
+            act(work, "书面反馈已登记" + ("" if signed and stamped else "（不合规，环节仍在办理中）"))
+
+
+def form_issue_form(d: CaseDetail) -> None:
+    with st.form("cases_f_issue_form"):
+        st.caption("向主办单位派送《12345市民服务热线督办单》，5 个工作日内书面反馈。")
+        issued = st.date_input("派送日期", value=today(), max_value=today())
+        if st.form_submit_button("派送督办单", type="primary"):
+            act(
+                lambda s: cases.issue_supervision_form(s, me, d.case.id, issued_at=issued),
+                "督办单已派送",
+            )
+
+
+def form_notice(d: CaseDetail) -> None:
+    with st.form("cases_f_notice"):
+        issued = st.date_input("通知日期", value=today(), max_value=today())
+        subject = st.text_input("协调督办事由", value=d.case.title)
+        location = st.text_input("协调督办地点")
+        c1, c2 = st.columns(2)
+        day = c1.date_input("现场督办日期", value=today())
+        at = c2.time_input("时间", value=time(9, 30))
+        procedure = st.text_area("协调督办流程", value="踏勘现场、听取情况汇报、明确处置责任和时限")
+        attendees = st.text_area("出席范围（承办单位、村居委、职能部门）")
+        c3, c4 = st.columns(2)
+        contact = c3.text_input("联系人")
+        phone = c4.text_input("联系电话")
+        remark = st.text_input("备注")
+        if st.form_submit_button("发出通知", type="primary"):
+            act(
+                lambda s: cases.issue_onsite_notice(
+                    s, me, d.case.id, issued_at=issued, subject=subject, location=location,
+                    scheduled_at=datetime.combine(day, at), procedure=procedure,
+                    attendees=attendees, contact_name=contact, contact_phone=phone, remark=remark,
+                ),
+                "现场协调督办通知已发出",
+            )  # fmt: skip
+
+
+def form_register(d: CaseDetail) -> None:
+    step = d.open_step
+    assert step is not None
+    with st.form("cases_f_register"):
+        st.caption("承办单位收到通知后应在当天登记；晚于通知当天的登记会被标注。")
+        c1, c2 = st.columns(2)
+        day = c1.date_input("登记日期", value=today(), max_value=today())
+        at = c2.time_input("登记时间", value=time(9, 0))
+        if st.form_submit_button("登记收到通知", type="primary"):
+            act(
+                lambda s: cases.register_notice_receipt(
+                    s, me, step.id, registered_at=datetime.combine(day, at)
+                ),
+                "已登记收到通知",
+            )
+
+
+def form_visit(d: CaseDetail) -> None:
+    step = d.open_step
+    assert step is not None
+    choices = _unit_choices(d)
+    with st.form("cases_f_visit"):
+        visit = st.date_input("踏勘日期", value=today(), max_value=today())
+        findings = st.text_area("踏勘情况")
+        unit_id = st.selectbox("处置责任单位", list(choices), format_func=choices.get)
+        mode = st.radio("处置时限", ["工作日天数", "具体日期"], horizontal=True)
+        c1, c2 = st.columns(2)
+        n = c1.number_input("工作日天数", min_value=1, max_value=60, value=5, step=1)
+        deadline = c2.date_input("具体日期", value=today())
+        if st.form_submit_button("记录实地踏勘", type="primary"):
+            act(
+                lambda s: cases.record_site_visit(
+                    s, me, step.id, visit_at=visit, findings=findings, responsible_unit_id=unit_id,
+                    deadline=deadline if mode == "具体日期" else None,
+                    deadline_workdays=int(n) if mode == "工作日天数" else None,
+                ),
+                "实地踏勘已记录，处置时限已明确",
+            )  # fmt: skip
+
+
+def form_instruction(d: CaseDetail) -> None:
+    with st.form("cases_f_instruction"):
+        issued = st.date_input("批示日期", value=today(), max_value=today())
+        leader = st.text_input("批示领导", value=me.username if me.can(Perm.INSTRUCT) else "")
+        recipient = st.text_input("批办对象", value=d.lead_unit.name if d.lead_unit else "")
+        text = st.text_area("批示内容")
+        if st.form_submit_button("录入批示", type="primary"):
+            act(
+                lambda s: cases.record_leader_instruction(
+                    s, me, d.case.id, leader=leader, recipient=recipient, text=text, issued_at=issued
+                ),
+                "领导批示已录入",
+            )
+
+
+def form_meeting(d: CaseDetail, meeting_rows) -> None:
+    st.page_link("pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon="🏛️")
+    linked = {m.id for m in d.meetings}
+    options = {r.meeting.id: r.meeting for r in meeting_rows if r.meeting.id not in linked}
+    if not options:
+        st.caption("没有可关联的专题会")
+        return
+    with st.form("cases_f_meeting"):
+        meeting_id = st.selectbox(
+            "提交已召开的专题会", list(options),
+            format_func=lambda i: f"{cn_date(options[i].held_at)} {options[i].title}",
+        )  # fmt: skip
+        if st.form_submit_button("关联专题会", type="primary"):
+            act(
+                lambda s: meetings.link_case(s, me, meeting_id, d.case.id),
+                "已关联专题会",
+            )
+
+
+def form_report(d: CaseDetail) -> None:
+    with st.form("cases_f_report"):
+        issued = st.date_input("报送日期", value=today(), max_value=today())
+        subject = st.text_input("专报标题", value=f"关于{d.case.title}的工作专报")
+        recipient = st.text_input("报送对象", value="镇主要领导、镇政府分管领导")
+        text = st.text_area("专报内容")
+        if st.form_submit_button("记录工作专报", type="primary"):
+            act(
+                lambda s: cases.record_special_report(
+                    s, me, d.case.id, subject=subject, text=text, recipient=recipient,
+                    issued_at=issued,
+                ),
+                "工作专报已记录",
+            )  # fmt: skip
+
+
+def form_handling(d: CaseDetail) -> None:
+    with st.form("cases_f_handling"):
+        st.caption("承办单位应在 5 个工作日内完成处置并书面反馈。")
+        issued = st.date_input("下达日期", value=today(), max_value=today())
+        requirement = st.text_area("处置方案和措施要求")
+        if st.form_submit_button("下达提级办理要求", type="primary"):
+            act(
+                lambda s: cases.issue_escalated_handling(
+                    s, me, d.case.id, requirement=requirement, issued_at=issued
+                ),
+                "提级办理要求已下达",
+            )
+
+
+def form_verify(d: CaseDetail) -> None:
+    with st.form("cases_f_verify"):
+        on = st.date_input("核实日期", value=today(), max_value=today())
+        note = st.text_area("核实情况")
+        confirmed = st.radio("核实结论", ["属实，已办结", "未办结"], horizontal=True)
+        if st.form_submit_button("记录跟踪核实", type="primary"):
+            act(
+                lambda s: cases.verify_case(
+                    s, me, d.case.id, note=note, confirmed=confirmed == "属实，已办结", on=on
+                ),
+                "跟踪核实已记录",
+            )
+
+
+def form_report_up(d: CaseDetail) -> None:
+    with st.form("cases_f_report_up"):
+        issued = st.date_input("上报日期", value=today(), max_value=today())
+        recipient = st.text_input("上报对象", value="区领导")
+        text = st.text_area("上报内容")
+        if st.form_submit_button("记录上报", type="primary"):
+            act(
+                lambda s: cases.report_up(
+                    s, me, d.case.id, text=text, recipient=recipient, issued_at=issued
+                ),
+                "办理情况已上报",
+            )
+
+
+def form_escalate(d: CaseDetail) -> None:
+    nxt = d.case.level.next()
+    if d.eligibility is not None:
+        st.info(f"符合提级条件：{d.eligibility.reason}")
+    else:
+        st.warning("该事项目前不满足提级条件（未反馈“无进展”，也未逾期），如确需提级须写明理由。")
+    with st.form("cases_f_escalate"):
+        reason = st.text_area(
+            "提级理由" + ("（可补充）" if d.eligibility is not None else "（必填）")
+        )
+        label = f"确认提级至{nxt.label}" if nxt else "确认提级"
+        if st.form_submit_button(label, type="primary"):
+
+            def work(session: Session) -> None:
+                cases.escalate_case(
+                    session, me, d.case.id, override_reason=reason,
+                    expected_version=d.case.version,
+                )  # fmt: skip
+                st.query_params.pop("action", None)
+
+            act(work, f"已提级至{nxt.label if nxt else ''}")
+
+
+def form_close(d: CaseDetail) -> None:
+    with st.form("cases_f_close"):
+        on = st.date_input("办结日期", value=today(), max_value=today())
+        result = st.text_area("督办情况（办结结果，将写入督办单）")
+        if st.form_submit_button("办结", type="primary"):
+            act(
+                lambda s: cases.close_case(
+                    s, me, d.case.id, result_text=result, on=on, expected_version=d.case.version
+                ),
+                "督办事项已办结",
+            )
+
+
+def form_reopen(d: CaseDetail) -> None:
+    with st.form("cases_f_reopen"):
+        on = st.date_input("重新督办日期", value=today(), max_value=today())
+        reason = st.text_area("重新督办理由（如市民再次来电反映）")
+        if st.form_submit_button("重新督办", type="primary"):
+            act(
+                lambda s: cases.reopen_case(
+                    s, me, d.case.id, reason=reason, on=on, expected_version=d.case.version
+                ),
+                "已重新督办",
+            )
+
+
+def form_refer(d: CaseDetail) -> None:
+    with st.form("cases_f_refer"):
+        st.caption("对主观推诿、整改不力造成不良影响的典型事项，移交镇纪委监察办监督。")
+        on = st.date_input("移交日期", value=today(), max_value=today())
+        reason = st.text_area("移交理由")
+        if st.form_submit_button("移交", type="primary"):
+            act(lambda s: cases.refer_case(s, me, d.case.id, reason=reason, on=on), "已移交")
+
+
+def form_edit(d: CaseDetail) -> None:
+    case = d.case
+    with st.form("cases_f_edit"):
+        title = st.text_input("事由", value=case.title)
+        related = st.text_area("相关情况", value=case.related_info)
+        opinion = st.text_area("督办意见", value=case.opinion)
+        source = st.text_area("来源说明", value=case.source_note)
+        if st.form_submit_button("保存修改"):
+            values = {
+                "title": title,
+                "related_info": related,
+                "opinion": opinion,
+                "source_note": source,
+            }
+            act(
+                lambda s: cases.update_case(
+                    s, me, case.id, values, expected_version=case.version
+                ),
+                "已保存",
+            )
+
+
+# --- timeline -----------------------------------------------------------------------------
+
+
+def show_timeline(timeline: list[cases.TimelineEntry], documents: dict[int, Document]) -> None:
+    st.subheader("办理记录")
+    if not timeline:
+        st.caption("暂无记录")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "时间": [e.at.strftime("%Y-%m-%d %H:%M") for e in timeline],
+                "操作人": [e.who for e in timeline],
+                "操作": [e.what for e in timeline],
+                "内容": [e.detail for e in timeline],
+            }
+        ),
+        hide_index=True,
+    )
+    for entry in timeline:
+        doc = documents.get(entry.document_id) if entry.document_id else None
+        if doc is None:
+            continue
+        path = data_dir() / doc.path
+        if path.is_file():
+            st.download_button(
+                f"下载 {doc.kind.label}：{doc.file_name}",
+                data=path.read_bytes(),
+                file_name=doc.file_name,
+                key=f"cases_doc_{doc.id}",
+            )
+        else:
+            st.caption(f"{doc.kind.label}：{doc.file_name}（文件缺失）")
+
+
+# --- page -------------------------------------------------------------------------------
+
+flash = st.session_state.pop("cases_flash", None)
+if flash:
+    st.success(flash)
+param = st.query_params.get("case", "")
+if param:
+    if param.isdigit():
+        show_case(int(param))
+    else:
+        st.error(f"督办事项编号无效：{param}")
+else:
+    show_list()

@@ -1,6 +1,601 @@
-"""工单台账 (placeholder until issue #3 lands)."""
+"""工单台账: the tickets like a spreadsheet — filter, edit, save; import; 回收站; detail; export.
 
+Session keys (prefix `ledger_`):
+- `ledger_gen`: generation of the grid; the editor keys are `ledger_editor_{gen}` (loaded
+  rows) and `ledger_new_{gen}` (rows typed in by hand). A save, a filter change or a page
+  change starts a new generation, so positions in `edited_rows` always refer to the rows
+  loaded with that key (kept in `ledger_rows_{gen}` with their id and version).
+- `ledger_f_*`: the filter bar; `ledger_page`: page number.
+- `ledger_preview` / `ledger_result`: the import being previewed / just imported.
+- `case_new_prefill`: set for pages/case_new.py by the button 对选中工单立案.
+Query parameter `?ticket=ID` opens the detail of one ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
 import streamlit as st
+from sqlmodel import Session
+
+from duban.clock import cn_date
+from duban.enums import CallbackResult, UnitKind
+from duban.errors import DubanError, NotFound
+from duban.exporter import rejects_xlsx, tickets_xlsx
+from duban.importer import (
+    FIELD_LABELS,
+    IGNORE,
+    MAPPABLE_FIELDS,
+    ImportRefused,
+    create_unit_for,
+    import_tickets,
+    map_unit_alias,
+    save_column_mapping,
+)
+from duban.permissions import Perm
+from duban.tickets import (
+    PAGE_SIZE,
+    UNASSIGNED,
+    RowEdit,
+    TicketFilter,
+    distinct_values,
+    find_ticket_id,
+    parse_ticket_nos,
+    query_tickets,
+    restore_tickets,
+    save_ledger,
+    ticket_detail,
+    unit_choices,
+)
+from ui.common import actor, engine, user_action
+
+me = actor()
+CAN_EDIT = me.can(Perm.EDIT_TICKETS)
+CAN_IMPORT = me.can(Perm.IMPORT_TICKETS)
+CAN_OPEN_CASE = me.can(Perm.EDIT_CASES)
+
+# grid columns: key → (label, editable)
+GRID: dict[str, tuple[str, bool]] = {
+    "selected": ("选择", True),
+    "id": ("id", False),
+    "version": ("version", False),
+    "ticket_no": ("工单编号", False),
+    "received_at": ("诉求时间", False),
+    "unit": ("承办单位", True),
+    "unit_raw": ("平台承办单位", False),
+    "category": ("问题分类", False),
+    "address": ("诉求地址", False),
+    "content": ("内容描述", False),
+    "caller": ("诉求人", False),
+    "phone": ("联系电话", False),
+    "platform_status": ("工单状态", False),
+    "callback_result": ("回访结果", False),
+    "platform_due_at": ("办理时限", False),
+    "notes": ("备注", True),
+    "tags": ("标签", True),
+    "repeat_group": ("重复组", True),
+}
+NEW_ROW_FIELDS = ["ticket_no", "received_at", "unit", "category", "address", "content",
+                  "caller", "phone", "platform_status", "notes", "tags", "repeat_group"]  # fmt: skip
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state["ledger_flash"] = (kind, text)
+
+
+def show_flash() -> None:
+    kind, text = st.session_state.pop("ledger_flash", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+
+def next_generation() -> None:
+    """New grid keys: called when the rows on screen are about to change."""
+    st.session_state["ledger_gen"] = st.session_state.get("ledger_gen", 0) + 1
+
+
+def on_filter_change() -> None:
+    st.session_state["ledger_page"] = 1
+    next_generation()
+
+
+def when(value: datetime | None) -> str:
+    return f"{cn_date(value)} {value:%H:%M}" if value else ""
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def filter_bar(units: dict[int, str]) -> TicketFilter:
+    with Session(engine()) as session:
+        categories = distinct_values(session, "category")
+        statuses = distinct_values(session, "platform_status")
+    options = {UNASSIGNED: "（未匹配单位）", **units}
+    if not me.can(Perm.VIEW_ALL):
+        options = {k: v for k, v in options.items() if k == me.unit_id}
+    with st.expander("筛选", expanded=True):
+        c1, c2, c3, c4 = st.columns(4)
+        unit_ids = c1.multiselect("承办单位", list(options), format_func=options.get,
+                                  key="ledger_f_units", on_change=on_filter_change)  # fmt: skip
+        cats = c2.multiselect("问题分类", categories, key="ledger_f_categories",
+                              on_change=on_filter_change)  # fmt: skip
+        stats = c3.multiselect("工单状态", statuses, key="ledger_f_statuses",
+                               on_change=on_filter_change)  # fmt: skip
+        callbacks = c4.multiselect("回访结果", list(CallbackResult), format_func=lambda c: c.label,
+                                   key="ledger_f_callbacks", on_change=on_filter_change)  # fmt: skip
+        c1, c2, c3, c4 = st.columns([1, 1, 2, 2])
+        start = c1.date_input("诉求时间 自", value=None, key="ledger_f_from",
+                              on_change=on_filter_change)  # fmt: skip
+        end = c2.date_input("至", value=None, key="ledger_f_to", on_change=on_filter_change)
+        keyword = c3.text_input("关键词（地址或内容）", key="ledger_f_keyword",
+                                on_change=on_filter_change)  # fmt: skip
+        numbers = c4.text_area("工单编号（可粘贴多个）", key="ledger_f_numbers", height=68,
+                               on_change=on_filter_change)  # fmt: skip
+    return TicketFilter(
+        unit_ids=tuple(unit_ids),
+        categories=tuple(cats),
+        statuses=tuple(stats),
+        callbacks=tuple(callbacks),
+        date_from=start if isinstance(start, date) else None,
+        date_to=end if isinstance(end, date) else None,
+        keyword=keyword,
+        ticket_nos=parse_ticket_nos(numbers),
+    )
+
+
+# --- the grid -------------------------------------------------------------------------------
+
+
+def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows as the editor shows them, over a RangeIndex, with nullable dtypes."""
+    records = []
+    for r in rows:
+        callback = r["callback_result"]
+        records.append(
+            {
+                "selected": False,
+                "id": r["id"],
+                "version": r["version"],
+                "ticket_no": r["ticket_no"],
+                "received_at": r["received_at"],
+                "unit": r["unit_name"],
+                "unit_raw": r["unit_raw"],
+                "category": r["category"],
+                "address": r["address"],
+                "content": r["content"],
+                "caller": r["caller"],
+                "phone": r["phone"],
+                "platform_status": r["platform_status"],
+                "callback_result": CallbackResult(callback).label if callback else "",
+                "platform_due_at": r["platform_due_at"],
+                "notes": r["notes"],
+                "tags": r["tags"],
+                "repeat_group": r["repeat_group"],
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=list(GRID))
+    frame = frame.astype({"selected": "boolean", "id": "Int64", "version": "Int64"})
+    for key in ("received_at", "platform_due_at"):
+        frame[key] = pd.to_datetime(frame[key])
+    text = [k for k in GRID if k not in ("selected", "id", "version", "received_at", "platform_due_at")]
+    return frame.astype(dict.fromkeys(text, "string")).reset_index(drop=True)
+
+
+def column_config(unit_names: list[str]) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        key: st.column_config.TextColumn(label, disabled=not (editable and CAN_EDIT))
+        for key, (label, editable) in GRID.items()
+    }
+    config["selected"] = st.column_config.CheckboxColumn("选择", width="small")
+    config["id"] = st.column_config.NumberColumn("id", disabled=True, width="small")
+    config["version"] = st.column_config.NumberColumn("version", disabled=True, width="small")
+    config["received_at"] = st.column_config.DatetimeColumn("诉求时间", format="YYYY-MM-DD HH:mm", disabled=True)
+    config["platform_due_at"] = st.column_config.DatetimeColumn("办理时限", format="YYYY-MM-DD HH:mm", disabled=True)
+    config["unit"] = st.column_config.SelectboxColumn("承办单位", options=unit_names, disabled=not CAN_EDIT)
+    config["notes"] = st.column_config.TextColumn("备注", disabled=not CAN_EDIT, width="medium")
+    config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="large")
+    return config
+
+
+def new_rows_frame() -> pd.DataFrame:
+    return pd.DataFrame({k: pd.Series(dtype="string") for k in NEW_ROW_FIELDS})
+
+
+def loaded_rows(flt: TicketFilter, gen: int) -> tuple[pd.DataFrame, int, int]:
+    """The page of rows for this generation, loaded once and kept while the user edits."""
+    cache_key = f"ledger_rows_{gen}"
+    if cache_key not in st.session_state:
+        with Session(engine()) as session:
+            page = query_tickets(session, me, flt, page=st.session_state.get("ledger_page", 1))
+        for old in [k for k in st.session_state if str(k).startswith("ledger_rows_")]:
+            del st.session_state[old]
+        st.session_state[cache_key] = (grid_frame(page.rows), page.total, page.pages)
+    return st.session_state[cache_key]
+
+
+def collect_changes(frame: pd.DataFrame, state: dict[str, Any], new_state: dict[str, Any]):
+    """The editor's state → (edits, added rows, deletions, selected ids)."""
+    edits, selected = [], []
+    for pos, changes in (state.get("edited_rows") or {}).items():
+        index = int(pos)
+        values = {k: v for k, v in changes.items() if k != "selected"}
+        ticket_id, version = int(frame.at[index, "id"]), int(frame.at[index, "version"])
+        if changes.get("selected"):
+            selected.append(ticket_id)
+        if values:
+            edits.append(RowEdit(ticket_id, version, values))
+    deleted = [
+        (int(frame.at[int(p), "id"]), int(frame.at[int(p), "version"]))
+        for p in state.get("deleted_rows") or []
+    ]
+    added = [dict(r) for r in (new_state.get("added_rows") or [])]
+    return edits, added, deleted, selected
+
+
+def save(edits, added, deleted) -> None:
+    with user_action():
+        with Session(engine()) as session:
+            result = save_ledger(session, me, edits=edits, added=added, deleted=deleted)
+            session.commit()
+        parts = [f"修改 {len(result.updated)} 条", f"新增 {len(result.added)} 条", f"删除 {len(result.deleted)} 条"]
+        if result.conflicts:
+            flash("warning", "已保存：" + "，".join(parts) + "。以下行未保存：\n\n- " + "\n- ".join(result.conflicts))
+        else:
+            flash("success", "已保存：" + "，".join(parts))
+        next_generation()
+        st.rerun()
+
+
+def open_case(selected: list[int]) -> None:
+    if not selected:
+        st.warning("请先在“选择”列勾选要立案的工单")
+        return
+    st.session_state["case_new_prefill"] = {"ticket_ids": selected}
+    st.switch_page("pages/case_new.py")
+
+
+def export_view(flt: TicketFilter, total: int) -> None:
+    c1, c2 = st.columns([1, 3])
+    if c1.button(f"导出当前筛选（{total} 条）", key="ledger_export_make"):
+        with user_action():
+            with Session(engine()) as session:
+                data = tickets_xlsx(session, me, flt)
+                session.commit()
+            st.session_state["ledger_export"] = data
+    if "ledger_export" in st.session_state:
+        c2.download_button(
+            "下载 xlsx", st.session_state["ledger_export"], file_name=f"工单台账_{date.today():%Y%m%d}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="ledger_export_download",
+        )  # fmt: skip
+
+
+def ledger_tab() -> None:
+    with Session(engine()) as session:
+        units = unit_choices(session)
+    flt = filter_bar(units)
+    gen = st.session_state.setdefault("ledger_gen", 0)
+    frame, total, pages = loaded_rows(flt, gen)
+    c1, c2, c3 = st.columns([1, 5, 1])
+    c3.button("刷新", key="ledger_refresh", on_click=next_generation)
+    c1.number_input("页码", min_value=1, max_value=pages, step=1, key="ledger_page",
+                    on_change=next_generation)  # fmt: skip
+    c2.markdown(f"共 **{total}** 条，每页 {PAGE_SIZE} 条，共 {pages} 页。"
+                + ("编辑“承办单位、备注、标签、重复组”后点“保存”；平台字段只能通过导入更新。" if CAN_EDIT else ""))  # fmt: skip
+    with st.form("ledger_form", border=False):
+        st.data_editor(
+            frame, key=f"ledger_editor_{gen}", hide_index=True,
+            num_rows="delete" if CAN_EDIT else "fixed",
+            column_config=column_config(list(units.values())),
+            column_order=[k for k in GRID if k not in ("id", "version")] + ["id", "version"],
+        )  # fmt: skip
+        if CAN_EDIT:
+            st.caption("新增工单（手工录入，诉求时间如 2024-01-24 09:30）")
+            st.data_editor(
+                new_rows_frame(), key=f"ledger_new_{gen}", hide_index=True, num_rows="add",
+                column_config={k: st.column_config.TextColumn(GRID[k][0]) for k in NEW_ROW_FIELDS}
+                | {"unit": st.column_config.SelectboxColumn("承办单位", options=list(units.values()))},
+            )  # fmt: skip
+        b1, b2, _ = st.columns([1, 1, 4])
+        saved = b1.form_submit_button("保存", type="primary", disabled=not CAN_EDIT)
+        opened = b2.form_submit_button("对选中工单立案", disabled=not CAN_OPEN_CASE)
+    state = st.session_state.get(f"ledger_editor_{gen}") or {}
+    new_state = st.session_state.get(f"ledger_new_{gen}") or {}
+    edits, added, deleted, selected = collect_changes(frame, state, new_state)
+    print("DEBUG", saved, state, edits, added, deleted)
+    if saved:
+        if edits or added or deleted:
+            save(edits, added, deleted)
+        else:
+            st.info("没有需要保存的修改")
+    if opened:
+        open_case(selected)
+    if not frame.empty:
+        links = " · ".join(f"[{n}](/ledger?ticket={i})" for i, n in zip(frame["id"][:10], frame["ticket_no"][:10], strict=True))
+        st.caption("工单详情：" + links + (" …" if len(frame) > 10 else ""))
+    export_view(flt, total)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+def run_import(name: str, data: bytes, *, dry_run: bool) -> Any:
+    with Session(engine()) as session:
+        report = import_tickets(session, me, data, name, dry_run=dry_run)
+        if not dry_run:
+            session.commit()
+    return report
+
+
+def report_view(report: Any) -> None:
+    c = st.columns(5)
+    c[0].metric("新增", report.inserted)
+    c[1].metric("更新", report.updated)
+    c[2].metric("未变化", report.unchanged)
+    c[3].metric("未导入（拒绝）", report.rejected)
+    c[4].metric("空行（跳过）", report.skipped_empty)
+    st.caption(
+        f"工作表“{report.sheet}”，表头在第 {report.header_row} 行；识别的列："
+        + "、".join(f"{h}→{FIELD_LABELS[f]}" for f, h in report.columns.items())
+    )
+    if report.previous_imports:
+        st.info("同一文件此前已导入过：" + "；".join(report.previous_imports) + "（重复导入不会产生重复工单）")
+    if report.rejects:
+        st.warning(f"{report.rejected} 行未导入，原因如下（行号与 Excel 中一致）：")
+        st.dataframe(
+            pd.DataFrame([{"行号": r.row, "列": r.column, "原因": r.reason, "工单编号": r.ticket_no} for r in report.rejects]),
+            hide_index=True,
+        )  # fmt: skip
+        st.download_button(
+            "下载未导入的行（xlsx）", rejects_xlsx(report.rejects), file_name=f"未导入_{report.file_name}.xlsx",
+            key=f"ledger_rejects_{report.sha256[:8]}_{report.dry_run}",
+        )  # fmt: skip
+    if report.changes:
+        with st.expander(f"将要更新的字段（前 {len(report.changes)} 处）" if report.dry_run else "更新的字段"):
+            st.dataframe(pd.DataFrame(report.changes, columns=["工单编号", "字段", "原值", "新值"]), hide_index=True)
+
+
+def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
+    if not report.unknown_units:
+        return
+    st.subheader("未匹配的承办单位")
+    st.caption("这些单位名称在系统中找不到；工单已导入（或将导入）为“未匹配单位”。请对应到已有单位或新建，不会自动猜测。")
+    choices = ["（暂不处理）", "新建为单位", *units.values()]
+    by_name = {v: k for k, v in units.items()}
+    with st.form("ledger_unit_form"):
+        picks = {}
+        for i, name in enumerate(report.unknown_units):
+            c1, c2, c3 = st.columns([2, 2, 1])
+            c1.markdown(f"**{name}**")
+            picks[name] = (
+                c2.selectbox("对应到", choices, key=f"ledger_unit_pick_{i}", label_visibility="collapsed"),
+                c3.selectbox("类别", list(UnitKind), format_func=lambda k: k.label, key=f"ledger_unit_kind_{i}",
+                             label_visibility="collapsed"),
+            )  # fmt: skip
+        if st.form_submit_button("保存单位对应"):
+            with user_action():
+                done = 0
+                with Session(engine()) as session:
+                    for name, (pick, kind) in picks.items():
+                        if pick == "新建为单位":
+                            done += create_unit_for(session, me, name, kind)[1]
+                        elif pick in by_name:
+                            done += map_unit_alias(session, me, name, by_name[pick])
+                    session.commit()
+                flash("success", f"已保存单位对应，{done} 条已导入的工单已指定单位")
+                refresh_preview()
+                st.rerun()
+
+
+def column_mapping_form(headers: list[str], key: str) -> None:
+    if not headers:
+        return
+    st.subheader("列映射")
+    st.caption("未识别的列已原样保存在工单的“原始列”中；如它其实是某个字段，可在此指定，下次导入自动使用。")
+    targets = ["（保留为原始列）", "（忽略此列）", *MAPPABLE_FIELDS]
+
+    def label(t: str) -> str:
+        return FIELD_LABELS.get(t, t)
+
+    with st.form(key):
+        picks = {h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}") for i, h in enumerate(headers)}
+        if st.form_submit_button("保存列映射"):
+            with user_action():
+                with Session(engine()) as session:
+                    for header, target in picks.items():
+                        if target == "（保留为原始列）":
+                            continue
+                        save_column_mapping(session, me, header, IGNORE if target == "（忽略此列）" else target)
+                    session.commit()
+                flash("success", "列映射已保存，已按新映射重新预览")
+                refresh_preview()
+                st.rerun()
+
+
+def header_help_form() -> None:
+    """When no header was found: let the user name the two required columns."""
+    with st.form("ledger_header_form"):
+        st.caption("如果文件的表头用了其他名称，请写出“工单编号”和“诉求时间”两列在文件中的表头文字：")
+        c1, c2 = st.columns(2)
+        no = c1.text_input("表示“工单编号”的表头", key="ledger_header_no")
+        received = c2.text_input("表示“诉求时间”的表头", key="ledger_header_time")
+        if st.form_submit_button("保存并重新预览"):
+            with user_action():
+                with Session(engine()) as session:
+                    if no.strip():
+                        save_column_mapping(session, me, no, "ticket_no")
+                    if received.strip():
+                        save_column_mapping(session, me, received, "received_at")
+                    session.commit()
+                refresh_preview()
+                st.rerun()
+
+
+def refresh_preview() -> None:
+    preview = st.session_state.get("ledger_preview")
+    if preview:
+        name, data, _ = preview
+        try:
+            st.session_state["ledger_preview"] = (name, data, run_import(name, data, dry_run=True))
+        except DubanError:
+            st.session_state.pop("ledger_preview", None)
+
+
+def import_tab() -> None:
+    if not CAN_IMPORT:
+        st.info("当前账号无权导入工单")
+        return
+    st.caption("支持 12345 平台导出的 .xlsx / .xls / .csv（UTF-8 或 GBK）。先预览，确认无误后再导入。")
+    upload = st.file_uploader("选择导出文件", type=["xlsx", "xls", "csv"], key="ledger_upload")
+    if upload is not None and st.button("预览", key="ledger_preview_button"):
+        st.session_state.pop("ledger_result", None)
+        data = upload.getvalue()
+        try:
+            st.session_state["ledger_preview"] = (upload.name, data, run_import(upload.name, data, dry_run=True))
+            st.session_state.pop("ledger_refused", None)
+        except ImportRefused as exc:
+            st.session_state.pop("ledger_preview", None)
+            st.session_state["ledger_refused"] = str(exc)
+        except DubanError as exc:
+            st.error(str(exc))
+    if "ledger_refused" in st.session_state:
+        st.error("文件未导入：" + st.session_state["ledger_refused"] + "（数据库未作任何改动）")
+        header_help_form()
+    with Session(engine()) as session:
+        units = unit_choices(session)
+    preview = st.session_state.get("ledger_preview")
+    if preview:
+        name, data, report = preview
+        st.subheader(f"预览：{name}")
+        report_view(report)
+        if st.button("确认导入", type="primary", key="ledger_confirm"):
+            with user_action():
+                result = run_import(name, data, dry_run=False)
+                st.session_state["ledger_result"] = result
+                st.session_state.pop("ledger_preview", None)
+                next_generation()
+                st.rerun()
+        unit_mapping_form(report, units)
+        column_mapping_form(report.unknown_headers, "ledger_columns_form")
+    result = st.session_state.get("ledger_result")
+    if result:
+        st.success(f"导入完成（批次 {result.batch_id}）：{result.summary_line()}")
+        report_view(result)
+        unit_mapping_form(result, units)
+        column_mapping_form(result.unknown_headers, "ledger_columns_form_done")
+
+
+# --- 回收站 and detail ----------------------------------------------------------------------------
+
+
+def recycle_tab() -> None:
+    with Session(engine()) as session:
+        page = query_tickets(session, me, TicketFilter(deleted=True), page_size=200)
+    if not page.rows:
+        st.info("回收站是空的")
+        return
+    st.caption(f"已删除的工单共 {page.total} 条（显示最近 {len(page.rows)} 条）")
+    st.dataframe(
+        pd.DataFrame([{"工单编号": r["ticket_no"], "诉求时间": when(r["received_at"]), "诉求地址": r["address"],
+                       "删除时间": when(r["deleted_at"])} for r in page.rows]),
+        hide_index=True,
+    )  # fmt: skip
+    if not CAN_EDIT:
+        return
+    ids = {r["ticket_no"]: r["id"] for r in page.rows}
+    picked = st.multiselect("选择要恢复的工单", list(ids), key="ledger_restore_pick")
+    if st.button("恢复选中工单", key="ledger_restore", disabled=not picked):
+        with user_action():
+            with Session(engine()) as session:
+                restored = restore_tickets(session, me, [ids[n] for n in picked])
+                session.commit()
+            flash("success", f"已恢复 {len(restored)} 条工单")
+            next_generation()
+            st.rerun()
+
+
+def detail_view(ticket_id: int) -> None:
+    with Session(engine()) as session:
+        detail = ticket_detail(session, me, ticket_id)
+    t = detail.ticket
+    st.subheader(f"工单 {t['ticket_no']}")
+    fields = {
+        "工单编号": t["ticket_no"], "诉求时间": when(t["received_at"]), "标题": t["title"],
+        "诉求地址": t["address"], "内容描述": t["content"], "问题分类": t["category"],
+        "承办单位": detail.unit_name or "（未匹配）", "平台承办单位": t["unit_raw"],
+        "诉求人": t["caller"], "联系电话": t["phone"], "办理时限": when(t["platform_due_at"]),
+        "工单状态": t["platform_status"],
+        "回访结果": CallbackResult(t["callback_result"]).label if t["callback_result"] else "",
+        "是否解决": {True: "是", False: "否", None: ""}[t["resolved"]],
+        "市级督办": "是" if t["city_supervised"] else "否",
+        "备注": t["notes"], "标签": t["tags"], "重复组": t["repeat_group"],
+        "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常", "版本": t["version"],
+    }  # fmt: skip
+    st.dataframe(pd.DataFrame({"字段": list(fields), "值": [str(v) for v in fields.values()]}), hide_index=True)
+    st.markdown("**原始列（导入时未识别的列）**")
+    if detail.raw:
+        st.dataframe(pd.DataFrame({"列": list(detail.raw), "值": list(detail.raw.values())}), hide_index=True)
+    else:
+        st.caption("无")
+    st.markdown("**关联督办事项**")
+    if detail.cases:
+        for case in detail.cases:
+            st.markdown(f"- [{case['case_no']}](/cases?case={case['id']}) {case['title']}（{case['level']}，{case['status']}，立案 {cn_date(case['opened_at'])}）")
+    else:
+        st.caption("尚未立案")
+    st.markdown("**导入记录**")
+    if detail.created_by_batch:
+        b = detail.created_by_batch
+        st.caption(f"首次导入：批次 {b.id}，文件“{b.file_name}”，{when(b.created_at)}")
+    st.dataframe(audit_frame(detail.imports), hide_index=True)
+    st.markdown("**修改记录**")
+    st.dataframe(audit_frame(detail.trail), hide_index=True)
+
+
+def audit_frame(entries: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"时间": when(e.at), "操作人": e.username, "操作": e.action.label, "字段": e.field,
+          "原值": e.old or "", "新值": e.new or "", "说明": e.note} for e in entries],
+        columns=["时间", "操作人", "操作", "字段", "原值", "新值", "说明"],
+    )  # fmt: skip
+
+
+def detail_tab() -> None:
+    number = st.text_input("输入工单编号查看详情", key="ledger_detail_no")
+    if number.strip():
+        with user_action():
+            with Session(engine()) as session:
+                ticket_id = find_ticket_id(session, me, number)
+            detail_view(ticket_id)
+
+
+# --- page ---------------------------------------------------------------------------------------
 
 st.title("工单台账")
-st.info("此功能正在建设中。")
+print("DEBUG run", {k: v for k, v in st.session_state.items() if "FormSubmitter" in str(k) or k == "ledger_gen"})
+show_flash()
+param = st.query_params.get("ticket")
+if param:
+    if st.button("← 返回台账", key="ledger_back"):
+        del st.query_params["ticket"]
+        st.rerun()
+    with user_action():
+        try:
+            detail_view(int(param))
+        except ValueError as exc:
+            raise NotFound(f"工单编号参数无效：{param}") from exc
+    st.stop()
+
+names = ["台账"] + (["导入"] if CAN_IMPORT else []) + ["回收站", "工单详情"]
+tabs = dict(zip(names, st.tabs(names), strict=True))
+with tabs["台账"]:
+    ledger_tab()
+if CAN_IMPORT:
+    with tabs["导入"]:
+        import_tab()
+with tabs["回收站"]:
+    recycle_tab()
+with tabs["工单详情"]:
+    detail_tab()

@@ -1,16 +1,21 @@
-"""系统设置: the working-day calendar (each year's holiday schedule)."""
+"""系统设置: the working-day calendar (each year's holiday schedule), the office's details and
+parameters, and data backup."""
 
 import pandas as pd
 import streamlit as st
 from sqlmodel import Session, select
 
+from duban import audit
+from duban.backup import create_backup, list_backups
 from duban.clock import today
+from duban.enums import AuditAction
 from duban.models import HolidayOverride
+from duban.settings import LABELS, get_setting, save_settings
 from duban.workdays import Calendar, parse_day_list, set_year_schedule
 from ui.common import actor, engine, user_action
 
 st.title("系统设置")
-(tab_calendar,) = st.tabs(["工作日历"])
+tab_calendar, tab_office, tab_backup = st.tabs(["工作日历", "单位与参数", "数据备份"])
 
 with tab_calendar:
     st.caption(
@@ -57,6 +62,86 @@ with tab_calendar:
                     "日期": [o.day.isoformat() for o in overrides],
                     "类型": ["上班" if o.is_workday else "放假" for o in overrides],
                     "说明": [o.name for o in overrides],
+                }
+            ),
+            hide_index=True,
+        )
+
+with tab_office:
+    OFFICE_KEYS = ["office_name", "office_contact", "office_phone", "case_no_prefix"]
+    with Session(engine()) as session:
+        current = {key: get_setting(session, key) for key in [*OFFICE_KEYS, "idle_timeout_minutes"]}
+    with st.form("settings_office_form"):
+        st.caption("单位名称、联系人和电话印在生成的文书上；督办编号形如“前缀〔2024〕第001号”。")
+        values = {
+            key: st.text_input(LABELS[key], value=current[key], max_chars=100)
+            for key in OFFICE_KEYS
+        }
+        values["idle_timeout_minutes"] = st.number_input(
+            LABELS["idle_timeout_minutes"],
+            min_value=5,
+            max_value=1440,
+            value=int(current["idle_timeout_minutes"]),
+            step=5,
+            help="超过这段时间没有操作，登录自动失效，需要重新登录。",
+        )
+        if st.form_submit_button("保存", type="primary"):
+            with user_action():
+                with Session(engine()) as session:
+                    changed = save_settings(session, actor(), values)
+                    session.commit()
+                st.success(
+                    "已保存：" + "、".join(LABELS[k] for k in changed) if changed else "没有修改"
+                )
+
+with tab_backup:
+    st.caption(
+        "备份包括数据库（运行中也能得到一致的副本）以及 data/documents 与 data/uploads 中的文件，"
+        "保存在 data/backups 下以备份时间命名的文件夹中，只保留最新的若干份。恢复方法见 docs/DEPLOY.md。"
+    )
+    if st.button("立即备份", type="primary", key="settings_backup_now"):
+        with user_action():
+            with st.spinner("正在备份…"):
+                with Session(engine()) as session:
+                    result = create_backup(session, actor())
+                    session.commit()
+            st.success(
+                f"备份完成：{result.backup.path}（文件 {result.backup.files} 个"
+                + (f"，清理旧备份 {len(result.pruned)} 份" if result.pruned else "")
+                + "）"
+            )
+    with Session(engine()) as session:
+        last = audit.latest(session, AuditAction.BACKUP, "backup")
+        keep = int(get_setting(session, "backup_keep"))
+        dialect = session.get_bind().dialect.name
+    if dialect != "sqlite":
+        st.warning(
+            "当前使用 PostgreSQL：此处只备份文件，数据库请用 pg_dump 定时备份（见 docs/DEPLOY.md）。"
+        )
+    st.metric("上次备份", f"{last.at:%Y-%m-%d %H:%M}" if last else "尚未备份")
+    if last is not None:
+        st.text(f"位置：{last.new}")
+    with st.form("settings_backup_form"):
+        new_keep = st.number_input(
+            LABELS["backup_keep"], min_value=1, max_value=365, value=keep, step=1
+        )
+        if st.form_submit_button("保存"):
+            with user_action():
+                with Session(engine()) as session:
+                    save_settings(session, actor(), {"backup_keep": int(new_keep)})
+                    session.commit()
+                st.success(f"已保存：保留最新的 {int(new_keep)} 份备份")
+    backups = list_backups()
+    if backups:
+        st.subheader("已有备份")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "时间": [f"{b.created_at:%Y-%m-%d %H:%M:%S}" for b in backups],
+                    "数据库": ["已包含" if b.has_database else "需 pg_dump" for b in backups],
+                    "文件数": [b.files for b in backups],
+                    "位置": [str(b.path) for b in backups],
+                    "说明": [b.note for b in backups],
                 }
             ),
             hide_index=True,

@@ -43,6 +43,24 @@ def _clear_streamlit_caches() -> Iterator[None]:
     st.cache_data.clear()
 
 
+@pytest.fixture(autouse=True)
+def _apptest_runs_app_py_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest run app.py (login gate, navigation by role) on every run, as a server does.
+
+    AppTest forgets between runs that app.py uses st.navigation; with a pages/ folder present
+    it would then run the page file alone from the second run on, skipping app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class EntryScriptPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", EntryScriptPagesManager)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once is the slow part)."""

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import streamlit as st
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from streamlit.runtime.pages_manager import PagesManager
 
 from duban import config
 from duban.clock import now
@@ -29,8 +31,22 @@ def _engine() -> Engine:
     return open_database()
 
 
+def through_entry_script() -> None:
+    """Never let a page run without app.py's login gate.
+
+    Until app.py has called `st.navigation` once in a server process, Streamlit treats the
+    `pages/` folder the old way and runs a requested page file (e.g. a bookmarked /ledger
+    after a restart) alone, skipping app.py. Such a run is restarted through app.py, which
+    keeps the URL, so the user logs in first and then sees the page they asked for.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def engine() -> Engine:
     """The process-wide engine; a configuration problem stops the page with one Chinese line."""
+    through_entry_script()
     try:
         return _engine()
     except DubanError as exc:
@@ -47,6 +63,7 @@ def engine() -> Engine:
 
 def actor() -> Actor:
     """The logged-in user as the services see them (set by the login gate in app.py)."""
+    through_entry_script()
     current = st.session_state.get("actor")
     if current is None:
         st.error("请先登录")
@@ -75,6 +92,12 @@ def user_action() -> Iterator[None]:
         yield
     except DubanError as exc:
         st.error(str(exc))
+    except OperationalError as exc:
+        log_exception(exc)
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            st.error("数据库正忙（其他用户正在保存），请稍后再试；本次操作未保存，数据未作改动。")
+        else:
+            st.error("操作失败：数据库连接出错，详情已记录到 data/logs/；数据未作改动。")
     except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
         log_exception(exc)
         st.error("操作失败：系统内部错误，详情已记录到 data/logs/；数据未作改动。")

@@ -1,0 +1,319 @@
+"""Backups and restore: nothing the office has recorded is ever lost.
+
+A backup is a folder `data/backups/<YYYYmmdd-HHMMSS>/` holding
+- `duban.db`: a consistent copy of the SQLite database taken with SQLite's online backup
+  API, so it is safe while the app is running and writing (a plain file copy is not);
+- `documents/` and `uploads/`: copies of the rendered documents and stored uploads;
+- `manifest.json`: when, from which database, the schema revision, each table's row count.
+
+Only the newest `backup_keep` (a setting) backup folders are kept. With PostgreSQL the
+database is backed up with `pg_dump` (docs/DEPLOY.md); the folder then holds the files and
+the row counts to check a restored dump against.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, SQLModel
+
+from duban import audit, config
+from duban.clock import now
+from duban.db import current_revision
+from duban.enums import AuditAction
+from duban.errors import ValidationError
+from duban.permissions import Actor, Perm
+from duban.settings import get_setting
+
+MANIFEST = "manifest.json"
+DATABASE_FILE = "duban.db"
+FILE_FOLDERS = ("documents", "uploads")
+NAME_FORMAT = "%Y%m%d-%H%M%S"
+NAME_PATTERN = re.compile(r"\d{8}-\d{6}(-\d+)?")
+PG_HINT = "PostgreSQL 数据库请用 pg_dump 备份（见 docs/DEPLOY.md），本备份只包含文书与上传文件"
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """One backup folder as its manifest describes it."""
+
+    path: Path
+    created_at: datetime
+    database: str  # "sqlite" or "postgresql"
+    files: int
+    rows: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def has_database(self) -> bool:
+        return (self.path / DATABASE_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    backup: BackupInfo
+    pruned: list[Path]
+
+
+def backups_root() -> Path:
+    return config.data_dir() / "backups"
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine, None for other databases."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    return Path(engine.url.database).resolve()
+
+
+def _new_folder(root: Path, at: datetime) -> Path:
+    """A fresh `<timestamp>` folder; a second backup in the same second gets `-2`, `-3` …"""
+    root.mkdir(parents=True, exist_ok=True)
+    base = at.strftime(NAME_FORMAT)
+    for n in range(1, 1000):
+        path = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ValidationError(f"备份目录 {root} 中同一时刻的备份过多")
+
+
+def copy_sqlite(source: Path, target: Path) -> str:
+    """Copy a live SQLite database with the online backup API; returns its integrity check.
+
+    The copy is one read transaction, so it is consistent even while other connections
+    write; it is switched to a rollback journal so the backup is one self-contained file.
+    """
+    src = sqlite3.connect(str(source), timeout=30)
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+        return dst.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        dst.close()
+        src.close()
+
+
+def _copy_files(target: Path) -> int:
+    count = 0
+    for name in FILE_FOLDERS:
+        folder = config.data_dir() / name
+        if folder.is_dir():
+            shutil.copytree(folder, target / name)
+            count += sum(1 for p in (target / name).rglob("*") if p.is_file())
+    return count
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, written to the manifest to check a restore against."""
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            counts[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    return counts
+
+
+def create_backup(
+    session: Session,
+    actor: Actor,
+    *,
+    out: Path | None = None,
+    keep: int | None = None,
+    note: str = "",
+) -> BackupResult:
+    """Back up the database (SQLite) and the files; audited; older backups beyond `keep` go.
+
+    The caller commits the audit row (it lands after the copy, so it is not in the copy).
+    """
+    actor.require(Perm.BACKUP)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    root = Path(out).resolve() if out else backups_root()
+    keep = int(keep if keep is not None else get_setting(session, "backup_keep"))
+    if keep < 1:
+        raise ValidationError("保留备份份数：至少为 1")
+    at = now()
+    target = _new_folder(root, at)
+    try:
+        db_file = sqlite_path(engine)
+        if db_file is not None:
+            check = copy_sqlite(db_file, target / DATABASE_FILE)
+            if check != "ok":
+                raise ValidationError(f"数据库完整性检查未通过（{check}），备份未完成")
+            counts = row_counts(_file_engine(target / DATABASE_FILE))
+        else:
+            counts = row_counts(engine)
+        files = _copy_files(target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    info = BackupInfo(
+        path=target,
+        created_at=at,
+        database=engine.dialect.name,
+        files=files,
+        rows=counts,
+        note=note if db_file is not None else " ".join(filter(None, [note, PG_HINT])),
+    )
+    _write_manifest(info, engine)
+    audit.record(
+        session,
+        actor,
+        AuditAction.BACKUP,
+        "backup",
+        field="path",
+        new=str(target),
+        note=info.note,
+    )
+    return BackupResult(backup=info, pruned=prune(root, keep))
+
+
+def _file_engine(path: Path) -> Engine:
+    """A throw-away engine on a backup file (no pooled connection keeps it open)."""
+    return create_engine(f"sqlite:///{path}", poolclass=NullPool)
+
+
+def _write_manifest(info: BackupInfo, engine: Engine) -> None:
+    manifest = {
+        "created_at": info.created_at.isoformat(sep=" "),
+        "database": info.database,
+        "database_url": engine.url.render_as_string(hide_password=True),
+        "schema_revision": current_revision(engine),
+        "files": info.files,
+        "rows": info.rows,
+        "note": info.note,
+    }
+    (info.path / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def read_backup(path: Path) -> BackupInfo:
+    """A backup folder's manifest, or a Chinese message saying why the folder is not one."""
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        raise ValidationError(f"{path} 不是有效的备份目录（缺少 {MANIFEST}）")
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return BackupInfo(
+            path=Path(path).resolve(),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            database=data["database"],
+            files=int(data.get("files", 0)),
+            rows={k: int(v) for k, v in data.get("rows", {}).items()},
+            note=data.get("note", ""),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"备份目录 {path} 的 {MANIFEST} 已损坏：{exc}") from exc
+
+
+def list_backups(root: Path | None = None) -> list[BackupInfo]:
+    """The backup folders under `root` (default data/backups), newest first."""
+    root = root or backups_root()
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.iterdir():
+        if path.is_dir() and NAME_PATTERN.fullmatch(path.name) and (path / MANIFEST).is_file():
+            try:
+                found.append(read_backup(path))
+            except ValidationError:
+                continue
+    return sorted(found, key=lambda b: (b.created_at, b.path.name), reverse=True)
+
+
+def prune(root: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backup folders (only folders this module made)."""
+    old = list_backups(root)[keep:]
+    for info in old:
+        shutil.rmtree(info.path)
+    return [info.path for info in old]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    restored: BackupInfo
+    safety: BackupInfo  # the state just before the restore, itself a backup
+    database_restored: bool
+
+
+def restore_backup(engine: Engine, actor: Actor, source: Path) -> RestoreResult:
+    """Put a backup back: the database (SQLite) and the documents and uploads folders.
+
+    First the current state is itself backed up (so a restore loses nothing either); then
+    the backup is copied over the live database with the online backup API and the file
+    folders are replaced. With PostgreSQL only the files are restored; the database comes
+    back with `pg_restore` (docs/DEPLOY.md). Best run with the app stopped.
+    """
+    actor.require(Perm.BACKUP, "恢复数据")
+    info = read_backup(source)
+    live = sqlite_path(engine)
+    if info.has_database:
+        if live is None:
+            raise ValidationError(
+                "该备份包含 SQLite 数据库，而当前 DUBAN_DATABASE_URL 指向 "
+                f"{engine.dialect.name}，不能直接恢复"
+            )
+        check = _integrity(info.path / DATABASE_FILE)
+        if check != "ok":
+            raise ValidationError(f"备份中的数据库完整性检查未通过（{check}），未作任何改动")
+    with Session(engine) as session:
+        safety = create_backup(
+            session, actor, keep=10**6, note=f"恢复 {info.path.name} 之前的自动备份"
+        )
+        session.commit()
+    if info.has_database and live is not None:
+        engine.dispose()
+        _copy_into(info.path / DATABASE_FILE, live)
+    for name in FILE_FOLDERS:
+        folder = config.data_dir() / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        if (info.path / name).is_dir():
+            shutil.copytree(info.path / name, folder)
+    with Session(engine) as session:
+        audit.record(
+            session,
+            actor,
+            AuditAction.RESTORE,
+            "backup",
+            field="path",
+            old=str(safety.backup.path),
+            new=str(info.path),
+            note="已从备份恢复"
+            + ("" if info.has_database else "文件（数据库请用 pg_restore 恢复）"),
+        )
+        session.commit()
+    return RestoreResult(restored=info, safety=safety.backup, database_restored=info.has_database)
+
+
+def _integrity(path: Path) -> str:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def _copy_into(backup_file: Path, live: Path) -> None:
+    """Overwrite the live database's content page by page, under SQLite's own locks."""
+    src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+    dst = sqlite3.connect(str(live), timeout=30)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()

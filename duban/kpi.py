@@ -1,0 +1,659 @@
+"""Key figures of the supervision work, each formula written once (docs/KPI.md states them).
+
+Every measure has one *item query*: a SELECT of the rows the measure counts, carrying the
+unit the row is attributed to. The figures are SQL aggregates over those queries, and the
+unit assessment lists the same queries row by row, so a number in the report and a
+deduction on a unit's scoring sheet can never disagree.
+
+A step's on-time outcome is read from its frozen columns (`Step.on_time`, written once by
+`duban.cases` at the first compliant feedback), so a later calendar edit or re-import does
+not rewrite history. Only steps still without an outcome are judged against `as_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlmodel import Session
+
+from duban.clock import cn_date, today
+from duban.enums import CallbackResult, CaseStatus, Level, Scope, StepKind, StepStatus
+from duban.errors import ValidationError
+from duban.models import Case, CaseUnit, Feedback, Referral, Step, Ticket, Unit
+from duban.workdays import Calendar
+
+QUARTERS = "一二三四"
+
+# Outcomes of a step due in the period (the CASE expression `step_outcome` yields these).
+ON_TIME, LATE, PENDING = "on_time", "late", "pending"
+
+
+# --- what is being measured --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive date range; month, quarter and year are the usual ones."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValidationError(
+                f"统计区间有误：结束日期 {self.end.isoformat()} 早于开始日期 {self.start.isoformat()}"
+            )
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        nxt = date(year + (month == 12), month % 12 + 1, 1)
+        return cls(first, nxt - timedelta(days=1))
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        if quarter not in (1, 2, 3, 4):
+            raise ValidationError(f"季度必须是 1–4：{quarter}")
+        first = cls.month(year, 3 * quarter - 2)
+        return cls(first.start, cls.month(year, 3 * quarter).end)
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31))
+
+    @property
+    def label(self) -> str:
+        """`2024年3月`, `2024年第一季度`, `2024年度`, or `2024年1月1日至2024年3月15日`."""
+        s, e = self.start, self.end
+        if self == Period.year(s.year):
+            return f"{s.year}年度"
+        if s.day == 1 and s.month % 3 == 1 and self == Period.quarter(s.year, s.month // 3 + 1):
+            return f"{s.year}年第{QUARTERS[s.month // 3]}季度"
+        if s.day == 1 and self == Period.month(s.year, s.month):
+            return f"{s.year}年{s.month}月"
+        return f"{cn_date(s)}至{cn_date(e)}"
+
+    def months(self) -> list[tuple[int, int]]:
+        """Every (year, month) the period touches, in order."""
+        out, y, m = [], self.start.year, self.start.month
+        while (y, m) <= (self.end.year, self.end.month):
+            out.append((y, m))
+            y, m = y + (m == 12), m % 12 + 1
+        return out
+
+    @property
+    def start_dt(self) -> datetime:
+        return datetime.combine(self.start, time.min)
+
+    @property
+    def end_dt(self) -> datetime:
+        """The first instant after the period (ticket times are compared with `<`)."""
+        return datetime.combine(self.end + timedelta(days=1), time.min)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A period plus optional filters; empty filter sets mean 'all'.
+
+    `as_of` is the day open steps are judged on (a step due before it and still without
+    a compliant feedback is late); reports for past periods use the day they are made.
+    """
+
+    period: Period
+    unit_ids: frozenset[int] = frozenset()
+    levels: frozenset[Level] = frozenset()
+    as_of: date = field(default_factory=today)
+
+    def with_levels(self, levels: Iterable[Level]) -> Selection:
+        return replace(self, levels=frozenset(levels))
+
+    def with_units(self, unit_ids: Iterable[int]) -> Selection:
+        return replace(self, unit_ids=frozenset(unit_ids))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A rate kept with its numerator and denominator (a rate without them is not shown)."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    def percent(self, digits: int = 1) -> str:
+        """`87.5%`, or `—` when there is nothing to measure."""
+        value = self.value
+        return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+    def __str__(self) -> str:
+        return f"{self.percent()}（{self.numerator}/{self.denominator}）"
+
+
+# --- the item queries: one definition per measure ----------------------------------------
+
+
+def _live(*models: Any) -> list[ColumnElement[bool]]:
+    return [m.deleted_at.is_(None) for m in models]
+
+
+def escalated_step() -> ColumnElement[bool]:
+    """A step the case left upward: marked 已提级, or with an escalation reason recorded."""
+    return or_(Step.status == StepStatus.ESCALATED, Step.escalation_reason != "")
+
+
+def step_outcome(as_of: date) -> ColumnElement[str]:
+    """on_time / late / pending for a step with a due date.
+
+    The frozen `Step.on_time` decides when present; a step still without a compliant
+    feedback is late once its due date is before `as_of`, pending until then.
+    """
+    return case(
+        (Step.on_time.is_(True), literal(ON_TIME)),
+        (Step.on_time.is_(False), literal(LATE)),
+        (Step.due_at < as_of, literal(LATE)),
+        else_=literal(PENDING),
+    )
+
+
+def _unit_filter(column: Any, sel: Selection) -> list[ColumnElement[bool]]:
+    return [column.in_(sel.unit_ids)] if sel.unit_ids else []
+
+
+def _level_filter(column: Any, sel: Selection) -> list[ColumnElement[bool]]:
+    return [column.in_(sel.levels)] if sel.levels else []
+
+
+def _step_base(sel: Selection) -> list[ColumnElement[bool]]:
+    """Live, not cancelled steps of live cases, within the unit and level filters."""
+    return [
+        *_live(Step, Case),
+        Step.status != StepStatus.CANCELLED,
+        *_unit_filter(Step.unit_id, sel),
+        *_level_filter(Step.level, sel),
+    ]
+
+
+def steps_due(sel: Selection) -> Select:
+    """Steps whose due date falls in the period, with their outcome (按时反馈率)."""
+    p = sel.period
+    return (
+        select(
+            Step.id.label("step_id"),
+            Step.unit_id.label("unit_id"),
+            Case.id.label("case_id"),
+            Case.case_no,
+            Case.title,
+            Step.kind,
+            Step.level,
+            Step.issued_at,
+            Step.due_at,
+            Step.closed_at,
+            Step.margin_workdays,
+            Step.status,
+            step_outcome(sel.as_of).label("outcome"),
+        )
+        .join(Case, Case.id == Step.case_id)
+        .where(*_step_base(sel), Step.due_at >= p.start, Step.due_at <= p.end)
+    )
+
+
+def onsite_notices(sel: Selection) -> Select:
+    """现场协调督办通知 issued in the period, and whether the unit registered it that day."""
+    p = sel.period
+    same_day = and_(
+        Step.registered_at.is_not(None), func.date(Step.registered_at) <= Step.issued_at
+    )
+    return (
+        select(
+            Step.id.label("step_id"),
+            Step.unit_id.label("unit_id"),
+            Case.id.label("case_id"),
+            case((same_day, 1), else_=0).label("registered_same_day"),
+        )
+        .join(Case, Case.id == Step.case_id)
+        .where(
+            *_step_base(sel),
+            Step.kind == StepKind.ONSITE_NOTICE,
+            Step.issued_at >= p.start,
+            Step.issued_at <= p.end,
+        )
+    )
+
+
+def escalations(sel: Selection) -> Select:
+    """Escalations: steps the case left upward, dated by the step's issue date."""
+    p = sel.period
+    return (
+        select(
+            Step.id.label("step_id"),
+            Step.unit_id.label("unit_id"),
+            Case.id.label("case_id"),
+            Case.case_no,
+            Case.title,
+            Step.kind,
+            Step.level,
+            Step.issued_at,
+            Step.escalation_reason,
+        )
+        .join(Case, Case.id == Step.case_id)
+        .where(
+            *_step_base(sel), escalated_step(), Step.issued_at >= p.start, Step.issued_at <= p.end
+        )
+    )
+
+
+def noncompliant_feedback(sel: Selection) -> Select:
+    """Written feedback received in the period without both signature and stamp."""
+    p = sel.period
+    unit = func.coalesce(Feedback.unit_id, Step.unit_id)
+    return (
+        select(
+            Feedback.id.label("feedback_id"),
+            unit.label("unit_id"),
+            Case.id.label("case_id"),
+            Case.case_no,
+            Case.title,
+            Step.kind,
+            Feedback.received_at,
+            Feedback.signed,
+            Feedback.stamped,
+        )
+        .join(Step, Step.id == Feedback.step_id)
+        .join(Case, Case.id == Step.case_id)
+        .where(
+            *_live(Feedback, Step, Case),
+            Feedback.compliant.is_(False),
+            Feedback.received_at >= p.start,
+            Feedback.received_at <= p.end,
+            *_unit_filter(unit, sel),
+            *_level_filter(Step.level, sel),
+        )
+    )
+
+
+def referrals(sel: Selection) -> Select:
+    """Referrals to 镇纪委监察办 in the period, attributed to the case's 主办 unit."""
+    p = sel.period
+    return (
+        select(
+            Referral.id.label("referral_id"),
+            Case.lead_unit_id.label("unit_id"),
+            Case.id.label("case_id"),
+            Case.case_no,
+            Case.title,
+            Referral.referred_at,
+            Referral.reason,
+        )
+        .join(Case, Case.id == Referral.case_id)
+        .where(
+            *_live(Referral, Case),
+            Referral.referred_at >= p.start,
+            Referral.referred_at <= p.end,
+            *_unit_filter(Case.lead_unit_id, sel),
+            *_level_filter(Case.level, sel),
+        )
+    )
+
+
+def tickets_received(sel: Selection) -> Select:
+    """Tickets received in the period (the level filter does not apply to tickets)."""
+    p = sel.period
+    return select(
+        Ticket.id.label("ticket_id"),
+        Ticket.unit_id.label("unit_id"),
+        case((Ticket.repeat_group != "", 1), else_=0).label("repeat"),
+        Ticket.callback_result,
+    ).where(
+        *_live(Ticket),
+        Ticket.received_at >= p.start_dt,
+        Ticket.received_at < p.end_dt,
+        *_unit_filter(Ticket.unit_id, sel),
+    )
+
+
+def _case_units(sel: Selection, per_unit: bool) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The unit column and filter for case measures: a case counts for each of its units."""
+    if per_unit:
+        return CaseUnit.unit_id, _unit_filter(CaseUnit.unit_id, sel)
+    if not sel.unit_ids:
+        return cast(null(), Integer), []
+    within = select(CaseUnit.case_id).where(CaseUnit.unit_id.in_(sel.unit_ids))
+    return cast(null(), Integer), [Case.id.in_(within)]
+
+
+def _with_case_units(stmt: Select, per_unit: bool) -> Select:
+    return stmt.join(CaseUnit, CaseUnit.case_id == Case.id) if per_unit else stmt
+
+
+def cases_opened(sel: Selection, *, per_unit: bool = False) -> Select:
+    """Cases opened in the period; closed = closed by the period's end; escalated = went up."""
+    p = sel.period
+    unit, unit_where = _case_units(sel, per_unit)
+    went_up = exists(
+        select(Step.id).where(Step.case_id == Case.id, Step.deleted_at.is_(None), escalated_step())
+    )
+    closed = and_(
+        Case.status == CaseStatus.CLOSED, Case.closed_at.is_not(None), Case.closed_at <= p.end
+    )
+    stmt = select(
+        Case.id.label("case_id"),
+        unit.label("unit_id"),
+        Case.case_no,
+        Case.title,
+        Case.level,
+        Case.scope,
+        Case.opened_at,
+        case((closed, 1), else_=0).label("closed"),
+        case((went_up, 1), else_=0).label("escalated"),
+    )
+    return _with_case_units(stmt, per_unit).where(
+        *_live(Case),
+        Case.opened_at >= p.start,
+        Case.opened_at <= p.end,
+        *unit_where,
+        *_level_filter(Case.level, sel),
+    )
+
+
+def cases_closed(sel: Selection, *, per_unit: bool = False) -> Select:
+    """Cases closed in the period (for the average working days from opening to closing)."""
+    p = sel.period
+    unit, unit_where = _case_units(sel, per_unit)
+    stmt = select(Case.id.label("case_id"), unit.label("unit_id"), Case.opened_at, Case.closed_at)
+    return _with_case_units(stmt, per_unit).where(
+        *_live(Case),
+        Case.status == CaseStatus.CLOSED,
+        Case.closed_at >= p.start,
+        Case.closed_at <= p.end,
+        *unit_where,
+        *_level_filter(Case.level, sel),
+    )
+
+
+# --- the figures --------------------------------------------------------------------------
+
+
+@dataclass
+class Kpis:
+    """Every figure for one row of a table: one unit, or everything (`unit_id is None`)."""
+
+    unit_id: int | None = None
+    unit_name: str = "合计"
+    cases: int = 0
+    by_level: dict[Level, int] = field(default_factory=lambda: dict.fromkeys(Level, 0))
+    by_scope: dict[Scope, int] = field(default_factory=lambda: dict.fromkeys(Scope, 0))
+    closed: int = 0
+    escalated_cases: int = 0
+    steps_on_time: int = 0
+    steps_late: int = 0
+    steps_pending: int = 0
+    notices: int = 0
+    notices_registered: int = 0
+    tickets: int = 0
+    repeat_tickets: int = 0
+    callbacks: int = 0
+    callbacks_satisfied: int = 0
+    escalations: int = 0
+    referrals: int = 0
+    noncompliant_feedback: int = 0
+    cases_closed_in_period: int = 0
+    workdays_to_close: int = 0  # summed over the cases closed in the period
+
+    @property
+    def supervised(self) -> bool:
+        """Whether the row has any supervision figure (a unit with only tickets has none)."""
+        return any(
+            (
+                self.cases,
+                self.steps_on_time + self.steps_late + self.steps_pending,
+                self.notices,
+                self.escalations,
+                self.referrals,
+                self.noncompliant_feedback,
+            )
+        )
+
+    @property
+    def on_time_rate(self) -> Ratio:
+        """按时反馈率: on time ÷ (on time + late); pending steps are not yet judged."""
+        return Ratio(self.steps_on_time, self.steps_on_time + self.steps_late)
+
+    @property
+    def registration_rate(self) -> Ratio:
+        """及时登记率: notices registered on the notice day ÷ notices issued."""
+        return Ratio(self.notices_registered, self.notices)
+
+    @property
+    def closure_rate(self) -> Ratio:
+        """办结率: cases opened in the period and closed by its end ÷ cases opened."""
+        return Ratio(self.closed, self.cases)
+
+    @property
+    def escalation_rate(self) -> Ratio:
+        """提级率: cases opened in the period that went up at least one level ÷ cases opened."""
+        return Ratio(self.escalated_cases, self.cases)
+
+    @property
+    def repeat_rate(self) -> Ratio:
+        """重复投诉率: tickets in a repeat group ÷ tickets received."""
+        return Ratio(self.repeat_tickets, self.tickets)
+
+    @property
+    def satisfaction_rate(self) -> Ratio:
+        """回访满意率: (满意 + 基本满意) ÷ tickets with a callback (未回访 excluded)."""
+        return Ratio(self.callbacks_satisfied, self.callbacks)
+
+    @property
+    def avg_workdays_to_close(self) -> float | None:
+        """平均办结用时: working days from opening to closing, over cases closed in the period."""
+        n = self.cases_closed_in_period
+        return self.workdays_to_close / n if n else None
+
+
+@dataclass
+class KpiReport:
+    """The figures overall and per unit for one selection."""
+
+    selection: Selection
+    overall: Kpis
+    units: list[Kpis]  # by unit name; only units with something to show
+
+
+def _grouped(session: Session, items: Select, *columns: str, distinct_case: bool = False) -> dict:
+    """Count the rows of an item query grouped by some of its columns."""
+    sub = items.subquery()
+    keys = [sub.c[name] for name in columns]
+    counter = func.count(distinct(sub.c.case_id)) if distinct_case else func.count()
+    rows = session.exec(select(*keys, counter).group_by(*keys)).all()
+    return {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+
+class _Rows(dict):
+    """unit_id → Kpis, created on first touch."""
+
+    def __missing__(self, key: int | None) -> Kpis:
+        self[key] = Kpis(unit_id=key)
+        return self[key]
+
+
+def _add_case_counts(session: Session, sel: Selection, rows: _Rows, per_unit: bool) -> None:
+    items = cases_opened(sel, per_unit=per_unit)
+    for (unit, level, scope, closed, escalated), n in _grouped(
+        session, items, "unit_id", "level", "scope", "closed", "escalated"
+    ).items():
+        row = rows[unit]
+        row.cases += n
+        row.by_level[level] += n
+        row.by_scope[scope] += n
+        row.closed += n * closed
+        row.escalated_cases += n * escalated
+
+
+def _add_closing_days(
+    session: Session, sel: Selection, rows: _Rows, per_unit: bool, calendar: Calendar
+) -> None:
+    sub = cases_closed(sel, per_unit=per_unit).subquery()
+    pairs = session.exec(
+        select(sub.c.unit_id, sub.c.opened_at, sub.c.closed_at, func.count()).group_by(
+            sub.c.unit_id, sub.c.opened_at, sub.c.closed_at
+        )
+    ).all()
+    if not pairs:
+        return
+    index = WorkdayIndex.build(calendar, min(p[1] for p in pairs), max(p[2] for p in pairs))
+    for unit, opened, closed, n in pairs:
+        row = rows[unit]
+        row.cases_closed_in_period += n
+        row.workdays_to_close += n * index.between(opened, closed)
+
+
+def _add_unit_measures(session: Session, sel: Selection, rows: _Rows) -> None:
+    """Measures whose rows each belong to exactly one unit (overall = their sum)."""
+    for (unit, outcome), n in _grouped(session, steps_due(sel), "unit_id", "outcome").items():
+        attr = {ON_TIME: "steps_on_time", LATE: "steps_late", PENDING: "steps_pending"}[outcome]
+        setattr(rows[unit], attr, getattr(rows[unit], attr) + n)
+    notices = _grouped(session, onsite_notices(sel), "unit_id", "registered_same_day")
+    for (unit, same_day), n in notices.items():
+        rows[unit].notices += n
+        rows[unit].notices_registered += n * same_day
+    for (unit,), n in _grouped(session, escalations(sel), "unit_id").items():
+        rows[unit].escalations += n
+    for (unit,), n in _grouped(session, referrals(sel), "unit_id").items():
+        rows[unit].referrals += n
+    for (unit,), n in _grouped(session, noncompliant_feedback(sel), "unit_id").items():
+        rows[unit].noncompliant_feedback += n
+    satisfied = {CallbackResult.SATISFIED, CallbackResult.BASIC}
+    answered = satisfied | {CallbackResult.UNSATISFIED}
+    tickets = _grouped(session, tickets_received(sel), "unit_id", "repeat", "callback_result")
+    for (unit, repeat, callback), n in tickets.items():
+        row = rows[unit]
+        row.tickets += n
+        row.repeat_tickets += n * repeat
+        row.callbacks += n if callback in answered else 0
+        row.callbacks_satisfied += n if callback in satisfied else 0
+
+
+UNIT_MEASURES = (
+    "steps_on_time",
+    "steps_late",
+    "steps_pending",
+    "notices",
+    "notices_registered",
+    "escalations",
+    "referrals",
+    "noncompliant_feedback",
+    "tickets",
+    "repeat_tickets",
+    "callbacks",
+    "callbacks_satisfied",
+)
+
+
+def compute(
+    session: Session,
+    sel: Selection,
+    calendar: Calendar | None = None,
+    *,
+    by_unit: bool = True,
+) -> KpiReport:
+    """All figures for a selection, overall and (unless `by_unit=False`) per unit."""
+    calendar = calendar or Calendar.load(session)
+    per_unit = _Rows()
+    _add_unit_measures(session, sel, per_unit)
+    overall = Kpis()
+    for name in UNIT_MEASURES:
+        setattr(overall, name, sum(getattr(r, name) for r in per_unit.values()))
+    totals = _Rows({None: overall})
+    _add_case_counts(session, sel, totals, per_unit=False)
+    _add_closing_days(session, sel, totals, False, calendar)
+    units: list[Kpis] = []
+    if by_unit:
+        _add_case_counts(session, sel, per_unit, per_unit=True)
+        _add_closing_days(session, sel, per_unit, True, calendar)
+        units = _named(session, per_unit)
+    return KpiReport(selection=sel, overall=overall, units=units)
+
+
+def _named(session: Session, rows: _Rows) -> list[Kpis]:
+    """Units with a name, sorted; rows without a unit (unassigned tickets) are left out."""
+    ids = [k for k in rows if k is not None]
+    names = dict(session.exec(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+    for key in ids:
+        rows[key].unit_name = names.get(key, f"单位{key}")
+    return sorted((rows[k] for k in ids), key=lambda r: r.unit_name)
+
+
+def by_level(
+    session: Session, sel: Selection, calendar: Calendar | None = None
+) -> dict[Level, Kpis]:
+    """The overall figures restricted to each level (steps by their level, cases by theirs)."""
+    calendar = calendar or Calendar.load(session)
+    return {
+        level: compute(session, sel.with_levels({level}), calendar, by_unit=False).overall
+        for level in Level
+        if not sel.levels or level in sel.levels
+    }
+
+
+def cases_by_month(session: Session, sel: Selection) -> list[tuple[int, int, int]]:
+    """(year, month, cases opened) for every month of the period, zeros included."""
+    sub = cases_opened(sel).subquery()
+    y, m = extract("year", sub.c.opened_at), extract("month", sub.c.opened_at)
+    found = {
+        (int(yy), int(mm)): int(n)
+        for yy, mm, n in session.exec(select(y, m, func.count()).group_by(y, m)).all()
+    }
+    return [(yy, mm, found.get((yy, mm), 0)) for yy, mm in sel.period.months()]
+
+
+def items(session: Session, query: Select) -> list[Any]:
+    """The rows of an item query (for tracing a figure back to its cases)."""
+    return list(session.exec(query.order_by(query.selected_columns["case_id"])).all())
+
+
+# --- working days in bulk ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkdayIndex:
+    """Cumulative working-day counts over a span, so `between` is two lookups.
+
+    Agrees with `Calendar.between` for days inside the span; built once per report so
+    ten thousand closing times cost one pass over the calendar.
+    """
+
+    first: date
+    cumulative: tuple[int, ...]
+
+    @classmethod
+    def build(cls, calendar: Calendar, first: date, last: date) -> WorkdayIndex:
+        counts, total = [], 0
+        for offset in range((last - first).days + 1):
+            total += calendar.is_workday(first + timedelta(days=offset))
+            counts.append(total)
+        return cls(first, tuple(counts))
+
+    def between(self, a: date, b: date) -> int:
+        """Working days after `a` up to and including `b` (negative when b < a)."""
+        return self.cumulative[(b - self.first).days] - self.cumulative[(a - self.first).days]

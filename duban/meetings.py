@@ -1,0 +1,309 @@
+"""镇领导专题会 and the routing rules they decide (§三(三)2: 明确同类事项的处置部门和处置路径).
+
+A meeting records its date, chair, attendees, the cases discussed and its instructions. A
+decision that fixes, for a class of matter (category, keywords, address pattern), the
+responsible department and the handling path becomes a `RoutingRule` linked to the meeting.
+When a ticket is imported or a case opened, `match_rules` finds the rules that fit so the
+page can SUGGEST them; nothing is ever routed silently.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from duban import audit, cases
+from duban.clock import cn_date, today
+from duban.enums import AuditAction, CaseStatus, Level
+from duban.errors import NotFound, ValidationError
+from duban.models import Case, Meeting, MeetingCase, RoutingRule, Unit
+from duban.permissions import Actor, Perm
+from duban.records import apply_changes
+from duban.text import normalize_address
+
+KEYWORD_SEPARATORS = re.compile(r"[、,，;；\s]+")
+
+
+def split_keywords(text: str) -> list[str]:
+    """`噪声、施工, 打桩` → ['噪声', '施工', '打桩']."""
+    return [k for k in KEYWORD_SEPARATORS.split(text or "") if k]
+
+
+def get_meeting(session: Session, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.deleted_at is not None:
+        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
+    return meeting
+
+
+def create_meeting(
+    session: Session,
+    actor: Actor,
+    *,
+    held_at: date,
+    title: str,
+    chair: str,
+    attendees: str = "",
+    summary: str = "",
+    case_ids: Sequence[int] = (),
+) -> Meeting:
+    """Record a 专题会 and the cases it discussed.
+
+    An open escalated case discussed there also gets a 镇领导专题会 step (through the
+    workflow's state machine); other cases are linked to the meeting only.
+    """
+    actor.require(Perm.EDIT_CASES, "记录专题会")
+    title = (title or "").strip()
+    chair = (chair or "").strip()
+    if not title:
+        raise ValidationError("请填写会议名称")
+    if not chair:
+        raise ValidationError("请填写主持领导（分管领导）")
+    if held_at > today():
+        raise ValidationError(f"会议日期 {cn_date(held_at)} 晚于今天")
+    meeting = Meeting(
+        held_at=held_at,
+        title=title,
+        chair=chair,
+        attendees=(attendees or "").strip(),
+        summary=(summary or "").strip(),
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    session.add(meeting)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.CREATE,
+        "meeting",
+        meeting.id,
+        new=title,
+        note=f"记录专题会：{cn_date(held_at)} {title}（主持：{chair}）",
+    )
+    for case_id in dict.fromkeys(case_ids):
+        link_case(session, actor, meeting.id, case_id)  # type: ignore[arg-type]
+    return meeting
+
+
+def link_case(session: Session, actor: Actor, meeting_id: int, case_id: int) -> None:
+    """Mark a case as discussed at a meeting (once); an escalated open case gets the step."""
+    actor.require(Perm.EDIT_CASES, "关联专题会讨论事项")
+    meeting = get_meeting(session, meeting_id)
+    case = cases.get_case(session, actor, case_id)
+    if session.get(MeetingCase, (meeting_id, case_id)) is not None:
+        raise ValidationError(f"督办事项 {case.case_no} 已在该专题会的讨论事项中")
+    session.add(MeetingCase(meeting_id=meeting_id, case_id=case_id))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.CREATE,
+        "meetingcase",
+        meeting_id,
+        new=case.case_no,
+        note=f"专题会“{meeting.title}”讨论督办事项 {case.case_no}",
+    )
+    if case.status == CaseStatus.OPEN and case.level == Level.ESCALATED:
+        cases.record_special_meeting(session, actor, case_id, meeting_id)
+
+
+def add_routing_rule(
+    session: Session,
+    actor: Actor,
+    meeting_id: int | None,
+    *,
+    name: str,
+    unit_id: int,
+    handling_path: str,
+    category: str = "",
+    keywords: str = "",
+    address_pattern: str = "",
+) -> RoutingRule:
+    """A meeting decision for a class of matter: who handles it and how (同类事项)."""
+    actor.require(Perm.EDIT_CASES, "录入处置规则")
+    if meeting_id is not None:
+        get_meeting(session, meeting_id)
+    name = (name or "").strip()
+    handling_path = (handling_path or "").strip()
+    category, address_pattern = (category or "").strip(), (address_pattern or "").strip()
+    keywords = "、".join(split_keywords(keywords))
+    if not name:
+        raise ValidationError("请填写事项类别名称")
+    if not handling_path:
+        raise ValidationError("请填写处置路径")
+    if not (category or keywords or address_pattern):
+        raise ValidationError("请至少填写工单分类、关键词或地址范围中的一项，用于匹配同类事项")
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.deleted_at is not None:
+        raise ValidationError(f"处置部门（编号 {unit_id}）不存在或已删除")
+    rule = RoutingRule(
+        meeting_id=meeting_id,
+        name=name,
+        category=category,
+        keywords=keywords,
+        address_pattern=address_pattern,
+        unit_id=unit_id,
+        handling_path=handling_path,
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    session.add(rule)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.CREATE,
+        "routingrule",
+        rule.id,
+        new=name,
+        note=f"处置规则：{name} → {unit.name}",
+    )
+    return rule
+
+
+def set_rule_active(
+    session: Session, actor: Actor, rule_id: int, active: bool, *, expected_version: int | None
+) -> RoutingRule:
+    """Retire (or restore) a rule; it stays listed with its meeting for the record."""
+    actor.require(Perm.EDIT_CASES, "停用处置规则")
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None or rule.deleted_at is not None:
+        raise NotFound(f"处置规则（编号 {rule_id}）不存在或已删除")
+    apply_changes(
+        session,
+        actor,
+        rule,
+        {"active": active},
+        expected_version=expected_version,
+        label=f"处置规则“{rule.name}”",
+    )
+    return rule
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    rule: RoutingRule
+    unit_name: str
+    meeting_title: str
+    meeting_date: date | None
+
+
+def list_rules(
+    session: Session, *, search: str = "", include_inactive: bool = False
+) -> list[RuleRow]:
+    """Rules with their department and meeting, newest first; `search` looks in every text."""
+    stmt = (
+        select(RoutingRule, Unit.name, Meeting.title, Meeting.held_at)
+        .join(Unit, Unit.id == RoutingRule.unit_id)
+        .outerjoin(Meeting, Meeting.id == RoutingRule.meeting_id)
+        .where(RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
+        .order_by(RoutingRule.id.desc())  # type: ignore[union-attr]
+    )
+    if not include_inactive:
+        stmt = stmt.where(RoutingRule.active.is_(True))  # type: ignore[attr-defined]
+    text = (search or "").strip()
+    if text:
+        like = f"%{text}%"
+        stmt = stmt.where(
+            or_(
+                RoutingRule.name.like(like),  # type: ignore[attr-defined]
+                RoutingRule.category.like(like),  # type: ignore[attr-defined]
+                RoutingRule.keywords.like(like),  # type: ignore[attr-defined]
+                RoutingRule.address_pattern.like(like),  # type: ignore[attr-defined]
+                RoutingRule.handling_path.like(like),  # type: ignore[attr-defined]
+                Unit.name.like(like),  # type: ignore[attr-defined]
+            )
+        )
+    return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
+
+
+def rule_matches(rule: RoutingRule, *, category: str, content: str, address: str) -> int:
+    """How many of the rule's criteria the matter meets (0 if any criterion fails).
+
+    Every criterion the rule sets must hold: the category equals, at least one keyword is
+    in the content, the address fits the pattern (`*`/`?` wildcards, else a substring;
+    compared on normalised addresses).
+    """
+    score = 0
+    if rule.category:
+        if rule.category.strip() != (category or "").strip():
+            return 0
+        score += 1
+    if rule.keywords:
+        if not any(k in (content or "") for k in split_keywords(rule.keywords)):
+            return 0
+        score += 1
+    if rule.address_pattern:
+        pattern = normalize_address(rule.address_pattern)
+        where = normalize_address(address or "")
+        if any(ch in pattern for ch in "*?"):
+            hit = fnmatch.fnmatchcase(where, pattern)
+        else:
+            hit = bool(pattern) and pattern in where
+        if not hit:
+            return 0
+        score += 1
+    return score
+
+
+def match_rules(
+    session: Session, *, category: str, content: str, address: str
+) -> list[RoutingRule]:
+    """Active rules that fit a matter, the most specific first — a SUGGESTION for the user."""
+    rules = session.exec(
+        select(RoutingRule).where(
+            RoutingRule.active.is_(True),  # type: ignore[attr-defined]
+            RoutingRule.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    scored = [
+        (rule_matches(r, category=category, content=content, address=address), r) for r in rules
+    ]
+    return [r for score, r in sorted(scored, key=lambda x: (-x[0], -(x[1].id or 0))) if score]
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    meeting: Meeting
+    cases: int
+    rules: int
+
+
+def list_meetings(session: Session) -> list[MeetingRow]:
+    """Meetings, newest first, with how many cases they discussed and rules they fixed."""
+    case_counts = dict(
+        session.exec(
+            select(MeetingCase.meeting_id, func.count()).group_by(MeetingCase.meeting_id)
+        ).all()
+    )
+    rule_counts = dict(
+        session.exec(
+            select(RoutingRule.meeting_id, func.count())
+            .where(RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
+            .group_by(RoutingRule.meeting_id)
+        ).all()
+    )
+    meetings = session.exec(
+        select(Meeting)
+        .where(Meeting.deleted_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Meeting.held_at.desc(), Meeting.id.desc())  # type: ignore[attr-defined]
+    ).all()
+    return [MeetingRow(m, case_counts.get(m.id, 0), rule_counts.get(m.id, 0)) for m in meetings]
+
+
+def meeting_cases(session: Session, meeting_id: int) -> list[Case]:
+    return list(
+        session.exec(
+            select(Case)
+            .join(MeetingCase, MeetingCase.case_id == Case.id)
+            .where(MeetingCase.meeting_id == meeting_id)
+            .order_by(Case.id)
+        )
+    )

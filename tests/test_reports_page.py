@@ -1,0 +1,187 @@
+"""报表 and 领导驾驶舱 through AppTest: the numbers a user sees, the filters, the report and
+the assessment downloads, typical cases, and the admin-only scoring rules.
+
+Seed §三 (三): "形成协调督办工作报告，报送区镇领导 … 纳入对承办单位的年度绩效考核".
+"""
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from docx import Document as open_docx
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from duban.assessment import load_rules
+from duban.clock import today
+from duban.enums import Level, Role, StepStatus
+from duban.models import AuditLog, Case
+from duban.permissions import Actor
+from tests.factories import make_case, make_step, make_unit
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+ADMIN = Actor(None, "admin", Role.ADMIN)
+CLERK = Actor(None, "clerk", Role.CENTER)
+LEADER = Actor(None, "leader", Role.LEADER)
+
+
+@pytest.fixture
+def year_2024(engine):
+    """Two units in 2024: 镇城建中心 one case answered on time, 镇城管中队 one written case whose
+    step is past due unanswered (late), plus an on-site case answered on time."""
+    with Session(engine) as session:
+        a = make_unit(session, "镇城建中心")
+        b = make_unit(session, "镇城管中队")
+        ca = make_case(session, a, opened_at=date(2024, 3, 4), title="道路积水")
+        make_step(
+            session, ca, due_at=date(2024, 3, 11), status=StepStatus.CLOSED, on_time=True, margin_workdays=1
+        )  # fmt: skip
+        cb = make_case(session, b, opened_at=date(2024, 5, 6), title="违章搭建")
+        make_step(session, cb, issued_at=date(2024, 5, 6), due_at=date(2024, 5, 13))
+        cc = make_case(session, b, level=Level.ONSITE, opened_at=date(2024, 6, 3), title="噪声")
+        make_step(
+            session, cc, due_at=date(2024, 6, 11), status=StepStatus.CLOSED, on_time=True, margin_workdays=0
+        )  # fmt: skip
+        session.commit()
+        return ca.case_no, cb.case_no
+
+
+def open_reports(actor: Actor, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = actor
+    at.run()
+    at.switch_page("pages/reports.py")
+    at.session_state["reports_kind"] = "年度"
+    at.session_state["reports_year"] = 2024
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_page_shows_the_year_figures(year_2024):
+    at = open_reports(CLERK)
+    assert metric(at, "督办件数") == "3"
+    assert metric(at, "按时反馈率") == "66.7%"
+    assert "2 / 3" in [c.value for c in at.caption]
+
+
+def test_unit_and_level_filters_change_the_figures(engine, year_2024):
+    with Session(engine) as session:
+        unit_id = session.exec(select(Case.lead_unit_id).where(Case.title == "违章搭建")).one()
+    at = open_reports(CLERK, reports_units=[unit_id])
+    assert (metric(at, "督办件数"), metric(at, "按时反馈率")) == ("2", "50.0%")
+    at = open_reports(CLERK, reports_levels=[Level.ONSITE])
+    assert (metric(at, "督办件数"), metric(at, "按时反馈率")) == ("1", "100.0%")
+
+
+def test_a_month_shows_that_month_only(year_2024):
+    at = open_reports(CLERK, reports_kind="月度", reports_month=5)
+    assert metric(at, "督办件数") == "1"
+    assert "2024年5月" in at.caption[0].value
+
+
+def test_generating_the_work_report_offers_the_docx(year_2024):
+    at = open_reports(CLERK)
+    at.button(key="reports_generate").click().run()
+    assert not at.exception and not at.error
+    rendered = at.session_state["reports_docx"]
+    assert rendered.file_name == "协调督办工作报告-2024年度.docx"
+    document = open_docx(io.BytesIO(rendered.content))
+    assert document.paragraphs[0].text == "2024年度12345市民服务热线协调督办工作报告"
+    assert at.download_button(key="reports_docx_download").label == "下载工作报告（docx）"
+
+
+def test_a_leader_reads_but_does_not_generate_or_edit(year_2024):
+    at = open_reports(LEADER)
+    assert [t.label for t in at.tabs] == [
+        "指标概览",
+        "承办单位",
+        "绩效考核",
+        "工作报告",
+        "典型案例",
+    ]
+    assert not [b for b in at.button if b.key == "reports_generate"]
+    assert any("城运中心或管理员" in i.value for i in at.info)
+
+
+def test_the_assessment_tab_offers_the_xlsx_with_the_scores(year_2024):
+    at = open_reports(CLERK)
+    table = at.dataframe(key="reports_assessment_table").value
+    scores = dict(zip(table["承办单位"], table["得分"], strict=True))
+    assert scores == {"镇城建中心": 105, "镇城管中队": 98}
+    assert at.download_button(key="reports_assessment_xlsx").label == "下载考核表（xlsx）"
+
+
+def test_the_xlsx_behind_the_button_matches_the_table(engine, year_2024):
+    from duban.assessment import assess, to_xlsx
+    from duban.kpi import Period, Selection
+
+    with Session(engine) as session:
+        data = to_xlsx(assess(session, Selection(Period.year(2024), as_of=today())))
+    summary = load_workbook(io.BytesIO(data))["汇总"]
+    assert [summary.cell(r, 2).value for r in (3, 4)] == ["镇城建中心", "镇城管中队"]
+    assert [summary.cell(r, 14).value for r in (3, 4)] == [105, 98]
+
+
+def test_staff_mark_a_typical_case(engine, year_2024):
+    case_no, _ = year_2024
+    at = open_reports(CLERK)
+    at.text_input(key="reports_typical_case_no").input(case_no)
+    at.text_area(key="reports_typical_text").input("积水反复，已形成长效机制。")
+    next(b for b in at.button if b.label == "选为典型案例").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with Session(engine) as session:
+        case = session.exec(select(Case).where(Case.case_no == case_no)).one()
+        assert case.typical_text == "积水反复，已形成长效机制。"
+
+
+def test_an_unknown_case_number_is_named(year_2024):
+    at = open_reports(CLERK)
+    at.text_input(key="reports_typical_case_no").input("不存在〔2024〕第999号")
+    at.text_area(key="reports_typical_text").input("x")
+    next(b for b in at.button if b.label == "选为典型案例").click().run()
+    assert at.error[0].value == "找不到督办编号“不存在〔2024〕第999号”"
+
+
+def test_only_admins_see_and_save_the_scoring_rules(engine, year_2024):
+    assert "考核规则" not in [t.label for t in open_reports(CLERK).tabs]
+    at = open_reports(ADMIN)
+    assert [t.label for t in at.tabs][-1] == "考核规则"
+    at.number_input(key="reports_rule_overdue_step").set_value(4.0)
+    next(b for b in at.button if b.label == "保存考核规则").click().run()
+    assert [s.value for s in at.success] == ["考核规则已保存"]
+    with Session(engine) as session:
+        assert load_rules(session).overdue_step == 4
+        assert session.exec(select(AuditLog).where(AuditLog.field == "assessment_rules")).one()
+    at.run()
+    table = at.dataframe(key="reports_assessment_table").value
+    assert dict(zip(table["承办单位"], table["得分"], strict=True))["镇城管中队"] == 96
+
+
+# --- 领导驾驶舱 -----------------------------------------------------------------------------
+
+
+def test_the_cockpit_shows_this_year_at_a_glance(engine):
+    day = today()
+    with Session(engine) as session:
+        unit = make_unit(session, "镇城建中心")
+        case = make_case(session, unit, opened_at=day.replace(month=1, day=1))
+        make_step(session, case, issued_at=day.replace(month=1, day=1), due_at=day)
+        session.commit()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = LEADER
+    at.run()
+    at.switch_page("pages/cockpit.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert metric(at, "在办督办事项") == "1"
+    assert metric(at, "本年新增督办") == "1"
+    assert metric(at, "逾期未反馈环节") == "0"

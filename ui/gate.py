@@ -1,0 +1,157 @@
+"""The login gate run by app.py before any page: first administrator, login, idle expiry,
+the account box in the sidebar, logout.
+
+Session keys (Streamlit session state is per browser tab and lives on the server):
+- `actor`: the logged-in `Actor`; pages read it through `ui.common.actor()`. AppTest tests
+  set it directly to act as a user.
+- `auth_last_activity`: time of the last page run, for the idle timeout.
+- `auth_login_at`: set only by a real login; from then on each run re-reads the account, so
+  disabling it or resetting its password ends the session and a role change applies at once.
+- `auth_notice`: a message for the login form (timed out, logged out).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+from sqlmodel import Session
+
+from duban import auth
+from duban.clock import now
+from duban.models import Unit
+from duban.permissions import Actor
+from ui.common import engine, user_action
+
+ACTOR_KEY = "actor"
+LAST_ACTIVITY_KEY = "auth_last_activity"
+LOGIN_AT_KEY = "auth_login_at"
+NOTICE_KEY = "auth_notice"
+
+
+def start_session(actor: Actor, at: datetime | None = None) -> None:
+    at = at or now()
+    st.session_state[ACTOR_KEY] = actor
+    st.session_state[LOGIN_AT_KEY] = at
+    st.session_state[LAST_ACTIVITY_KEY] = at
+    st.session_state.pop(NOTICE_KEY, None)
+
+
+def end_session(notice: str) -> None:
+    """Forget everything this tab held (pages keep data in session state), keep a notice."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[NOTICE_KEY] = notice
+
+
+def current_actor() -> Actor | None:
+    """The actor for this run, after the idle timeout and the account re-check; None if
+    nobody is logged in (any more)."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    if actor is None:
+        return None
+    at = now()
+    last: datetime | None = st.session_state.get(LAST_ACTIVITY_KEY)
+    login_at: datetime | None = st.session_state.get(LOGIN_AT_KEY)
+    with Session(engine()) as session:
+        timeout = auth.idle_timeout(session)
+        if last is not None and auth.is_expired(last, timeout, at=at):
+            auth.logout(session, actor, reason="空闲超时自动退出")
+            session.commit()
+            minutes = int(timeout.total_seconds() // 60)
+            end_session(f"已超过 {minutes} 分钟未操作，登录已失效，请重新登录")
+            return None
+        if login_at is not None and actor.user_id is not None:
+            fresh = auth.refresh_actor(session, actor.user_id, login_at)
+            if fresh is None:
+                auth.logout(session, actor, reason="账号已停用或密码已被重置")
+                session.commit()
+                end_session("账号已停用或密码已被重置，请重新登录")
+                return None
+            actor = fresh
+            st.session_state[ACTOR_KEY] = fresh
+    st.session_state[LAST_ACTIVITY_KEY] = at
+    return actor
+
+
+def login_page() -> None:
+    """No users yet: create the first administrator. Otherwise: the login form."""
+    st.title("12345 热线督办台账")
+    notice = st.session_state.get(NOTICE_KEY)
+    if notice:
+        st.info(notice)
+    with Session(engine()) as session:
+        first_run = not auth.has_users(session)
+    if first_run:
+        _first_admin_form()
+    else:
+        _login_form()
+
+
+def _login_form() -> None:
+    with st.form("auth_login_form"):
+        st.subheader("登录")
+        username = st.text_input("用户名", max_chars=50, autocomplete="username")
+        password = st.text_input(
+            "密码",
+            type="password",
+            max_chars=auth.MAX_PASSWORD_LENGTH,
+            autocomplete="current-password",
+        )
+        submitted = st.form_submit_button("登录", type="primary")
+    if not submitted:
+        return
+    with user_action():
+        with Session(engine()) as session:
+            result = auth.authenticate(session, username, password)
+            session.commit()
+        if result.actor is None:
+            st.error(result.message)
+            return
+        start_session(result.actor)
+        st.rerun()
+
+
+def _first_admin_form() -> None:
+    st.warning("系统中还没有任何账号。请创建第一个管理员账号（此后用它登录并为其他人开设账号）。")
+    with st.form("auth_first_admin_form"):
+        st.subheader("创建管理员")
+        username = st.text_input("用户名", max_chars=50)
+        display_name = st.text_input("姓名", max_chars=50)
+        password = st.text_input(
+            f"密码（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
+            type="password",
+            max_chars=auth.MAX_PASSWORD_LENGTH,
+        )
+        confirm = st.text_input("再次输入密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+        submitted = st.form_submit_button("创建并登录", type="primary")
+    if not submitted:
+        return
+    if password != confirm:
+        st.error("两次输入的密码不一致")
+        return
+    with user_action():
+        with Session(engine()) as session:
+            actor = auth.create_first_admin(session, username, password, display_name=display_name)
+            session.commit()
+        start_session(actor)
+        st.rerun()
+
+
+def account_sidebar(actor: Actor) -> None:
+    """Who is logged in, and the logout button, on every page."""
+    unit_name = ""
+    if actor.unit_id is not None:
+        with Session(engine()) as session:
+            unit = session.get(Unit, actor.unit_id)
+            unit_name = unit.name if unit else ""
+    with st.sidebar:
+        st.text(f"当前用户：{actor.username}")
+        st.text(f"角色：{actor.role.label}" + (f"（{unit_name}）" if unit_name else ""))
+        if st.button("退出登录", key="auth_logout", icon="🚪"):
+            with user_action():
+                with Session(engine()) as session:
+                    auth.logout(session, actor)
+                    session.commit()
+                end_session("已退出登录")
+                st.rerun()
