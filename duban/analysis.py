@@ -27,6 +27,7 @@ all-pairs baseline and checks both give the same matters.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ MIN_NESTED_ADDRESS = 4  # a shorter address than this is too vague to contain an
 _SPECIFIC = re.compile(r"[0-9号弄幢栋楼室组]")
 _NOT_TEXT = re.compile(r"[\W_]+")
 _STATUS_SPLIT = re.compile(r"[、,，;；\s]+")
+_CLAUSE = re.compile(r"[，,。；;！!？?\s]")
 
 
 class Rule(LabeledEnum):
@@ -145,7 +147,10 @@ def is_specific(address_norm: str) -> bool:
 
 def normalize_text(text: str) -> str:
     """Content as compared: half-width, lower case, no spaces or punctuation."""
-    return _NOT_TEXT.sub("", to_halfwidth(text or "").lower())
+    bare = _NOT_TEXT.sub("", (text or "").lower())
+    if unicodedata.is_normalized("NFKC", bare):  # the common case, and a fast check
+        return bare
+    return _NOT_TEXT.sub("", to_halfwidth(bare).lower())
 
 
 def bigrams(text: str) -> set[str]:
@@ -202,15 +207,19 @@ class _PrefixIndex:
     def __init__(self, percent: int) -> None:
         self.percent = percent
         self.postings: dict[int, list[int]] = defaultdict(list)
-        self.records: list[tuple[Any, frozenset[int], int]] = []
+        self.keys: list[Any] = []
+        self.sets: list[frozenset[int]] = []
+        self.sizes: list[int] = []
 
     def prefix(self, n: int) -> int:
         """|x| − ⌈t·|x|⌉ + 1, in integers (t is a whole percentage)."""
         return n - (self.percent * n + 99) // 100 + 1
 
     def add(self, key: Any, tokens: Sequence[int]) -> None:
-        position = len(self.records)
-        self.records.append((key, frozenset(tokens), len(tokens)))
+        position = len(self.keys)
+        self.keys.append(key)
+        self.sets.append(frozenset(tokens))
+        self.sizes.append(len(tokens))
         for token in tokens[: self.prefix(len(tokens))]:
             self.postings[token].append(position)
 
@@ -218,21 +227,23 @@ class _PrefixIndex:
         n, p = len(tokens), self.percent
         if not n:
             return []
-        mine = frozenset(tokens)
-        seen: set[int] = set()
-        found = []
+        candidates: set[int] = set()
+        postings = self.postings
         for token in tokens[: self.prefix(n)]:
-            for position in self.postings.get(token, ()):
-                if position in seen:
-                    continue
-                seen.add(position)
-                key, other, m = self.records[position]
-                if m * 100 < p * n or n * 100 < p * m:  # length filter
-                    continue
-                inter = len(mine & other)
+            found_at = postings.get(token)
+            if found_at:
+                candidates.update(found_at)
+        shortest, longest = (p * n + 99) // 100, n * 100 // p  # Jaccard ≥ t bounds the size
+        mine = frozenset(tokens)
+        sets, sizes, keys = self.sets, self.sizes, self.keys
+        found = []
+        for position in candidates:
+            m = sizes[position]
+            if shortest <= m <= longest:
+                inter = len(mine & sets[position])
                 union = n + m - inter
                 if inter * 100 >= p * union:
-                    found.append((key, inter / union))
+                    found.append((keys[position], inter / union))
         return found
 
 
@@ -257,17 +268,24 @@ class _UnionFind:
 def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
     """Pairs (short, long) of distinct addresses where `short` is a substring of `long`.
 
-    Every substring of at least 4 characters of each address is looked up in the set, so
-    the cost grows with the addresses' lengths, not with the number of pairs.
+    Substrings of each address are looked up in the set of addresses, starting only where
+    some address's first two characters occur, so the cost grows with the addresses'
+    lengths, not with the number of pairs.
     """
     pool = {a for a in addresses if len(a) >= MIN_NESTED_ADDRESS}
+    if not pool:
+        return []
+    starts = {a[:2] for a in pool}
+    widest = max(len(a) for a in pool)
     pairs = set()
     for long in pool:
         size = len(long)
-        for width in range(MIN_NESTED_ADDRESS, size):
-            for start in range(size - width + 1):
-                part = long[start : start + width]
-                if part in pool:
+        for start in range(size - MIN_NESTED_ADDRESS + 1):
+            if long[start : start + 2] not in starts:
+                continue
+            for end in range(start + MIN_NESTED_ADDRESS, min(size, start + widest) + 1):
+                part = long[start:end]
+                if part in pool and part != long:
                     pairs.add((part, long))
     return sorted(pairs)
 
@@ -280,19 +298,30 @@ class MatterIndex:
     found once for all tickets, and a subset keeps the links whose two wordings it holds.
     """
 
-    def __init__(self, addresses: Sequence[str], texts: Sequence[str], percent: int) -> None:
-        """`addresses` normalised (`Ticket.address_norm`), `texts` by `normalize_text`."""
-        self.addresses, self.texts, self.percent = list(addresses), list(texts), percent
+    def __init__(self, addresses: Sequence[str], contents: Sequence[str], percent: int) -> None:
+        """`addresses` normalised (`Ticket.address_norm`), `contents` as written.
+
+        Only contents at addresses that take part in a comparison are normalised and
+        tokenised; elsewhere the wording does not matter (one node per specific address).
+        """
+        self.addresses, self.percent = list(addresses), percent
         distinct = set(self.addresses)
         self.specific = {a: is_specific(a) for a in distinct}
+        pairs = nested_addresses(a for a in distinct if a)
+        indexed = {a for a in distinct if not self.specific[a]} | {short for short, _ in pairs}
+        compared = indexed | {long for _, long in pairs}
+        clean: dict[str, str] = {}
+        self.texts = [
+            (clean.get(c) or clean.setdefault(c, normalize_text(c))) if a in compared else ""
+            for a, c in zip(self.addresses, contents, strict=True)
+        ]
         wordings: dict[str, set[str]] = defaultdict(set)
         for address, text in zip(self.addresses, self.texts, strict=True):
-            wordings[address].add(text)
-        pairs = nested_addresses(a for a in distinct if a)
+            if address in compared:
+                wordings[address].add(text)
         # (address, wording) × (address, wording) with near-identical contents
         self.links: list[tuple[str, str, str, str, float]] = []
-        indexed = {a for a in distinct if not self.specific[a]} | {short for short, _ in pairs}
-        tokens = _token_ids({t for a in indexed | {long for _, long in pairs} for t in wordings[a]})
+        tokens = _token_ids({t for words in wordings.values() for t in words})
         indexes: dict[str, _PrefixIndex] = {}
         for address in sorted(indexed):
             index = indexes[address] = _PrefixIndex(percent)
@@ -311,12 +340,14 @@ class MatterIndex:
         """The matters among the tickets `subset` (indices; default all), members sorted."""
         ids = range(len(self.addresses)) if subset is None else subset
         # nodes: one per specific address; one per (address, wording) elsewhere
-        node_of: dict[tuple[str, str], int] = {}
+        node_of: dict[tuple, int] = {}
         node_members: list[list[int]] = []
         first: dict[tuple[str, str], int] = {}  # (address, wording) → its first ticket here
         for i in ids:
             address, text = self.addresses[i], self.texts[i]
-            key = (address, "" if self.specific[address] else text)
+            key: tuple = (address, "" if self.specific[address] else text)
+            if not text and not self.specific[address]:
+                key = (address, i)  # no wording to compare: like no other ticket
             n = node_of.get(key)
             if n is None:
                 n = node_of[key] = len(node_members)
@@ -349,8 +380,8 @@ class MatterIndex:
 
 
 def group_matters(addresses: Sequence[str], contents: Sequence[str], percent: int) -> list[Matter]:
-    """Split tickets (normalised address, raw content) into matters, members by index."""
-    return MatterIndex(addresses, [normalize_text(c) for c in contents], percent).group()
+    """Split tickets (normalised address, content as written) into matters, by index."""
+    return MatterIndex(addresses, contents, percent).group()
 
 
 def _token_ids(texts: Iterable[str]) -> dict[str, list[int]]:
@@ -446,12 +477,12 @@ class Group:
 
     @property
     def title(self) -> str:
-        """A short 事由 for the case: the place and the kind of matter."""
+        """A short 事由 for the case: the place, and the category or the first clause."""
         place = Counter(t.address for t in self.tickets if t.address).most_common(1)
         topic = Counter(t.category for t in self.tickets if t.category).most_common(1)
-        what = topic[0][0] if topic else self.tickets[-1].content[:20]
-        where = place[0][0] if place else ""
-        return (f"{where}{what}" if where else what)[:100] or self.rule.label
+        clause = _CLAUSE.split(self.tickets[-1].content.strip(), maxsplit=1)[0][:20]
+        parts = [place[0][0] if place else "", topic[0][0] if topic else clause]
+        return "：".join(p for p in parts if p)[:100] or self.rule.label
 
     def prefill(self) -> dict[str, Any]:
         """What the 新建督办 page reads from `st.session_state["case_new_prefill"]`."""
@@ -482,12 +513,9 @@ def find_candidates(
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
     tickets = _load_tickets(session, as_of, th)
-    clean: dict[str, str] = {}
-    texts = [
-        clean.get(t.content) or clean.setdefault(t.content, normalize_text(t.content))
-        for t in tickets
-    ]
-    index = MatterIndex([t.address_norm for t in tickets], texts, th.similarity_percent)
+    index = MatterIndex(
+        [t.address_norm for t in tickets], [t.content for t in tickets], th.similarity_percent
+    )
     repeat_from = _window_start(as_of, th.repeat_window_days)
     conc_from = _window_start(as_of, th.concentrated_window_days)
     recent = [i for i, t in enumerate(tickets) if t.received_at >= repeat_from]
@@ -512,7 +540,9 @@ def find_candidates(
         groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
     groups = _mark_open_cases(session, groups)
     order = list(Rule)
-    groups.sort(key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp()))
+    groups.sort(
+        key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
+    )
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups))
 
 
@@ -548,7 +578,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[Tic
         select(
             Ticket.id,
             Ticket.ticket_no,
-            Ticket.received_at,
+            type_coerce(Ticket.received_at, String),  # parsed below: SQLite's parser is slow
             Ticket.address,
             Ticket.address_norm,
             Ticket.content,
@@ -558,7 +588,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[Tic
             Ticket.unit_id,
             type_coerce(Ticket.callback_result, String),  # the code; mapped below, faster
             Ticket.platform_status,
-            Ticket.platform_due_at,
+            type_coerce(Ticket.platform_due_at, String),
             Ticket.city_supervised,
         )
         .where(
@@ -569,7 +599,19 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[Tic
         .order_by(Ticket.received_at, Ticket.id)
     )
     rows = session.connection().execute(stmt).all()
-    return [TicketInfo(*r[:10], _CALLBACKS.get(r[10]), *r[11:]) for r in rows]
+    return [
+        TicketInfo(
+            *r[:2], _datetime(r[2]), *r[3:10], _CALLBACKS.get(r[10]), r[11], _datetime(r[12]), r[13]
+        )
+        for r in rows
+    ]
+
+
+def _datetime(value: datetime | str | None) -> datetime | None:
+    """A timestamp as SQLite returns it raw (ISO text), or as PostgreSQL does (datetime)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 def _group(
@@ -586,11 +628,17 @@ def _group(
         return Group(rule, tuple(members), headline, (), (), callers, ())
     chosen = set(indices)
     by_norm = Counter(t.address_norm for t in members if is_specific(t.address_norm))
-    written = {t.address_norm: t.address for t in members}
+    written: dict[str, str] = {}
+    for t in members:
+        written.setdefault(t.address_norm, t.address)  # as the first ticket wrote it
     shared = tuple((written[a], n) for a, n in by_norm.most_common() if n >= 2)
     similar = sorted(
         (
-            Similar(pool[link.a].ticket_no, pool[link.b].ticket_no, round(link.score, 2))
+            Similar(
+                pool[min(link.a, link.b)].ticket_no,
+                pool[max(link.a, link.b)].ticket_no,
+                round(link.score, 2),
+            )
             for link in matter.links
             if link.a in chosen and link.b in chosen
         ),

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from duban import kpi
 from duban.clock import cn_date
 from duban.errors import ValidationError
-from duban.kpi import LATE, Ratio, Selection
+from duban.kpi import LATE, Ratio, Selection, WorkdayIndex
 from duban.models import Unit
 from duban.permissions import Actor, Perm
 from duban.settings import DEFAULTS, get_setting, set_setting
@@ -206,13 +206,14 @@ def _deductions(
 ) -> list[tuple[int, ScoreItem]]:
     """Every deduction of the selection as (unit id, item), from the KPI item queries."""
     out: list[tuple[int, ScoreItem]] = []
-    for row in kpi.items(session, kpi.steps_due(sel)):
-        if row.outcome != LATE:
-            continue
+    late = [row for row in kpi.items(session, kpi.steps_due(sel)) if row.outcome == LATE]
+    first_due = min((row.due_at for row in late), default=sel.as_of)
+    index = WorkdayIndex.build(calendar, min(first_due, sel.as_of), max(first_due, sel.as_of))
+    for row in late:
         if row.margin_workdays is not None:
             detail = f"{row.kind.label}截止{cn_date(row.due_at)}，逾期 {-row.margin_workdays} 个工作日反馈"
         else:
-            late_by = calendar.between(row.due_at, sel.as_of)
+            late_by = index.between(row.due_at, sel.as_of)
             detail = (
                 f"{row.kind.label}截止{cn_date(row.due_at)}，至{cn_date(sel.as_of)}"
                 f"未收到合规反馈（已逾期 {late_by} 个工作日）"

@@ -74,18 +74,22 @@ def sqlite_path(engine: Engine) -> Path | None:
     return Path(engine.url.database).resolve()
 
 
+def _suffix(name: str) -> int:
+    """The `-N` of a second backup within the same second (1 for the first)."""
+    base, _, n = name[len("YYYYmmdd-HHMMSS") :].partition("-")
+    return int(n) if n.isdigit() and not base else 1
+
+
 def _new_folder(root: Path, at: datetime) -> Path:
-    """A fresh `<timestamp>` folder; a second backup in the same second gets `-2`, `-3` …"""
+    """A fresh `<timestamp>` folder; more backups in the same second get `-2`, `-3` …, always
+    numbered above the ones already there, so the newest sorts last even after pruning."""
     root.mkdir(parents=True, exist_ok=True)
     base = at.strftime(NAME_FORMAT)
-    for n in range(1, 1000):
-        path = root / (base if n == 1 else f"{base}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise ValidationError(f"备份目录 {root} 中同一时刻的备份过多")
+    taken = [_suffix(p.name) for p in root.glob(f"{base}*") if NAME_PATTERN.fullmatch(p.name)]
+    n = max(taken, default=0) + 1
+    path = root / (base if n == 1 else f"{base}-{n}")
+    path.mkdir()
+    return path
 
 
 def copy_sqlite(source: Path, target: Path) -> str:
@@ -230,7 +234,7 @@ def list_backups(root: Path | None = None) -> list[BackupInfo]:
                 found.append(read_backup(path))
             except ValidationError:
                 continue
-    return sorted(found, key=lambda b: (b.created_at, b.path.name), reverse=True)
+    return sorted(found, key=lambda b: (b.created_at, _suffix(b.path.name)), reverse=True)
 
 
 def prune(root: Path, keep: int) -> list[Path]:

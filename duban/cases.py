@@ -527,7 +527,9 @@ def _get_step(session: Session, actor: Actor, step_id: int) -> tuple[Step, Case]
 
 
 def _get_unit(session: Session, unit_id: int | None, what: str) -> Unit:
-    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is None:
+        raise ValidationError(f"请选择{what}")
+    unit = session.get(Unit, unit_id)
     if unit is None or unit.deleted_at is not None:
         raise ValidationError(f"{what}：单位（编号 {unit_id}）不存在或已删除")
     return unit
@@ -767,9 +769,9 @@ def open_case(
         raise ValidationError(f"协调督办范围无效：{scope}") from exc
     if scope == Scope.OTHER and not _text(scope_reason):
         raise ValidationError("协调督办范围为“其他需协调督办事项”时须写明理由")
+    lead = _get_unit(session, lead_unit_id, "主办单位")
     related_info = _required(related_info, "相关情况")
     opinion = _required(opinion, "督办意见")
-    lead = _get_unit(session, lead_unit_id, "主办单位")
     co_ids = list(dict.fromkeys(u for u in co_unit_ids if u != lead.id))
     for unit_id in co_ids:
         _get_unit(session, unit_id, "协办单位")

@@ -112,7 +112,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from duban.permissions import SYSTEM
 
     with Session(open_db()) as session:
-        data = tickets_xlsx(session, SYSTEM) if args.what == "tickets" else cases_xlsx(session, SYSTEM)
+        data = (
+            tickets_xlsx(session, SYSTEM) if args.what == "tickets" else cases_xlsx(session, SYSTEM)
+        )
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -300,6 +302,29 @@ def cmd_docs_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_candidates(args: argparse.Namespace) -> int:
+    """Supervision candidates, one group per line: rule, its 工单编号, the reason."""
+    import csv
+    from datetime import datetime, time
+
+    from sqlmodel import Session
+
+    from duban.analysis import find_candidates
+
+    as_of = datetime.combine(parse_date(args.as_of), time(23, 59, 59)) if args.as_of else None
+    with Session(open_db()) as session:
+        result = find_candidates(session, as_of)
+    rows = [(g.rule.label, " ".join(g.ticket_nos), g.reason) for g in result.groups]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["规则", "工单编号", "理由"])
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            print("\t".join(row))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m duban", description="12345 热线督办台账 命令行"
@@ -341,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["tickets", "cases"], help="tickets：工单；cases：督办事项")
     p.add_argument("--out", required=True, help="输出文件 FILE.xlsx")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("candidates", help="督办线索：每行一组（规则、工单编号、理由）")
+    p.add_argument("--format", choices=["text", "csv"], default="text", help="输出格式")
+    p.add_argument("--as-of", help="分析截至日期 YYYY-MM-DD（默认今天）")
+    p.set_defaults(handler=cmd_candidates)
 
     users = sub.add_parser("user", help="用户账号").add_subparsers(
         dest="user_command", required=True

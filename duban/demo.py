@@ -1,6 +1,9 @@
 """Demo data: a realistic, clearly fictional town (`python -m duban init --demo`).
 
-Deterministic (seeded) and fast: units and tickets are written with one bulk insert each.
+Deterministic (seeded) and fast: units and tickets are written with one bulk insert each;
+about 80 supervision cases are then run THROUGH the workflow's services (`duban.cases`), so
+they carry real steps, feedback, audit rows and frozen outcomes, at every level and state.
+All their dates count back from the `end` date.
 Names of people are fictional (张先生, 李女士 …), phone numbers use the unassigned 147/141
 ranges, addresses are in the fictional 示例镇 ("demo town").
 """
@@ -8,16 +11,21 @@ ranges, addresses are in the fictional 示例镇 ("demo town").
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, select
 
-from duban.clock import now
-from duban.enums import CallbackResult, UnitKind
-from duban.models import Ticket, Unit
+from duban import cases, meetings
+from duban.clock import now, today
+from duban.enums import CallbackResult, Level, Progress, Role, Scope, UnitKind
+from duban.models import Case, Step, Ticket, Unit
+from duban.permissions import Actor
 from duban.text import normalize_address
+from duban.workdays import Calendar
 
 SEED = 20240124
 
@@ -181,11 +189,13 @@ def generate_demo(
     with Session(engine) as session:
         units = _ensure_units(session)
         if session.exec(select(Ticket.id).limit(1)).first() is not None:
-            return {"单位": len(units), "工单": 0, "督办事项": 0}
+            return {"单位": len(units), "工单": 0, "督办事项": 0, "专题会": 0, "处置规则": 0}
         rows = _ticket_rows(rng, units, tickets, end)
         session.execute(insert(Ticket), rows)
         session.commit()
-    return {"单位": len(units), "工单": len(rows), "督办事项": 0}
+        made = DemoCases(session, rng, units, min(end.date(), today())).run()
+        session.commit()
+    return {"单位": len(units), "工单": len(rows), **made}
 
 
 def _ensure_units(session: Session) -> dict[str, int]:
@@ -322,3 +332,351 @@ def _spec(
         "resolved": status == "已办结" and callback != CallbackResult.UNSATISFIED,
         "city_supervised": rng.random() < 0.01,
     }
+
+
+# --- supervision cases, run through the workflow -------------------------------------------
+
+DEMO_ACTOR = Actor(user_id=None, username="演示数据", role=Role.ADMIN)
+Scenario = Callable[["DemoCases", date, list[Ticket], int, list[int]], Case]
+
+# (category, name, keywords, address pattern, department, handling path) — 专题会 decisions
+RULES = [
+    (
+        "噪声扰民",
+        "工地夜间施工噪声",
+        "夜间施工、打桩",
+        "",
+        "镇生态环境办",
+        "生态环境办当日核查夜间施工许可，无证施工责令停工；城管中队夜间巡查配合",
+    ),
+    (
+        "违章搭建",
+        "楼顶及绿地违章搭建",
+        "",
+        "",
+        "镇城管中队",
+        "城管中队立案调查，房管办提供产权信息，村居委做好劝导",
+    ),
+    (
+        "物业服务",
+        "物业不履约",
+        "电梯、垃圾",
+        "",
+        "镇房管办",
+        "房管办约谈物业企业，限期整改并纳入物业考核",
+    ),
+    (
+        "供水问题",
+        "一站大居供水",
+        "",
+        "示例镇新城一站大居*",
+        "示例供水公司",
+        "供水公司24小时内到场，大居管理办协调住户",
+    ),
+]
+
+
+class DemoCases:
+    """Runs the seed's paths on demo tickets: each scenario is one case's story."""
+
+    def __init__(self, session: Session, rng: random.Random, units: dict[str, int], end: date):
+        self.s, self.rng, self.units, self.end = session, rng, units, end
+        self.cal = Calendar.load(session)
+        self.meetings = 0
+        self.rules = 0
+        self.pool = self._ticket_groups()
+        self.used: set[int] = set()
+
+    # -- dates ---------------------------------------------------------------------------
+    def wd(self, day: date, n: int) -> date:
+        """N working days after `day`."""
+        return self.cal.add(day, n).day
+
+    def back(self, day: date, n: int) -> date:
+        """The working day N working days before `day`."""
+        while not self.cal.is_workday(day):
+            day -= timedelta(days=1)
+        while n > 0:
+            day -= timedelta(days=1)
+            if self.cal.is_workday(day):
+                n -= 1
+        return day
+
+    # -- tickets ---------------------------------------------------------------------------
+    def _ticket_groups(self) -> list[list[Ticket]]:
+        """Repeat clusters (one caller, one place) and concentrated complaints, then singles."""
+        tickets = self.s.exec(select(Ticket).order_by(Ticket.received_at, Ticket.id)).all()
+        by_caller: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
+        for t in tickets:
+            by_caller[(t.address_norm, t.phone)].append(t)
+        groups = [g for g in by_caller.values() if len(g) >= 3]
+        grouped = {t.id for g in groups for t in g}
+        by_place: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
+        for t in tickets:
+            if t.id not in grouped:
+                by_place[(t.address_norm, t.content)].append(t)
+        groups += [g for g in by_place.values() if len(g) >= 5]
+        grouped = {t.id for g in groups for t in g}
+        groups += [
+            [t] for t in tickets if t.id not in grouped and t.callback_result == "unsatisfied"
+        ]
+        return groups
+
+    def tickets_before(self, day: date) -> list[Ticket]:
+        """An unused group whose last ticket came in before `day` (the case follows them)."""
+        for group in self.pool:
+            if group[-1].received_at.date() < day and not any(t.id in self.used for t in group):
+                self.used.update(t.id for t in group)  # type: ignore[misc]
+                return group
+        return []
+
+    # -- building blocks -----------------------------------------------------------------
+    def open(self, day: date, tickets: list[Ticket], lead: int, co: list[int], **kw: Any) -> Case:
+        first = tickets[0] if tickets else None
+        scope = kw.pop(
+            "scope", Scope.CONCENTRATED if len({t.phone for t in tickets}) > 2 else Scope.REPEATED
+        )
+        return cases.open_case(
+            self.s, DEMO_ACTOR, scope=scope, lead_unit_id=lead, co_unit_ids=co,
+            ticket_ids=[t.id for t in tickets], title=kw.pop("title", ""),
+            related_info=kw.pop("related_info", None) or (
+                f"{first.address}，{len(tickets)} 件工单反映：{first.content}。"
+                "承办单位前期答复后问题仍未解决，回访市民不满意。" if first else ""
+            ),
+            opinion=kw.pop("opinion", "请承办单位于5个工作日内核查处置，书面反馈处置情况，由单位主要领导签字并加盖单位公章。"),
+            opened_at=day, **kw,
+        )  # fmt: skip
+
+    def step(self, case: Case) -> Step:
+        step = cases.latest_handling_step(self.s, case.id)  # type: ignore[arg-type]
+        assert step is not None
+        return step
+
+    def answer(self, case: Case, day: date, progress: Progress, *, compliant: bool = True) -> None:
+        texts = {
+            Progress.DONE: "已完成处置，现场复查问题已解决，已向市民反馈。",
+            Progress.SOME: "已约谈责任方，整改方案已制定，正在落实中。",
+            Progress.NONE: "涉及多个部门职责，本单位无法单独处置，暂无进展。",
+        }
+        cases.register_feedback(
+            self.s, DEMO_ACTOR, self.step(case).id, received_at=day, text=texts[progress],
+            signed=True, stamped=compliant, progress=progress,
+        )  # fmt: skip
+
+    def close(self, case: Case, day: date) -> None:
+        cases.verify_case(self.s, DEMO_ACTOR, case.id, note="城运中心回访核实，问题已解决", on=day)
+        cases.close_case(
+            self.s, DEMO_ACTOR, case.id, on=day,
+            result_text="承办单位已按督办要求完成处置，经城运中心跟踪核实，市民诉求已解决。",
+        )  # fmt: skip
+
+    def escalate(self, case: Case, day: date) -> None:
+        cases.escalate_case(self.s, DEMO_ACTOR, case.id, on=day)
+
+    def onsite(self, case: Case, day: date, *, n: int = 5, late: bool = False) -> Step:
+        """Notice, the unit's registration and the joint site visit fixing N working days."""
+        lead = self.s.get(Unit, case.lead_unit_id)
+        notice = cases.issue_onsite_notice(
+            self.s, DEMO_ACTOR, case.id, issued_at=day, location=self._place(case),
+            scheduled_at=datetime.combine(self.wd(day, 1), time(9, 30)),
+            procedure="踏勘现场，听取承办单位汇报，协调明确处置责任和时限",
+            attendees=f"{lead.name if lead else ''}、相关村居委、镇城建中心",
+            contact_name="城运中心 王老师", contact_phone="021-59000000",
+        )  # fmt: skip
+        registered = self.wd(day, 1) if late else day
+        cases.register_notice_receipt(
+            self.s, DEMO_ACTOR, notice.id, registered_at=datetime.combine(registered, time(16, 0))
+        )
+        cases.record_site_visit(
+            self.s, DEMO_ACTOR, notice.id, visit_at=self.wd(day, 1), deadline_workdays=n,
+            findings="现场情况属实，前期处置不到位，需承办单位限期整改",
+            responsible_unit_id=case.lead_unit_id,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return notice
+
+    def _place(self, case: Case) -> str:
+        first = self.s.exec(
+            select(Ticket.address)
+            .join(cases.CaseTicket, cases.CaseTicket.ticket_id == Ticket.id)
+            .where(cases.CaseTicket.case_id == case.id)
+        ).first()
+        return first or "示例镇人民政府"
+
+    def meeting(self, case: Case, day: date) -> None:
+        """A 专题会 on the case; the first ones fix a routing rule each (同类事项)."""
+        held = meetings.create_meeting(
+            self.s, DEMO_ACTOR, held_at=day, title=f"12345热线工作专题会（第{self.meetings + 1}次）",
+            chair="镇分管副镇长", attendees="城运中心、城建中心、城管中队、生态环境办、房管办、相关村居",
+            summary="听取热线疑难事项办理情况汇报，明确职能交叉事项的处置部门和处置路径。",
+            case_ids=[case.id],
+        )  # fmt: skip
+        self.meetings += 1
+        for category, name, keywords, pattern, unit, path in RULES[self.rules : self.rules + 2]:
+            meetings.add_routing_rule(
+                self.s, DEMO_ACTOR, held.id, name=name, category=category, keywords=keywords,
+                address_pattern=pattern, unit_id=self.units[unit], handling_path=path,
+            )  # fmt: skip
+            self.rules += 1
+
+    def escalated_handling(self, case: Case, day: date) -> None:
+        cases.issue_escalated_handling(
+            self.s, DEMO_ACTOR, case.id, issued_at=day,
+            requirement="按专题会要求落实处置方案和措施，5个工作日内书面反馈。",
+        )  # fmt: skip
+
+    # -- the stories ---------------------------------------------------------------------
+    def closed_written(self, day, tickets, lead, co) -> Case:
+        case = self.open(day, tickets, lead, co)
+        answered = self.wd(day, self.rng.choice([2, 3, 4, 5, 5, 7]))
+        self.answer(case, answered, Progress.DONE)
+        self.close(case, self.wd(answered, 1))
+        return case
+
+    def closed_onsite(self, day, tickets, lead, co) -> Case:
+        case = self.open(day, tickets, lead, co)
+        self.answer(case, self.wd(day, 4), Progress.NONE)
+        self.escalate(case, self.wd(day, 5))
+        self.onsite(case, self.wd(day, 6), late=self.rng.random() < 0.3)
+        answered = self.wd(day, self.rng.choice([9, 11, 13]))
+        self.answer(case, answered, Progress.DONE)
+        self.close(case, self.wd(answered, 1))
+        return case
+
+    def _to_escalated(self, day: date, tickets, lead, co) -> Case:
+        """书面 overdue → 现场 overdue → 提级, then a 专题会 (13 working days after opening)."""
+        case = self.open(day, tickets, lead, co, scope=Scope.CROSS_FUNCTION)
+        self.escalate(case, self.wd(day, 6))
+        self.onsite(case, self.wd(day, 7), n=3)
+        self.escalate(case, self.wd(day, 12))
+        if self.meetings < 3:
+            self.meeting(case, self.wd(day, 13))
+        else:
+            cases.record_leader_instruction(
+                self.s, DEMO_ACTOR, case.id, leader="镇分管副镇长", recipient="主办单位",
+                text="请主办单位牵头，相关部门配合，限期解决。", issued_at=self.wd(day, 13),
+            )  # fmt: skip
+        return case
+
+    def closed_escalated(self, day, tickets, lead, co) -> Case:
+        case = self._to_escalated(day, tickets, lead, co)
+        self.escalated_handling(case, self.wd(day, 13))
+        self.answer(case, self.wd(day, 17), Progress.DONE)
+        cases.report_up(
+            self.s, DEMO_ACTOR, case.id, text="提级办理事项已办结，跟踪核实情况上报。",
+            issued_at=self.wd(day, 18),
+        )  # fmt: skip
+        self.close(case, self.wd(day, 18))
+        return case
+
+    def open_escalated(self, day, tickets, lead, co) -> Case:
+        case = self._to_escalated(day, tickets, lead, co)
+        self.escalated_handling(case, self.wd(day, 14))
+        if self.rng.random() < 0.5:
+            self.answer(case, self.wd(day, 16), Progress.DONE, compliant=False)
+        return case
+
+    def open_written(self, day, tickets, lead, co) -> Case:
+        return self.open(day, tickets, lead, co)
+
+    def no_progress(self, day, tickets, lead, co) -> Case:
+        case = self.open(day, tickets, lead, co)
+        self.answer(case, self.wd(day, 2), Progress.NONE)
+        return case
+
+    def non_compliant(self, day, tickets, lead, co) -> Case:
+        case = self.open(day, tickets, lead, co)
+        self.answer(case, self.wd(day, 1), Progress.DONE, compliant=False)
+        return case
+
+    def some_progress(self, day, tickets, lead, co) -> Case:
+        case = self.open(
+            day, tickets, lead, co, scope=Scope.OTHER, scope_reason="媒体关注，需跟踪督办"
+        )
+        self.answer(case, self.wd(day, 4), Progress.SOME)
+        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=self.wd(day, 5))
+        return case
+
+    def onsite_open(self, day, tickets, lead, co) -> Case:
+        case = self.open(day, tickets, lead, co)
+        self.answer(case, self.wd(day, 3), Progress.NONE)
+        self.escalate(case, self.wd(day, 4))
+        self.onsite(case, self.wd(day, 5), n=self.rng.choice([3, 5]), late=self.rng.random() < 0.4)
+        return case
+
+    def city_onsite(self, day, tickets, lead, co) -> Case:
+        case = self.open(
+            day, tickets, lead, co, scope=Scope.CITY, start_level=Level.ONSITE,
+            start_level_reason="市级督办事项，直接启动现场协调督办",
+        )  # fmt: skip
+        self.onsite(case, day, n=5)
+        return case
+
+    def leader_escalated(self, day, tickets, lead, co) -> Case:
+        case = self.open(
+            day, [], lead, co, scope=Scope.LEADER, title="区领导批示：河道发黑发臭问题",
+            source_note="区领导批示：请赵巷镇高度重视，抓紧研究解决河道黑臭问题。",
+            source_date=day, related_info="区领导批示交办，涉及河道保洁、沿岸排污多个部门。",
+            opinion="提级办理，请主办单位牵头制定整治方案。", start_level=Level.ESCALATED,
+            start_level_reason="区领导批示交办事项",
+        )  # fmt: skip
+        cases.record_leader_instruction(
+            self.s, DEMO_ACTOR, case.id, leader="镇党委书记", recipient="镇农业农村办",
+            text="请农业农村办牵头，生态环境办配合，一周内拿出整治方案。", issued_at=day,
+        )  # fmt: skip
+        cases.record_special_report(
+            self.s, DEMO_ACTOR, case.id, subject="关于河道黑臭问题的工作专报",
+            text="河道黑臭问题市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
+        )  # fmt: skip
+        self.escalated_handling(case, self.wd(day, 1))
+        return case
+
+    def reopened(self, day, tickets, lead, co) -> Case:
+        case = self.closed_written(day, tickets, lead, co)
+        again = self.back(self.end, 3)
+        cases.reopen_case(self.s, DEMO_ACTOR, case.id, reason="市民再次来电反映问题复发", on=again)
+        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=again)
+        return case
+
+    def refer(self, case: Case, day: date) -> None:
+        cases.refer_case(
+            self.s, DEMO_ACTOR, case.id, on=day,
+            reason="承办单位主观推诿、整改不力，经书面、现场和提级督办仍未解决，造成不良影响。",
+        )  # fmt: skip
+
+    # -- the plan ------------------------------------------------------------------------
+    def run(self) -> dict[str, int]:
+        """About 80 cases: (story, how many, working days before `end` it opens)."""
+        rng = self.rng
+        plan: list[tuple[Scenario, int, Callable[[], int]]] = [
+            (DemoCases.closed_written, 22, lambda: rng.randrange(25, 240)),
+            (DemoCases.closed_onsite, 7, lambda: rng.randrange(30, 200)),
+            (DemoCases.closed_escalated, 4, lambda: rng.randrange(40, 180)),
+            (DemoCases.reopened, 3, lambda: rng.randrange(40, 120)),
+            (DemoCases.open_escalated, 4, lambda: rng.randrange(17, 30)),
+            (DemoCases.onsite_open, 8, lambda: rng.choice([7, 8, 12, 15, 18])),
+            (DemoCases.city_onsite, 3, lambda: rng.choice([2, 4, 9])),
+            (DemoCases.leader_escalated, 3, lambda: rng.choice([2, 5, 9])),
+            (DemoCases.open_written, 15, lambda: rng.choice([0, 1, 2, 3, 4, 7, 9, 12, 15])),
+            (DemoCases.no_progress, 4, lambda: rng.choice([2, 3, 5])),
+            (DemoCases.non_compliant, 4, lambda: rng.choice([1, 3, 8])),
+            (DemoCases.some_progress, 3, lambda: rng.choice([6, 8, 10])),
+        ]
+        jobs = [(self.back(self.end, when()), story) for story, n, when in plan for _ in range(n)]
+        jobs.sort(key=lambda job: job[0])
+        villages = [self.units[v] for v in VILLAGES]
+        made: list[Case] = []
+        for day, story in jobs:
+            tickets = self.tickets_before(day) if story is not DemoCases.leader_escalated else []
+            if story is DemoCases.leader_escalated:
+                lead = self.units["镇农业农村办"]
+            elif tickets and tickets[0].unit_id:
+                lead = tickets[0].unit_id
+            else:
+                lead = self.units[rng.choice(DEPARTMENTS)[0]]
+            co = [rng.choice(villages)] if rng.random() < 0.3 else []
+            co = [u for u in co if u != lead]
+            made.append(story(self, day, tickets, lead, co))
+        escalated = [c for c in made if c.level == Level.ESCALATED and c.lead_unit_id]
+        for case in escalated[:3]:
+            self.refer(case, self.back(self.end, 1))
+        return {"督办事项": len(made), "专题会": self.meetings, "处置规则": self.rules}

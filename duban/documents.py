@@ -7,7 +7,8 @@ generated from it) and how the fields are filled from the database. Adding a kin
 
 Rendering goes through docxtpl with a sandboxed, autoescaping Jinja environment: values with
 `& < >` or `{{ }}` print literally, `None` prints blank, and a template cannot reach Python
-internals (`{{ ''.__class__ }}` is refused at upload and fails at render). A rendered file is
+internals (`{{ ''.__class__.__mro__ }}` is refused at upload; at render the sandbox refuses it
+or prints nothing). A rendered file is
 kept under `data/documents/<year>/<case_no>/` with a readable, Windows-safe name and
 registered as a `Document` row with an audit row; rendering again keeps the older files.
 
@@ -17,9 +18,11 @@ Public API for other modules (reports, the case page):
 - `register_document(session, actor, rendered, stem=…, year=…, folder=…)` — keep and register it.
 - `render_document(session, actor, kind, case_id=…, step_id=…, meeting_id=…)` — a case's paper.
 - `render_batch(session, actor, kind, case_ids, progress=…)` — one zip for many cases.
-- `case_documents`, `document_file`, `document_pdf`, `pdf_available`, `to_pdf`.
+- `case_documents`, `recent_documents`, `document_file`, `document_pdf`, `pdf_available`,
+  `to_pdf`, `batch_pdfs`; `applicable_steps` (steps a paper can be printed for).
 - templates: `current_template`, `check_template`, `upload_template`, `template_versions`,
   `activate_template_version`, `restore_default_template`.
+The case page shows all of this through `ui.case_documents.case_documents_panel(case_id)`.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from docx import Document as open_docx
 from docx.oxml import parse_xml
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func
@@ -521,7 +524,9 @@ def case_summary(bundle: CaseBundle, names: Mapping[int, str]) -> str:
     text = f"督办事项“{case.title}”（{case.case_no}）属于“{case.scope.label}”"
     if bundle.tickets:
         first, last = bundle.tickets[0].received_at, bundle.tickets[-1].received_at
-        period = cn_date(first) if first.date() == last.date() else f"{cn_date(first)}至{cn_date(last)}"
+        period = (
+            cn_date(first) if first.date() == last.date() else f"{cn_date(first)}至{cn_date(last)}"
+        )
         text += f"，共涉及 12345 工单 {len(bundle.tickets)} 件，诉求时间为{period}"
     if units:
         text += f"，承办单位为{units}"
@@ -594,7 +599,9 @@ def require_case(source: Source) -> CaseBundle:
 
 def require_step(source: Source, what: str) -> Step:
     if source.step is None:
-        raise ValidationError(f"督办事项 {require_case(source).case.case_no} 尚无{what}环节，无法生成该文书")
+        raise ValidationError(
+            f"督办事项 {require_case(source).case.case_no} 尚无{what}环节，无法生成该文书"
+        )
     return source.step
 
 
@@ -604,11 +611,14 @@ def require_step(source: Source, what: str) -> Step:
 def supervision_form_context(source: Source) -> dict[str, Any]:
     """附件1 督办单: the case, its tickets, opinion and the feedback deadline."""
     step = source.step
-    return {
+    context = {
         **office_context(source, step.issued_at if step else None),
         **case_context(source),
         **due_context(step),
     }
+    if not context["tickets"]:  # keep the form's rows (督办编号, 承办单位) with blank ticket cells
+        context["tickets"] = [dict.fromkeys((item.name for item in TICKET_ITEMS), "")]
+    return context
 
 
 def onsite_notice_context(source: Source) -> dict[str, Any]:
@@ -854,6 +864,22 @@ class Rendered:
     template: TemplateRef
 
 
+class SourceCache:
+    """A small LRU keyed by template source text (a batch repeats the same source)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.items: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, source: str, make: Callable[[str], Any]) -> Any:
+        value = self.items.get(source)
+        if value is None:
+            value = self.items[source] = make(source)
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
 class DocumentEnvironment(SandboxedEnvironment):
     """Sandboxed and autoescaping; `None` prints blank; compiled sources are reused.
 
@@ -861,25 +887,26 @@ class DocumentEnvironment(SandboxedEnvironment):
     hundreds of times, so the compiled template is cached by its source text.
     """
 
-    cache_size = 32
-
     def __init__(self) -> None:
         super().__init__(autoescape=True, finalize=lambda v: "" if v is None else v)
-        self._compiled: OrderedDict[str, Any] = OrderedDict()
+        self.compiled = SourceCache()
 
     def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Any:
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
-        template = self._compiled.get(source)
-        if template is None:
-            template = super().from_string(source)
-            self._compiled[source] = template
-            if len(self._compiled) > self.cache_size:
-                self._compiled.popitem(last=False)
-        return template
+        return self.compiled.get(source, super().from_string)
 
 
 ENV = DocumentEnvironment()
+PATCHED = SourceCache()
+
+
+class Template(DocxTemplate):
+    """docxtpl's template whose XML clean-up (a pure function of the XML) is done once."""
+
+    def patch_xml(self, src_xml: str) -> str:
+        return PATCHED.get(src_xml, super().patch_xml)
+
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -922,15 +949,15 @@ def complete(spec: KindSpec, context: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_template(template: bytes, context: Mapping[str, Any]) -> bytes:
     """Render docx template bytes with a context in the sandbox; the result as bytes."""
-    tpl = DocxTemplate(io.BytesIO(template))
+    tpl = Template(io.BytesIO(template))
     tpl.init_docx()
     ctx = {key: prepare(value, tpl) for key, value in context.items()}
     try:
         tpl.render(ctx, jinja_env=ENV, autoescape=True)
     except SecurityError as exc:
         raise ValidationError(f"模板含有不允许的表达式，已拒绝渲染：{exc}") from exc
-    except TemplateError as exc:
-        raise ValidationError(f"模板无法渲染：{exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - a template's fault of any kind is told, not crashed
+        raise ValidationError(f"模板无法渲染（{type(exc).__name__}）：{exc}") from exc
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()
@@ -1147,7 +1174,9 @@ def render_document(
         source = Source(office=office, names=names, meeting=meeting)
         held = meeting.meeting.held_at
         rendered = Rendered(
-            spec.kind, render_template(template.read(), complete(spec, spec.build(source))), template
+            spec.kind,
+            render_template(template.read(), complete(spec, spec.build(source))),
+            template,
         )
         return register_document(
             session,
@@ -1218,7 +1247,8 @@ def render_batch(
                     try:
                         doc = _render_case(session, actor, spec, source, template, template_bytes)
                     except ValidationError as exc:
-                        skipped.append(f"{label}：{exc}")
+                        reason = str(exc)
+                        skipped.append(reason if label in reason else f"{label}：{reason}")
                     else:
                         documents.append(doc)
                         archive.write(config.data_dir() / doc.path, doc.file_name)
@@ -1261,19 +1291,20 @@ class DocumentRow:
     created_by: str
     template_name: str
     step_id: int | None
+    case_no: str
 
 
-def case_documents(session: Session, actor: Actor, case_id: int) -> list[DocumentRow]:
-    """The papers registered for a case, newest first."""
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"督办事项（编号 {case_id}）不存在")
-    actor.require_unit(case_unit_ids(session, case), "查看该事项的文书")
-    rows = session.exec(
-        select(Document, User.display_name, User.username)
+def document_rows(
+    session: Session, *conditions: Any, limit: int | None = None
+) -> list[DocumentRow]:
+    """Registered documents matching `conditions`, newest first, with who made them."""
+    stmt = (
+        select(Document, User.display_name, User.username, Case.case_no)
         .join(User, col(User.id) == Document.created_by, isouter=True)
-        .where(Document.case_id == case_id)
+        .join(Case, col(Case.id) == Document.case_id, isouter=True)
+        .where(*conditions)
         .order_by(col(Document.created_at).desc(), col(Document.id).desc())
+        .limit(limit)
     )
     return [
         DocumentRow(
@@ -1284,9 +1315,25 @@ def case_documents(session: Session, actor: Actor, case_id: int) -> list[Documen
             created_by=display or username or "系统",
             template_name=doc.template_name,
             step_id=doc.step_id,
+            case_no=case_no or "",
         )
-        for doc, display, username in rows
+        for doc, display, username, case_no in session.exec(stmt)
     ]
+
+
+def case_documents(session: Session, actor: Actor, case_id: int) -> list[DocumentRow]:
+    """The papers registered for a case, newest first."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"督办事项（编号 {case_id}）不存在")
+    actor.require_unit(case_unit_ids(session, case), "查看该事项的文书")
+    return document_rows(session, Document.case_id == case_id)
+
+
+def recent_documents(session: Session, actor: Actor, limit: int = 30) -> list[DocumentRow]:
+    """The newest papers of every case, for the 文书 page."""
+    actor.require(Perm.RENDER_DOCUMENTS)
+    return document_rows(session, limit=limit)
 
 
 def get_document(session: Session, actor: Actor, doc_id: int) -> Document:
@@ -1444,17 +1491,33 @@ def template_xml(data: bytes) -> str:
     for rel in doc.part.rels.values():
         if rel.reltype in (tpl.HEADER_URI, tpl.FOOTER_URI) and rel.target_part.blob:
             xml += tpl.patch_xml(tpl.xml_to_string(parse_xml(rel.target_part.blob)))
-    return xml
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)  # one paragraph per line, as docxtpl renders
 
 
 def nearby_text(xml: str, lineno: int | None) -> str:
-    """The document text around a Jinja error line, to tell the user where to look."""
+    """The document text of the paragraph with a Jinja error (and the one before it)."""
     if not lineno:
         return ""
-    lines = re.sub(r"<w:p[ >]", "\n<w:p ", xml).splitlines()
-    around = " ".join(lines[max(lineno - 2, 0) : lineno + 1])
+    lines = xml.splitlines()
+    around = " ".join(lines[max(lineno - 2, 0) : lineno])
     text = re.sub(r"<[^>]+>", "", around)
     return re.sub(r"\s+", " ", text).strip()[:80]
+
+
+def explain(exc: TemplateSyntaxError) -> str:
+    """Jinja's English syntax message in the words staff editing in Word understand."""
+    message = exc.message or ""
+    block = re.search(r"innermost block that needs to be closed is '(\w+)'", message)
+    if block:
+        return f"“{{% {block[1]} %}}”缺少配对的“{{% end{block[1]} %}}”"
+    tag = re.search(r"Encountered unknown tag '(\w+)'", message)
+    if tag:
+        return f"未知的标签“{tag[1]}”（或缺少与之配对的开始标签）"
+    if "'end of print statement'" in message or message.startswith("unexpected '}'"):
+        return "“{{”与“}}”不成对，或标签内有多余的文字"
+    if "end of statement block" in message:
+        return "“{%”与“%}”不成对，或标签内有多余的文字"
+    return message
 
 
 def private_names(tree: nodes.Template) -> set[str]:
@@ -1466,6 +1529,12 @@ def private_names(tree: nodes.Template) -> set[str]:
         if isinstance(n.arg, nodes.Const) and str(n.arg.value).startswith("_")
     }
     found |= {n.name for n in tree.find_all(nodes.Name) if n.name.startswith("_")}
+    found |= {
+        str(n.args[0].value)
+        for n in tree.find_all(nodes.Filter)
+        if n.name == "attr" and n.args and isinstance(n.args[0], nodes.Const)
+        and str(n.args[0].value).startswith("_")
+    }  # fmt: skip
     return found
 
 
@@ -1546,19 +1615,21 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
     try:
         xml = template_xml(data)
     except Exception:  # noqa: BLE001 - any failure to open means "not a Word document"
-        return ["文件不是有效的 Word 文档（.docx 内容损坏或是其他格式），请用 Word/WPS 另存为 .docx 后再上传"]
+        return [
+            "文件不是有效的 Word 文档（.docx 内容损坏或是其他格式），请用 Word/WPS 另存为 .docx 后再上传"
+        ]
     try:
         tree = ENV.parse(xml)
     except TemplateSyntaxError as exc:
         where = nearby_text(xml, exc.lineno)
-        return [f"模板标签语法错误：{exc.message}" + (f"（附近文字：“{where}”）" if where else "")]
+        return [f"模板标签语法错误：{explain(exc)}" + (f"（附近文字：“{where}”）" if where else "")]
     problems = []
     private = private_names(tree)
     if private:
         problems.append(f"模板含有不允许的表达式（访问内部属性：{'、'.join(sorted(private))}）")
     unknown = {
         name
-        for name in meta.find_undeclared_variables(tree) - spec.field_names()
+        for name in meta.find_undeclared_variables(tree) - spec.field_names() - set(ENV.globals)
         if not name.startswith("_")
     }
     if unknown:
@@ -1585,7 +1656,9 @@ def upload_template(
     spec = kind_spec(kind)
     problems = check_template(spec.kind, data, file_name)
     if problems:
-        raise ValidationError(f"模板“{file_name}”未通过检查：\n" + "\n".join(f"- {p}" for p in problems))
+        raise ValidationError(
+            f"模板“{file_name}”未通过检查：\n" + "\n".join(f"- {p}" for p in problems)
+        )
     digest = sha256(data)
     if current_template(session, spec.kind).sha256 == digest:
         raise ValidationError(f"上传的模板与当前使用的{spec.title}模板完全相同，未作改动")

@@ -159,7 +159,7 @@ def _case_rows(session: Session, actor: Actor) -> list[dict[str, Any]]:
             select(Case).where(Case.deleted_at.is_(None)).order_by(Case.year, Case.seq)  # type: ignore[union-attr]
         ).scalars()
     )
-    names = {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
+    names = dict(session.execute(select(Unit.id, Unit.name)).all())
     units: dict[int, list[tuple[int, str]]] = {}
     for link in session.execute(select(CaseUnit)).scalars():
         units.setdefault(link.case_id, []).append((link.unit_id, link.role.value))
@@ -203,7 +203,9 @@ def cases_xlsx(session: Session, actor: Actor) -> bytes:
     rows = _case_rows(session, actor)
     for row in rows:
         _append(ws, [row[key] for _, key, _ in CASE_COLUMNS], formats)
-    audit.record(session, actor, AuditAction.EXPORT, "case", None, note=f"导出督办事项 {len(rows)} 条")
+    audit.record(
+        session, actor, AuditAction.EXPORT, "case", None, note=f"导出督办事项 {len(rows)} 条"
+    )
     return _save(wb)
 
 

@@ -214,8 +214,7 @@ class ImportReport:
 
 _FULLWIDTH = {0x3000: " "} | {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _FULLWIDTH_ALNUM = {0x3000: " "} | {
-    c: c - 0xFEE0
-    for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+    c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
 }
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _CN_DATETIME = re.compile(
@@ -267,9 +266,7 @@ def parse_ticket_no(value: Any) -> str:
         return str(int(value))
     text = "".join(cell_text(value).translate(_FULLWIDTH).split()).lstrip("'")
     if _SCIENTIFIC.match(text):
-        raise CellError(
-            f"工单编号“{text}”是科学计数法，原编号已丢失，请把该列设为文本后重新导出"
-        )
+        raise CellError(f"工单编号“{text}”是科学计数法，原编号已丢失，请把该列设为文本后重新导出")
     if len(text) > MAX_LENGTHS["ticket_no"]:
         raise CellError(f"工单编号超过 {MAX_LENGTHS['ticket_no']} 个字符")
     return text
@@ -781,8 +778,8 @@ def _plan(
             inserts.append(_new_row(values, item.raw, resolver))
             continue
         new = {f: values[f] for f in present}
-        if has_address:
-            new["address_norm"] = normalize_address(values["address"])
+        if has_address and values["address"] != old["address"]:
+            new["address_norm"] = normalize_address(values["address"])  # derived: only on change
         if has_unit:
             new["unit_raw"] = values["unit"]
             corrected = old["unit_id"] is not None and old["unit_id"] != resolver.resolve(
@@ -888,7 +885,7 @@ def _write(
             ]  # fmt: skip
             row.update(version=old["version"] + 1, updated_at=stamp, updated_by=actor.user_id)
             params.append(row)
-        for keys, group in _group_by_keys(params).items():
+        for _keys, group in _group_by_keys(params).items():
             session.execute(update(Ticket), group)
     entries.append(
         {**base, "action": AuditAction.IMPORT, "entity": "importbatch", "entity_id": batch.id,
@@ -990,7 +987,9 @@ def save_column_mapping(session: Session, actor: Actor, header: str, target: str
         raise ValidationError("列名不能为空")
     if target != IGNORE and target not in MAPPABLE_FIELDS:
         raise ValidationError(f"列“{header}”：未知的目标字段 {target}")
-    row = session.execute(select(ColumnMapping).where(ColumnMapping.header == key)).scalars().first()
+    row = (
+        session.execute(select(ColumnMapping).where(ColumnMapping.header == key)).scalars().first()
+    )
     old = row.field if row else None
     if row is None:
         row = ColumnMapping(header=key, field=target)

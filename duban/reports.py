@@ -537,7 +537,13 @@ KPI_HEADERS: dict[str, str] = {
 def kpi_table(rows: list[Kpis], first: str = "承办单位") -> list[dict[str, str]]:
     """Rows of figures under Chinese headers, for the pages' tables."""
     return [
-        {first: row.unit_name, **{KPI_HEADERS[k]: v for k, v in kpi_cells(row).items()}}
+        {
+            first: row.unit_name,
+            **{KPI_HEADERS[k]: v for k, v in kpi_cells(row).items()},
+            "及时登记率": row.registration_rate.percent(),
+            "重复投诉率": row.repeat_rate.percent(),
+            "回访满意率": row.satisfaction_rate.percent(),
+        }
         for row in rows
     ]
 

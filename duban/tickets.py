@@ -247,7 +247,7 @@ def distinct_values(session: Session, column: str) -> list[str]:
 def unit_choices(session: Session) -> dict[int, str]:
     """Live units by id, in name order (for the unit filter and the unit column)."""
     stmt = select(Unit.id, Unit.name).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
-    return {uid: name for uid, name in session.execute(stmt)}
+    return dict(session.execute(stmt).all())
 
 
 # --- saving a batch of edits ---------------------------------------------------------------
@@ -306,7 +306,9 @@ def _center_values(
                 out["_unit_name"] = units.get(unit_id, name)
         else:
             label = LABELS.get(key, key)
-            errors.append(f"{where}“{label}”来自 12345 平台导出，只能通过导入更新，不能在台账中修改")
+            errors.append(
+                f"{where}“{label}”来自 12345 平台导出，只能通过导入更新，不能在台账中修改"
+            )
     return out, errors
 
 
@@ -329,14 +331,22 @@ def _added_values(
         errors.append(f"{where}缺少“工单编号”")
     received = values.get("received_at")
     try:
-        out["received_at"] = parse_datetime(received if isinstance(received, datetime | date) else _text(received))
+        out["received_at"] = parse_datetime(
+            received if isinstance(received, datetime | date) else _text(received)
+        )
     except CellError as exc:
         errors.append(f"{where}“诉求时间”：{exc}")
         out["received_at"] = None
     else:
         if out["received_at"] is None:
             errors.append(f"{where}缺少“诉求时间”")
-    for key, limit in (("address", 300), ("category", 100), ("caller", 100), ("phone", 50), ("platform_status", 50)):
+    for key, limit in (
+        ("address", 300),
+        ("category", 100),
+        ("caller", 100),
+        ("phone", 50),
+        ("platform_status", 50),
+    ):
         text = tidy(_text(values.get(key)))
         if len(text) > limit:
             errors.append(f"{where}“{LABELS[key]}”超过 {limit} 个字符")

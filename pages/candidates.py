@@ -1,6 +1,149 @@
-"""督办线索 (placeholder until issue #6 lands)."""
+"""督办线索: groups of tickets proposed for supervision, per rule, each with the reason its
+tickets belong together; one click 立案 opens 新建督办 prefilled with the group
+(`st.session_state["case_new_prefill"]`). Groups already in an open case link to it instead.
+"""
 
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import pandas as pd
 import streamlit as st
+from sqlalchemy import func
+from sqlmodel import Session, select
 
+from duban.analysis import Candidates, Group, Rule, find_candidates
+from duban.clock import cn_date, now, today
+from duban.models import Case, CaseTicket, Ticket
+from duban.permissions import Actor, Perm
+from duban.tickets import mask_name, mask_phone
+from ui.common import actor, engine, user_action
+
+PAGE_SIZE = 30
+
+me: Actor = actor()
 st.title("督办线索")
-st.info("此功能正在建设中。")
+st.caption(
+    "综合诉求内容、承办单位办理情况、回访市民反馈情况，提出可确定为督办事项的工单组；"
+    "每组说明其工单为何属于同一事项。已在督办中的工单不再提出。"
+)
+
+
+def data_stamp() -> tuple:
+    """Changes whenever tickets, cases or their links change (the cache key of the analysis)."""
+    with Session(engine()) as session:
+        tickets = session.exec(select(func.count(Ticket.id), func.max(Ticket.updated_at))).one()
+        cases = session.exec(select(func.count(Case.id), func.max(Case.updated_at))).one()
+        links = session.exec(select(func.count()).select_from(CaseTicket)).one()
+    return (*tickets, *cases, links)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="正在分析工单…")
+def analyse(url: str, as_of: datetime, stamp: tuple) -> Candidates:
+    """The analysis, cached per database, moment and data version."""
+    with Session(engine()) as session:
+        return find_candidates(session, as_of)
+
+
+day = st.date_input("分析截至", value=today(), max_value=today(), key="candidates_as_of")
+as_of = now().replace(minute=0, second=0) if day == today() else datetime.combine(day, time.max)
+found: Candidates | None = None
+with user_action():  # e.g. a threshold an admin set out of range: its message, no traceback
+    found = analyse(engine().url.render_as_string(), as_of, data_stamp())
+if found is None:
+    st.stop()
+result: Candidates = found
+th = result.thresholds
+
+with st.expander("规则与阈值"):
+    for line in th.describe():
+        st.markdown(f"- {line}")
+    if me.can(Perm.MANAGE_SETTINGS):
+        st.page_link("pages/settings.py", label="在“系统设置”中修改阈值 →")
+    else:
+        st.caption("阈值由管理员在“系统设置”中修改。")
+
+sees_contacts = me.can(Perm.SEE_CONTACTS)
+may_open = me.can(Perm.EDIT_CASES)
+
+
+def tickets_frame(group: Group) -> pd.DataFrame:
+    in_case = {c.ticket_id: c.case_no for c in group.open_cases}
+    return pd.DataFrame(
+        {
+            "工单编号": [t.ticket_no for t in group.tickets],
+            "诉求时间": [t.received_at for t in group.tickets],
+            "诉求地址": [t.address for t in group.tickets],
+            "内容描述": [t.content for t in group.tickets],
+            "来电人": [t.caller if sees_contacts else mask_name(t.caller) for t in group.tickets],
+            "联系电话": [t.phone if sees_contacts else mask_phone(t.phone) for t in group.tickets],
+            "回访": [t.callback.label if t.callback else "" for t in group.tickets],
+            "平台状态": [t.status for t in group.tickets],
+            "已在督办": [in_case.get(t.id, "") for t in group.tickets],
+        }
+    )
+
+
+def show_group(group: Group) -> None:
+    with st.container(border=True):
+        first, last = group.tickets[0].received_at, group.tickets[-1].received_at
+        span = (
+            cn_date(first) if first.date() == last.date() else f"{cn_date(first)}—{cn_date(last)}"
+        )
+        st.markdown(f"**{group.title}** · {len(group.tickets)} 张工单 · {span}")
+        st.write(group.reason)
+        if group.proposed:
+            if may_open and st.button("立案", key=f"candidates_open_{group.key}", type="primary"):
+                st.session_state["case_new_prefill"] = group.prefill()
+                st.switch_page("pages/case_new.py")
+        else:
+            st.caption("已在督办中：")
+            for case_id, case_no in group.cases:
+                st.page_link("pages/cases.py", label=case_no, query_params={"case": str(case_id)})
+        with st.expander("工单明细"):
+            st.dataframe(
+                tickets_frame(group),
+                hide_index=True,
+                column_config={
+                    "诉求时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+                },
+            )
+            for s in group.similar[:10]:
+                st.caption(f"工单 {s.ticket_a} 与 {s.ticket_b}：内容相似度 {s.score:.2f}")
+
+
+rules = list(Rule)
+labels = [f"{r.label}（{len(result.by_rule(r))}）" for r in rules]
+tabs = st.tabs(labels, key="candidates_tab", on_change="rerun")
+for rule, tab in zip(rules, tabs, strict=True):
+    if not tab.open:
+        continue
+    with tab:
+        groups = result.by_rule(rule)
+        pending = sum(g.proposed for g in groups)
+        st.caption(
+            f"共 {len(groups)} 组，其中待立案 {pending} 组，已在督办中 {len(groups) - pending} 组"
+        )
+        query = st.text_input("按地址、内容或工单编号查找", key=f"candidates_query_{rule.value}")
+        if query:
+            words = query.split()
+            groups = [
+                g
+                for g in groups
+                if all(
+                    any(w in t.address or w in t.content or w in t.ticket_no for t in g.tickets)
+                    for w in words
+                )
+            ]
+        groups = sorted(groups, key=lambda g: not g.proposed)  # proposed first, order kept
+        shown = st.session_state.get(f"candidates_shown_{rule.value}", PAGE_SIZE)
+        for group in groups[:shown]:
+            show_group(group)
+        if not groups:
+            st.info("没有符合该规则的工单组。")
+        elif len(groups) > shown:
+            if st.button(
+                f"再显示 {PAGE_SIZE} 组（共 {len(groups)} 组）", key=f"candidates_more_{rule.value}"
+            ):
+                st.session_state[f"candidates_shown_{rule.value}"] = shown + PAGE_SIZE
+                st.rerun()

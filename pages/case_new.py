@@ -106,7 +106,9 @@ if suggestions:
             )
             if st.button("采用该部门为主办单位", key=f"case_new_rule_{rule.id}"):
                 st.session_state["case_new_lead"] = rule.unit_id
-                st.session_state["case_new_rule_note"] = f"按处置规则“{rule.name}”：{rule.handling_path}"
+                st.session_state["case_new_rule_note"] = (
+                    f"按处置规则“{rule.name}”：{rule.handling_path}"
+                )
                 st.rerun()
 
 # --- the case -----------------------------------------------------------------------------

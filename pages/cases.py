@@ -152,8 +152,7 @@ def show_case(case_id: int) -> None:
             meeting_rows = meetings.list_meetings(session) if me.can(Perm.EDIT_CASES) else []
             timeline = cases.case_timeline(session, me, case_id)
             documents = {
-                d.id: d
-                for d in session.exec(select(Document).where(Document.case_id == case_id))
+                d.id: d for d in session.exec(select(Document).where(Document.case_id == case_id))
             }
         show_header(detail)
         show_steps(detail, uploads_by_id)
@@ -186,7 +185,9 @@ def show_header(d: CaseDetail) -> None:
         )
     lead = [u.name for u, role in d.units if role == UnitRole.LEAD]
     co = [u.name for u, role in d.units if role == UnitRole.CO]
-    st.markdown(f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else ""))
+    st.markdown(
+        f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else "")
+    )
     if case.start_level_reason:
         st.markdown(f"**起始督办类型理由：** {case.start_level_reason}")
     if case.source_note:
@@ -281,7 +282,11 @@ def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
                 ("处置责任单位", responsible),
             ]
     elif step.kind == StepKind.LEADER_INSTRUCTION:
-        fields += [("批示领导", step.subject), ("批办对象", step.recipient), ("批示内容", step.body)]
+        fields += [
+            ("批示领导", step.subject),
+            ("批办对象", step.recipient),
+            ("批示内容", step.body),
+        ]
     elif step.kind in (StepKind.SPECIAL_MEETING, StepKind.SPECIAL_REPORT, StepKind.REPORT_UP):
         fields += [("标题", step.subject), ("对象", step.recipient), ("内容", step.body)]
     elif step.kind == StepKind.ESCALATED_HANDLING:
@@ -309,7 +314,9 @@ def show_actions(d: CaseDetail, meeting_rows) -> None:
     wanted = st.query_params.get("action", "")
     forms: list[tuple[Action, str, Callable[[], None]]] = []
     open_step = d.open_step
-    notice = open_step if open_step is not None and open_step.kind == StepKind.ONSITE_NOTICE else None
+    notice = (
+        open_step if open_step is not None and open_step.kind == StepKind.ONSITE_NOTICE else None
+    )
     candidates: list[tuple[Action, bool, Callable[[], None]]] = [
         (Action.ESCALATE, True, lambda: form_escalate(d)),
         (Action.FEEDBACK, open_step is not None, lambda: form_feedback(d)),
@@ -372,10 +379,10 @@ def form_feedback(d: CaseDetail) -> None:
         c1, c2 = st.columns(2)
         signed = c1.checkbox("主要领导已签字")
         stamped = c2.checkbox("已加盖单位公章")
-        progress = st.selectbox(
-            "处置进展", list(Progress), format_func=lambda p: p.label
+        progress = st.selectbox("处置进展", list(Progress), format_func=lambda p: p.label)
+        scan = st.file_uploader(
+            "扫描件（PDF/JPG/PNG，不超过 20 MB）", type=["pdf", "jpg", "jpeg", "png"]
         )
-        scan = st.file_uploader("扫描件（PDF/JPG/PNG，不超过 20 MB）", type=["pdf", "jpg", "jpeg", "png"])
         if st.form_submit_button("登记反馈", type="primary"):
 
             def work(session: Session) -> None:
@@ -389,7 +396,10 @@ def form_feedback(d: CaseDetail) -> None:
                     stamped=stamped, progress=progress, unit_id=unit_id, upload_id=upload_id,
                 )  # fmt: skip
 
-            act(work, "书面反馈已登记" + ("" if signed and stamped else "（不合规，环节仍在办理中）"))
+            act(
+                work,
+                "书面反馈已登记" + ("" if signed and stamped else "（不合规，环节仍在办理中）"),
+            )
 
 
 def form_issue_form(d: CaseDetail) -> None:
@@ -477,7 +487,13 @@ def form_instruction(d: CaseDetail) -> None:
         if st.form_submit_button("录入批示", type="primary"):
             act(
                 lambda s: cases.record_leader_instruction(
-                    s, me, d.case.id, leader=leader, recipient=recipient, text=text, issued_at=issued
+                    s,
+                    me,
+                    d.case.id,
+                    leader=leader,
+                    recipient=recipient,
+                    text=text,
+                    issued_at=issued,
                 ),
                 "领导批示已录入",
             )
@@ -633,9 +649,7 @@ def form_edit(d: CaseDetail) -> None:
                 "source_note": source,
             }
             act(
-                lambda s: cases.update_case(
-                    s, me, case.id, values, expected_version=case.version
-                ),
+                lambda s: cases.update_case(s, me, case.id, values, expected_version=case.version),
                 "已保存",
             )
 

@@ -1,23 +1,89 @@
-"""首页: today's headline numbers."""
+"""首页: for a leader who opens the app for 30 seconds — today's numbers, then the three most
+urgent lists (longest overdue, due soonest, waiting to go up a level), each row a link to
+its case. A unit user sees their own unit only."""
+
+from __future__ import annotations
 
 import streamlit as st
 from sqlmodel import Session
 
-from duban.boards import headline
+from duban.boards import BoardFilter, due_soon_board, escalation_board, headline, overdue_board
 from duban.clock import cn_date, today
 from duban.enums import Level
 from duban.workdays import Calendar
 from ui.common import actor, engine
 
-st.title("12345 热线督办台账")
-st.caption(f"今天是 {cn_date(today())} · 当前用户：{actor().username}")
+URGENT = 5  # rows per list
 
+me = actor()
+day = today()
+st.title("12345 热线督办台账")
+st.caption(f"今天是 {cn_date(day)} · 当前用户：{me.username}")
+
+filt = BoardFilter().pinned_to(me)
 with Session(engine()) as session:
-    numbers = headline(session, today(), Calendar.load(session))
+    calendar = Calendar.load(session)
+    numbers = headline(session, day, calendar, filt)
+    overdue = overdue_board(session, day, calendar, filt, limit=URGENT)
+    soon = due_soon_board(session, day, calendar, filt, limit=URGENT)
+    eligible = escalation_board(session, day, filt)
 
 cols = st.columns(5)
 cols[0].metric("在办督办事项", numbers.open_cases)
 for col, level in zip(cols[1:4], Level, strict=True):
     col.metric(level.label, numbers.open_by_level[level])
 cols[4].metric("逾期环节", numbers.overdue_steps)
-st.metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
+cols = st.columns(5)
+cols[0].metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
+cols[1].metric("待提级", len(eligible))
+
+
+def case_link(case_id: int, case_no: str, title: str, note: str) -> None:
+    st.page_link("pages/cases.py", label=f"{case_no} {title}", query_params={"case": str(case_id)})
+    st.caption(note)
+
+
+def more(tab: str, count: int) -> None:
+    if count > URGENT:
+        st.page_link(
+            "pages/boards.py", label=f"查看全部 {count} 项 →", query_params={"boards_tab": tab}
+        )
+
+
+left, middle, right = st.columns(3)
+with left:
+    st.subheader("逾期最久")
+    for r in overdue:
+        provisional = "（暂估）" if r.provisional else ""
+        case_link(
+            r.case_id,
+            r.case_no,
+            r.title,
+            f"{r.unit_name} · {r.kind.label}截止 {cn_date(r.due_at)}{provisional} · "
+            f"逾期 {r.workdays} 个工作日 · {r.last_feedback}",
+        )
+    if not overdue:
+        st.success("没有逾期的督办环节。")
+    more("逾期", numbers.overdue_steps)
+with middle:
+    st.subheader("即将到期")
+    for r in soon:
+        when = "今天到期" if r.workdays == 0 else f"还剩 {r.workdays} 个工作日"
+        provisional = "（暂估）" if r.provisional else ""
+        case_link(
+            r.case_id,
+            r.case_no,
+            r.title,
+            f"{r.unit_name} · {r.kind.label}截止 {cn_date(r.due_at)}{provisional} · {when}",
+        )
+    if not soon:
+        st.success("近 2 个工作日内没有到期的督办环节。")
+    more("即将到期", numbers.due_soon_steps)
+with right:
+    st.subheader("待提级")
+    for r in eligible[:URGENT]:
+        target = r.next_level.label if r.next_level else ""
+        case_link(r.case_id, r.case_no, r.title, f"{r.unit_name} · 可提至{target} · {r.reason}")
+    if not eligible:
+        st.success("目前没有待提级的督办事项。")
+    more("待提级", len(eligible))

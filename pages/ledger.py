@@ -49,9 +49,10 @@ from duban.tickets import (
     ticket_detail,
     unit_choices,
 )
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, log_exception, user_action
 
 me = actor()
+DB = engine()  # taken once per run: callbacks below use it without touching the page machinery
 CAN_EDIT = me.can(Perm.EDIT_TICKETS)
 CAN_IMPORT = me.can(Perm.IMPORT_TICKETS)
 CAN_OPEN_CASE = me.can(Perm.EDIT_CASES)
@@ -109,7 +110,7 @@ def when(value: datetime | None) -> str:
 
 
 def filter_bar(units: dict[int, str]) -> TicketFilter:
-    with Session(engine()) as session:
+    with Session(DB) as session:
         categories = distinct_values(session, "category")
         statuses = distinct_values(session, "platform_status")
     options = {UNASSIGNED: "（未匹配单位）", **units}
@@ -179,7 +180,9 @@ def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame.astype({"selected": "boolean", "id": "Int64", "version": "Int64"})
     for key in ("received_at", "platform_due_at"):
         frame[key] = pd.to_datetime(frame[key])
-    text = [k for k in GRID if k not in ("selected", "id", "version", "received_at", "platform_due_at")]
+    text = [
+        k for k in GRID if k not in ("selected", "id", "version", "received_at", "platform_due_at")
+    ]
     return frame.astype(dict.fromkeys(text, "string")).reset_index(drop=True)
 
 
@@ -191,9 +194,15 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
     config["selected"] = st.column_config.CheckboxColumn("选择", width="small")
     config["id"] = st.column_config.NumberColumn("id", disabled=True, width="small")
     config["version"] = st.column_config.NumberColumn("version", disabled=True, width="small")
-    config["received_at"] = st.column_config.DatetimeColumn("诉求时间", format="YYYY-MM-DD HH:mm", disabled=True)
-    config["platform_due_at"] = st.column_config.DatetimeColumn("办理时限", format="YYYY-MM-DD HH:mm", disabled=True)
-    config["unit"] = st.column_config.SelectboxColumn("承办单位", options=unit_names, disabled=not CAN_EDIT)
+    config["received_at"] = st.column_config.DatetimeColumn(
+        "诉求时间", format="YYYY-MM-DD HH:mm", disabled=True
+    )
+    config["platform_due_at"] = st.column_config.DatetimeColumn(
+        "办理时限", format="YYYY-MM-DD HH:mm", disabled=True
+    )
+    config["unit"] = st.column_config.SelectboxColumn(
+        "承办单位", options=unit_names, disabled=not CAN_EDIT
+    )
     config["notes"] = st.column_config.TextColumn("备注", disabled=not CAN_EDIT, width="medium")
     config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="large")
     return config
@@ -207,7 +216,7 @@ def loaded_rows(flt: TicketFilter, gen: int) -> tuple[pd.DataFrame, int, int]:
     """The page of rows for this generation, loaded once and kept while the user edits."""
     cache_key = f"ledger_rows_{gen}"
     if cache_key not in st.session_state:
-        with Session(engine()) as session:
+        with Session(DB) as session:
             page = query_tickets(session, me, flt, page=st.session_state.get("ledger_page", 1))
         for old in [k for k in st.session_state if str(k).startswith("ledger_rows_")]:
             del st.session_state[old]
@@ -234,33 +243,57 @@ def collect_changes(frame: pd.DataFrame, state: dict[str, Any], new_state: dict[
     return edits, added, deleted, selected
 
 
-def save(edits, added, deleted) -> None:
-    with user_action():
-        with Session(engine()) as session:
+def pending_changes(gen: int):
+    """What the user changed in this generation's editors (see `collect_changes`)."""
+    frame = st.session_state[f"ledger_rows_{gen}"][0]
+    state = st.session_state.get(f"ledger_editor_{gen}") or {}
+    new_state = st.session_state.get(f"ledger_new_{gen}") or {}
+    return collect_changes(frame, state, new_state)
+
+
+def on_save(gen: int) -> None:
+    """保存 (a callback, so it runs exactly once per click, before the page redraws)."""
+    edits, added, deleted, _ = pending_changes(gen)
+    open("/tmp/ledger_debug.log", "a").write(f"{gen} {st.session_state.get('ledger_gen')} {st.session_state.get(f'ledger_editor_{gen}')} {[k for k in st.session_state if str(k).startswith('ledger_editor')]}\n")
+    if not (edits or added or deleted):
+        flash("info", "没有需要保存的修改")
+        return
+    try:
+        with Session(DB) as session:
             result = save_ledger(session, me, edits=edits, added=added, deleted=deleted)
             session.commit()
-        parts = [f"修改 {len(result.updated)} 条", f"新增 {len(result.added)} 条", f"删除 {len(result.deleted)} 条"]
-        if result.conflicts:
-            flash("warning", "已保存：" + "，".join(parts) + "。以下行未保存：\n\n- " + "\n- ".join(result.conflicts))
-        else:
-            flash("success", "已保存：" + "，".join(parts))
-        next_generation()
-        st.rerun()
+    except DubanError as exc:  # the edits stay in the grid for the user to fix
+        flash("error", str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
+        log_exception(exc)
+        flash("error", "保存失败：系统内部错误，详情已记录到 data/logs/；数据未作改动。")
+        return
+    parts = (
+        f"修改 {len(result.updated)} 条，新增 {len(result.added)} 条，删除 {len(result.deleted)} 条"
+    )
+    if result.conflicts:
+        flash("warning", f"已保存：{parts}。以下行未保存：\n\n- " + "\n- ".join(result.conflicts))
+    else:
+        flash("success", f"已保存：{parts}")
+    next_generation()
 
 
-def open_case(selected: list[int]) -> None:
+def on_open_case(gen: int) -> None:
+    """对选中工单立案: hand the ticked tickets to pages/case_new.py."""
+    selected = pending_changes(gen)[3]
     if not selected:
-        st.warning("请先在“选择”列勾选要立案的工单")
+        flash("warning", "请先在“选择”列勾选要立案的工单")
         return
     st.session_state["case_new_prefill"] = {"ticket_ids": selected}
-    st.switch_page("pages/case_new.py")
+    st.session_state["ledger_go_case_new"] = True
 
 
 def export_view(flt: TicketFilter, total: int) -> None:
     c1, c2 = st.columns([1, 3])
     if c1.button(f"导出当前筛选（{total} 条）", key="ledger_export_make"):
         with user_action():
-            with Session(engine()) as session:
+            with Session(DB) as session:
                 data = tickets_xlsx(session, me, flt)
                 session.commit()
             st.session_state["ledger_export"] = data
@@ -273,7 +306,7 @@ def export_view(flt: TicketFilter, total: int) -> None:
 
 
 def ledger_tab() -> None:
-    with Session(engine()) as session:
+    with Session(DB) as session:
         units = unit_choices(session)
     flt = filter_bar(units)
     gen = st.session_state.setdefault("ledger_gen", 0)
@@ -299,21 +332,17 @@ def ledger_tab() -> None:
                 | {"unit": st.column_config.SelectboxColumn("承办单位", options=list(units.values()))},
             )  # fmt: skip
         b1, b2, _ = st.columns([1, 1, 4])
-        saved = b1.form_submit_button("保存", type="primary", disabled=not CAN_EDIT)
-        opened = b2.form_submit_button("对选中工单立案", disabled=not CAN_OPEN_CASE)
-    state = st.session_state.get(f"ledger_editor_{gen}") or {}
-    new_state = st.session_state.get(f"ledger_new_{gen}") or {}
-    edits, added, deleted, selected = collect_changes(frame, state, new_state)
-    print("DEBUG", saved, state, edits, added, deleted)
-    if saved:
-        if edits or added or deleted:
-            save(edits, added, deleted)
-        else:
-            st.info("没有需要保存的修改")
-    if opened:
-        open_case(selected)
+        b1.form_submit_button(
+            "保存", type="primary", disabled=not CAN_EDIT, on_click=on_save, args=(gen,)
+        )
+        b2.form_submit_button(
+            "对选中工单立案", disabled=not CAN_OPEN_CASE, on_click=on_open_case, args=(gen,)
+        )
     if not frame.empty:
-        links = " · ".join(f"[{n}](/ledger?ticket={i})" for i, n in zip(frame["id"][:10], frame["ticket_no"][:10], strict=True))
+        links = " · ".join(
+            f"[{n}](/ledger?ticket={i})"
+            for i, n in zip(frame["id"][:10], frame["ticket_no"][:10], strict=True)
+        )
         st.caption("工单详情：" + links + (" …" if len(frame) > 10 else ""))
     export_view(flt, total)
 
@@ -322,7 +351,7 @@ def ledger_tab() -> None:
 
 
 def run_import(name: str, data: bytes, *, dry_run: bool) -> Any:
-    with Session(engine()) as session:
+    with Session(DB) as session:
         report = import_tickets(session, me, data, name, dry_run=dry_run)
         if not dry_run:
             session.commit()
@@ -341,7 +370,11 @@ def report_view(report: Any) -> None:
         + "、".join(f"{h}→{FIELD_LABELS[f]}" for f, h in report.columns.items())
     )
     if report.previous_imports:
-        st.info("同一文件此前已导入过：" + "；".join(report.previous_imports) + "（重复导入不会产生重复工单）")
+        st.info(
+            "同一文件此前已导入过："
+            + "；".join(report.previous_imports)
+            + "（重复导入不会产生重复工单）"
+        )
     if report.rejects:
         st.warning(f"{report.rejected} 行未导入，原因如下（行号与 Excel 中一致）：")
         st.dataframe(
@@ -353,15 +386,22 @@ def report_view(report: Any) -> None:
             key=f"ledger_rejects_{report.sha256[:8]}_{report.dry_run}",
         )  # fmt: skip
     if report.changes:
-        with st.expander(f"将要更新的字段（前 {len(report.changes)} 处）" if report.dry_run else "更新的字段"):
-            st.dataframe(pd.DataFrame(report.changes, columns=["工单编号", "字段", "原值", "新值"]), hide_index=True)
+        with st.expander(
+            f"将要更新的字段（前 {len(report.changes)} 处）" if report.dry_run else "更新的字段"
+        ):
+            st.dataframe(
+                pd.DataFrame(report.changes, columns=["工单编号", "字段", "原值", "新值"]),
+                hide_index=True,
+            )
 
 
 def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
     if not report.unknown_units:
         return
     st.subheader("未匹配的承办单位")
-    st.caption("这些单位名称在系统中找不到；工单已导入（或将导入）为“未匹配单位”。请对应到已有单位或新建，不会自动猜测。")
+    st.caption(
+        "这些单位名称在系统中找不到；工单已导入（或将导入）为“未匹配单位”。请对应到已有单位或新建，不会自动猜测。"
+    )
     choices = ["（暂不处理）", "新建为单位", *units.values()]
     by_name = {v: k for k, v in units.items()}
     with st.form("ledger_unit_form"):
@@ -377,7 +417,7 @@ def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
         if st.form_submit_button("保存单位对应"):
             with user_action():
                 done = 0
-                with Session(engine()) as session:
+                with Session(DB) as session:
                     for name, (pick, kind) in picks.items():
                         if pick == "新建为单位":
                             done += create_unit_for(session, me, name, kind)[1]
@@ -393,21 +433,28 @@ def column_mapping_form(headers: list[str], key: str) -> None:
     if not headers:
         return
     st.subheader("列映射")
-    st.caption("未识别的列已原样保存在工单的“原始列”中；如它其实是某个字段，可在此指定，下次导入自动使用。")
+    st.caption(
+        "未识别的列已原样保存在工单的“原始列”中；如它其实是某个字段，可在此指定，下次导入自动使用。"
+    )
     targets = ["（保留为原始列）", "（忽略此列）", *MAPPABLE_FIELDS]
 
     def label(t: str) -> str:
         return FIELD_LABELS.get(t, t)
 
     with st.form(key):
-        picks = {h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}") for i, h in enumerate(headers)}
+        picks = {
+            h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}")
+            for i, h in enumerate(headers)
+        }
         if st.form_submit_button("保存列映射"):
             with user_action():
-                with Session(engine()) as session:
+                with Session(DB) as session:
                     for header, target in picks.items():
                         if target == "（保留为原始列）":
                             continue
-                        save_column_mapping(session, me, header, IGNORE if target == "（忽略此列）" else target)
+                        save_column_mapping(
+                            session, me, header, IGNORE if target == "（忽略此列）" else target
+                        )
                     session.commit()
                 flash("success", "列映射已保存，已按新映射重新预览")
                 refresh_preview()
@@ -417,13 +464,15 @@ def column_mapping_form(headers: list[str], key: str) -> None:
 def header_help_form() -> None:
     """When no header was found: let the user name the two required columns."""
     with st.form("ledger_header_form"):
-        st.caption("如果文件的表头用了其他名称，请写出“工单编号”和“诉求时间”两列在文件中的表头文字：")
+        st.caption(
+            "如果文件的表头用了其他名称，请写出“工单编号”和“诉求时间”两列在文件中的表头文字："
+        )
         c1, c2 = st.columns(2)
         no = c1.text_input("表示“工单编号”的表头", key="ledger_header_no")
         received = c2.text_input("表示“诉求时间”的表头", key="ledger_header_time")
         if st.form_submit_button("保存并重新预览"):
             with user_action():
-                with Session(engine()) as session:
+                with Session(DB) as session:
                     if no.strip():
                         save_column_mapping(session, me, no, "ticket_no")
                     if received.strip():
@@ -447,13 +496,19 @@ def import_tab() -> None:
     if not CAN_IMPORT:
         st.info("当前账号无权导入工单")
         return
-    st.caption("支持 12345 平台导出的 .xlsx / .xls / .csv（UTF-8 或 GBK）。先预览，确认无误后再导入。")
+    st.caption(
+        "支持 12345 平台导出的 .xlsx / .xls / .csv（UTF-8 或 GBK）。先预览，确认无误后再导入。"
+    )
     upload = st.file_uploader("选择导出文件", type=["xlsx", "xls", "csv"], key="ledger_upload")
     if upload is not None and st.button("预览", key="ledger_preview_button"):
         st.session_state.pop("ledger_result", None)
         data = upload.getvalue()
         try:
-            st.session_state["ledger_preview"] = (upload.name, data, run_import(upload.name, data, dry_run=True))
+            st.session_state["ledger_preview"] = (
+                upload.name,
+                data,
+                run_import(upload.name, data, dry_run=True),
+            )
             st.session_state.pop("ledger_refused", None)
         except ImportRefused as exc:
             st.session_state.pop("ledger_preview", None)
@@ -463,7 +518,7 @@ def import_tab() -> None:
     if "ledger_refused" in st.session_state:
         st.error("文件未导入：" + st.session_state["ledger_refused"] + "（数据库未作任何改动）")
         header_help_form()
-    with Session(engine()) as session:
+    with Session(DB) as session:
         units = unit_choices(session)
     preview = st.session_state.get("ledger_preview")
     if preview:
@@ -491,7 +546,7 @@ def import_tab() -> None:
 
 
 def recycle_tab() -> None:
-    with Session(engine()) as session:
+    with Session(DB) as session:
         page = query_tickets(session, me, TicketFilter(deleted=True), page_size=200)
     if not page.rows:
         st.info("回收站是空的")
@@ -508,7 +563,7 @@ def recycle_tab() -> None:
     picked = st.multiselect("选择要恢复的工单", list(ids), key="ledger_restore_pick")
     if st.button("恢复选中工单", key="ledger_restore", disabled=not picked):
         with user_action():
-            with Session(engine()) as session:
+            with Session(DB) as session:
                 restored = restore_tickets(session, me, [ids[n] for n in picked])
                 session.commit()
             flash("success", f"已恢复 {len(restored)} 条工单")
@@ -517,7 +572,7 @@ def recycle_tab() -> None:
 
 
 def detail_view(ticket_id: int) -> None:
-    with Session(engine()) as session:
+    with Session(DB) as session:
         detail = ticket_detail(session, me, ticket_id)
     t = detail.ticket
     st.subheader(f"工单 {t['ticket_no']}")
@@ -533,16 +588,18 @@ def detail_view(ticket_id: int) -> None:
         "备注": t["notes"], "标签": t["tags"], "重复组": t["repeat_group"],
         "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常", "版本": t["version"],
     }  # fmt: skip
-    st.dataframe(pd.DataFrame({"字段": list(fields), "值": [str(v) for v in fields.values()]}), hide_index=True)
+    st.table(pd.DataFrame({"值": [str(v) for v in fields.values()]}, index=list(fields)))
     st.markdown("**原始列（导入时未识别的列）**")
     if detail.raw:
-        st.dataframe(pd.DataFrame({"列": list(detail.raw), "值": list(detail.raw.values())}), hide_index=True)
+        st.table(pd.DataFrame({"值": list(detail.raw.values())}, index=list(detail.raw)))
     else:
         st.caption("无")
     st.markdown("**关联督办事项**")
     if detail.cases:
         for case in detail.cases:
-            st.markdown(f"- [{case['case_no']}](/cases?case={case['id']}) {case['title']}（{case['level']}，{case['status']}，立案 {cn_date(case['opened_at'])}）")
+            st.markdown(
+                f"- [{case['case_no']}](/cases?case={case['id']}) {case['title']}（{case['level']}，{case['status']}，立案 {cn_date(case['opened_at'])}）"
+            )
     else:
         st.caption("尚未立案")
     st.markdown("**导入记录**")
@@ -566,15 +623,16 @@ def detail_tab() -> None:
     number = st.text_input("输入工单编号查看详情", key="ledger_detail_no")
     if number.strip():
         with user_action():
-            with Session(engine()) as session:
+            with Session(DB) as session:
                 ticket_id = find_ticket_id(session, me, number)
             detail_view(ticket_id)
 
 
 # --- page ---------------------------------------------------------------------------------------
 
+if st.session_state.pop("ledger_go_case_new", False):
+    st.switch_page("pages/case_new.py")
 st.title("工单台账")
-print("DEBUG run", {k: v for k, v in st.session_state.items() if "FormSubmitter" in str(k) or k == "ledger_gen"})
 show_flash()
 param = st.query_params.get("ticket")
 if param:

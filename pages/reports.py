@@ -165,15 +165,10 @@ with tabs[0]:
     left, right = st.columns(2)
     with left:
         st.subheader("按督办类型")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"督办类型": lv.label, **reports.kpi_table([k], "x")[0]}
-                    for lv, k in per_level.items()
-                ]
-            ).drop(columns="x"),
-            hide_index=True,
-        )
+        level_rows = reports.kpi_table(list(per_level.values()), "督办类型")
+        for level_row, level in zip(level_rows, per_level, strict=True):
+            level_row["督办类型"] = level.label
+        st.dataframe(pd.DataFrame(level_rows), hide_index=True)
     with right:
         st.subheader("按督办范围")
         scope_frame = pd.DataFrame(
@@ -199,7 +194,6 @@ with tabs[1]:
         st.dataframe(
             pd.DataFrame(reports.kpi_table(figures.units + [o])),
             hide_index=True,
-            key="reports_unit_table",
         )
         measured = [u for u in figures.units if u.on_time_rate.denominator]
         if measured:
@@ -235,7 +229,7 @@ with tabs[2]:
     with Session(engine()) as session:
         result = assessment.assess(session, sel)
     summary = pd.DataFrame(assessment.summary_rows(result), columns=assessment.SUMMARY_HEADERS)
-    st.dataframe(summary, hide_index=True, key="reports_assessment_table")
+    st.dataframe(summary, hide_index=True)
     st.download_button(
         "下载考核表（xlsx）",
         assessment.to_xlsx(result),

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from duban import audit
 from duban.backup import create_backup, list_backups
+from duban.cases import recompute_due_dates
 from duban.clock import today
 from duban.enums import AuditAction
 from duban.models import HolidayOverride
@@ -50,8 +51,10 @@ with tab_calendar:
                         parse_day_list(weekends),
                         note,
                     )
+                    # open steps counted in working days get their final (non-暂估) due dates
+                    changed = recompute_due_dates(session, actor())
                     session.commit()
-                st.success(f"{int(year)} 年节假日安排已保存")
+                st.success(f"{int(year)} 年节假日安排已保存，重新计算了 {changed} 个环节的截止日期")
                 st.rerun()
 
     if overrides:

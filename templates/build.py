@@ -375,7 +375,9 @@ def build_onsite_notice() -> DocxDocument:
     labelled_row(table, "协调督办事由", "{{ subject }}", height_mm=16)
     labelled_row(table, "协调督办编号", "{{ case_no }}")
     labelled_row(table, "协调督办地点", "{{ location }}", height_mm=16)
-    procedure = labelled_row(table, "协调督办流程", "{%p if scheduled_at %}", height_mm=60, top=True)
+    procedure = labelled_row(
+        table, "协调督办流程", "{%p if scheduled_at %}", height_mm=60, top=True
+    )
     more(procedure, CELL, "时间：", "{{ scheduled_at }}")
     more(procedure, CELL, "{%p endif %}")
     more(procedure, CELL, "{{ procedure }}")
@@ -395,7 +397,9 @@ def ticket_table(doc: DocxDocument) -> None:
     table = form_table(doc, [34, 30, 34, 58])
     header_row(table, "工单编号", "诉求时间", "诉求地址", "内容描述")
     tag_row(table, "{%tr for t in tickets %}")
-    item_row(table, "{{ t.ticket_no }}", "{{ t.received_at }}", "{{ t.address }}", "{{ t.content }}")
+    item_row(
+        table, "{{ t.ticket_no }}", "{{ t.received_at }}", "{{ t.address }}", "{{ t.content }}"
+    )
     tag_row(table, "{%tr endfor %}")
 
 
@@ -457,7 +461,9 @@ def build_escalation_report() -> DocxDocument:
     para(doc, BODY, "{{ request }}")
     para(doc, BODY, "妥否，请批示。")
     signature(doc)
-    para(doc, BODY, "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）")
+    para(
+        doc, BODY, "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）"
+    )
     blank(doc)
     box = form_table(doc, [30, 126])
     labelled_row(box, "领导批示", "", height_mm=50, top=True)
@@ -649,7 +655,8 @@ README_INTRO = """# 文书模板
 1. 在“文书模板”页面下载当前模板，用 Word 或 WPS 修改版式、字体、文字；
 2. 字段写作 `{{ 字段名 }}`，**每个标签须在同一段文字格式内**（不要只给标签的一半加粗或换字体）；
 3. `{%tr for t in tickets %}` … `{%tr endfor %}` 所在的表格行会按工单逐条重复（整行被替换，行内其他文字无效）；
-   `{%p if … %}` … `{%p endif %}` 所在的段落控制可选内容；
+   `{%p if … %}` … `{%p endif %}` 所在的段落控制可选内容；列表字段在循环内写作 `{{ t.ticket_no }}`；
+   图片字段（统计图）单独占一个标签，例如 `{{ chart_months }}`；
 4. 上传后系统会检查：必须是 .docx 文件、标签语法正确、只使用下表列出的字段；通过后成为新版本，
    随时可以恢复默认模板。字段值中的 `& < >`、`{{ }}` 按原样打印；空字段打印为空白。
 
@@ -668,7 +675,14 @@ def field_reference() -> str:
         lines += [f"## {spec.kind.label}（`{spec.template}`，类型代码 `{spec.kind.value}`）", ""]
         lines += [spec.description, "", "| 字段 | 含义 | 示例 |", "| --- | --- | --- |"]
         for field in spec.fields:
-            lines.append(f"| `{field.name}` | {field.label} | {field.example or '（空白）'} |")
+            example = field.example or (
+                "（列表，每行的字段见下）"
+                if field.items
+                else "（图片）"
+                if field.image
+                else "（空白）"
+            )
+            lines.append(f"| `{field.name}` | {field.label} | {example} |")
             for item in field.items:
                 lines.append(
                     f"| `{field.name}[].{item.name}` | {item.label} | {item.example or '（空白）'} |"
@@ -718,7 +732,11 @@ def preview(png: Path, kind: str = "supervision-form", dpi: int = 110) -> Path:
     aliases = "".join(
         f'<match target="pattern"><test name="family"><string>{name}</string></test>'
         f'<edit name="family" mode="assign" binding="strong"><string>{sub}</string></edit>'
-        + ('<edit name="weight" mode="assign"><const>bold</const></edit>' if name == XIAOBIAOSONG else "")
+        + (
+            '<edit name="weight" mode="assign"><const>bold</const></edit>'
+            if name == XIAOBIAOSONG
+            else ""
+        )
         + "</match>"
         for name, sub in PREVIEW_SUBSTITUTES.items()
     )
@@ -747,7 +765,9 @@ def preview(png: Path, kind: str = "supervision-form", dpi: int = 110) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="生成文书模板（及 README 中的督办单样图）")
-    parser.add_argument("--preview", metavar="PNG", help="另将督办单示例渲染为 PNG，例如 docs/supervision-form.png")
+    parser.add_argument(
+        "--preview", metavar="PNG", help="另将督办单示例渲染为 PNG，例如 docs/supervision-form.png"
+    )
     args = parser.parse_args(argv)
     for path in build_all():
         sys.stdout.write(f"{path.relative_to(ROOT)}\n")

@@ -120,7 +120,9 @@ def test_file_without_ticket_no_and_time_headers_is_refused(session: Session) ->
 
 
 def test_unknown_headers_are_kept_in_raw_and_listed(session: Session) -> None:
-    data = xlsx([["T1", "2024-01-24 09:30", "3", ""]], header=["工单编号", "诉求时间", "催办次数", "空列"])
+    data = xlsx(
+        [["T1", "2024-01-24 09:30", "3", ""]], header=["工单编号", "诉求时间", "催办次数", "空列"]
+    )
     report = run(session, data)
     assert report.unknown_headers == ["催办次数", "空列"]
     assert ticket(session, "T1").raw == {"催办次数": "3"}
@@ -140,7 +142,9 @@ def test_saved_column_mapping_is_used_by_the_next_import(session: Session) -> No
 
 
 def test_center_columns_of_our_own_export_are_not_read_back(session: Session) -> None:
-    data = xlsx([["T1", "2024-01-24 09:30", "别人写的备注"]], header=["工单编号", "诉求时间", "备注"])
+    data = xlsx(
+        [["T1", "2024-01-24 09:30", "别人写的备注"]], header=["工单编号", "诉求时间", "备注"]
+    )
     report = run(session, data)
     assert report.unknown_headers == []
     assert ticket(session, "T1").notes == ""
@@ -308,7 +312,9 @@ def test_creating_a_unit_from_an_unknown_name_assigns_its_tickets(session: Sessi
 def test_upsert_inserts_updates_and_counts_unchanged(session: Session) -> None:
     first = run(session, xlsx([row("T1"), row("T2")]))
     assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
-    second = run(session, xlsx([row("T1"), row("T2", status="已办结", callback="非常满意"), row("T3")]))
+    second = run(
+        session, xlsx([row("T1"), row("T2", status="已办结", callback="非常满意"), row("T3")])
+    )
     assert (second.inserted, second.updated, second.unchanged) == (1, 1, 1)
     t2 = ticket(session, "T2")
     assert (t2.platform_status, t2.callback_result, t2.version) == (
@@ -370,9 +376,13 @@ def test_batch_and_audit_rows_record_who_imported_what(session: Session) -> None
     assert [(b.file_name, b.inserted, b.updated, b.user_id) for b in batches] == [
         ("第一批.xlsx", 2, 0, None), ("第二批.xlsx", 0, 1, None)]  # fmt: skip
     t1 = ticket(session, "T1")
-    log = session.execute(
-        select(AuditLog).where(AuditLog.entity == "ticket", AuditLog.entity_id == t1.id)
-    ).scalars().all()
+    log = (
+        session.execute(
+            select(AuditLog).where(AuditLog.entity == "ticket", AuditLog.entity_id == t1.id)
+        )
+        .scalars()
+        .all()
+    )
     assert [(e.action, e.field, e.old, e.new) for e in log] == [
         (AuditAction.IMPORT, "", None, "T1"),
         (AuditAction.IMPORT, "platform_status", "处理中", "已办结"),

@@ -4,6 +4,11 @@ Debian's chromium through Playwright.
 `playwright install` cannot download browsers here, so the system chromium is launched
 by `executable_path`. Without it the tests skip with a message; CI installs it.
 A failing test leaves a screenshot in tests/e2e/artifacts/.
+
+Accounts: the server gets an administrator `admin` and a unit user `unit` (of 镇城管中队)
+through the CLI; `page` is already logged in as `admin`. A reload (page.goto, open_app)
+starts a new Streamlit session, so `open_app` logs the page in again with the credentials
+`login` remembered. Log in as someone else with `login(page, server, "unit", server.users["unit"])`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,11 +40,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+# accounts the server is created with: username → (role arguments of `user add`, password)
+E2E_USERS = {
+    "admin": (["--role", "admin"], "e2e-admin-password"),
+    "unit": (["--role", "unit", "--unit", "镇城管中队"], "e2e-unit-password"),
+}
+
+
 @dataclass
 class Server:
     url: str
     data_dir: Path
     env: dict[str, str]
+    users: dict[str, str] = field(default_factory=dict)  # username → password
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         """Run `python -m duban …` against the server's own data."""
@@ -90,6 +103,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = Server(url="", data_dir=data_dir, env=env)
     init = server.cli("init", "--demo")
     assert init.returncode == 0, init.stderr
+    for username, (role_args, password) in E2E_USERS.items():
+        added = server.cli("user", "add", username, *role_args, "--password-stdin", stdin=password)
+        assert added.returncode == 0, added.stderr
+        server.users[username] = password
     port = free_port()
     server.url = f"http://127.0.0.1:{port}"
     log = (data_dir / "streamlit.log").open("w")
@@ -124,11 +141,12 @@ def browser(server: Server):
 
 
 @pytest.fixture
-def page(browser, request: pytest.FixtureRequest):
-    """A fresh browser context per test (its own Streamlit session)."""
+def page(browser, server: Server, request: pytest.FixtureRequest):
+    """A fresh browser context per test (its own Streamlit session), logged in as admin."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(20_000)
+    login(page, server, "admin", server.users["admin"])
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -138,14 +156,53 @@ def page(browser, request: pytest.FixtureRequest):
 
 
 def open_app(page, server: Server, path: str = "") -> None:
-    """Go to a page of the app and wait until Streamlit has drawn it."""
+    """Go to a page of the app and wait until Streamlit has drawn it.
+
+    Loading a URL starts a new session: if the page was logged in (`login`), it logs in
+    again and lands on `path` (with its query parameters).
+    """
     page.goto(f"{server.url}/{path}")
+    _wait_drawn(page)
+    credentials = getattr(page, "duban_credentials", None)
+    if credentials is None:
+        return
+    _login_form(page).or_(_logged_in_as(page, credentials[0])).first.wait_for()
+    if _login_form(page).count():
+        _submit_login(page, *credentials)
+
+
+def login(page, server: Server, username: str, password: str, path: str = "") -> None:
+    """Open the app at `path`, log in through the login form, and remember the credentials
+    so that `open_app` logs in again after a reload."""
+    page.goto(f"{server.url}/{path}")
+    _wait_drawn(page)
+    _submit_login(page, username, password)
+    page.duban_credentials = (username, password)
+
+
+def _wait_drawn(page) -> None:
     page.wait_for_selector('[data-testid="stAppViewContainer"]')
     page.wait_for_selector('[data-testid="stMain"]')
     # wait for the script run to finish (the status widget disappears)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
     )
+
+
+def _login_form(page):
+    return page.locator('input[aria-label="用户名"]')
+
+
+def _logged_in_as(page, username: str):
+    return page.get_by_test_id("stSidebar").get_by_text(f"当前用户：{username}", exact=True)
+
+
+def _submit_login(page, username: str, password: str) -> None:
+    _login_form(page).fill(username)
+    page.locator('input[aria-label="密码"]').fill(password)
+    page.get_by_role("button", name="登录").click()
+    _logged_in_as(page, username).wait_for()
+    _wait_drawn(page)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,0 +1,75 @@
+"""督办 in a real browser: open a case from a ticket, register signed feedback with its scan,
+and escalate it (经书面督办仍未有处置进展的，纳入提级办理范围)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from duban.db import make_engine
+from duban.enums import Level, Progress, StepStatus
+from duban.models import Case, CaseTicket, Feedback, Step, Ticket, Upload
+from tests.e2e.conftest import open_app
+
+pytestmark = pytest.mark.e2e
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def free_ticket(server) -> Ticket:
+    """A demo ticket that no case supervises yet."""
+    engine = make_engine(server.env["DUBAN_DATABASE_URL"])
+    with Session(engine) as s:
+        return s.exec(
+            select(Ticket)
+            .where(~Ticket.id.in_(select(CaseTicket.ticket_id)), Ticket.unit_id.is_not(None))  # type: ignore[union-attr]
+            .order_by(Ticket.id.desc())  # type: ignore[union-attr]
+        ).first()
+
+
+def expander(page, label: str):
+    return page.locator('[data-testid="stExpander"] summary').filter(has_text=label).first
+
+
+def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
+    ticket = free_ticket(server)
+    open_app(page, server, "case_new")
+    page.get_by_label("按工单编号添加（多个用逗号或空格分隔）").fill(ticket.ticket_no)
+    page.get_by_role("button", name="添加工单").click()
+    page.get_by_role("button", name="清空工单").wait_for()
+    page.get_by_label("相关情况").fill("同一地址多次投诉，前期答复后仍未解决")
+    page.get_by_label("督办意见").fill("请于5个工作日内核查处置并书面反馈")
+    page.get_by_role("button", name="确定督办事项").click()
+    page.get_by_text("已确定督办事项").wait_for()
+    assert "赵巷督〔" in page.locator("h1").first.inner_text()
+
+    expander(page, "登记书面反馈").click()
+    page.get_by_label("反馈内容").fill("涉及多个部门，本单位无法单独处置")
+    page.get_by_text("主要领导已签字").click()
+    page.get_by_text("已加盖单位公章").click()
+    page.get_by_label("处置进展").click()
+    page.get_by_role("option", name="无进展").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "回执.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    page.get_by_text("回执.pdf").first.wait_for()
+    page.get_by_role("button", name="登记反馈").click()
+    page.get_by_text("书面反馈已登记").wait_for()
+    page.get_by_text("符合提级条件：书面督办反馈“无进展”").first.wait_for()
+
+    expander(page, "提级").click()
+    page.get_by_role("button", name="确认提级至现场协调督办").click()
+    page.get_by_text("已提级至现场协调督办").wait_for()
+
+    engine = make_engine(server.env["DUBAN_DATABASE_URL"])
+    with Session(engine) as s:
+        case = s.exec(
+            select(Case)
+            .join(CaseTicket, CaseTicket.case_id == Case.id)
+            .where(CaseTicket.ticket_id == ticket.id)
+        ).one()
+        step = s.exec(select(Step).where(Step.case_id == case.id)).one()
+        fb = s.exec(select(Feedback).where(Feedback.step_id == step.id)).one()
+        assert case.level == Level.ONSITE
+        assert (step.status, step.escalation_reason) == (StepStatus.CLOSED, "书面督办反馈“无进展”")
+        assert (fb.progress, fb.compliant) == (Progress.NONE, True)
+        assert s.get(Upload, fb.upload_id).original_name == "回执.pdf"

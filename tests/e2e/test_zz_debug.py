@@ -1,0 +1,90 @@
+"""In a real browser: upload a 12345 export, read the summary, edit a cell of the grid,
+save, reload and see the edit — the center's daily routine on the 工单台账 page."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+
+from tests.e2e.conftest import open_app
+
+pytestmark = pytest.mark.e2e
+
+NUMBERS = ("E2E0000000000000001", "E2E0000000000000002")
+ADDRESS = "端到端测试路"
+NOTE = "浏览器备注已回电"
+# the grid's column order (pages/ledger.py GRID without id/version): 备注 is 13 cells right of 工单编号
+NOTES_OFFSET = 12
+
+
+def export_file() -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["12345市民服务热线工单导出"])
+    ws.merge_cells("A1:E1")
+    ws.append(["工单编号", "受理时间", "诉求地址", "诉求内容", "责任单位"])
+    ws.append([NUMBERS[0], "2099/1/24 9:30", f"{ADDRESS}1号", "路灯不亮", "镇城建中心"])
+    ws.append([NUMBERS[1], "2099年1月25日 10时05分", f"{ADDRESS}2号", "井盖缺失", "镇城建中心"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def wait_idle(page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+
+
+def test_upload_edit_save_reload(page, server) -> None:
+    open_app(page, server, "ledger")
+    tab(page, "导入")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "12345导出.xlsx", "mimeType": "application/octet-stream", "buffer": export_file()}
+    )
+    page.get_by_role("button", name="预览").click()
+    page.get_by_text("预览：12345导出.xlsx").wait_for()
+    page.get_by_role("button", name="确认导入").click()
+    page.get_by_text("导入完成").wait_for()
+    assert "inserted=2 updated=0 unchanged=0 rejected=0" in page.get_by_text("导入完成").inner_text()
+
+    tab(page, "台账")
+    keyword = page.get_by_label("关键词（地址或内容）")
+    keyword.fill(ADDRESS)
+    keyword.press("Enter")
+    page.get_by_text("共 2 条").wait_for()
+    wait_idle(page)
+
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # newest first: the first row is NUMBERS[1]; click its 工单编号 cell, walk right to 备注
+    page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+    page.screenshot(path="/tmp/dbg1.png")
+    for _ in range(NOTES_OFFSET):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.screenshot(path="/tmp/dbg2.png")
+    page.keyboard.type(NOTE)
+    page.screenshot(path="/tmp/dbg3.png")
+    page.keyboard.press("Enter")
+    page.screenshot(path="/tmp/dbg4.png")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_text("已保存：修改 1 条").wait_for()
+
+    page.reload()
+    page.wait_for_selector('[data-testid="stMain"]')
+    wait_idle(page)
+    tab(page, "工单详情")
+    number = page.get_by_label("输入工单编号查看详情")
+    number.fill(NUMBERS[1])
+    number.press("Enter")
+    page.get_by_text(f"工单 {NUMBERS[1]}").wait_for()
+    table = page.locator('[data-testid="stTable"]').first
+    assert NOTE in table.inner_text()

@@ -1,0 +1,209 @@
+"""首页, 看板 and 督办线索 through AppTest: what a leader and the center's staff see and click.
+
+The pages use today's date, so the data is placed relative to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from duban.clock import today
+from duban.enums import CallbackResult, Level, Progress, Role, StepStatus
+from duban.models import CaseTicket
+from duban.permissions import Actor
+from duban.text import normalize_address
+from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+ADMIN = Actor(None, "admin", Role.ADMIN)
+LEADER = Actor(None, "leader", Role.LEADER)
+CLERK = Actor(None, "clerk", Role.CENTER)
+
+
+@pytest.fixture
+def world(engine):
+    """镇城建中心: one step 30 days overdue. 镇城管中队: an on-site step due today, and a
+    written case whose feedback says 无进展 (eligible to go up a level)."""
+    day = today()
+    with Session(engine) as s:
+        town, patrol = make_unit(s, "镇城建中心"), make_unit(s, "镇城管中队")
+        late = make_case(s, town, case_no="逾期件", title="路灯损坏", opened_at=day - timedelta(40))
+        make_step(s, late, issued_at=day - timedelta(40), due_at=day - timedelta(30))
+        soon = make_case(s, patrol, case_no="到期件", title="占道经营", level=Level.ONSITE,
+                         opened_at=day - timedelta(3))  # fmt: skip
+        make_step(s, soon, issued_at=day - timedelta(3), due_at=day)
+        stuck = make_case(
+            s, patrol, case_no="无进展件", title="违章搭建", opened_at=day - timedelta(10)
+        )
+        step = make_step(s, stuck, issued_at=day - timedelta(10), due_at=day + timedelta(30),
+                         status=StepStatus.CLOSED)  # fmt: skip
+        make_feedback(s, step, received_at=day - timedelta(2), progress=Progress.NONE)
+        s.commit()
+        return {"town": town.id, "patrol": patrol.id, "late": late.id, "soon": soon.id,
+                "stuck": stuck.id}  # fmt: skip
+
+
+def open_page(who: Actor, page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = who
+    at.run()
+    at.switch_page(page)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at: AppTest, column: str = "督办编号") -> list:
+    return at.dataframe[0].value[column].tolist() if at.dataframe else []
+
+
+# --- 首页 ----------------------------------------------------------------------------------
+
+
+def test_home_shows_todays_numbers_and_the_three_urgent_lists(world):
+    at = open_page(LEADER, "pages/home.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["在办督办事项"], metrics["逾期环节"]) == ("3", "1")
+    assert (metrics["即将到期（2 个工作日内）"], metrics["待提级"]) == ("1", "2")
+    assert [h.value for h in at.subheader] == ["逾期最久", "即将到期", "待提级"]
+    links = [(p.value, p.proto.query_string) for p in at.page_link]
+    assert links == [
+        ("逾期件 路灯损坏", f"case={world['late']}"),
+        ("到期件 占道经营", f"case={world['soon']}"),
+        ("逾期件 路灯损坏", f"case={world['late']}"),
+        ("无进展件 违章搭建", f"case={world['stuck']}"),
+    ]
+    assert "逾期 " in at.caption[1].value and "个工作日 · 未反馈" in at.caption[1].value
+
+
+def test_a_unit_user_sees_their_own_unit_on_the_home_page(world):
+    at = open_page(Actor(None, "城建", Role.UNIT, unit_id=world["town"]), "pages/home.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["在办督办事项"], metrics["逾期环节"], metrics["待提级"]) == ("1", "1", "1")
+
+
+# --- 看板 ----------------------------------------------------------------------------------
+
+
+def test_the_overdue_board_links_every_row_to_its_case(world):
+    at = open_page(LEADER, "pages/boards.py")
+    assert [t.label for t in at.tabs] == ["逾期", "即将到期", "待提级", "承办单位"]
+    assert shown(at) == ["逾期件"]
+    assert shown(at, "查看") == [f"/cases?case={world['late']}"]
+    assert shown(at, "最近反馈") == ["未反馈"]
+
+
+def test_the_due_soon_board_opens_from_its_url(world):
+    at = open_page(LEADER, "pages/boards.py", boards_tab="即将到期")
+    assert shown(at) == ["到期件"]
+    assert shown(at, "督办类型") == ["现场协调督办"]
+
+
+def test_the_escalation_board_offers_one_click_escalation(world):
+    at = open_page(CLERK, "pages/boards.py", boards_tab="待提级")
+    assert shown(at) == ["逾期件", "无进展件"] or shown(at) == ["无进展件", "逾期件"]
+    links = dict(zip(shown(at), shown(at, "提级"), strict=True))
+    assert links["无进展件"] == f"/cases?case={world['stuck']}&action=escalate"
+    assert "无进展" in dict(zip(shown(at), shown(at, "理由"), strict=True))["无进展件"]
+
+
+def test_filters_apply_to_every_board(world):
+    at = open_page(LEADER, "pages/boards.py")
+    at.selectbox(key="boards_level").set_value(Level.ONSITE).run()
+    assert not at.dataframe and at.success[0].value == "没有逾期的督办环节。"
+    at.query_params["boards_tab"] = "即将到期"
+    at.run()
+    assert shown(at) == ["到期件"]
+
+
+def test_the_unit_board_is_a_table_with_charts_and_a_unit_pick_filters_the_others(world):
+    at = open_page(LEADER, "pages/boards.py", boards_tab="承办单位")
+    table = at.dataframe[0].value.set_index("承办单位")
+    assert table.loc["镇城建中心", ["在办督办事项", "逾期环节"]].tolist() == [1, 1]
+    assert table.loc["镇城管中队", ["在办督办事项", "逾期环节"]].tolist() == [2, 0]
+    assert len(at.get("vega_lite_chart")) == 2  # bar per unit, trend per month
+    # picking 镇城管中队 (row or bar) sets the unit filter the other boards read
+    at.session_state["boards_unit"] = world["patrol"]
+    at.query_params["boards_tab"] = "逾期"
+    at.run()
+    assert at.success[0].value == "没有逾期的督办环节。"
+    at.query_params["boards_tab"] = "待提级"
+    at.run()
+    assert shown(at) == ["无进展件"]
+
+
+def test_a_unit_user_cannot_look_at_other_units(world):
+    at = open_page(Actor(None, "城管", Role.UNIT, unit_id=world["patrol"]), "pages/boards.py",
+                   boards_unit=str(world["town"]))  # fmt: skip
+    assert at.selectbox(key="boards_unit").disabled
+    assert not at.dataframe  # 镇城管中队 has nothing overdue, and 镇城建中心 is not theirs
+
+
+# --- 督办线索 ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cluster(engine):
+    """Three complaints about one building in the last weeks, the latest still 处理中."""
+    now = datetime.combine(today(), datetime.min.time()) + timedelta(hours=9)
+    with Session(engine) as s:
+        ids = [
+            make_ticket(
+                s,
+                ticket_no=f"R{k}",
+                received_at=now - timedelta(days=20 - 5 * k),
+                address="示例镇和睦家园12号楼",
+                address_norm=normalize_address("示例镇和睦家园12号楼"),
+                content="物业不维修电梯，电梯经常故障停运" + "，又坏了" * k,
+                category="物业服务",
+                caller="张先生",
+                phone="14700000001",
+                platform_status="处理中",
+                callback_result=CallbackResult.UNSATISFIED,
+            ).id
+            for k in (1, 2, 3)
+        ]
+        s.commit()
+    return ids
+
+
+def test_candidates_show_groups_with_reasons_and_thresholds(cluster):
+    at = open_page(CLERK, "pages/candidates.py")
+    assert [t.label for t in at.tabs] == [
+        "重复投诉（1）", "集中投诉（0）", "不满意回访（1）", "市级督办（0）", "超期工单（0）"
+    ]  # fmt: skip
+    page = "\n".join(m.value for m in at.markdown)
+    assert "示例镇和睦家园12号楼：物业服务" in page
+    assert "重复投诉：同一事项近 90 天内投诉 ≥ 3 次" in page
+    assert any("近 90 天内同一事项投诉 3 次" in m.value for m in at.markdown)
+    assert at.dataframe[0].value["联系电话"].tolist() == ["14700000001"] * 3
+
+
+def test_one_click_open_a_case_from_a_group(cluster):
+    """立案 hands the group to 新建督办 (`case_new_prefill`) and opens it."""
+    at = open_page(CLERK, "pages/candidates.py")
+    at.button(key="candidates_open_repeated-R1").click().run()
+    assert not at.exception
+    assert at.title[0].value == "新建督办"
+    assert at.session_state["case_new_ticket_ids"] == cluster
+    assert at.session_state["case_new_scope"].value == "repeated"
+    assert at.session_state["case_new_title"] == "示例镇和睦家园12号楼：物业服务"
+
+
+def test_a_group_already_supervised_links_to_its_case_instead(engine, cluster):
+    with Session(engine) as s:
+        case = make_case(s, make_unit(s), case_no="已督办件")
+        s.add(CaseTicket(case_id=case.id, ticket_id=cluster[0]))
+        s.commit()
+    at = open_page(CLERK, "pages/candidates.py")
+    assert not [b for b in at.button if b.label == "立案"]
+    assert [(p.value, p.proto.query_string) for p in at.page_link] == [
+        ("已督办件", f"case={case.id}")
+    ]

@@ -1,0 +1,138 @@
+"""The 工单台账 page through AppTest: a grid save as a user makes it (DESIGN.md: set the
+editor's state, click 保存), the version check, the hand-over to 新建督办, scoping and detail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from duban.enums import Role
+from duban.models import Ticket
+from duban.permissions import Actor
+from duban.tickets import RowEdit, save_ledger
+from tests.factories import make_ticket, make_unit
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ADMIN = Actor(user_id=None, username="admin", role=Role.ADMIN)
+EDITOR = "ledger_editor_0"  # the grid's key before the first save
+
+
+@pytest.fixture
+def tickets(engine: Engine) -> dict[str, int]:
+    """Three tickets; the grid lists them newest first: T3, T2, T1."""
+    with Session(engine) as s:
+        town = make_unit(s, "镇城建中心")
+        police = make_unit(s, "镇派出所")
+        ids = {
+            no: make_ticket(s, no, received_at=datetime(2024, 1, day, 9), unit_id=unit.id,
+                            caller="张先生", phone="13812345678").id
+            for no, day, unit in (("T1", 1, town), ("T2", 2, town), ("T3", 3, police))
+        }  # fmt: skip
+        s.commit()
+    return ids
+
+
+def open_ledger(actor: Actor = ADMIN) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = actor
+    at.run()
+    at.switch_page("pages/ledger.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def edit(at: AppTest, edited_rows: dict, deleted_rows: list | None = None) -> None:
+    at.session_state[EDITOR] = {
+        "edited_rows": edited_rows,
+        "added_rows": [],
+        "deleted_rows": deleted_rows or [],
+    }
+
+
+def row(engine: Engine, number: str) -> Ticket:
+    with Session(engine) as s:
+        return s.execute(select(Ticket).where(Ticket.ticket_no == number)).scalar_one()
+
+
+def test_grid_edits_are_saved_on_save_in_one_go(engine: Engine, tickets) -> None:
+    at = open_ledger()
+    edit(at, {0: {"notes": "已回电"}, 2: {"tags": "路灯", "unit": "镇派出所"}}, deleted_rows=[1])
+    click(at, "保存")
+    assert [s.value for s in at.success] == ["已保存：修改 2 条，新增 0 条，删除 1 条"]
+    t3, t1 = row(engine, "T3"), row(engine, "T1")
+    assert (t3.notes, t3.version) == ("已回电", 2)
+    assert (t1.tags, t1.unit_id) == ("路灯", row(engine, "T3").unit_id)
+    assert row(engine, "T2").deleted_at is not None
+    assert at.session_state["ledger_gen"] == 1  # a fresh editor over the saved rows
+
+
+def test_a_row_changed_by_someone_else_is_refused_and_named(engine: Engine, tickets) -> None:
+    at = open_ledger()
+    with Session(engine) as s:  # another user saves T3 after the page was loaded
+        other = Actor(user_id=None, username="李科员", role=Role.CENTER)
+        save_ledger(s, other, edits=[RowEdit(tickets["T3"], 1, {"notes": "李科员的备注"})])
+        s.commit()
+    edit(at, {0: {"notes": "我的备注"}, 1: {"notes": "T2 备注"}})
+    click(at, "保存")
+    warning = at.warning[0].value
+    assert "修改 1 条" in warning and "工单 T3 已被 李科员 于" in warning
+    assert row(engine, "T3").notes == "李科员的备注"
+    assert row(engine, "T2").notes == "T2 备注"
+
+
+def test_a_bad_cell_saves_nothing_and_says_which(engine: Engine, tickets) -> None:
+    at = open_ledger()
+    edit(at, {0: {"notes": "好"}, 1: {"unit": "不存在的办"}})
+    click(at, "保存")
+    assert "工单 T2：“承办单位”：“不存在的办”不是已登记的单位" in at.error[0].value
+    assert row(engine, "T3").notes == ""
+    assert at.session_state["ledger_gen"] == 0  # the edits stay for the user to fix
+
+
+def test_ticked_tickets_are_handed_to_the_new_case_page(engine: Engine, tickets) -> None:
+    at = open_ledger()
+    edit(at, {0: {"selected": True}, 2: {"selected": True}})
+    click(at, "对选中工单立案")
+    assert [t.value for t in at.title] == ["新建督办"]
+    state = at.session_state
+    # pages/case_new.py takes the hand-over key and keeps the ids under its own key
+    handed = (
+        state["case_new_ticket_ids"]
+        if "case_new_ticket_ids" in state
+        else state["case_new_prefill"]["ticket_ids"]
+    )
+    assert handed == [tickets["T3"], tickets["T1"]]
+
+
+def test_a_unit_user_sees_only_their_units_tickets_masked_and_cannot_save(
+    engine: Engine, tickets
+) -> None:
+    unit_id = row(engine, "T3").unit_id
+    at = open_ledger(Actor(user_id=None, username="派出所", role=Role.UNIT, unit_id=unit_id))
+    grid = at.dataframe[0].value
+    assert list(grid["ticket_no"]) == ["T3"]
+    assert list(grid["phone"]) == ["138****5678"]
+    assert next(b for b in at.button if b.label == "保存").disabled
+
+
+def test_ticket_detail_opens_from_the_query_parameter(engine: Engine, tickets) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = ADMIN
+    at.run()
+    at.switch_page("pages/ledger.py")
+    at.query_params["ticket"] = str(tickets["T2"])
+    at.run()
+    assert not at.exception
+    assert [h.value for h in at.subheader][0] == "工单 T2"
