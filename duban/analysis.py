@@ -62,11 +62,12 @@ class Rule(LabeledEnum):
     OVERDUE = ("overdue", "超期工单")
 
 
-# The 协调督办范围 (§二) a case opened from a group starts with.
+# The 协调督办范围 (§二) a case opened from a group starts with; 不满意 twice on one matter
+# is a repeated complaint whose handling made no visible progress (§二 4).
 RULE_SCOPE: dict[Rule, Scope] = {
     Rule.REPEATED: Scope.REPEATED,
     Rule.CONCENTRATED: Scope.CONCENTRATED,
-    Rule.UNSATISFIED: Scope.OTHER,
+    Rule.UNSATISFIED: Scope.REPEATED,
     Rule.CITY: Scope.CITY,
     Rule.OVERDUE: Scope.OTHER,
 }

@@ -166,11 +166,17 @@ def assess(
     sel: Selection,
     rules: ScoringRules | None = None,
     calendar: Calendar | None = None,
+    *,
+    computed: kpi.KpiReport | None = None,
 ) -> Assessment:
-    """Score every active unit (and any inactive one with deductions) over the selection."""
+    """Score every active unit (and any inactive one with deductions) over the selection.
+
+    `computed` is the selection's `kpi.compute` result when the caller already has it.
+    """
     rules = rules or load_rules(session)
     calendar = calendar or Calendar.load(session)
-    figures = {row.unit_id: row for row in kpi.compute(session, sel, calendar).units}
+    computed = computed or kpi.compute(session, sel, calendar)
+    figures = {row.unit_id: row for row in computed.units}
     units = session.exec(
         select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
     ).all()

@@ -1850,6 +1850,7 @@ FIELD_LABELS = {
     "visit_at": "踏勘日期",
     "visit_findings": "踏勘情况",
     "responsible_unit_id": "责任单位",
+    "meeting": "专题会",
     **EDITABLE_FIELDS,
 }
 

@@ -349,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="输出文件 FILE.docx")
     p.set_defaults(handler=cmd_report)
 
-    docs = sub.add_parser("docs", help="督办文书").add_subparsers(dest="docs_command", required=True)
+    docs = sub.add_parser("docs", help="督办文书").add_subparsers(
+        dest="docs_command", required=True
+    )
     p = docs.add_parser("render", help="为督办事项生成文书（登记存档，并复制到 DIR）")
     p.add_argument("case_no", metavar="CASE_NO", help="督办编号，例如 赵巷督〔2024〕第007号")
     p.add_argument("kind", metavar="KIND", help="文书类型：supervision-form | onsite-notice | special-report | escalation-report | meeting-minutes | feedback-receipt")  # fmt: skip

@@ -376,6 +376,14 @@ RULES = [
 ]
 
 
+# matters a district leader hands down without a ticket (→ 提级协调督办 at once)
+LEADER_TOPICS = [
+    ("河道发黑发臭问题", "镇农业农村办"),
+    ("农贸市场周边占道经营问题", "镇城管中队"),
+    ("老旧小区加装电梯矛盾", "镇房管办"),
+]
+
+
 class DemoCases:
     """Runs the seed's paths on demo tickets: each scenario is one case's story."""
 
@@ -384,6 +392,7 @@ class DemoCases:
         self.cal = Calendar.load(session)
         self.meetings = 0
         self.rules = 0
+        self.leader_items = 0
         self.pool = self._ticket_groups()
         self.used: set[int] = set()
 
@@ -612,20 +621,22 @@ class DemoCases:
         return case
 
     def leader_escalated(self, day, tickets, lead, co) -> Case:
+        topic, unit = LEADER_TOPICS[self.leader_items % len(LEADER_TOPICS)]
+        self.leader_items += 1
         case = self.open(
-            day, [], lead, co, scope=Scope.LEADER, title="区领导批示：河道发黑发臭问题",
-            source_note="区领导批示：请赵巷镇高度重视，抓紧研究解决河道黑臭问题。",
-            source_date=day, related_info="区领导批示交办，涉及河道保洁、沿岸排污多个部门。",
+            day, [], self.units[unit], co, scope=Scope.LEADER, title=f"区领导批示：{topic}",
+            source_note=f"区领导批示：请赵巷镇高度重视，抓紧研究解决{topic}。",
+            source_date=day, related_info=f"区领导批示交办，{topic}涉及多个部门职责。",
             opinion="提级办理，请主办单位牵头制定整治方案。", start_level=Level.ESCALATED,
             start_level_reason="区领导批示交办事项",
         )  # fmt: skip
         cases.record_leader_instruction(
-            self.s, DEMO_ACTOR, case.id, leader="镇党委书记", recipient="镇农业农村办",
-            text="请农业农村办牵头，生态环境办配合，一周内拿出整治方案。", issued_at=day,
+            self.s, DEMO_ACTOR, case.id, leader="镇党委书记", recipient=unit,
+            text=f"请{unit}牵头，相关部门配合，一周内拿出整治方案。", issued_at=day,
         )  # fmt: skip
         cases.record_special_report(
-            self.s, DEMO_ACTOR, case.id, subject="关于河道黑臭问题的工作专报",
-            text="河道黑臭问题市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
+            self.s, DEMO_ACTOR, case.id, subject=f"关于{topic}的工作专报",
+            text=f"{topic}市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
         )  # fmt: skip
         self.escalated_handling(case, self.wd(day, 1))
         return case
@@ -667,9 +678,7 @@ class DemoCases:
         made: list[Case] = []
         for day, story in jobs:
             tickets = self.tickets_before(day) if story is not DemoCases.leader_escalated else []
-            if story is DemoCases.leader_escalated:
-                lead = self.units["镇农业农村办"]
-            elif tickets and tickets[0].unit_id:
+            if tickets and tickets[0].unit_id:
                 lead = tickets[0].unit_id
             else:
                 lead = self.units[rng.choice(DEPARTMENTS)[0]]

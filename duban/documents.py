@@ -1130,11 +1130,12 @@ def _render_case(
     source: Source,
     template: TemplateRef,
     template_bytes: bytes,
-) -> Document:
+) -> tuple[Document, bytes]:
+    """Render a case's paper and register it; the row and the file's bytes."""
     assert spec.build is not None and source.case is not None
     case = source.case.case
     data = render_template(template_bytes, complete(spec, spec.build(source)))
-    return register_document(
+    doc = register_document(
         session,
         actor,
         Rendered(spec.kind, data, template),
@@ -1145,6 +1146,7 @@ def _render_case(
         step_id=source.step.id if source.step else None,
         meeting_id=source.meeting.meeting.id if source.meeting else None,
     )
+    return doc, data
 
 
 def render_document(
@@ -1191,7 +1193,7 @@ def render_document(
     source = case_source(
         session, spec, bundle, office=office, names=names, step_id=step_id, meeting_id=meeting_id
     )
-    return _render_case(session, actor, spec, source, template, template.read())
+    return _render_case(session, actor, spec, source, template, template.read())[0]
 
 
 @dataclass
@@ -1245,13 +1247,15 @@ def render_batch(
                 else:
                     source = case_source(session, spec, bundle, office=office, names=names)
                     try:
-                        doc = _render_case(session, actor, spec, source, template, template_bytes)
+                        doc, data = _render_case(
+                            session, actor, spec, source, template, template_bytes
+                        )
                     except ValidationError as exc:
                         reason = str(exc)
                         skipped.append(reason if label in reason else f"{label}：{reason}")
                     else:
                         documents.append(doc)
-                        archive.write(config.data_dir() / doc.path, doc.file_name)
+                        archive.writestr(doc.file_name, data)
                 if progress:
                     progress(done, len(case_ids), label)
             if skipped:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    distinct,
     exists,
     extract,
     func,
@@ -184,23 +183,29 @@ def _level_filter(column: Any, sel: Selection) -> list[ColumnElement[bool]]:
     return [column.in_(sel.levels)] if sel.levels else []
 
 
-def _step_base(sel: Selection) -> list[ColumnElement[bool]]:
+def answering_unit() -> ColumnElement[int]:
+    """The unit that must answer a step: the one a site visit made responsible, else the
+    addressee (the same rule `duban.cases` closes steps by)."""
+    return func.coalesce(Step.responsible_unit_id, Step.unit_id)
+
+
+def _step_base(sel: Selection, unit: Any) -> list[ColumnElement[bool]]:
     """Live, not cancelled steps of live cases, within the unit and level filters."""
     return [
         *_live(Step, Case),
         Step.status != StepStatus.CANCELLED,
-        *_unit_filter(Step.unit_id, sel),
+        *_unit_filter(unit, sel),
         *_level_filter(Step.level, sel),
     ]
 
 
 def steps_due(sel: Selection) -> Select:
     """Steps whose due date falls in the period, with their outcome (按时反馈率)."""
-    p = sel.period
+    p, unit = sel.period, answering_unit()
     return (
         select(
             Step.id.label("step_id"),
-            Step.unit_id.label("unit_id"),
+            unit.label("unit_id"),
             Case.id.label("case_id"),
             Case.case_no,
             Case.title,
@@ -214,7 +219,7 @@ def steps_due(sel: Selection) -> Select:
             step_outcome(sel.as_of).label("outcome"),
         )
         .join(Case, Case.id == Step.case_id)
-        .where(*_step_base(sel), Step.due_at >= p.start, Step.due_at <= p.end)
+        .where(*_step_base(sel, unit), Step.due_at >= p.start, Step.due_at <= p.end)
     )
 
 
@@ -228,12 +233,13 @@ def onsite_notices(sel: Selection) -> Select:
         select(
             Step.id.label("step_id"),
             Step.unit_id.label("unit_id"),
+            Step.level,
             Case.id.label("case_id"),
             case((same_day, 1), else_=0).label("registered_same_day"),
         )
         .join(Case, Case.id == Step.case_id)
         .where(
-            *_step_base(sel),
+            *_step_base(sel, Step.unit_id),
             Step.kind == StepKind.ONSITE_NOTICE,
             Step.issued_at >= p.start,
             Step.issued_at <= p.end,
@@ -242,12 +248,13 @@ def onsite_notices(sel: Selection) -> Select:
 
 
 def escalations(sel: Selection) -> Select:
-    """Escalations: steps the case left upward, dated by the step's issue date."""
-    p = sel.period
+    """Escalations: steps the case left upward, dated by the step's issue date, charged to
+    the unit that had to answer the step."""
+    p, unit = sel.period, answering_unit()
     return (
         select(
             Step.id.label("step_id"),
-            Step.unit_id.label("unit_id"),
+            unit.label("unit_id"),
             Case.id.label("case_id"),
             Case.case_no,
             Case.title,
@@ -258,7 +265,10 @@ def escalations(sel: Selection) -> Select:
         )
         .join(Case, Case.id == Step.case_id)
         .where(
-            *_step_base(sel), escalated_step(), Step.issued_at >= p.start, Step.issued_at <= p.end
+            *_step_base(sel, unit),
+            escalated_step(),
+            Step.issued_at >= p.start,
+            Step.issued_at <= p.end,
         )
     )
 
@@ -266,7 +276,7 @@ def escalations(sel: Selection) -> Select:
 def noncompliant_feedback(sel: Selection) -> Select:
     """Written feedback received in the period without both signature and stamp."""
     p = sel.period
-    unit = func.coalesce(Feedback.unit_id, Step.unit_id)
+    unit = func.coalesce(Feedback.unit_id, answering_unit())
     return (
         select(
             Feedback.id.label("feedback_id"),
@@ -275,6 +285,7 @@ def noncompliant_feedback(sel: Selection) -> Select:
             Case.case_no,
             Case.title,
             Step.kind,
+            Step.level,
             Feedback.received_at,
             Feedback.signed,
             Feedback.stamped,
@@ -299,6 +310,7 @@ def referrals(sel: Selection) -> Select:
         select(
             Referral.id.label("referral_id"),
             Case.lead_unit_id.label("unit_id"),
+            Case.level,
             Case.id.label("case_id"),
             Case.case_no,
             Case.title,
@@ -380,7 +392,9 @@ def cases_closed(sel: Selection, *, per_unit: bool = False) -> Select:
     """Cases closed in the period (for the average working days from opening to closing)."""
     p = sel.period
     unit, unit_where = _case_units(sel, per_unit)
-    stmt = select(Case.id.label("case_id"), unit.label("unit_id"), Case.opened_at, Case.closed_at)
+    stmt = select(
+        Case.id.label("case_id"), unit.label("unit_id"), Case.level, Case.opened_at, Case.closed_at
+    )
     return _with_case_units(stmt, per_unit).where(
         *_live(Case),
         Case.status == CaseStatus.CLOSED,
@@ -480,81 +494,92 @@ class KpiReport:
     units: list[Kpis]  # by unit name; only units with something to show
 
 
-def _grouped(session: Session, items: Select, *columns: str, distinct_case: bool = False) -> dict:
+def _grouped(session: Session, items: Select, *columns: str) -> dict:
     """Count the rows of an item query grouped by some of its columns."""
     sub = items.subquery()
     keys = [sub.c[name] for name in columns]
-    counter = func.count(distinct(sub.c.case_id)) if distinct_case else func.count()
-    rows = session.exec(select(*keys, counter).group_by(*keys)).all()
+    rows = session.exec(select(*keys, func.count()).group_by(*keys)).all()
     return {tuple(row[:-1]): int(row[-1]) for row in rows}
 
 
 class _Rows(dict):
-    """unit_id → Kpis, created on first touch."""
+    """Row key (a unit id, a level, or None for the total) → Kpis, created on first touch."""
 
-    def __missing__(self, key: int | None) -> Kpis:
-        self[key] = Kpis(unit_id=key)
-        return self[key]
+    def __missing__(self, key: Any) -> Kpis:
+        row = (
+            Kpis(unit_id=key) if key is None or isinstance(key, int) else Kpis(unit_name=key.label)
+        )
+        self[key] = row
+        return row
 
 
-def _add_case_counts(session: Session, sel: Selection, rows: _Rows, per_unit: bool) -> None:
-    items = cases_opened(sel, per_unit=per_unit)
-    for (unit, level, scope, closed, escalated), n in _grouped(
-        session, items, "unit_id", "level", "scope", "closed", "escalated"
-    ).items():
-        row = rows[unit]
+def _add_case_counts(
+    session: Session, sel: Selection, rows: _Rows, *, per_unit: bool, key: str = "unit_id"
+) -> None:
+    columns = list(dict.fromkeys([key, "level", "scope", "closed", "escalated"]))
+    counts = _grouped(session, cases_opened(sel, per_unit=per_unit), *columns)
+    for group, n in counts.items():
+        value = dict(zip(columns, group, strict=True))
+        row = rows[value[key]]
         row.cases += n
-        row.by_level[level] += n
-        row.by_scope[scope] += n
-        row.closed += n * closed
-        row.escalated_cases += n * escalated
+        row.by_level[value["level"]] += n
+        row.by_scope[value["scope"]] += n
+        row.closed += n * value["closed"]
+        row.escalated_cases += n * value["escalated"]
 
 
 def _add_closing_days(
-    session: Session, sel: Selection, rows: _Rows, per_unit: bool, calendar: Calendar
+    session: Session,
+    sel: Selection,
+    rows: _Rows,
+    calendar: Calendar,
+    *,
+    per_unit: bool,
+    key: str = "unit_id",
 ) -> None:
     sub = cases_closed(sel, per_unit=per_unit).subquery()
-    pairs = session.exec(
-        select(sub.c.unit_id, sub.c.opened_at, sub.c.closed_at, func.count()).group_by(
-            sub.c.unit_id, sub.c.opened_at, sub.c.closed_at
-        )
-    ).all()
+    group = (sub.c[key], sub.c.opened_at, sub.c.closed_at)
+    pairs = session.exec(select(*group, func.count()).group_by(*group)).all()
     if not pairs:
         return
     index = WorkdayIndex.build(calendar, min(p[1] for p in pairs), max(p[2] for p in pairs))
-    for unit, opened, closed, n in pairs:
-        row = rows[unit]
+    for row_key, opened, closed, n in pairs:
+        row = rows[row_key]
         row.cases_closed_in_period += n
         row.workdays_to_close += n * index.between(opened, closed)
 
 
-def _add_unit_measures(session: Session, sel: Selection, rows: _Rows) -> None:
-    """Measures whose rows each belong to exactly one unit (overall = their sum)."""
-    for (unit, outcome), n in _grouped(session, steps_due(sel), "unit_id", "outcome").items():
+def _add_row_measures(session: Session, sel: Selection, rows: _Rows, key: str = "unit_id") -> None:
+    """Measures whose item rows each belong to exactly one unit and one level, so the total
+    is their sum. Tickets have no level: grouped by level, they are left out."""
+    for (k, outcome), n in _grouped(session, steps_due(sel), key, "outcome").items():
         attr = {ON_TIME: "steps_on_time", LATE: "steps_late", PENDING: "steps_pending"}[outcome]
-        setattr(rows[unit], attr, getattr(rows[unit], attr) + n)
-    notices = _grouped(session, onsite_notices(sel), "unit_id", "registered_same_day")
-    for (unit, same_day), n in notices.items():
-        rows[unit].notices += n
-        rows[unit].notices_registered += n * same_day
-    for (unit,), n in _grouped(session, escalations(sel), "unit_id").items():
-        rows[unit].escalations += n
-    for (unit,), n in _grouped(session, referrals(sel), "unit_id").items():
-        rows[unit].referrals += n
-    for (unit,), n in _grouped(session, noncompliant_feedback(sel), "unit_id").items():
-        rows[unit].noncompliant_feedback += n
+        setattr(rows[k], attr, getattr(rows[k], attr) + n)
+    for (k, same_day), n in _grouped(
+        session, onsite_notices(sel), key, "registered_same_day"
+    ).items():
+        rows[k].notices += n
+        rows[k].notices_registered += n * same_day
+    for (k,), n in _grouped(session, escalations(sel), key).items():
+        rows[k].escalations += n
+    for (k,), n in _grouped(session, referrals(sel), key).items():
+        rows[k].referrals += n
+    for (k,), n in _grouped(session, noncompliant_feedback(sel), key).items():
+        rows[k].noncompliant_feedback += n
+    if key == "level":
+        return
     satisfied = {CallbackResult.SATISFIED, CallbackResult.BASIC}
     answered = satisfied | {CallbackResult.UNSATISFIED}
-    tickets = _grouped(session, tickets_received(sel), "unit_id", "repeat", "callback_result")
-    for (unit, repeat, callback), n in tickets.items():
-        row = rows[unit]
+    tickets = _grouped(session, tickets_received(sel), key, "repeat", "callback_result")
+    for (k, repeat, callback), n in tickets.items():
+        row = rows[k]
         row.tickets += n
         row.repeat_tickets += n * repeat
         row.callbacks += n if callback in answered else 0
         row.callbacks_satisfied += n if callback in satisfied else 0
 
 
-UNIT_MEASURES = (
+ROW_MEASURES = (
     "steps_on_time",
     "steps_late",
     "steps_pending",
@@ -580,17 +605,17 @@ def compute(
     """All figures for a selection, overall and (unless `by_unit=False`) per unit."""
     calendar = calendar or Calendar.load(session)
     per_unit = _Rows()
-    _add_unit_measures(session, sel, per_unit)
+    _add_row_measures(session, sel, per_unit)
     overall = Kpis()
-    for name in UNIT_MEASURES:
+    for name in ROW_MEASURES:
         setattr(overall, name, sum(getattr(r, name) for r in per_unit.values()))
     totals = _Rows({None: overall})
     _add_case_counts(session, sel, totals, per_unit=False)
-    _add_closing_days(session, sel, totals, False, calendar)
+    _add_closing_days(session, sel, totals, calendar, per_unit=False)
     units: list[Kpis] = []
     if by_unit:
         _add_case_counts(session, sel, per_unit, per_unit=True)
-        _add_closing_days(session, sel, per_unit, True, calendar)
+        _add_closing_days(session, sel, per_unit, calendar, per_unit=True)
         units = _named(session, per_unit)
     return KpiReport(selection=sel, overall=overall, units=units)
 
@@ -607,13 +632,16 @@ def _named(session: Session, rows: _Rows) -> list[Kpis]:
 def by_level(
     session: Session, sel: Selection, calendar: Calendar | None = None
 ) -> dict[Level, Kpis]:
-    """The overall figures restricted to each level (steps by their level, cases by theirs)."""
+    """The figures per level: steps by their level, cases and referrals by the case's.
+
+    Tickets have no level, so ticket figures (重复投诉率, 回访满意率) are empty here.
+    """
     calendar = calendar or Calendar.load(session)
-    return {
-        level: compute(session, sel.with_levels({level}), calendar, by_unit=False).overall
-        for level in Level
-        if not sel.levels or level in sel.levels
-    }
+    rows = _Rows()
+    _add_row_measures(session, sel, rows, key="level")
+    _add_case_counts(session, sel, rows, per_unit=False, key="level")
+    _add_closing_days(session, sel, rows, calendar, per_unit=False, key="level")
+    return {level: rows[level] for level in Level if not sel.levels or level in sel.levels}
 
 
 def cases_by_month(session: Session, sel: Selection) -> list[tuple[int, int, int]]:

@@ -104,11 +104,12 @@ def link_case(session: Session, actor: Actor, meeting_id: int, case_id: int) -> 
     audit.record(
         session,
         actor,
-        AuditAction.CREATE,
-        "meetingcase",
-        meeting_id,
-        new=case.case_no,
-        note=f"专题会“{meeting.title}”讨论督办事项 {case.case_no}",
+        AuditAction.UPDATE,
+        "case",
+        case_id,
+        field="meeting",
+        new=meeting.title,
+        note=f"{cn_date(meeting.held_at)} 专题会“{meeting.title}”讨论本事项",
     )
     if case.status == CaseStatus.OPEN and case.level == Level.ESCALATED:
         cases.record_special_meeting(session, actor, case_id, meeting_id)

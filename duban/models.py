@@ -101,7 +101,11 @@ class Unit(Tracked, table=True):
 
 # One 12345 work order, imported from the city platform's export.
 class Ticket(Tracked, table=True):
-    __table_args__ = (Index("ix_ticket_unit_received", "unit_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_ticket_unit_received", "unit_id", "received_at"),
+        # covers callback satisfaction per unit (看板 承办单位): live rows, no table lookups
+        Index("ix_ticket_live_unit_callback", "deleted_at", "unit_id", "callback_result"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_no: str = Field(max_length=64, unique=True)  # text, never a number

@@ -114,7 +114,7 @@ def build_report(
         meetings=meetings_held(session, period),
         referrals=referral_lines(session, sel),
         typical=typical_cases(session, period),
-        assessment=assess(session, sel, calendar=calendar),
+        assessment=assess(session, sel, calendar=calendar, computed=figures),
     )
 
 
@@ -379,7 +379,7 @@ def overview_text(report: WorkReport) -> str:
     parts = [
         f"{report.period.label}，共确定督办事项 {o.cases} 件（其中{lv}），"
         f"已办结 {o.closed} 件，办结率 {o.closure_rate.percent()}；"
-        f"提级办理 {o.escalated_cases} 件，提级率 {o.escalation_rate.percent()}。",
+        f"经督办后提级 {o.escalated_cases} 件，提级率 {o.escalation_rate.percent()}。",
         f"到期督办环节 {o.steps_on_time + o.steps_late} 个，按时书面反馈 {o.steps_on_time} 个，"
         f"按时反馈率 {o.on_time_rate.percent()}；现场协调督办通知 {o.notices} 份，"
         f"当天登记 {o.notices_registered} 份，及时登记率 {o.registration_rate.percent()}；"

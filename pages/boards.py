@@ -64,14 +64,19 @@ def on_chart_pick() -> None:
 # --- filters ------------------------------------------------------------------------------
 all_units = me.can(Perm.VIEW_ALL)
 cols = st.columns([3, 2, 3, 2, 2])
-unit_id = cols[0].selectbox(
-    "承办单位",
-    [None, *units],
-    format_func=lambda u: "全部单位" if u is None else units[u],
-    key="boards_unit",
-    bind="query-params",
-    disabled=not all_units,
-)
+if all_units:
+    unit_id = cols[0].selectbox(
+        "承办单位",
+        [None, *units],
+        format_func=lambda u: "全部单位" if u is None else units[u],
+        key="boards_unit",
+        bind="query-params",
+    )
+else:  # a unit user sees their own unit only
+    unit_id = me.unit_id
+    cols[0].selectbox(
+        "承办单位", [units.get(unit_id or -1, "（未关联单位）")], disabled=True, key="boards_own"
+    )
 level = cols[1].selectbox(
     "督办类型",
     [None, *Level],
@@ -87,8 +92,6 @@ scope = cols[2].selectbox(
 since = cols[3].date_input("立案日期从", value=None, key="boards_since")
 until = cols[4].date_input("立案日期至", value=None, key="boards_until")
 filt = BoardFilter(unit_id, level, scope, since, until).pinned_to(me)
-if not all_units:
-    st.caption(f"当前账号只能查看本单位：{units.get(me.unit_id or -1, '（未关联单位）')}")
 
 
 # --- the boards ---------------------------------------------------------------------------

@@ -114,7 +114,7 @@ if suggestions:
 # --- the case -----------------------------------------------------------------------------
 st.subheader("督办事项")
 default_lead = tickets[0].unit_id if tickets and tickets[0].unit_id in unit_names else None
-if "case_new_lead" not in st.session_state and default_lead is not None:
+if st.session_state.get("case_new_lead") is None and default_lead is not None:
     st.session_state["case_new_lead"] = default_lead
 with st.form("case_new_form"):
     scope = st.selectbox(
@@ -127,7 +127,10 @@ with st.form("case_new_form"):
         "主办单位", list(unit_names), format_func=unit_names.get, index=None,
         placeholder="请选择主办单位", key="case_new_lead",
     )  # fmt: skip
-    co = c2.multiselect("协办单位", list(unit_names), format_func=unit_names.get, key="case_new_co")
+    co = c2.multiselect(
+        "协办单位", list(unit_names), format_func=unit_names.get, placeholder="可多选，也可不选",
+        key="case_new_co",
+    )  # fmt: skip
     related = st.text_area(
         "相关情况",
         value=st.session_state.get("case_new_reason", ""),

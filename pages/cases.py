@@ -83,19 +83,23 @@ def show_list() -> None:
         rows, total = cases.list_cases(
             session, me, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
+        eligible = {
+            e.case_id for e in cases.eligible_for_escalation(session, today(), [r.id for r in rows])
+        }
     st.caption(f"共 {total} 件，本页 {len(rows)} 件")
     if rows:
         frame = pd.DataFrame(
             {
                 "督办编号": [r.case_no for r in rows],
+                "详情": [f"./cases?case={r.id}" for r in rows],
                 "事由": [r.title for r in rows],
                 "督办类型": [r.level.label for r in rows],
                 "状态": [r.status.label for r in rows],
                 "主办单位": [r.lead_unit for r in rows],
                 "立项日期": [cn_date(r.opened_at) for r in rows],
                 "当前截止": [due_text(r.due_at, r.due_provisional) for r in rows],
+                "可提级": ["是" if r.id in eligible else "" for r in rows],
                 "已移交纪委": ["是" if r.referred else "" for r in rows],
-                "详情": [f"./cases?case={r.id}" for r in rows],
             }
         )
         st.dataframe(

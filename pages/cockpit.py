@@ -43,7 +43,7 @@ with Session(engine()) as session:
     figures = kpi.compute(session, sel, calendar)
     months = kpi.cases_by_month(session, sel)
     escalated = reports.escalated_matters(session, period)
-    scores = assess(session, sel, calendar=calendar)
+    scores = assess(session, sel, calendar=calendar, computed=figures)
 o = figures.overall
 
 st.caption(f"{cn_date(day)} · 统计区间 {period.label}（{cn_date(period.start)}起）")

@@ -31,10 +31,22 @@ with Session(engine()) as session:
     cases = case_choices(session, me)
 
 show_closed = st.checkbox("包含已办结的事项", key="documents_closed")
-choices = {c.id: c for c in cases if show_closed or c.status is CaseStatus.OPEN}
+choices = {c.id: c for c in cases}
+already = set(st.session_state.get("documents_cases", []))  # stays pickable when filtered out
+shown = [
+    cid
+    for cid, c in choices.items()
+    if show_closed or c.status is CaseStatus.OPEN or cid in already
+]
+st.button(
+    f"全选列表中的 {len(shown)} 个事项",
+    key="documents_all",
+    on_click=lambda: st.session_state.update(documents_cases=list(shown)),
+    disabled=not shown,
+)
 picked: list[int] = st.multiselect(
     "督办事项（可多选）",
-    list(choices),
+    shown,
     format_func=lambda cid: (
         f"{choices[cid].case_no} {choices[cid].title}（{choices[cid].level.label}）"
     ),

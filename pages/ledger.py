@@ -254,7 +254,6 @@ def pending_changes(gen: int):
 def on_save(gen: int) -> None:
     """保存 (a callback, so it runs exactly once per click, before the page redraws)."""
     edits, added, deleted, _ = pending_changes(gen)
-    open("/tmp/ledger_debug.log", "a").write(f"{gen} {st.session_state.get('ledger_gen')} {st.session_state.get(f'ledger_editor_{gen}')} {[k for k in st.session_state if str(k).startswith('ledger_editor')]}\n")
     if not (edits or added or deleted):
         flash("info", "没有需要保存的修改")
         return

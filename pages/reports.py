@@ -227,7 +227,7 @@ with tabs[2]:
         "年度绩效考核一般按“年度”区间查看；得分 = 基础分 − 扣分 + 加分，每项扣分可追溯到督办事项。"
     )
     with Session(engine()) as session:
-        result = assessment.assess(session, sel)
+        result = assessment.assess(session, sel, computed=figures)
     summary = pd.DataFrame(assessment.summary_rows(result), columns=assessment.SUMMARY_HEADERS)
     st.dataframe(summary, hide_index=True)
     st.download_button(

@@ -17,10 +17,12 @@ repeat table rows (one block per ticket), `{%p %}` paragraphs show optional line
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -691,13 +693,32 @@ def field_reference() -> str:
     return "\n".join(lines)
 
 
+FIXED_TIME = (2024, 1, 24, 0, 0, 0)  # the seed's date; any fixed stamp keeps builds identical
+
+
+def save_reproducibly(doc: DocxDocument, path: Path) -> None:
+    """Save with fixed zip timestamps, so an unchanged template rebuilds byte for byte
+    (its sha256, registered on every document, changes only when the layout does)."""
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:  # fmt: skip
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, source.read(info))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(out.getvalue())
+    tmp.replace(path)  # readers never see a half-written template
+
+
 def build_all(folder: Path = TEMPLATES) -> list[Path]:
     """Write every template (and the README) into `folder`; returns the written paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, builder in BUILDERS.items():
         path = folder / f"{stem}.docx"
-        builder().save(path)
+        save_reproducibly(builder(), path)
         written.append(path)
     readme = folder / "README.md"
     readme.write_text(field_reference(), encoding="utf-8")

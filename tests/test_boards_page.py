@@ -118,7 +118,7 @@ def test_filters_apply_to_every_board(world):
     at = open_page(LEADER, "pages/boards.py")
     at.selectbox(key="boards_level").set_value(Level.ONSITE).run()
     assert not at.dataframe and at.success[0].value == "没有逾期的督办环节。"
-    at.query_params["boards_tab"] = "即将到期"
+    at.session_state["boards_tab"] = "即将到期"
     at.run()
     assert shown(at) == ["到期件"]
 
@@ -131,19 +131,21 @@ def test_the_unit_board_is_a_table_with_charts_and_a_unit_pick_filters_the_other
     assert len(at.get("vega_lite_chart")) == 2  # bar per unit, trend per month
     # picking 镇城管中队 (row or bar) sets the unit filter the other boards read
     at.session_state["boards_unit"] = world["patrol"]
-    at.query_params["boards_tab"] = "逾期"
+    del at.query_params["boards_tab"]  # the user switches tabs
+    at.session_state["boards_tab"] = "逾期"
     at.run()
     assert at.success[0].value == "没有逾期的督办环节。"
-    at.query_params["boards_tab"] = "待提级"
+    at.session_state["boards_tab"] = "待提级"
     at.run()
     assert shown(at) == ["无进展件"]
 
 
 def test_a_unit_user_cannot_look_at_other_units(world):
     at = open_page(Actor(None, "城管", Role.UNIT, unit_id=world["patrol"]), "pages/boards.py",
-                   boards_unit=str(world["town"]))  # fmt: skip
-    assert at.selectbox(key="boards_unit").disabled
-    assert not at.dataframe  # 镇城管中队 has nothing overdue, and 镇城建中心 is not theirs
+                   boards_tab="待提级", boards_unit=str(world["town"]))  # fmt: skip
+    assert at.selectbox(key="boards_own").value == "镇城管中队"
+    assert at.selectbox(key="boards_own").disabled
+    assert shown(at) == ["无进展件"]  # 镇城建中心's overdue case is not theirs
 
 
 # --- 督办线索 ------------------------------------------------------------------------------
@@ -202,8 +204,9 @@ def test_a_group_already_supervised_links_to_its_case_instead(engine, cluster):
         case = make_case(s, make_unit(s), case_no="已督办件")
         s.add(CaseTicket(case_id=case.id, ticket_id=cluster[0]))
         s.commit()
+        case_id = case.id
     at = open_page(CLERK, "pages/candidates.py")
     assert not [b for b in at.button if b.label == "立案"]
     assert [(p.value, p.proto.query_string) for p in at.page_link] == [
-        ("已督办件", f"case={case.id}")
+        ("已督办件", f"case={case_id}")
     ]

@@ -366,3 +366,27 @@ def test_a_no_progress_answer_on_time_is_on_time_and_its_escalation_counts(sessi
     kpis = compute(session, march()).overall
     assert kpis.on_time_rate == Ratio(1, 1)
     assert (kpis.escalations, kpis.escalated_cases) == (1, 1)
+
+
+def test_the_unit_made_responsible_at_the_site_visit_answers_for_the_step(session, units):
+    """ "现场协调督办 … 明确处置责任，处置时限" — after the visit the responsible unit must
+    answer: the step's timeliness and its escalation count for it; the same-day
+    registration counts for the unit the notice was sent to."""
+    a, b = units
+    case = make_case(session, a, level=Level.ONSITE)
+    make_step(
+        session,
+        case,
+        kind=StepKind.ONSITE_NOTICE,
+        issued_at=date(2024, 3, 4),
+        registered_at=datetime(2024, 3, 4, 9, 0),
+        responsible_unit_id=b.id,
+        due_at=date(2024, 3, 11),
+        status=StepStatus.ESCALATED,
+        escalation_reason="现场督办后仍无进展",
+    )
+    by_name = {row.unit_name: row for row in compute(session, march()).units}
+    assert by_name["镇城建中心"].registration_rate == Ratio(1, 1)
+    assert by_name["镇城建中心"].on_time_rate == Ratio(0, 0)
+    assert by_name["镇城管中队"].on_time_rate == Ratio(0, 1)
+    assert by_name["镇城管中队"].escalations == 1

@@ -109,4 +109,5 @@ def test_logout_returns_to_the_login_form(unit_page, server):
     login(unit_page, server, "unit", server.users["unit"])
     unit_page.get_by_role("button", name="退出登录").click()
     unit_page.get_by_text("已退出登录").wait_for()
-    assert unit_page.locator('input[aria-label="用户名"]').is_visible()
+    unit_page.locator('input[aria-label="用户名"]').wait_for()
+    assert "当前用户" not in unit_page.get_by_test_id("stApp").inner_text()

@@ -42,6 +42,18 @@ def wait_idle(page) -> None:
     )
 
 
+def focus_first_ticket_cell(page, grid) -> None:
+    """Click the first row's 工单编号 cell (the grid is a canvas: click by position)."""
+    in_grid = "() => !!document.activeElement?.closest('[data-testid=\"stDataFrame\"]')"
+    for _ in range(5):
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+        if page.evaluate(in_grid):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the grid did not take the keyboard focus")
+
+
 def test_upload_edit_save_reload(page, server) -> None:
     open_app(page, server, "ledger")
     tab(page, "导入")
@@ -59,18 +71,22 @@ def test_upload_edit_save_reload(page, server) -> None:
     keyword.fill(ADDRESS)
     keyword.press("Enter")
     page.get_by_text("共 2 条").wait_for()
+    page.get_by_role("heading", name="工单台账").click()  # leave the filter box
     wait_idle(page)
 
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
+    page.wait_for_timeout(500)  # let the canvas settle after the rerun
     # newest first: the first row is NUMBERS[1]; click its 工单编号 cell, walk right to 备注
-    page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+    focus_first_ticket_cell(page, grid)
     for _ in range(NOTES_OFFSET):
         page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     page.keyboard.type(NOTE)
     page.keyboard.press("Enter")
+    # the grid hands its edits to the form when it loses focus: click outside it first,
+    # as a user does on the way to the button
+    page.get_by_text("新增工单（手工录入").click()
     page.get_by_role("button", name="保存").click()
     page.get_by_text("已保存：修改 1 条").wait_for()
 

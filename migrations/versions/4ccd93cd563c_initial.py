@@ -1,17 +1,18 @@
 """initial
 
-Revision ID: 8bf79e84ac66
+Revision ID: 4ccd93cd563c
 Revises:
-Create Date: 2026-11-27 05:18:15.367598
+Create Date: 2026-11-27 05:49:54.270429
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 
-revision: str = "8bf79e84ac66"
+revision: str = "4ccd93cd563c"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -520,6 +521,11 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_ticket_deleted_at"), ["deleted_at"], unique=False)
         batch_op.create_index(
+            "ix_ticket_live_unit_callback",
+            ["deleted_at", "unit_id", "callback_result"],
+            unique=False,
+        )
+        batch_op.create_index(
             batch_op.f("ix_ticket_platform_due_at"), ["platform_due_at"], unique=False
         )
         batch_op.create_index(
@@ -656,6 +662,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ticket_received_at"))
         batch_op.drop_index(batch_op.f("ix_ticket_platform_status"))
         batch_op.drop_index(batch_op.f("ix_ticket_platform_due_at"))
+        batch_op.drop_index("ix_ticket_live_unit_callback")
         batch_op.drop_index(batch_op.f("ix_ticket_deleted_at"))
         batch_op.drop_index(batch_op.f("ix_ticket_city_supervised"))
         batch_op.drop_index(batch_op.f("ix_ticket_category"))
