@@ -94,25 +94,25 @@ def ticket_rows(n: int, seed: int = 11) -> list[dict]:
     rng = random.Random(seed)
     specs = []
     while len(specs) < n:
-        _, _, texts = rng.choice(TOPICS)
+        category, _, texts = rng.choice(TOPICS)
         kind = rng.random()
         place = address(rng)
         first = AS_OF - timedelta(days=rng.uniform(0, 88))
         if kind < 0.80:  # a single complaint
-            specs.append((first, place, content(rng, texts), None))
+            specs.append((first, place, content(rng, texts), None, category))
         elif kind < 0.95:  # one caller, again and again, reworded
             phone = f"147{rng.randrange(10**8):08d}"
             for _ in range(rng.randrange(2, 6)):
                 when = first + timedelta(days=rng.uniform(0, 30))
-                specs.append((min(when, AS_OF), place, content(rng, texts), phone))
+                specs.append((min(when, AS_OF), place, content(rng, texts), phone, category))
         else:  # many callers, one place, one wording
             text = content(rng, texts)
             for _ in range(rng.randrange(3, 9)):
                 when = first + timedelta(days=rng.uniform(0, 20))
-                specs.append((min(when, AS_OF), place, text, None))
+                specs.append((min(when, AS_OF), place, text, None, category))
     specs = sorted(specs[:n], key=lambda s: s[0])
     rows = []
-    for i, (when, place, text, phone) in enumerate(specs):
+    for i, (when, place, text, phone, category) in enumerate(specs):
         status = rng.choice(STATUSES)
         rows.append(
             {
@@ -122,7 +122,7 @@ def ticket_rows(n: int, seed: int = 11) -> list[dict]:
                 "address": place,
                 "address_norm": normalize_address(place),
                 "content": text,
-                "category": "",
+                "category": category,
                 "caller": rng.choice(SURNAMES) + rng.choice(["先生", "女士"]),
                 "phone": phone or f"141{rng.randrange(10**8):08d}",
                 "unit_raw": "",
@@ -142,14 +142,19 @@ def ticket_rows(n: int, seed: int = 11) -> list[dict]:
     return rows
 
 
-def all_pairs(addresses: list[str], contents: list[str], percent: int) -> list[list[int]]:
+def all_pairs(
+    addresses: list[str], contents: list[str], categories: list[str], percent: int
+) -> list[list[int]]:
     """The baseline: every pair's bigram Jaccard and the same-matter rule, then components."""
     sets = [bigrams(normalize_text(c)) for c in contents]
     threshold = percent / 100
     uf = _UnionFind(len(addresses))
     for i in range(len(addresses)):
         for j in range(i + 1, len(addresses)):
-            if same_matter(addresses[i], addresses[j], jaccard(sets[i], sets[j]), threshold):
+            score = jaccard(sets[i], sets[j])
+            if same_matter(
+                addresses[i], addresses[j], score, threshold, categories[i], categories[j]
+            ):
                 uf.union(i, j)
     groups: dict[int, list[int]] = {}
     for i in range(len(addresses)):
@@ -184,16 +189,20 @@ def main(argv: list[str] | None = None) -> int:
 
     addresses = [r["address_norm"] for r in rows]
     contents = [r["content"] for r in rows]
+    categories = [r["category"] for r in rows]
     started = time.perf_counter()
-    group_matters(addresses, contents, PERCENT)
+    group_matters(addresses, contents, PERCENT, categories)
     fast = time.perf_counter() - started
 
     sample = random.Random(5).sample(range(len(rows)), min(args.sample, len(rows)))
-    s_addr, s_text = [addresses[i] for i in sample], [contents[i] for i in sample]
+    s_addr = [addresses[i] for i in sample]
+    s_text = [contents[i] for i in sample]
+    s_cat = [categories[i] for i in sample]
     started = time.perf_counter()
-    baseline = all_pairs(s_addr, s_text, PERCENT)
+    baseline = all_pairs(s_addr, s_text, s_cat, PERCENT)
     measured = time.perf_counter() - started
-    same = baseline == sorted(m.members for m in group_matters(s_addr, s_text, PERCENT))
+    indexed = sorted(m.members for m in group_matters(s_addr, s_text, PERCENT, s_cat))
+    same = baseline == indexed
     n, k = len(rows), len(sample)
     extrapolated = measured * (n * (n - 1)) / (k * (k - 1))
     print(f"grouping, indexed, {n:,} tickets: {fast:.2f} s")

@@ -7,21 +7,22 @@ The seed, §三(一)1: "镇城运中心对各类工单进行分析，综合诉�
 
 Same matter (同一事项). Two tickets are about the same matter when
 - their normalised addresses are equal and specific (down to a house, building or group:
-  the address holds a digit or one of 号弄幢栋楼室组), or
+  the address holds a digit or one of 号弄幢栋楼室组) and their categories agree (an export
+  without categories leaves them all equal: one address, one matter), or
 - their contents are near-identical — the Jaccard similarity of the character bigrams of
   the normalised texts is at least the threshold — and their addresses agree: equal, one
   containing the other (`和睦家园12号` ⊂ `和睦家园12号楼`), or both empty. The same wording
-  at two different places stays two matters.
+  at two different places stays two matters; so do 电动车被盗 and 拖欠工资 at one door.
 A matter is a connected component of that relation.
 
-Scale. Tickets are never compared blindly pair by pair. Tickets at one specific address form
-one node; elsewhere a node is one wording at one address. Nested addresses are found by
-looking every substring of each address up in the set of addresses; contents are compared
-only inside an address or across a nested pair, through an inverted index on bigram
-prefixes (AllPairs prefix filtering: two token sets with Jaccard ≥ t share a token among
-the first |x| − ⌈t·|x|⌉ + 1 tokens of each, in one global rarest-first order), and every
-candidate pair is verified exactly. `bench/bench_candidates.py` measures it against the
-all-pairs baseline and checks both give the same matters.
+Scale. Tickets are never compared blindly pair by pair. Tickets of one category at one
+specific address form one node; elsewhere a node is one wording at one address. Nested
+addresses are found by looking every substring of each address up in the set of addresses;
+contents are compared only inside an address or across a nested pair, through an inverted
+index on bigram prefixes (AllPairs prefix filtering: two token sets with Jaccard ≥ t share
+a token among the first |x| − ⌈t·|x|⌉ + 1 tokens of each, in one global rarest-first
+order), and every candidate pair is verified exactly. `bench/bench_candidates.py` measures
+it against the all-pairs baseline and checks both give the same matters.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class Thresholds:
             f"{self.unsatisfied_min} 次",
             f"市级督办：平台标记为市级督办、近 {self.repeat_window_days} 天内受理或仍在办理的工单",
             f"超期工单：近 {self.repeat_window_days} 天内受理、超过平台办结期限仍未办结的工单",
-            f"同一事项：同一具体地址；或内容相似度 ≥ {self.similarity_percent}% 且地址相同或相互包含",
+            "同一事项：同一具体地址（门牌、楼号、村组）且诉求类别相同；或内容相似度 ≥ "
+            f"{self.similarity_percent}% 且地址相同或相互包含",
         ]
 
 
@@ -174,9 +176,16 @@ def nested(a: str, b: str) -> bool:
     return len(short) >= MIN_NESTED_ADDRESS and short in long
 
 
-def same_matter(address_a: str, address_b: str, score: float, threshold: float) -> bool:
+def same_matter(
+    address_a: str,
+    address_b: str,
+    score: float,
+    threshold: float,
+    category_a: str = "",
+    category_b: str = "",
+) -> bool:
     """The pairwise definition of "same matter" (the module docstring), for one pair."""
-    if address_a == address_b and is_specific(address_a):
+    if address_a == address_b and is_specific(address_a) and category_a == category_b:
         return True
     agree = address_a == address_b or nested(address_a, address_b)
     return agree and score >= threshold
@@ -291,77 +300,103 @@ def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+Wording = tuple[str, str, str]  # (address, category at a specific address else "", text)
+
+
 class MatterIndex:
-    """Tickets' addresses and wordings prepared once; `group` splits any subset into matters.
+    """Tickets' addresses, categories and wordings prepared once; `group` splits any subset
+    into matters.
 
     The result equals the connected components of `same_matter` over all pairs of the
     subset, without comparing all pairs (see the module docstring): similar wordings are
     found once for all tickets, and a subset keeps the links whose two wordings it holds.
     """
 
-    def __init__(self, addresses: Sequence[str], contents: Sequence[str], percent: int) -> None:
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        contents: Sequence[str],
+        percent: int,
+        categories: Sequence[str] | None = None,
+    ) -> None:
         """`addresses` normalised (`Ticket.address_norm`), `contents` as written.
 
         Only contents at addresses that take part in a comparison are normalised and
-        tokenised; elsewhere the wording does not matter (one node per specific address).
+        tokenised; elsewhere the wording does not matter (one node per specific address
+        and category).
         """
         self.addresses, self.percent = list(addresses), percent
+        self.categories = list(categories) if categories is not None else [""] * len(addresses)
         distinct = set(self.addresses)
         self.specific = {a: is_specific(a) for a in distinct}
+        kinds: dict[str, set[str]] = defaultdict(set)
+        for address, category in zip(self.addresses, self.categories, strict=True):
+            kinds[address].add(category)
         pairs = nested_addresses(a for a in distinct if a)
-        indexed = {a for a in distinct if not self.specific[a]} | {short for short, _ in pairs}
+        # compared within itself: a vague address, or a specific one holding several categories
+        self_joined = {a for a in distinct if not self.specific[a] or len(kinds[a]) > 1}
+        indexed = self_joined | {short for short, _ in pairs}
         compared = indexed | {long for _, long in pairs}
         clean: dict[str, str] = {}
         self.texts = [
             (clean.get(c) or clean.setdefault(c, normalize_text(c))) if a in compared else ""
             for a, c in zip(self.addresses, contents, strict=True)
         ]
-        wordings: dict[str, set[str]] = defaultdict(set)
-        for address, text in zip(self.addresses, self.texts, strict=True):
+        wordings: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for i, address in enumerate(self.addresses):
             if address in compared:
-                wordings[address].add(text)
-        # (address, wording) × (address, wording) with near-identical contents
-        self.links: list[tuple[str, str, str, str, float]] = []
-        tokens = _token_ids({t for words in wordings.values() for t in words})
+                wordings[address].add(self.wording(i)[1:])
+        self.links: list[tuple[Wording, Wording, float]] = []  # near-identical contents
+        tokens = _token_ids({text for words in wordings.values() for _, text in words})
         indexes: dict[str, _PrefixIndex] = {}
         for address in sorted(indexed):
             index = indexes[address] = _PrefixIndex(percent)
-            self_join = not self.specific[address]
-            for text in sorted(wordings[address]):
-                if self_join:
-                    for other, score in index.probe(tokens[text]):
-                        self.links.append((address, other, address, text, score))
-                index.add(text, tokens[text])
+            for category, text in sorted(wordings[address]):
+                if address in self_joined:
+                    for (other_category, other), score in index.probe(tokens[text]):
+                        self.links.append(
+                            ((address, other_category, other), (address, category, text), score)
+                        )
+                index.add((category, text), tokens[text])
         for short, long in pairs:
-            for text in sorted(wordings[long]):
-                for other, score in indexes[short].probe(tokens[text]):
-                    self.links.append((short, other, long, text, score))
+            for category, text in sorted(wordings[long]):
+                for (other_category, other), score in indexes[short].probe(tokens[text]):
+                    self.links.append(
+                        ((short, other_category, other), (long, category, text), score)
+                    )
+
+    def wording(self, i: int) -> Wording:
+        address = self.addresses[i]
+        return (address, self.categories[i] if self.specific[address] else "", self.texts[i])
+
+    def node_key(self, wording: Wording) -> tuple[str, str]:
+        """One node per specific address and category; elsewhere one per wording."""
+        address, category, text = wording
+        return (address, category) if self.specific[address] else (address, text)
 
     def group(self, subset: Iterable[int] | None = None) -> list[Matter]:
         """The matters among the tickets `subset` (indices; default all), members sorted."""
         ids = range(len(self.addresses)) if subset is None else subset
-        # nodes: one per specific address; one per (address, wording) elsewhere
         node_of: dict[tuple, int] = {}
         node_members: list[list[int]] = []
-        first: dict[tuple[str, str], int] = {}  # (address, wording) → its first ticket here
+        first: dict[Wording, int] = {}  # a wording → its first ticket in the subset
         for i in ids:
-            address, text = self.addresses[i], self.texts[i]
-            key: tuple = (address, "" if self.specific[address] else text)
-            if not text and not self.specific[address]:
-                key = (address, i)  # no wording to compare: like no other ticket
+            wording = self.wording(i)
+            key: tuple = self.node_key(wording)
+            if not wording[2] and not self.specific[wording[0]]:
+                key = (wording[0], i)  # no wording to compare: like no other ticket
             n = node_of.get(key)
             if n is None:
                 n = node_of[key] = len(node_members)
                 node_members.append([])
             node_members[n].append(i)
-            first.setdefault((address, text), i)
+            first.setdefault(wording, i)
         best: dict[tuple[int, int], Link] = {}
-        for address_a, text_a, address_b, text_b, score in self.links:
-            a, b = first.get((address_a, text_a)), first.get((address_b, text_b))
+        for wording_a, wording_b, score in self.links:
+            a, b = first.get(wording_a), first.get(wording_b)
             if a is None or b is None:
                 continue
-            u = node_of[(address_a, "" if self.specific[address_a] else text_a)]
-            v = node_of[(address_b, "" if self.specific[address_b] else text_b)]
+            u, v = node_of[self.node_key(wording_a)], node_of[self.node_key(wording_b)]
             if u == v:
                 continue
             key = (min(u, v), max(u, v))
@@ -380,9 +415,14 @@ class MatterIndex:
         return list(matters.values())
 
 
-def group_matters(addresses: Sequence[str], contents: Sequence[str], percent: int) -> list[Matter]:
-    """Split tickets (normalised address, content as written) into matters, by index."""
-    return MatterIndex(addresses, contents, percent).group()
+def group_matters(
+    addresses: Sequence[str],
+    contents: Sequence[str],
+    percent: int,
+    categories: Sequence[str] | None = None,
+) -> list[Matter]:
+    """Split tickets (normalised address, content as written, category) into matters."""
+    return MatterIndex(addresses, contents, percent, categories).group()
 
 
 def _token_ids(texts: Iterable[str]) -> dict[str, list[int]]:
@@ -515,7 +555,10 @@ def find_candidates(
     th = thresholds or Thresholds.load(session)
     tickets = _load_tickets(session, as_of, th)
     index = MatterIndex(
-        [t.address_norm for t in tickets], [t.content for t in tickets], th.similarity_percent
+        [t.address_norm for t in tickets],
+        [t.content for t in tickets],
+        th.similarity_percent,
+        [t.category for t in tickets],
     )
     repeat_from = _window_start(as_of, th.repeat_window_days)
     conc_from = _window_start(as_of, th.concentrated_window_days)

@@ -14,10 +14,12 @@ from sqlmodel import Session, select
 
 from duban import assessment, kpi, reports
 from duban.clock import cn_date, today
+from duban.documents import case_by_no
 from duban.enums import Level, Scope
 from duban.kpi import Period, Selection
-from duban.models import Case, Unit
+from duban.models import Unit
 from duban.permissions import Perm
+from duban.workdays import Calendar
 from ui.common import actor, engine, user_action
 
 me = actor()
@@ -33,7 +35,7 @@ unit_names = dict(units)
 this_year = today().year
 years = list(range(this_year, this_year - 6, -1))
 
-cols = st.columns([1.3, 0.8, 1, 2, 1.6])
+cols = st.columns([2.2, 1, 1, 2.4, 1.8])
 kind = cols[0].segmented_control(
     "统计区间",
     ["月度", "季度", "年度", "自定义"],
@@ -94,13 +96,14 @@ if period is None:
 
 sel = Selection(period, frozenset(unit_ids), frozenset(levels), as_of=today())
 with Session(engine()) as session:
-    figures = kpi.compute(session, sel)
-    per_level = kpi.by_level(session, sel)
+    calendar = Calendar.load(session)
+    figures = kpi.compute(session, sel, calendar)
+    per_level = kpi.by_level(session, sel, calendar)
     months = kpi.cases_by_month(session, sel)
 o = figures.overall
 st.caption(
     f"统计区间：{period.label}（{cn_date(period.start)}—{cn_date(period.end)}），"
-    f"统计截止日 {cn_date(sel.as_of)}。指标口径见 docs/KPI.md；比率后括号内为 分子/分母。"
+    f"逾期按 {cn_date(sel.as_of)} 判断。每个比率下方为 分子 / 分母，口径见 docs/KPI.md。"
 )
 
 
@@ -232,7 +235,7 @@ with tabs[2]:
     st.dataframe(summary, hide_index=True)
     st.download_button(
         "下载考核表（xlsx）",
-        assessment.to_xlsx(result),
+        lambda: assessment.to_xlsx(result),  # built on click
         file_name=f"{result.title}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="reports_assessment_xlsx",
@@ -321,24 +324,17 @@ with tabs[4]:
         if mark or unmark:
             with user_action():
                 with Session(engine()) as session:
-                    found = session.exec(
-                        select(Case).where(
-                            Case.case_no == case_no.strip(), Case.deleted_at.is_(None)
+                    found = case_by_no(session, case_no)
+                    if mark:
+                        reports.mark_typical(
+                            session, me, found.id, text, expected_version=found.version
                         )
-                    ).first()
-                    if found is None:
-                        st.error(f"找不到督办编号“{case_no.strip()}”")
                     else:
-                        if mark:
-                            reports.mark_typical(
-                                session, me, found.id, text, expected_version=found.version
-                            )
-                        else:
-                            reports.unmark_typical(
-                                session, me, found.id, expected_version=found.version
-                            )
-                        session.commit()
-                        st.success(f"{'已选为' if mark else '已取消'}典型案例：{found.case_no}")
+                        reports.unmark_typical(
+                            session, me, found.id, expected_version=found.version
+                        )
+                    session.commit()
+                    st.success(f"{'已选为' if mark else '已取消'}典型案例：{found.case_no}")
 
 # --- 考核规则 (admins) --------------------------------------------------------------------
 

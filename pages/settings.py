@@ -13,7 +13,7 @@ from duban.enums import AuditAction
 from duban.models import HolidayOverride
 from duban.settings import LABELS, get_setting, save_settings
 from duban.workdays import Calendar, parse_day_list, set_year_schedule
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 st.title("系统设置")
 tab_calendar, tab_office, tab_backup = st.tabs(["工作日历", "单位与参数", "数据备份"])
@@ -109,7 +109,7 @@ with tab_backup:
                     result = create_backup(session, actor())
                     session.commit()
             st.success(
-                f"备份完成：{result.backup.path}（文件 {result.backup.files} 个"
+                f"备份完成：{literal(result.backup.path)}（文件 {result.backup.files} 个"
                 + (f"，清理旧备份 {len(result.pruned)} 份" if result.pruned else "")
                 + "）"
             )

@@ -7,10 +7,22 @@ from sqlmodel import Session
 from duban import auth
 from duban.clock import now
 from duban.enums import Role
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 st.title("用户管理")
 me = actor()
+
+
+def done(message: str) -> None:
+    """Show `message` after the rerun that redraws the table with the change."""
+    st.session_state["users_flash"] = message
+    st.session_state.pop("users_edit_seen", None)
+    st.rerun()
+
+
+flash = st.session_state.pop("users_flash", None)
+if flash:
+    st.success(flash)
 
 loaded = False
 with user_action():
@@ -96,8 +108,7 @@ with tab_new:
                         )
                         name = created.username
                         session.commit()
-                    st.success(f"已创建用户 {name}")
-                    st.rerun()
+                    done(f"已创建用户 {literal(name)}")
 
 by_id = {u.id: u for u in users}
 
@@ -147,21 +158,18 @@ with tab_edit:
                             expected_version=seen[1],
                         )
                         session.commit()
-                    st.session_state.pop("users_edit_seen", None)
-                    st.success(
-                        f"已保存 {user.username} 的 {len(changes)} 项修改"
+                    done(
+                        f"已保存 {literal(user.username)} 的 {len(changes)} 项修改"
                         if changes
                         else "没有修改"
                     )
-                    st.rerun()
         if user.locked_until is not None and user.locked_until > now():
-            if st.button(f"解除 {user.username} 的锁定", key="users_unlock"):
+            if st.button(f"解除 {literal(user.username)} 的锁定", key="users_unlock"):
                 with user_action():
                     with Session(engine()) as session:
                         auth.unlock_user(session, me, user.id)
                         session.commit()
-                    st.session_state.pop("users_edit_seen", None)
-                    st.rerun()
+                    done(f"已解除 {literal(user.username)} 的锁定")
 
 with tab_password:
     with st.form("users_password_form", clear_on_submit=True):
@@ -183,5 +191,4 @@ with tab_password:
                     with Session(engine()) as session:
                         auth.reset_password(session, me, target, new_password)
                         session.commit()
-                    st.session_state.pop("users_edit_seen", None)
-                    st.success(f"已重置 {by_id[target].username} 的密码")
+                    done(f"已重置 {literal(by_id[target].username)} 的密码，锁定已解除")

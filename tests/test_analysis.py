@@ -141,7 +141,8 @@ def test_a_concentrated_complaint_by_six_callers_is_one_group(session):
 
 def test_near_misses_stay_apart(session, repeat_cluster):
     """Same wording elsewhere, too few, too old, neighbouring house numbers, four callers,
-    one vague road with three different matters: none of these is a group."""
+    one vague road with three different matters, one door with three different kinds of
+    complaint: none of these is a group."""
     ticket(session, "N1", "2024-06-01", "示例镇育才路5号", ELEVATOR, platform_status="处理中")
     for no, day in (("N2", "2024-03-20"), ("N3", "2024-05-02"), ("N4", "2024-06-02")):
         # three at one address, but the first is before the 90-day window
@@ -175,6 +176,13 @@ def test_near_misses_stay_apart(session, repeat_cluster):
         ("N14", "新城大道窨井盖缺失"),
     ):
         ticket(session, no, "2024-06-06", "示例镇新城大道", text, platform_status="处理中")
+    for no, category, text in (
+        ("N15", "治安管理", "小区内电动车被盗"),
+        ("N16", "劳动保障", "公司拖欠工资"),
+        ("N17", "市容环境", "门口垃圾堆放"),
+    ):
+        ticket(session, no, "2024-06-07", "示例镇育才路19号", text, category=category,
+               callback_result=CallbackResult.UNSATISFIED, platform_status="处理中")  # fmt: skip
     session.commit()
     assert groups(session) == [
         ("repeated", ("R1", "R2", "R3"), True),
@@ -267,7 +275,9 @@ def test_text_is_compared_without_punctuation_or_width():
     assert normalize_text("ＡＢ路 12号，漏水！") == "ab路12号漏水"
 
 
-def all_pairs_components(addresses: list[str], contents: list[str]) -> list[list[int]]:
+def all_pairs_components(
+    addresses: list[str], contents: list[str], categories: list[str]
+) -> list[list[int]]:
     """The definition, literally: components of `same_matter` over every pair."""
     sets = [bigrams(normalize_text(c)) for c in contents]
     parent = list(range(len(addresses)))
@@ -279,7 +289,8 @@ def all_pairs_components(addresses: list[str], contents: list[str]) -> list[list
 
     for i in range(len(addresses)):
         for j in range(i + 1, len(addresses)):
-            if same_matter(addresses[i], addresses[j], jaccard(sets[i], sets[j]), 0.6):
+            score = jaccard(sets[i], sets[j])
+            if same_matter(addresses[i], addresses[j], score, 0.6, categories[i], categories[j]):
                 parent[find(j)] = find(i)
     roots = {find(i) for i in range(len(addresses))}
     return sorted(sorted(k for k in range(len(addresses)) if find(k) == r) for r in roots)
@@ -301,8 +312,9 @@ def test_the_index_finds_exactly_the_matters_of_all_pairs():
         n = rng.randrange(2, 25)
         addresses = [normalize_address(rng.choice(places)) for _ in range(n)]
         contents = [rng.choice(words) + rng.choice(["", "，请处理", "！"]) for _ in range(n)]
-        found = sorted(m.members for m in group_matters(addresses, contents, 60))
-        assert found == all_pairs_components(addresses, contents)
+        categories = [rng.choice(["", "市容环境", "噪声扰民"]) for _ in range(n)]
+        found = sorted(m.members for m in group_matters(addresses, contents, 60, categories))
+        assert found == all_pairs_components(addresses, contents, categories)
 
 
 # --- CLI -----------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from sqlalchemy import delete, update
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from duban import audit
-from duban.enums import AuditAction, Role
+from duban import audit, auth, cases, documents, exporter
+from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope
 from duban.errors import PermissionDenied
-from duban.models import AuditLog
-from duban.permissions import Actor
+from duban.models import AuditLog, Document, Feedback, Step
+from duban.permissions import SYSTEM, Actor
+from tests.factories import make_ticket, make_unit
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ADMIN = Actor(None, "admin", Role.ADMIN)
@@ -170,3 +171,94 @@ def test_the_page_is_not_listed_for_unit_users(log):
     at.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/audit_log.py")
+
+
+# --- completeness over a full case path ---------------------------------------------------
+
+
+def test_a_full_case_path_leaves_a_complete_trail(session):
+    """Every create/update/transition/login/export/document render of one case's life is in
+    the log with who did it: center clerk and unit user, each logged in with a real account."""
+    unit = make_unit(session, "镇生态环境办")
+    ticket = make_ticket(session, unit_id=unit.id, content="夜间施工噪声扰民")
+    for name, role, unit_id in [("clerk", Role.CENTER, None), ("eco", Role.UNIT, unit.id)]:
+        auth.create_user(session, SYSTEM, name, "long enough 1", role, unit_id=unit_id)
+    session.commit()
+
+    def login(name: str) -> Actor:
+        actor = auth.authenticate(session, name, "long enough 1").actor
+        session.commit()
+        return actor
+
+    clerk, eco = login("clerk"), login("eco")
+    case = cases.open_case(
+        session, clerk, scope=Scope.REPEATED, lead_unit_id=unit.id, ticket_ids=[ticket.id],
+        related_info="三次投诉", opinion="五个工作日内反馈", opened_at=date(2024, 3, 4),
+    )  # fmt: skip
+    session.commit()
+    form = cases.latest_handling_step(session, case.id)
+    cases.register_feedback(
+        session, eco, form.id, received_at=date(2024, 3, 8), text="施工方拒不配合",
+        signed=True, stamped=True, progress=Progress.NONE,
+    )  # fmt: skip
+    cases.escalate_case(session, clerk, case.id, on=date(2024, 3, 11))
+    notice = cases.issue_onsite_notice(
+        session, clerk, case.id, issued_at=date(2024, 3, 12), location="示例路8号工地",
+        scheduled_at=datetime(2024, 3, 13, 9, 30), procedure="踏勘现场", attendees="生态环境办",
+        contact_name="王", contact_phone="021-59000000",
+    )  # fmt: skip
+    session.commit()
+    cases.register_notice_receipt(session, eco, notice.id, registered_at=datetime(2024, 3, 12, 15))
+    cases.record_site_visit(
+        session, clerk, notice.id, visit_at=date(2024, 3, 13), findings="无夜间施工许可",
+        responsible_unit_id=unit.id, deadline_workdays=3,
+    )  # fmt: skip
+    cases.register_feedback(
+        session, eco, notice.id, received_at=date(2024, 3, 15), text="已停工",
+        signed=True, stamped=True, progress=Progress.DONE,
+    )  # fmt: skip
+    cases.verify_case(session, clerk, case.id, note="复查已停工", on=date(2024, 3, 18))
+    document = documents.render_document(
+        session, clerk, DocumentKind.ONSITE_NOTICE, case_id=case.id, step_id=notice.id
+    )
+    exporter.cases_xlsx(session, clerk)
+    cases.close_case(session, clerk, case.id, result_text="停工整改", on=date(2024, 3, 19))
+    auth.logout(session, eco)
+    session.commit()
+
+    rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert all(r.at is not None and r.username for r in rows)
+    by_user = {
+        name: {(r.action, r.entity) for r in rows if r.username == name}
+        for name in ("clerk", "eco")
+    }
+    assert {
+        (AuditAction.LOGIN, "user"),
+        (AuditAction.CREATE, "case"),
+        (AuditAction.TRANSITION, "case"),
+        (AuditAction.RENDER, "document"),
+        (AuditAction.EXPORT, "case"),
+    } <= by_user["clerk"]
+    assert {(AuditAction.LOGIN, "user"), (AuditAction.LOGOUT, "user")} <= by_user["eco"]
+    assert all(r.user_id is not None for r in rows if r.username in ("clerk", "eco"))
+    # every record the path created has its own trail, starting with who created it
+    created = [
+        ("case", case.id),
+        *(("step", s.id) for s in session.exec(select(Step).where(Step.case_id == case.id))),
+        *(("feedback", f.id) for f in session.exec(select(Feedback))),
+        ("document", document.id),
+    ]
+    assert len(created) == 1 + 2 + 2 + 1
+    for entity, entity_id in created:
+        trail = audit.history(session, entity, entity_id)
+        assert trail, f"no audit trail for {entity} {entity_id}"
+        assert trail[0].username in ("clerk", "eco")
+    # the unit's feedback is attributed to the unit user, the level changes to the clerk
+    feedback_ids = [f.id for f in session.exec(select(Feedback))]
+    assert {audit.history(session, "feedback", i)[0].username for i in feedback_ids} == {"eco"}
+    transitions = [(r.old, r.new, r.username) for r in rows if r.action == AuditAction.TRANSITION]
+    assert transitions == [
+        ("书面督办", "现场协调督办", "clerk"),
+        ("现场协调督办", "已办结", "clerk"),
+    ]
+    assert session.exec(select(Document)).one().created_by == clerk.user_id

@@ -7,9 +7,11 @@ user can change their own password; an admin can reset and disable accounts."
 
 from datetime import datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from streamlit.testing.v1 import AppTest
 
 from duban import auth
 from duban.cli import main
@@ -368,3 +370,96 @@ def test_cli_reset_password_lets_a_locked_out_admin_back_in(session, monkeypatch
     assert login(session, "boss", "brand new pass", at=datetime(2100, 1, 1)).actor is not None
     assert main(["user", "list"]) == 0
     assert "boss\t管理员\t启用" in capsys.readouterr().out
+
+
+# --- page 用户管理 --------------------------------------------------------------------------
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+MALICIOUS_NAME = "<b>王</b>**五**{{x}}"
+
+
+def users_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["actor"] = Actor(None, "admin", Role.ADMIN)
+    at.run()
+    at.switch_page("pages/users.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def fill(at: AppTest, form: str, **values) -> None:
+    widgets = [w for w in [*at.text_input, *at.selectbox, *at.checkbox] if w.form_id == form]
+    by_label = {w.label: w for w in widgets}
+    for label, value in values.items():
+        widget = by_label[label]
+        widget.check() if value is True else widget.set_value(value)
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_admin_creates_a_unit_account_on_the_users_page(session):
+    unit = make_unit(session, "镇城管中队")
+    session.commit()
+    at = users_page()
+    fill(
+        at, "users_new_form", 用户名="u__bold__", 姓名=MALICIOUS_NAME, 角色=Role.UNIT,
+        **{"所属单位（承办单位账号必填）": unit.id, "初始密码（至少 10 个字符）": PASSWORD,
+           "再次输入初始密码": PASSWORD},
+    )  # fmt: skip
+    submit(at, "创建用户")
+    assert [s.value for s in at.success] == ["已创建用户 u\\_\\_bold\\_\\_"]
+    table = at.dataframe[0].value
+    row = table[table["用户名"] == "u__bold__"].iloc[0]
+    assert (row["姓名"], row["角色"], row["所属单位"]) == (MALICIOUS_NAME, "承办单位", "镇城管中队")
+    assert login(session, "u__bold__", PASSWORD).actor.unit_id == unit.id
+
+
+def test_the_users_page_refuses_a_unit_account_without_a_unit(session):
+    at = users_page()
+    fill(
+        at, "users_new_form", 用户名="u1", 角色=Role.UNIT,
+        **{"初始密码（至少 10 个字符）": PASSWORD, "再次输入初始密码": PASSWORD},
+    )  # fmt: skip
+    submit(at, "创建用户")
+    assert [e.value for e in at.error] == ["所属单位：“承办单位”角色必须选择所属单位"]
+    assert not auth.has_users(session)
+
+
+def test_an_admin_disables_an_account_on_the_users_page(session):
+    add_user(session)
+    at = users_page()
+    fill(at, "users_edit_form", **{"启用（取消勾选即停用，停用后不能登录）": False})
+    submit(at, "保存修改")
+    assert [s.value for s in at.success] == ["已保存 clerk 的 1 项修改"]
+    assert list(at.dataframe[0].value["状态"]) == ["已停用"]
+    assert login(session, "clerk", PASSWORD).message == "账号已停用，请联系管理员"
+
+
+def test_a_stale_users_page_does_not_overwrite_another_admins_change(session):
+    user = add_user(session)
+    at = users_page()  # the page has seen version 1
+    auth.update_user(
+        session, SYSTEM, user.id, {"display_name": "另一位管理员改的"}, expected_version=1
+    )
+    session.commit()
+    fill(at, "users_edit_form", 姓名="我改的")
+    submit(at, "保存修改")
+    assert "已被 system" in at.error[0].value
+    session.refresh(user)
+    assert user.display_name == "另一位管理员改的"
+
+
+def test_an_admin_resets_a_password_on_the_users_page(session):
+    add_user(session)
+    at = users_page()
+    fill(
+        at, "users_password_form",
+        **{"新密码（至少 10 个字符）": "handed over 1", "再次输入新密码": "handed over 1"},
+    )  # fmt: skip
+    submit(at, "重置密码")
+    assert [s.value for s in at.success] == ["已重置 clerk 的密码，锁定已解除"]
+    assert login(session, "clerk", "handed over 1").actor is not None

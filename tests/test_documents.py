@@ -554,12 +554,14 @@ def test_documents_page_batches_many_cases_into_a_zip(session, case):
     assert any("2 份" in s.value for s in at.success)
 
 
+def panel_app(case_id: int) -> None:
+    """The case page's call, as a one-function app for AppTest."""
+    from ui.case_documents import case_documents_panel
+
+    case_documents_panel(case_id)
+
+
 def test_case_documents_panel_lists_and_renders(session, case):
-    def panel_app(case_id: int) -> None:
-        from ui.case_documents import case_documents_panel
-
-        case_documents_panel(case_id)
-
     render_document(session, CENTER, "supervision-form", case_id=case.id)
     session.commit()
     at = AppTest.from_function(panel_app, args=(case.id,), default_timeout=30)

@@ -7,6 +7,7 @@ Seed §三 (三): "镇城运中心形成协调督办工作报告 … 并将协�
 from datetime import date, datetime
 
 import pytest
+from sqlmodel import select
 
 from duban.enums import (
     CallbackResult,
@@ -20,7 +21,7 @@ from duban.enums import (
 )
 from duban.errors import ValidationError
 from duban.kpi import Period, Ratio, Selection, WorkdayIndex, by_level, cases_by_month, compute
-from duban.models import CaseUnit, Referral
+from duban.models import CaseUnit, Referral, Step
 from duban.permissions import SYSTEM
 from duban.workdays import Calendar, set_year_schedule
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
@@ -390,3 +391,48 @@ def test_the_unit_made_responsible_at_the_site_visit_answers_for_the_step(sessio
     assert by_name["镇城建中心"].on_time_rate == Ratio(0, 0)
     assert by_name["镇城管中队"].on_time_rate == Ratio(0, 1)
     assert by_name["镇城管中队"].escalations == 1
+
+
+def test_outcomes_frozen_by_the_workflow_survive_a_calendar_edit_and_recompute(session, units):
+    """Through `duban.cases`: one 督办单 answered late, one on time; then an admin enters
+    holidays and open steps are recomputed — the closed steps' outcomes stay as they were."""
+    from duban.cases import open_case, recompute_due_dates, register_feedback
+
+    a, b = units
+    for unit, answered in ((a, date(2024, 3, 12)), (b, date(2024, 3, 8))):
+        case = open_case(
+            session,
+            SYSTEM,
+            scope=Scope.REPEATED,
+            lead_unit_id=unit.id,
+            related_info="多次投诉",
+            opinion="请限期处置",
+            title="测试事项",
+            ticket_ids=[make_ticket(session).id],
+            opened_at=date(2024, 3, 4),
+        )
+        (step,) = list(session.exec(select(Step).where(Step.case_id == case.id)))
+        assert step.due_at == date(2024, 3, 11)
+        register_feedback(
+            session,
+            SYSTEM,
+            step.id,
+            received_at=answered,
+            text="已处置",
+            signed=True,
+            stamped=True,
+            progress=Progress.DONE,
+        )
+    session.commit()
+    before = compute(session, march())
+    assert before.overall.on_time_rate == Ratio(1, 2)
+
+    set_year_schedule(session, SYSTEM, 2024, [date(2024, 3, 5), date(2024, 3, 6)], [])
+    recompute_due_dates(session, SYSTEM)
+    session.commit()
+    after = compute(session, march())
+    assert after.overall.on_time_rate == Ratio(1, 2)
+    assert [(u.unit_name, u.on_time_rate) for u in after.units] == [
+        ("镇城建中心", Ratio(0, 1)),
+        ("镇城管中队", Ratio(1, 1)),
+    ]

@@ -27,6 +27,11 @@ CLERK = Actor(None, "clerk", Role.CENTER)
 LEADER = Actor(None, "leader", Role.LEADER)
 
 
+def answered(session, case, due):
+    """A step answered on time, its outcome frozen as duban.cases freezes it."""
+    make_step(session, case, due_at=due, status=StepStatus.CLOSED, on_time=True, margin_workdays=0)
+
+
 @pytest.fixture
 def year_2024(engine):
     """Two units in 2024: 镇城建中心 one case answered on time, 镇城管中队 one written case whose
@@ -35,15 +40,11 @@ def year_2024(engine):
         a = make_unit(session, "镇城建中心")
         b = make_unit(session, "镇城管中队")
         ca = make_case(session, a, opened_at=date(2024, 3, 4), title="道路积水")
-        make_step(
-            session, ca, due_at=date(2024, 3, 11), status=StepStatus.CLOSED, on_time=True, margin_workdays=1
-        )  # fmt: skip
+        answered(session, ca, date(2024, 3, 11))
         cb = make_case(session, b, opened_at=date(2024, 5, 6), title="违章搭建")
         make_step(session, cb, issued_at=date(2024, 5, 6), due_at=date(2024, 5, 13))
         cc = make_case(session, b, level=Level.ONSITE, opened_at=date(2024, 6, 3), title="噪声")
-        make_step(
-            session, cc, due_at=date(2024, 6, 11), status=StepStatus.CLOSED, on_time=True, margin_workdays=0
-        )  # fmt: skip
+        answered(session, cc, date(2024, 6, 11))
         session.commit()
         return ca.case_no, cb.case_no
 
@@ -155,7 +156,7 @@ def test_an_unknown_case_number_is_named(year_2024):
     at.text_input(key="reports_typical_case_no").input("不存在〔2024〕第999号")
     at.text_area(key="reports_typical_text").input("x")
     next(b for b in at.button if b.label == "选为典型案例").click().run()
-    assert at.error[0].value == "找不到督办编号“不存在〔2024〕第999号”"
+    assert at.error[0].value == "督办编号“不存在〔2024〕第999号”不存在"
 
 
 def test_only_admins_see_and_save_the_scoring_rules(engine, year_2024):

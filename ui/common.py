@@ -7,6 +7,7 @@ own short `Session(engine())`, never kept across reruns or shared between users.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,3 +106,16 @@ def user_action() -> Iterator[None]:
 
 def role_is(*roles: Role) -> bool:
     return actor().role in roles
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$=^&])")
+
+
+def literal(text: object) -> str:
+    """User text made safe to put inside Markdown (st.markdown, st.success, button labels …):
+    it shows exactly as typed — no bold, links, HTML, LaTeX, headings, `:icon:` or colour
+    directives. (st.text, st.code and st.dataframe show text literally without this.)"""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    # Streamlit's :material/…:, :emoji: and :red[…] directives ignore backslashes; an
+    # invisible zero-width space after each colon breaks them.
+    return escaped.replace(":", ":\u200b").replace("\n", "  \n")

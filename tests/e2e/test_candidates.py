@@ -8,9 +8,10 @@ Seed §三(一)1: "镇城运中心对各类工单进行分析 … 确定督办�
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from duban.clock import today
@@ -22,7 +23,7 @@ from tests.e2e.conftest import open_app
 pytestmark = pytest.mark.e2e
 
 
-def three_working_days_ago(server) -> str:
+def three_working_days_ago(server) -> date:
     """The issue date whose 5-working-day deadline falls 2 working days from today."""
     engine = make_engine(server.env["DUBAN_DATABASE_URL"])
     with Session(engine) as s:
@@ -30,35 +31,50 @@ def three_working_days_ago(server) -> str:
     day = today()
     while calendar.between(day, today()) < 3:
         day -= timedelta(days=1)
-    return day.strftime("%Y/%m/%d")
+    return day
+
+
+def set_date(page, label: str, day: date) -> None:
+    """Type a date into a date input, segment by segment (year, month, day)."""
+    for part, value in (
+        ("year", f"{day.year}"),
+        ("month", f"{day.month:02d}"),
+        ("day", f"{day.day:02d}"),
+    ):
+        segment = page.get_by_role("spinbutton", name=f"{part}, {label}")
+        segment.click()
+        segment.press_sequentially(value)
+
+
+def settle(page) -> None:
+    """Let the script run a click started finish (the running indicator disappears)."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
 
 
 def first_proposed_group(page):
-    """Open the rule tabs in turn; the first group offering 立案 (the demo data decides which)."""
+    """Open the rule tabs in turn; the first 立案 button found (the demo data decides which)."""
     for rule in ("重复投诉", "集中投诉", "不满意回访", "市级督办"):
         page.get_by_role("tab", name=re.compile(f"^{rule}")).click()
         page.get_by_role("tab", name=re.compile(f"^{rule}"), selected=True).wait_for()
-        page.wait_for_timeout(500)
-        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
-        groups = page.locator('[data-testid="stVerticalBlockBorderWrapper"]').filter(
-            has=page.get_by_role("button", name="立案", exact=True)
-        )
-        if groups.count():
-            return rule, groups.first
+        settle(page)
+        buttons = page.get_by_role("button", name="立案", exact=True)
+        if buttons.count():
+            return rule, buttons.first
     raise AssertionError("the demo data offers no candidate group to open")
 
 
 def test_a_candidate_group_becomes_a_case_due_soon(page, server):
     open_app(page, server, "candidates")
-    rule, group = first_proposed_group(page)
-    group.get_by_role("button", name="立案", exact=True).click()
+    rule, button = first_proposed_group(page)
+    button.click()
 
     page.get_by_role("heading", name="新建督办").wait_for()
-    assert page.get_by_role("textbox", name="相关情况").input_value().startswith(f"{rule}：")
+    settle(page)
+    expect(page.get_by_role("textbox", name="相关情况")).to_have_value(re.compile(f"^{rule}："))
     page.get_by_role("textbox", name="督办意见").fill("请于5个工作日内核查处置并书面反馈")
-    opened = page.get_by_label("立项日期")
-    opened.fill(three_working_days_ago(server))
-    opened.press("Enter")
+    issued = three_working_days_ago(server)
+    set_date(page, "立项日期", issued)
     page.get_by_role("button", name="确定督办事项").click()
     page.get_by_text("已确定督办事项").wait_for()
     case_no = page.locator("h1").first.inner_text().split()[0]
@@ -69,11 +85,13 @@ def test_a_candidate_group_becomes_a_case_due_soon(page, server):
         case = s.exec(select(Case).where(Case.case_no == case_no)).one()
         (step,) = s.exec(select(Step).where(Step.case_id == case.id)).all()
         linked = s.exec(select(CaseTicket).where(CaseTicket.case_id == case.id)).all()
-    assert step.kind.value == "supervision_form" and linked
+    assert step.kind.value == "supervision_form" and step.issued_at == issued and linked
 
-    open_app(page, server, "boards?boards_tab=即将到期")
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    assert page.get_by_role("gridcell", name=case_no).count() == 1
+    # the 即将到期 board of the case's unit (the grid's accessible table lists its cells)
+    open_app(page, server, f"boards?boards_tab=即将到期&boards_unit={case.lead_unit_id}")
+    cells = page.locator('[data-testid="stDataFrame"] td[role="gridcell"]')
+    cells.first.wait_for(state="attached")
+    expect(cells.filter(has_text=case_no)).to_have_count(1)
 
     open_app(page, server, "candidates")  # the group is now shown as supervised, not proposed
     page.get_by_role("tab", name=re.compile(f"^{rule}")).click()

@@ -42,16 +42,20 @@ def wait_idle(page) -> None:
     )
 
 
-def focus_first_ticket_cell(page, grid) -> None:
-    """Click the first row's 工单编号 cell (the grid is a canvas: click by position)."""
-    in_grid = "() => !!document.activeElement?.closest('[data-testid=\"stDataFrame\"]')"
+def select_cell(page, grid, col: int, row: int) -> None:
+    """Click a cell of the canvas grid by position and check (through the grid's hidden
+    accessibility table) that it is the selected one. `col` counts from 1 at 选择."""
+    canvas = grid.locator('[data-testid="data-grid-canvas"]')
+    cell = grid.locator(f"#glide-cell-{col}-{row}")
     for _ in range(5):
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
-        if page.evaluate(in_grid):
+        box = canvas.bounding_box()
+        # row marker ≈ 30 px, 选择 ≈ 70 px; header and rows 35 px high
+        page.mouse.click(box["x"] + 120, box["y"] + 35 * (row + 1) + 17)
+        if cell.get_attribute("aria-selected") == "true":
+            canvas.focus()  # the keyboard goes to the grid from here on
             return
         page.wait_for_timeout(500)
-    raise AssertionError("the grid did not take the keyboard focus")
+    raise AssertionError(f"could not select cell {col},{row} of the grid")
 
 
 def test_upload_edit_save_reload(page, server) -> None:
@@ -78,9 +82,10 @@ def test_upload_edit_save_reload(page, server) -> None:
     grid.scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # let the canvas settle after the rerun
     # newest first: the first row is NUMBERS[1]; click its 工单编号 cell, walk right to 备注
-    focus_first_ticket_cell(page, grid)
+    select_cell(page, grid, col=2, row=0)
     for _ in range(NOTES_OFFSET):
         page.keyboard.press("ArrowRight")
+    assert grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0").get_attribute("aria-selected") == "true"
     page.keyboard.press("Enter")
     page.keyboard.type(NOTE)
     page.keyboard.press("Enter")
