@@ -2,7 +2,7 @@
 
 Every row links to its case (`/cases?case=ID`; 提级 to `&action=escalate`). Picking a unit in
 the units table or chart sets the unit filter, so the other boards show that unit. The
-filters and the open tab live in the URL (`/boards?boards_tab=即将到期&boards_unit=3`).
+filters and the open tab live in the URL (`/boards?boards_tab=即将到期&boards_unit=镇城建中心`).
 """
 
 from __future__ import annotations

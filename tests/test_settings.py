@@ -1,13 +1,16 @@
 """Settings fall back to documented defaults and only admins change them."""
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import select
+from streamlit.testing.v1 import AppTest
 
 from duban.enums import Role
 from duban.errors import PermissionDenied, ValidationError
-from duban.models import AuditLog
+from duban.models import AuditLog, Setting
 from duban.permissions import SYSTEM, Actor
-from duban.settings import get_setting, set_setting
+from duban.settings import get_setting, save_settings, set_setting
 
 
 def test_a_fresh_database_uses_the_defaults(session):
@@ -30,3 +33,53 @@ def test_only_admins_change_settings(session):
 def test_unknown_keys_are_refused(session):
     with pytest.raises(ValidationError, match="未知的设置项"):
         set_setting(session, SYSTEM, "nope", 1)
+
+
+# --- 系统设置 → 单位与参数 (issue #8) ---------------------------------------------------------
+
+
+def test_saving_a_form_writes_only_changed_values_each_audited(session):
+    changed = save_settings(
+        session,
+        SYSTEM,
+        {"office_name": " 青浦区赵巷镇城市运行管理中心 ", "office_phone": "021-59750000"},
+    )
+    session.commit()
+    assert changed == ["office_phone"]
+    rows = session.exec(select(AuditLog).where(AuditLog.entity == "setting")).all()
+    assert [(r.field, r.new) for r in rows] == [("office_phone", "021-59750000")]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("idle_timeout_minutes", 2, "空闲自动退出（分钟）：必须在 5–1440 之间"),
+        ("idle_timeout_minutes", "abc", "空闲自动退出（分钟）：必须是整数"),
+        ("backup_keep", 0, "保留备份份数：必须在 1–365 之间"),
+        ("office_name", "  ", "单位名称：不能为空"),
+        ("office_contact", "张三\n李四", "联系人：不能包含控制字符或换行"),
+        ("office_phone", "1" * 101, "联系电话：最多 100 个字符"),
+        ("case_no_prefix", "赵 巷督", "督办编号前缀：最多 20 个字符，且不能有空格"),
+    ],
+)
+def test_a_bad_field_is_named_and_nothing_is_saved(session, key, value, message):
+    with pytest.raises(ValidationError, match=message):
+        save_settings(session, SYSTEM, {"office_phone": "021-1", key: value})
+    assert session.get(Setting, "office_phone") is None
+
+
+def test_the_office_tab_saves_and_shows_markup_literally(session):
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at.session_state["actor"] = Actor(None, "admin", Role.ADMIN)
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    fields = {w.label: w for w in at.text_input if w.form_id == "settings_office_form"}
+    fields["联系人"].input("<b>王</b> **主任** {{ x }}")
+    next(n for n in at.number_input if n.label == "空闲自动退出（分钟）").set_value(15)
+    next(b for b in at.button if b.form_id == "settings_office_form").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["已保存：联系人、空闲自动退出（分钟）"]
+    assert get_setting(session, "office_contact") == "<b>王</b> **主任** {{ x }}"
+    assert get_setting(session, "idle_timeout_minutes") == 15
+    fields = {w.label: w for w in at.text_input if w.form_id == "settings_office_form"}
+    assert fields["联系人"].value == "<b>王</b> **主任** {{ x }}"

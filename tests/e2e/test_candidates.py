@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from duban.clock import today
 from duban.db import make_engine
-from duban.models import Case, CaseTicket, Step
+from duban.models import Case, CaseTicket, Step, Unit
 from duban.workdays import Calendar
 from tests.e2e.conftest import open_app
 
@@ -85,10 +85,11 @@ def test_a_candidate_group_becomes_a_case_due_soon(page, server):
         case = s.exec(select(Case).where(Case.case_no == case_no)).one()
         (step,) = s.exec(select(Step).where(Step.case_id == case.id)).all()
         linked = s.exec(select(CaseTicket).where(CaseTicket.case_id == case.id)).all()
+        unit = s.get(Unit, case.lead_unit_id)
     assert step.kind.value == "supervision_form" and step.issued_at == issued and linked
 
     # the 即将到期 board of the case's unit (the grid's accessible table lists its cells)
-    open_app(page, server, f"boards?boards_tab=即将到期&boards_unit={case.lead_unit_id}")
+    open_app(page, server, f"boards?boards_tab=即将到期&boards_unit={unit.name}")
     cells = page.locator('[data-testid="stDataFrame"] td[role="gridcell"]')
     cells.first.wait_for(state="attached")
     expect(cells.filter(has_text=case_no)).to_have_count(1)
