@@ -41,9 +41,8 @@ from sqlmodel import Session, select
 
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
-from duban.errors import ValidationError
 from duban.models import Case, CaseTicket, Ticket
-from duban.settings import get_setting
+from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
 
 MIN_NESTED_ADDRESS = 4  # a shorter address than this is too vague to contain another
@@ -102,23 +101,16 @@ class Thresholds:
 
     @classmethod
     def load(cls, session: Session) -> Thresholds:
-        values: dict[str, Any] = {}
-        for name, key in SETTING_KEYS.items():
-            value = get_setting(session, key)
-            if not isinstance(value, int) or value < 1:
-                raise ValidationError(f"设置项 {key} 必须是正整数，当前为“{value}”")
-            values[name] = value
-        if values["similarity_percent"] > 100:
-            raise ValidationError("设置项 candidate_similarity_percent 不能超过 100")
-        values["done_statuses"] = parse_statuses(get_setting(session, DONE_STATUSES_KEY))
-        return cls(**values)
-
-    @property
-    def similarity(self) -> float:
-        return self.similarity_percent / 100
+        """The current settings, checked (a bad value's message names the setting)."""
+        values = {
+            name: clean_setting(key, get_setting(session, key))
+            for name, key in SETTING_KEYS.items()
+        }
+        done = parse_statuses(get_setting(session, DONE_STATUSES_KEY))
+        return cls(**values, done_statuses=done)
 
     def describe(self) -> list[str]:
-        """The rules in words, for the page and the CLI."""
+        """The rules in words, for the page."""
         return [
             f"重复投诉：同一事项近 {self.repeat_window_days} 天内投诉 ≥ {self.repeat_min} 次，"
             "且最近一次回访非“满意”或平台仍在办理",

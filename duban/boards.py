@@ -1,8 +1,8 @@
 """Boards (看板) and the home page: what is late, what is about to be late, what should go
 up a level, and how each unit is doing.
 
-Every board is one or a few SQL queries over indexed columns (`ix_step_status_due`, the
-foreign keys); Python only touches the rows a board shows. All boards take the same
+Every board is one or a few SQL queries over indexed columns (`ix_step_status_due`,
+`ix_ticket_live_unit_callback`, the foreign keys); Python only touches the rows a board shows. All boards take the same
 `BoardFilter` (unit, level, scope, 立案日期), so selecting a unit on one board filters the
 others.
 
@@ -213,7 +213,8 @@ def case_link(case_id: int, action: str | None = None) -> str:
 
 def _open_steps(
     session: Session, filt: BoardFilter, window: Sequence[ColumnElement[bool]], limit: int | None
-) -> list[tuple]:
+) -> list[Any]:
+    """Open steps within the filter and a due-date window, with their latest feedback."""
     latest = (
         select(Feedback.id)
         .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
@@ -226,21 +227,21 @@ def _open_steps(
     unit = answering_unit()
     stmt = (
         select(
-            Case.id,
+            Case.id.label("case_id"),
             Case.case_no,
             Case.title,
             Case.scope,
-            Step.id,
+            Step.id.label("step_id"),
             Step.kind,
             Step.level,
-            unit,
-            Unit.name,
+            unit.label("unit_id"),
+            Unit.name.label("unit_name"),
             Step.issued_at,
             Step.due_at,
             Step.due_provisional,
-            fb.received_at,
-            fb.progress,
-            fb.compliant,
+            fb.received_at.label("feedback_at"),
+            fb.progress.label("feedback_progress"),
+            fb.compliant.label("feedback_compliant"),
         )
         .join(Case, Case.id == Step.case_id)
         .outerjoin(Unit, Unit.id == unit)
@@ -253,29 +254,29 @@ def _open_steps(
     return list(session.exec(stmt).all())
 
 
-def _to_rows(raw: Iterable[tuple], days: dict[date, tuple[DueDate, int]]) -> list[StepRow]:
+def _to_rows(raw: Iterable[Any], days: dict[date, tuple[DueDate, int]]) -> list[StepRow]:
     rows = []
     for r in raw:
-        eff, n = days[r[10]]
+        eff, n = days[r.due_at]
         rows.append(
             StepRow(
-                case_id=r[0],
-                case_no=r[1],
-                title=r[2],
-                scope=r[3],
-                step_id=r[4],
-                kind=r[5],
-                level=r[6],
-                unit_id=r[7],
-                unit_name=r[8] or "",
-                issued_at=r[9],
-                due_at=r[10],
+                case_id=r.case_id,
+                case_no=r.case_no,
+                title=r.title,
+                scope=r.scope,
+                step_id=r.step_id,
+                kind=r.kind,
+                level=r.level,
+                unit_id=r.unit_id,
+                unit_name=r.unit_name or "",
+                issued_at=r.issued_at,
+                due_at=r.due_at,
                 effective_due=eff.day,
-                provisional=bool(r[11]) or eff.provisional,
+                provisional=bool(r.due_provisional) or eff.provisional,
                 workdays=n,
-                feedback_at=r[12],
-                feedback_progress=r[13],
-                feedback_compliant=r[14],
+                feedback_at=r.feedback_at,
+                feedback_progress=r.feedback_progress,
+                feedback_compliant=r.feedback_compliant,
             )
         )
     return rows
@@ -306,7 +307,7 @@ def overdue_board(
     *,
     limit: int | None = None,
 ) -> list[StepRow]:
-    """逾期: open steps past their (effective) due date, the latest first.
+    """逾期: open steps past their (effective) due date, the most overdue first.
 
     Sorted by lateness (the oldest due date first); `limit` keeps the most overdue.
     """
@@ -317,7 +318,7 @@ def overdue_board(
         [Step.due_at <= horizon.overdue_through],  # type: ignore[operator]
         limit,
     )
-    return _to_rows(raw, working_days_late(calendar, today, (r[10] for r in raw)))
+    return _to_rows(raw, working_days_late(calendar, today, (r.due_at for r in raw)))
 
 
 def due_soon_board(
@@ -340,7 +341,7 @@ def due_soon_board(
         limit,
     )
     days = {}
-    for due in {r[10] for r in raw}:
+    for due in {r.due_at for r in raw}:
         eff = effective_due(due, calendar)
         days[due] = (eff, calendar.between(today, eff.day))
     return _to_rows(raw, days)
@@ -399,21 +400,21 @@ def escalation_board(
         return []
     unit = answering_unit()
     columns = (
-        Case.id,
+        Case.id.label("case_id"),
         Case.case_no,
         Case.title,
         Case.scope,
         Case.level,
-        unit,
-        Unit.name,
-        Step.id,
+        unit.label("unit_id"),
+        Unit.name.label("unit_name"),
+        Step.id.label("step_id"),
         Step.kind,
         Step.issued_at,
         Step.due_at,
         Step.due_provisional,
         Case.opened_at,
     )
-    raw: list[tuple] = []
+    raw: list[Any] = []
     ids = sorted(eligible)
     for start in range(0, len(ids), CHUNK):
         stmt = (
@@ -423,23 +424,23 @@ def escalation_board(
             .where(*_step_conditions(filt), Step.id.in_(ids[start : start + CHUNK]))  # type: ignore[union-attr]
         )
         raw.extend(session.exec(stmt).all())
-    raw.sort(key=lambda r: (r[10] is None, r[10] or date.max, r[1]))
+    raw.sort(key=lambda r: (r.due_at is None, r.due_at or date.max, r.case_no))
     rows = [
         EscalationRow(
-            case_id=r[0],
-            case_no=r[1],
-            title=r[2],
-            scope=r[3],
-            level=r[4],
-            unit_id=r[5],
-            unit_name=r[6] or "",
-            step_id=r[7],
-            kind=r[8],
-            issued_at=r[9],
-            due_at=r[10],
-            provisional=bool(r[11]),
-            opened_at=r[12],
-            reason=eligible[r[7]],
+            case_id=r.case_id,
+            case_no=r.case_no,
+            title=r.title,
+            scope=r.scope,
+            level=r.level,
+            unit_id=r.unit_id,
+            unit_name=r.unit_name or "",
+            step_id=r.step_id,
+            kind=r.kind,
+            issued_at=r.issued_at,
+            due_at=r.due_at,
+            provisional=bool(r.due_provisional),
+            opened_at=r.opened_at,
+            reason=eligible[r.step_id],
         )
         for r in raw
     ]

@@ -80,8 +80,25 @@ LABELS: dict[str, str] = {
     "case_no_prefix": "督办编号前缀",
     "idle_timeout_minutes": "空闲自动退出（分钟）",
     "backup_keep": "保留备份份数",
+    # 督办线索 → 规则与阈值
+    "candidate_repeat_min": "重复投诉：最少投诉次数",
+    "candidate_repeat_window_days": "重复投诉：统计天数",
+    "candidate_concentrated_min_callers": "集中投诉：最少来电人数",
+    "candidate_concentrated_window_days": "集中投诉：统计天数",
+    "candidate_unsatisfied_min": "不满意回访：最少不满意次数",
+    "candidate_similarity_percent": "内容相似度阈值（%）",
+    "platform_done_statuses": "平台“已处置”状态",
 }
-RANGES: dict[str, tuple[int, int]] = {"idle_timeout_minutes": (5, 1440), "backup_keep": (1, 365)}
+RANGES: dict[str, tuple[int, int]] = {
+    "idle_timeout_minutes": (5, 1440),
+    "backup_keep": (1, 365),
+    "candidate_repeat_min": (2, 100),
+    "candidate_repeat_window_days": (1, 3650),
+    "candidate_concentrated_min_callers": (2, 1000),
+    "candidate_concentrated_window_days": (1, 3650),
+    "candidate_unsatisfied_min": (1, 100),
+    "candidate_similarity_percent": (30, 100),
+}
 REQUIRED = {"office_name", "case_no_prefix"}
 
 

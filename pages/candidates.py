@@ -12,10 +12,19 @@ import streamlit as st
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from duban.analysis import Candidates, Group, Rule, find_candidates
+from duban.analysis import (
+    DONE_STATUSES_KEY,
+    SETTING_KEYS,
+    Candidates,
+    Group,
+    Rule,
+    Thresholds,
+    find_candidates,
+)
 from duban.clock import cn_date, now, today
 from duban.models import Case, CaseTicket, Ticket
 from duban.permissions import Actor, Perm
+from duban.settings import LABELS, RANGES, get_setting, save_settings
 from duban.tickets import mask_name, mask_phone
 from ui.common import actor, engine, user_action
 
@@ -39,29 +48,60 @@ def data_stamp() -> tuple:
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="正在分析工单…")
-def analyse(url: str, as_of: datetime, stamp: tuple) -> Candidates:
-    """The analysis, cached per database, moment and data version."""
+def analyse(url: str, as_of: datetime, stamp: tuple, thresholds: Thresholds) -> Candidates:
+    """The analysis, cached per database, moment, data version and thresholds."""
     with Session(engine()) as session:
-        return find_candidates(session, as_of)
+        return find_candidates(session, as_of, thresholds)
+
+
+def threshold_form() -> None:
+    """Admins tune the rules here, where their effect shows (saved as audited settings)."""
+    keys = [*SETTING_KEYS.values(), DONE_STATUSES_KEY]
+    with Session(engine()) as session:
+        current = {key: get_setting(session, key) for key in keys}
+    with st.form("candidates_thresholds"):
+        cols = st.columns(3)
+        values = {}
+        for i, key in enumerate(SETTING_KEYS.values()):
+            low, high = RANGES[key]
+            values[key] = cols[i % 3].number_input(
+                LABELS[key], min_value=low, max_value=high, value=int(current[key]), step=1
+            )
+        values[DONE_STATUSES_KEY] = st.text_input(
+            LABELS[DONE_STATUSES_KEY],
+            value=current[DONE_STATUSES_KEY],
+            help="平台状态为其中之一的工单视为已处置（用顿号分隔）；其余状态视为仍在办理",
+        )
+        if st.form_submit_button("保存阈值"):
+            with user_action(), Session(engine()) as session:
+                changed = save_settings(session, me, values)
+                session.commit()
+                st.session_state["candidates_flash"] = (
+                    "已保存：" + "、".join(LABELS[k] for k in changed) if changed else "没有修改"
+                )
+                st.rerun()
 
 
 day = st.date_input("分析截至", value=today(), max_value=today(), key="candidates_as_of")
 as_of = now().replace(minute=0, second=0) if day == today() else datetime.combine(day, time.max)
 found: Candidates | None = None
-with user_action():  # e.g. a threshold an admin set out of range: its message, no traceback
-    found = analyse(engine().url.render_as_string(), as_of, data_stamp())
+with user_action():  # e.g. a threshold out of range: its message, no traceback
+    with Session(engine()) as session:
+        thresholds = Thresholds.load(session)
+    found = analyse(engine().url.render_as_string(), as_of, data_stamp(), thresholds)
+if flash := st.session_state.pop("candidates_flash", None):
+    st.success(flash)
+with st.expander("规则与阈值"):
+    if found is not None:
+        for line in found.thresholds.describe():
+            st.markdown(f"- {line}")
+    if me.can(Perm.MANAGE_SETTINGS):
+        threshold_form()
+    else:
+        st.caption("阈值由管理员在此调整。")
 if found is None:
     st.stop()
 result: Candidates = found
-th = result.thresholds
-
-with st.expander("规则与阈值"):
-    for line in th.describe():
-        st.markdown(f"- {line}")
-    if me.can(Perm.MANAGE_SETTINGS):
-        st.page_link("pages/settings.py", label="在“系统设置”中修改阈值 →")
-    else:
-        st.caption("阈值由管理员在“系统设置”中修改。")
 
 sees_contacts = me.can(Perm.SEE_CONTACTS)
 may_open = me.can(Perm.EDIT_CASES)

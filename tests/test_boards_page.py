@@ -16,6 +16,7 @@ from duban.clock import today
 from duban.enums import CallbackResult, Level, Progress, Role, StepStatus
 from duban.models import CaseTicket
 from duban.permissions import Actor
+from duban.settings import get_setting
 from duban.text import normalize_address
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
 
@@ -140,6 +141,12 @@ def test_the_unit_board_is_a_table_with_charts_and_a_unit_pick_filters_the_other
     assert shown(at) == ["无进展件"]
 
 
+def test_a_link_can_open_a_board_filtered_to_one_unit(world):
+    at = open_page(LEADER, "pages/boards.py", boards_tab="待提级", boards_unit="镇城管中队")
+    assert at.selectbox(key="boards_unit").value == world["patrol"]
+    assert shown(at) == ["无进展件"]
+
+
 def test_a_unit_user_cannot_look_at_other_units(world):
     at = open_page(Actor(None, "城管", Role.UNIT, unit_id=world["patrol"]), "pages/boards.py",
                    boards_tab="待提级", boards_unit=str(world["town"]))  # fmt: skip
@@ -210,3 +217,22 @@ def test_a_group_already_supervised_links_to_its_case_instead(engine, cluster):
     assert [(p.value, p.proto.query_string) for p in at.page_link] == [
         ("已督办件", f"case={case_id}")
     ]
+
+
+def test_an_admin_tunes_the_thresholds_where_they_take_effect(engine, cluster):
+    at = open_page(ADMIN, "pages/candidates.py")
+    assert at.tabs[0].label == "重复投诉（1）"
+    (field,) = [n for n in at.number_input if n.label == "重复投诉：最少投诉次数"]
+    field.set_value(4)
+    [b for b in at.button if b.label == "保存阈值"][0].click().run()
+    assert not at.exception
+    assert at.success[0].value == "已保存：重复投诉：最少投诉次数"
+    assert at.tabs[0].label == "重复投诉（0）"
+    with Session(engine) as s:
+        assert get_setting(s, "candidate_repeat_min") == 4
+
+
+def test_the_center_reads_the_thresholds_but_does_not_change_them(cluster):
+    at = open_page(CLERK, "pages/candidates.py")
+    assert not [b for b in at.button if b.label == "保存阈值"]
+    assert "阈值由管理员在此调整。" in [c.value for c in at.caption]
