@@ -17,6 +17,7 @@ from duban.config import data_dir
 from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
 from duban.models import Document, Unit, Upload
 from duban.permissions import Actor, Perm
+from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, user_action
 
 PAGE_SIZE = 200
@@ -161,6 +162,7 @@ def show_case(case_id: int) -> None:
         show_header(detail)
         show_steps(detail, uploads_by_id)
         show_actions(detail, meeting_rows)
+        case_documents_panel(case_id)
         show_timeline(timeline, documents)
 
 
