@@ -70,4 +70,4 @@ if current is None:
     gate.login_page()
     st.stop()
 gate.account_sidebar(current)
-st.navigation(navigation(current.role)).run()
+st.navigation(navigation(current.role), expanded=True).run()

@@ -11,7 +11,8 @@ Same matter (同一事项). Two tickets are about the same matter when
   without categories leaves them all equal: one address, one matter), or
 - their contents are near-identical — the Jaccard similarity of the character bigrams of
   the normalised texts is at least the threshold — and their addresses agree: equal, one
-  containing the other (`和睦家园12号` ⊂ `和睦家园12号楼`), or both empty. The same wording
+  spelling of the place containing the other (`和睦家园12号` ⊂ `和睦家园12号楼`; a road
+  without a number does not contain the houses on it), or both empty. The same wording
   at two different places stays two matters; so do 电动车被盗 and 拖欠工资 at one door.
 A matter is a connected component of that relation.
 
@@ -27,14 +28,15 @@ it against the all-pairs baseline and checks both give the same matters.
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import String, and_, or_, type_coerce
 from sqlmodel import Session, select
@@ -45,7 +47,11 @@ from duban.models import Case, CaseTicket, Ticket
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
 
+P = ParamSpec("P")
+R = TypeVar("R")
 MIN_NESTED_ADDRESS = 4  # a shorter address than this is too vague to contain another
+SMALL = 24  # up to this many wordings at one address are compared pairwise, directly
+FEW = 4  # a contained address with up to this many wordings is compared directly too
 _SPECIFIC = re.compile(r"[0-9号弄幢栋楼室组]")
 _NOT_TEXT = re.compile(r"[\W_]+")
 _STATUS_SPLIT = re.compile(r"[、,，;；\s]+")
@@ -163,8 +169,15 @@ def jaccard(a: set, b: set) -> float:
 
 
 def nested(a: str, b: str) -> bool:
-    """Whether two distinct normalised addresses contain one another (the shorter ≥ 4 chars)."""
+    """Whether two distinct normalised addresses are spellings of one place, one containing
+    the other (`和睦家园12号` ⊂ `示例镇和睦家园12号楼`; the shorter ≥ 4 characters).
+
+    A road or estate without a number does not contain the houses on it: a vague address
+    nests only in another vague one (`和睦家园` ⊂ `示例镇和睦家园`).
+    """
     short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if is_specific(long) and not is_specific(short):
+        return False
     return len(short) >= MIN_NESTED_ADDRESS and short in long
 
 
@@ -201,6 +214,15 @@ class Matter:
 
     members: list[int]
     links: list[Link] = field(default_factory=list)
+
+
+def _similar(a: frozenset[int], b: frozenset[int], percent: int) -> float | None:
+    """The Jaccard similarity of two token sets if it reaches `percent`, else None."""
+    if not a or not b:
+        return None
+    inter = len(a & b)
+    union = len(a) + len(b) - inter
+    return inter / union if inter * 100 >= percent * union else None
 
 
 class _PrefixIndex:
@@ -249,6 +271,27 @@ class _PrefixIndex:
         return found
 
 
+def _without_cyclic_gc(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a bulk build of small acyclic objects with the cyclic collector paused.
+
+    Building the index allocates hundreds of thousands of tuples and sets; the collector
+    would rescan that growing heap again and again (half the time at 100,000 tickets).
+    Nothing built here holds a cycle, so reference counting frees it all the same.
+    """
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return run
+
+
 class _UnionFind:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
@@ -268,7 +311,8 @@ class _UnionFind:
 
 
 def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
-    """Pairs (short, long) of distinct addresses where `short` is a substring of `long`.
+    """Pairs (short, long) of distinct addresses where `short` is a substring of `long` and
+    both name one place (see `nested`).
 
     Substrings of each address are looked up in the set of addresses, starting only where
     some address's first two characters occur, so the cost grows with the addresses'
@@ -287,7 +331,7 @@ def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
                 continue
             for end in range(start + MIN_NESTED_ADDRESS, min(size, start + widest) + 1):
                 part = long[start:end]
-                if part in pool and part != long:
+                if part in pool and part != long and nested(part, long):
                     pairs.add((part, long))
     return sorted(pairs)
 
@@ -304,6 +348,7 @@ class MatterIndex:
     found once for all tickets, and a subset keeps the links whose two wordings it holds.
     """
 
+    @_without_cyclic_gc
     def __init__(
         self,
         addresses: Sequence[str],
@@ -327,8 +372,7 @@ class MatterIndex:
         pairs = nested_addresses(a for a in distinct if a)
         # compared within itself: a vague address, or a specific one holding several categories
         self_joined = {a for a in distinct if not self.specific[a] or len(kinds[a]) > 1}
-        indexed = self_joined | {short for short, _ in pairs}
-        compared = indexed | {long for _, long in pairs}
+        compared = self_joined | {a for pair in pairs for a in pair}
         clean: dict[str, str] = {}
         self.texts = [
             (clean.get(c) or clean.setdefault(c, normalize_text(c))) if a in compared else ""
@@ -339,20 +383,46 @@ class MatterIndex:
             if address in compared:
                 wordings[address].add(self.wording(i)[1:])
         self.links: list[tuple[Wording, Wording, float]] = []  # near-identical contents
+        self._keys: tuple[list[Wording], list[tuple]] | None = None
         tokens = _token_ids({text for words in wordings.values() for _, text in words})
+        sets = {text: frozenset(ids) for text, ids in tokens.items()}
         indexes: dict[str, _PrefixIndex] = {}
-        for address in sorted(indexed):
+
+        def index_of(address: str) -> _PrefixIndex:
+            if address not in indexes:
+                index = indexes[address] = _PrefixIndex(percent)
+                for category, text in sorted(wordings[address]):
+                    index.add((category, text), tokens[text])
+            return indexes[address]
+
+        def link(address_a: str, a: tuple[str, str], address_b: str, b: tuple[str, str]) -> None:
+            score = _similar(sets[a[1]], sets[b[1]], percent)
+            if score is not None:
+                self.links.append(((address_a, *a), (address_b, *b), score))
+
+        for address in sorted(self_joined):
+            words = sorted(wordings[address])
+            if len(words) <= SMALL:  # a few wordings: compare them directly
+                for j, b in enumerate(words):
+                    for a in words[:j]:
+                        link(address, a, address, b)
+                continue
             index = indexes[address] = _PrefixIndex(percent)
-            for category, text in sorted(wordings[address]):
-                if address in self_joined:
-                    for (other_category, other), score in index.probe(tokens[text]):
-                        self.links.append(
-                            ((address, other_category, other), (address, category, text), score)
-                        )
+            for category, text in words:
+                for (other_category, other), score in index.probe(tokens[text]):
+                    self.links.append(
+                        ((address, other_category, other), (address, category, text), score)
+                    )
                 index.add((category, text), tokens[text])
         for short, long in pairs:
-            for category, text in sorted(wordings[long]):
-                for (other_category, other), score in indexes[short].probe(tokens[text]):
+            shorts, longs = sorted(wordings[short]), sorted(wordings[long])
+            if len(shorts) <= FEW:  # the shorter address is probed by many: index it unless tiny
+                for b in longs:
+                    for a in shorts:
+                        link(short, a, long, b)
+                continue
+            for category, text in longs:
+                for (other_category, other), score in index_of(short).probe(tokens[text]):
                     self.links.append(
                         ((short, other_category, other), (long, category, text), score)
                     )
@@ -366,23 +436,33 @@ class MatterIndex:
         address, category, text = wording
         return (address, category) if self.specific[address] else (address, text)
 
+    def _ticket_keys(self) -> tuple[list[Wording], list[tuple]]:
+        """Each ticket's wording and node key, computed once for every `group` call."""
+        wordings = [self.wording(i) for i in range(len(self.addresses))]
+        keys: list[tuple] = [
+            (w[0], i) if not w[2] and not self.specific[w[0]] else self.node_key(w)
+            for i, w in enumerate(wordings)  # no wording to compare: like no other ticket
+        ]
+        return wordings, keys
+
+    @_without_cyclic_gc
     def group(self, subset: Iterable[int] | None = None) -> list[Matter]:
         """The matters among the tickets `subset` (indices; default all), members sorted."""
+        if self._keys is None:
+            self._keys = self._ticket_keys()
+        wordings, keys = self._keys
         ids = range(len(self.addresses)) if subset is None else subset
         node_of: dict[tuple, int] = {}
         node_members: list[list[int]] = []
         first: dict[Wording, int] = {}  # a wording → its first ticket in the subset
         for i in ids:
-            wording = self.wording(i)
-            key: tuple = self.node_key(wording)
-            if not wording[2] and not self.specific[wording[0]]:
-                key = (wording[0], i)  # no wording to compare: like no other ticket
+            key = keys[i]
             n = node_of.get(key)
             if n is None:
                 n = node_of[key] = len(node_members)
                 node_members.append([])
             node_members[n].append(i)
-            first.setdefault(wording, i)
+            first.setdefault(wordings[i], i)
         best: dict[tuple[int, int], Link] = {}
         for wording_a, wording_b, score in self.links:
             a, b = first.get(wording_a), first.get(wording_b)
@@ -603,6 +683,7 @@ def _latest(group: Group) -> datetime:
 _CALLBACKS = {m.value: m for m in CallbackResult}
 
 
+@_without_cyclic_gc
 def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[TicketInfo]:
     """Live tickets up to `as_of` that any rule may look at, oldest first (one query)."""
     since = _window_start(as_of, max(th.repeat_window_days, th.concentrated_window_days))

@@ -473,8 +473,8 @@ def update_user(
 def _require_another_admin(session: Session, user: User) -> None:
     stmt = select(func.count()).where(
         User.role == Role.ADMIN,
-        User.active == True,
-        User.id != user.id,  # noqa: E712
+        User.active.is_(True),  # type: ignore[attr-defined]
+        User.id != user.id,
     )
     if session.exec(stmt).one() == 0:
         raise ValidationError(f"{user.username} 是唯一启用的管理员，不能停用或改为其他角色")

@@ -153,7 +153,13 @@ def apply_filter(stmt: Select, actor: Actor, flt: TicketFilter) -> Select:
         if actor.unit_id is None:
             return stmt.where(t.id.is_(None))
         stmt = stmt.where(t.unit_id == actor.unit_id)
-    stmt = stmt.where(t.deleted_at.is_not(None) if flt.deleted else t.deleted_at.is_(None))
+    if flt.deleted:
+        stmt = stmt.where(t.deleted_at.is_not(None))
+    else:
+        # Almost every ticket is live: an index on deleted_at selects them all and forces a
+        # sort of the whole table. Wrapped in COALESCE the condition is a plain filter, and
+        # SQLite walks the received_at index for "newest first … LIMIT 50" instead.
+        stmt = stmt.where(func.coalesce(t.deleted_at, None).is_(None))
     if flt.unit_ids:
         wanted = [u for u in flt.unit_ids if u != UNASSIGNED]
         conds = [t.unit_id.in_(wanted)] if wanted else []

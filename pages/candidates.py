@@ -47,9 +47,10 @@ def data_stamp() -> tuple:
     return (*tickets, *cases, links)
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner="正在分析工单…")
+@st.cache_resource(ttl=600, max_entries=8, show_spinner="正在分析工单…")
 def analyse(url: str, as_of: datetime, stamp: tuple, thresholds: Thresholds) -> Candidates:
-    """The analysis, cached per database, moment, data version and thresholds."""
+    """The analysis, cached per database, moment, data version and thresholds (kept as the
+    object itself, never copied: `Candidates` is immutable)."""
     with Session(engine()) as session:
         return find_candidates(session, as_of, thresholds)
 

@@ -310,6 +310,8 @@ def ledger_tab() -> None:
     flt = filter_bar(units)
     gen = st.session_state.setdefault("ledger_gen", 0)
     frame, total, pages = loaded_rows(flt, gen)
+    if st.session_state.get("ledger_page", 1) > pages:  # rows were deleted meanwhile
+        st.session_state["ledger_page"] = pages
     c1, c2, c3 = st.columns([1, 5, 1])
     c3.button("刷新", key="ledger_refresh", on_click=next_generation)
     c1.number_input("页码", min_value=1, max_value=pages, step=1, key="ledger_page",
@@ -535,7 +537,10 @@ def import_tab() -> None:
         column_mapping_form(report.unknown_headers, "ledger_columns_form")
     result = st.session_state.get("ledger_result")
     if result:
-        st.success(f"导入完成（批次 {result.batch_id}）：{result.summary_line()}")
+        st.success(
+            f"导入完成（批次 {result.batch_id}）：新增 {result.inserted} 条，更新 {result.updated} 条，"
+            f"未变化 {result.unchanged} 条，未导入 {result.rejected} 条"
+        )
         report_view(result)
         unit_mapping_form(result, units)
         column_mapping_form(result.unknown_headers, "ledger_columns_form_done")

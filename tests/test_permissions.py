@@ -18,7 +18,18 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from duban import audit, auth, backup, cases, documents, importer, settings, tickets, workdays
+from duban import (
+    audit,
+    auth,
+    backup,
+    cases,
+    documents,
+    importer,
+    settings,
+    tickets,
+    uploads,
+    workdays,
+)
 from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope
 from duban.errors import PermissionDenied
 from duban.models import AuditLog, Step, User
@@ -158,6 +169,12 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
             progress=Progress.DONE,
         ),
         {"admin", "center", "unit A"},
+    ),
+    "上传签字盖章的扫描件": (
+        lambda s, a, w: uploads.store_upload(
+            s, a, name="反馈.pdf", data=b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+        ),
+        {"admin", "center", "unit A", "unit B"},
     ),
     "查看本单位的督办事项": (
         lambda s, a, w: cases.case_detail(s, a, w.case_a),

@@ -110,4 +110,4 @@ def test_logout_returns_to_the_login_form(unit_page, server):
     unit_page.get_by_role("button", name="退出登录").click()
     unit_page.get_by_text("已退出登录").wait_for()
     unit_page.locator('input[aria-label="用户名"]').wait_for()
-    assert "当前用户" not in unit_page.get_by_test_id("stApp").inner_text()
+    unit_page.get_by_text("当前用户：unit").wait_for(state="detached")

@@ -68,7 +68,8 @@ def test_upload_edit_save_reload(page, server) -> None:
     page.get_by_text("预览：12345导出.xlsx").wait_for()
     page.get_by_role("button", name="确认导入").click()
     page.get_by_text("导入完成").wait_for()
-    assert "inserted=2 updated=0 unchanged=0 rejected=0" in page.get_by_text("导入完成").inner_text()
+    summary = page.get_by_text("导入完成").inner_text()
+    assert "新增 2 条，更新 0 条，未变化 0 条，未导入 0 条" in summary
 
     tab(page, "台账")
     keyword = page.get_by_label("关键词（地址或内容）")
@@ -85,10 +86,14 @@ def test_upload_edit_save_reload(page, server) -> None:
     select_cell(page, grid, col=2, row=0)
     for _ in range(NOTES_OFFSET):
         page.keyboard.press("ArrowRight")
-    assert grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0").get_attribute("aria-selected") == "true"
-    page.keyboard.press("Enter")
-    page.keyboard.type(NOTE)
-    page.keyboard.press("Enter")
+    assert (
+        grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0").get_attribute("aria-selected") == "true"
+    )
+    page.keyboard.press("Enter")  # opens the cell's editor (a textarea over the canvas)
+    editor = page.locator("textarea.gdg-input")
+    editor.wait_for()
+    editor.fill(NOTE)
+    editor.press("Enter")
     # the grid hands its edits to the form when it loses focus: click outside it first and
     # give it a moment, as a user does on the way to the button
     page.get_by_text("新增工单（手工录入").click()
@@ -96,9 +101,7 @@ def test_upload_edit_save_reload(page, server) -> None:
     page.get_by_role("button", name="保存").click()
     page.get_by_text("已保存：修改 1 条").wait_for()
 
-    page.reload()
-    page.wait_for_selector('[data-testid="stMain"]')
-    wait_idle(page)
+    open_app(page, server, "ledger")  # a reload: a new session, logged in again
     tab(page, "工单详情")
     number = page.get_by_label("输入工单编号查看详情")
     number.fill(NUMBERS[1])

@@ -1,0 +1,580 @@
+"""Every benchmark at every size, on SQLite and PostgreSQL, each figure beside its baseline.
+
+    python -m bench                      # 10,000 and 100,000 tickets, SQLite and PostgreSQL
+    python -m bench --large              # … and 1,000,000
+    python -m bench --sizes 300 --databases sqlite --skip pages
+
+For each database and size, on data from `bench.synth` (tickets over three years with
+proportional cases, steps and feedback), in this process:
+
+| figure | what duban does | baseline (the least any program must do) |
+| --- | --- | --- |
+| import | `import_tickets` of a platform export holding a tenth of the size in new tickets | `read_excel(calamine, dtype=str)` + one Core bulk insert of the same rows |
+| ledger page | `query_tickets`: one page of 50 and the filtered total | one bare indexed SQL query for the same 50 rows |
+| save 50 rows | `save_ledger` of 50 edited rows (version check, audit) | one bare `UPDATE … WHERE id = ?` executemany |
+| boards | each board's data as the pages call it | a bare indexed COUNT of the overdue steps |
+| candidates | `find_candidates`, full and after a day's import (incremental) | all-pairs similarity on a sample of the window, extrapolated |
+| 督办单 ×500 | `render_batch` (contexts, sandbox, files, registry, zip) | bare docxtpl render + save of the same contexts |
+| annual report | `render_work_report` for the last full year | a bare COUNT of the year's cases |
+| page cost | `AppTest` run of the ledger, boards and case pages (`bench.pages`) | a page showing a precomputed table of the same size |
+
+PostgreSQL: `DUBAN_BENCH_DATABASE_URL` (default the local `duban_bench`); each size lives in
+its own schema `bench_<size>`, kept between runs and reused while its data matches (the
+schema's comment holds the generator's signature), so 1,000,000 tickets are generated once.
+SQLite files live in `--workdir` (a temporary folder unless given; then reused likewise).
+Every figure that writes removes what it added again, so reused data stays the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, delete, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from bench import synth
+from bench.measure import Figure, load_average, machine, show_time, timed
+from duban.db import open_database
+from duban.enums import Role
+from duban.models import AuditLog, Case, ImportBatch, Step, Ticket, Unit
+from duban.permissions import SYSTEM, Actor
+
+DEFAULT_SIZES = (10_000, 100_000)
+LARGE = 1_000_000
+DATABASES = ("sqlite", "postgresql")
+PG_URL = os.environ.get(
+    "DUBAN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench"
+)
+SEED = 7
+CLERK = Actor(None, "bench", Role.CENTER)
+SECOND = "< 1 s"
+
+
+@dataclass
+class Run:
+    """One database at one size: the data, and the figures measured on it."""
+
+    database: str
+    tickets: int
+    engine: Engine
+    url: str
+    end: datetime  # the data's "now": its newest ticket
+    folder: Path  # scratch space (export files, bare renders)
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def today(self) -> date:
+        return self.end.date()
+
+    def add(
+        self,
+        name: str,
+        seconds: float,
+        peak_mb: float,
+        baseline: str,
+        baseline_seconds: float,
+        *,
+        target: str = "",
+        met: bool | None = None,
+        note: str = "",
+    ) -> Figure:
+        figure = Figure(
+            self.database, self.tickets, name, seconds, peak_mb, baseline, baseline_seconds,
+            target, met, note,
+        )  # fmt: skip
+        self.figures.append(figure)
+        print(figure.line(), flush=True)
+        return figure
+
+
+# --- the databases -----------------------------------------------------------------------------
+
+
+def database_url(database: str, tickets: int, workdir: Path, pg_url: str) -> str:
+    """Where the data of one size lives (a PostgreSQL schema, or a SQLite file)."""
+    if database == "sqlite":
+        return f"sqlite:///{workdir / f'bench_{tickets}.db'}"
+    schema = f"bench_{tickets}"
+    engine = open_server(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    engine.dispose()
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def open_server(pg_url: str) -> Engine:
+    from duban.db import make_engine
+
+    return make_engine(pg_url)
+
+
+def stored_signature(engine: Engine, url: str) -> dict[str, Any] | None:
+    """The generator's signature stored with the data (None: no usable data there)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            comment = conn.execute(
+                text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                     "WHERE nspname = current_schema()")  # fmt: skip
+            ).scalar()
+    else:
+        sidecar = Path(make_url(url).database + ".synth.json")  # type: ignore[operator]
+        comment = sidecar.read_text() if sidecar.exists() else None
+    return json.loads(comment) if comment else None
+
+
+def store_signature(engine: Engine, url: str, signature: dict[str, Any]) -> None:
+    value = json.dumps(signature)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text(f"COMMENT ON SCHEMA \"{conn.execute(text('SELECT current_schema()')).scalar()}\" IS '{value}'"))  # fmt: skip
+    else:
+        Path(make_url(url).database + ".synth.json").write_text(value)  # type: ignore[operator]
+
+
+def prepare(database: str, tickets: int, workdir: Path, pg_url: str, folder: Path) -> Run:
+    """The migrated database of one size, with its synthetic data (generated or reused)."""
+    url = database_url(database, tickets, workdir, pg_url)
+    engine = open_database(url)
+    wanted = {"version": synth.VERSION, "tickets": tickets, "seed": SEED}
+    stored = stored_signature(engine, url)
+    if stored and {k: stored.get(k) for k in wanted} == wanted and _count(engine) == tickets:
+        end = datetime.fromisoformat(stored["end"])
+        print(f"  data: reused {tickets:,} tickets generated for {end:%Y-%m-%d %H:%M}", flush=True)
+    else:
+        synth.reset(engine)
+        started = time.perf_counter()
+        end = synth.now().replace(second=0, microsecond=0)
+        sizes = synth.generate(engine, tickets, end=end, seed=SEED)
+        store_signature(engine, url, {**wanted, "end": end.isoformat()})
+        print(f"  data: generated {sizes.tickets:,} tickets, {sizes.cases:,} cases in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    return Run(database, tickets, engine, url, end, folder)
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Ticket)).scalar_one()
+
+
+def _max_id(session: Session, model: Any) -> int:
+    return session.execute(select(func.max(model.id))).scalar() or 0
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def bench_import(run: Run) -> None:
+    """A platform export of a tenth of the size in new tickets, into the database as it is."""
+    from bench.bench_import import baseline, write_export
+    from duban.importer import import_tickets
+
+    rows = max(run.tickets // 10, 100)
+    path = run.folder / "12345-export.xlsx"
+    write_export(path, rows)
+    with Session(run.engine) as session:
+        before = {m: _max_id(session, m) for m in (Ticket, AuditLog, ImportBatch)}
+
+    def ours() -> str:
+        with Session(run.engine) as session:
+            report = import_tickets(session, SYSTEM, path.read_bytes(), path.name)
+            session.commit()
+        return report.summary_line()
+
+    base = timed(lambda: baseline(run.engine, path))
+    _remove_after(run.engine, before)
+    mine = timed(ours)
+    _remove_after(run.engine, before)
+    ratio = mine.seconds / base.seconds
+    run.add(
+        f"import {rows:,}-row export", mine.seconds, mine.peak_mb,
+        "read_excel + Core bulk insert", base.seconds,
+        target="≤ 1.5× baseline, < 1 GB", met=ratio <= 1.5 and mine.peak_mb < 1024,
+        note=mine.result,
+    )  # fmt: skip
+
+
+def _remove_after(engine: Engine, before: dict[Any, int]) -> None:
+    """Delete the rows a figure added (ids above the marks taken before it)."""
+    with Session(engine) as session:
+        for model in (AuditLog, Ticket, ImportBatch):
+            session.execute(delete(model).where(model.id > before[model]))
+        session.commit()
+
+
+# --- ledger ------------------------------------------------------------------------------------
+
+
+def ledger_filters(run: Run) -> dict[str, Any]:
+    """The filters timed: the first screen, a unit's topic of the last 90 days, a keyword."""
+    from duban.tickets import TicketFilter
+
+    with Session(run.engine) as session:
+        unit = session.execute(select(Unit.id).where(Unit.name == "镇城管中队")).scalar_one()
+    since = run.today - timedelta(days=89)
+    return {
+        "no filter": TicketFilter(),
+        "unit + category + 90 days": TicketFilter(
+            unit_ids=(unit,), categories=("违章搭建",), date_from=since, date_to=run.today
+        ),
+        "keyword": TicketFilter(keyword="电梯"),
+    }
+
+
+def bare_page(session: Session, unit: int, since: datetime) -> list[Any]:
+    """The baseline: one indexed query for a page of one unit's newest tickets."""
+    stmt = text(
+        "SELECT id, version, ticket_no, received_at, address, content, category, unit_id "
+        "FROM ticket WHERE unit_id = :unit AND category = :category AND received_at >= :since "
+        "AND deleted_at IS NULL ORDER BY received_at DESC, id DESC LIMIT 50"
+    )
+    return session.execute(stmt, {"unit": unit, "category": "违章搭建", "since": since}).all()
+
+
+def bench_ledger(run: Run) -> None:
+    from duban.tickets import query_tickets
+
+    filters = ledger_filters(run)
+    unit_filter = filters["unit + category + 90 days"]
+    since = datetime.combine(unit_filter.date_from, datetime.min.time())
+    with Session(run.engine) as session:
+        base = timed(lambda: bare_page(session, unit_filter.unit_ids[0], since), runs=5)
+        for name, flt in filters.items():
+            mine = timed(lambda flt=flt: query_tickets(session, CLERK, flt), runs=3)
+            page = mine.result
+            run.add(
+                f"ledger page: {name}", mine.seconds, mine.peak_mb,
+                "bare indexed SQL (one page)", base.seconds,
+                target=SECOND, met=mine.seconds < 1, note=f"{page.total:,} match, {len(page.rows)} shown",
+            )  # fmt: skip
+
+
+def bench_save(run: Run) -> None:
+    """保存 of 50 edited rows (the center's notes) against a bare UPDATE of the same rows."""
+    from duban.tickets import RowEdit, query_tickets, save_ledger
+
+    flt = ledger_filters(run)["unit + category + 90 days"]
+    rounds = iter(range(1000))
+    edits: list[RowEdit] = []
+
+    def load() -> None:
+        edits.clear()
+        n = next(rounds)
+        with Session(run.engine) as session:
+            rows = query_tickets(session, CLERK, flt, page_size=50).rows
+        edits.extend(RowEdit(r["id"], r["version"], {"notes": f"基准测试备注 {n}"}) for r in rows)
+
+    def ours() -> int:
+        with Session(run.engine) as session:
+            result = save_ledger(session, CLERK, edits=edits)
+            session.commit()
+        return len(result.updated)
+
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("tid"))
+        .values(notes=bindparam("n"), version=table.c.version + 1)
+    )
+
+    def bare() -> None:
+        with Session(run.engine) as session:
+            session.connection().execute(
+                statement, [{"tid": e.ticket_id, "n": e.values["notes"] + " 基线"} for e in edits]
+            )
+            session.commit()
+
+    with Session(run.engine) as session:
+        mark = _max_id(session, AuditLog)
+    base = timed(bare, runs=3, before=load)
+    mine = timed(ours, runs=3, before=load)
+    with Session(run.engine) as session:
+        session.execute(delete(AuditLog).where(AuditLog.id > mark))
+        session.commit()
+    run.add(
+        "save 50 edited rows", mine.seconds, mine.peak_mb, "bare UPDATE executemany", base.seconds,
+        target=SECOND, met=mine.seconds < 1, note=f"{mine.result} saved",
+    )  # fmt: skip
+
+
+# --- boards ------------------------------------------------------------------------------------
+
+
+def bench_boards(run: Run) -> None:
+    from duban import boards
+    from duban.boards import BoardFilter, Horizon
+    from duban.enums import StepStatus
+    from duban.workdays import Calendar
+
+    with Session(run.engine) as session:
+        calendar = Calendar.load(session)
+        day, filt = run.today, BoardFilter()
+        horizon = Horizon.of(day, calendar)
+        bare = text("SELECT count(*) FROM step WHERE status = :s AND due_at <= :d")
+        base = timed(
+            lambda: session.execute(
+                bare, {"s": StepStatus.OPEN.value, "d": horizon.overdue_through}
+            ).scalar_one(),
+            runs=5,
+        )
+        timed_boards: dict[str, Callable[[], Any]] = {
+            "首页 headline": lambda: boards.headline(session, day, calendar, filt),
+            "逾期 overdue": lambda: boards.overdue_board(session, day, calendar, filt),
+            "即将到期 due soon": lambda: boards.due_soon_board(session, day, calendar, filt),
+            "待提级 escalation": lambda: boards.escalation_board(session, day, filt),
+            "承办单位 units": lambda: boards.unit_board(session, day, calendar, filt),
+            "按月趋势 trend": lambda: boards.month_trend(session, day, filt),
+        }
+        for name, fn in timed_boards.items():
+            mine = timed(fn, runs=3)
+            rows = mine.result
+            size = f"{len(rows):,} rows" if isinstance(rows, list) else ""
+            run.add(
+                f"board {name}", mine.seconds, mine.peak_mb, "bare indexed COUNT (overdue)",
+                base.seconds, target=SECOND, met=mine.seconds < 1, note=size,
+            )  # fmt: skip
+
+
+# --- candidates --------------------------------------------------------------------------------
+
+SAMPLE = 1500
+
+
+def window_tickets(session: Session, as_of: datetime, days: int) -> list[tuple[str, str, str]]:
+    """(normalised address, content, category) of the live tickets of the analysis window."""
+    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    since = datetime.combine(as_of.date() - timedelta(days=days - 1), datetime.min.time())
+    stmt = select(t.address_norm, t.content, t.category).where(
+        t.deleted_at.is_(None), t.received_at >= since, t.received_at <= as_of
+    )
+    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+
+def bench_candidates(run: Run) -> None:
+    """Full detection, then the run after a day's import; against all pairs on a sample."""
+    from bench.bench_candidates import all_pairs
+    from duban.analysis import CandidateCache, Thresholds, find_candidates
+
+    with Session(run.engine) as session:
+        th = Thresholds.load(session)
+        window = window_tickets(session, run.end, th.repeat_window_days)
+    sample = random.Random(5).sample(window, min(SAMPLE, len(window)))
+    started = time.perf_counter()
+    all_pairs([a for a, _, _ in sample], [c for _, c, _ in sample], [g for _, _, g in sample],
+              th.similarity_percent)  # fmt: skip
+    measured = time.perf_counter() - started
+    n, k = len(window), len(sample)
+    extrapolated = measured * (n * (n - 1)) / max(k * (k - 1), 1)
+    baseline = f"all pairs ({k:,} sampled → {n:,})"
+
+    def full() -> Any:
+        with Session(run.engine) as session:
+            return find_candidates(session, run.end, th)
+
+    mine = timed(full)
+    groups = len(mine.result.groups)
+    run.add(
+        "candidates: full", mine.seconds, mine.peak_mb, baseline, extrapolated,
+        target="< 60 s", met=mine.seconds < 60, note=f"{n:,} tickets in window, {groups:,} groups",
+    )  # fmt: skip
+
+    cache = CandidateCache()
+    with Session(run.engine) as session:
+        cache.candidates(session, run.end, th)  # the previous run, kept (untimed)
+        mark = _max_id(session, Ticket)
+    per_day = max(1, run.tickets // synth.SPAN_DAYS)
+    added = synth.add_tickets(run.engine, per_day, run.end)
+    as_of = run.end + timedelta(days=1)
+
+    def incremental() -> Any:
+        with Session(run.engine) as session:
+            return cache.candidates(session, as_of, th)
+
+    mine = timed(incremental)
+    with Session(run.engine) as session:
+        session.execute(delete(Ticket).where(Ticket.id > mark))
+        session.commit()
+    run.add(
+        f"candidates: after a day ({len(added):,} new)", mine.seconds, mine.peak_mb, baseline,
+        extrapolated, target="< 60 s at 1M (seconds)", met=mine.seconds < 60,
+        note=f"{len(mine.result.groups):,} groups; {cache.last_mode}",
+    )  # fmt: skip
+
+
+# --- documents and the report ------------------------------------------------------------------
+
+
+def bench_render(run: Run) -> None:
+    from bench.bench_render import bare, contexts
+    from duban.documents import DEFAULT_TEMPLATES, KINDS, DocumentKind, render_batch
+
+    with Session(run.engine) as session:
+        case_ids = list(
+            session.execute(select(Case.id).order_by(Case.id.desc()).limit(500)).scalars()  # type: ignore[union-attr]
+        )
+        ctxs = contexts(session, case_ids)
+    template = DEFAULT_TEMPLATES / KINDS[DocumentKind.SUPERVISION_FORM].template
+    out = run.folder / "bare"
+    out.mkdir(exist_ok=True)
+    bare(template, ctxs[:5], out)  # warm-up: imports, caches
+
+    def ours() -> int:
+        with Session(run.engine) as session:
+            result = render_batch(session, SYSTEM, "supervision-form", case_ids)
+            session.commit()
+        return len(result.documents)
+
+    base = timed(lambda: bare(template, ctxs, out))
+    mine = timed(ours)
+    ratio = mine.seconds / base.seconds
+    run.add(
+        f"督办单 ×{len(case_ids)} (batch + zip)", mine.seconds, mine.peak_mb,
+        "bare docxtpl render + save", base.seconds,
+        target="≤ 1.3× baseline", met=ratio <= 1.3, note=f"{mine.result} rendered",
+    )  # fmt: skip
+
+
+def bench_report(run: Run) -> None:
+    from duban.kpi import Period
+    from duban.reports import render_work_report
+
+    year = run.end.year - 1
+    period = Period.year(year)
+    with Session(run.engine) as session:
+        count = select(func.count()).select_from(Case).where(
+            Case.opened_at.between(period.start, period.end)  # type: ignore[attr-defined]
+        )
+        base = timed(lambda: session.execute(count).scalar_one(), runs=5)
+
+        def ours() -> Any:
+            result = render_work_report(session, SYSTEM, period, as_of=run.today)
+            session.rollback()
+            return result
+
+        mine = timed(ours)
+    run.add(
+        f"annual report {year}", mine.seconds, mine.peak_mb, "bare COUNT of the year's cases",
+        base.seconds, target="< 5 s", met=mine.seconds < 5,
+        note=f"{base.result:,} cases, {len(mine.result.content) // 1024} KB docx",
+    )  # fmt: skip
+
+
+def bench_pages(run: Run) -> None:
+    from bench.pages import page_figures
+
+    for figure in page_figures(run.url, run.database, run.tickets, run.folder):
+        run.figures.append(figure)
+        print(figure.line(), flush=True)
+
+
+BENCHES: dict[str, Callable[[Run], None]] = {
+    "import": bench_import,
+    "ledger": bench_ledger,
+    "save": bench_save,
+    "boards": bench_boards,
+    "candidates": bench_candidates,
+    "render": bench_render,
+    "report": bench_report,
+    "pages": bench_pages,
+}
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def postgres_description(pg_url: str) -> str:
+    engine = open_server(pg_url)
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar()
+            settings = {
+                name: conn.execute(text(f"SHOW {name}")).scalar()
+                for name in ("shared_buffers", "work_mem", "effective_cache_size")
+            }
+    finally:
+        engine.dispose()
+    return f"PostgreSQL {version} (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
+
+
+def parse_sizes(text_value: str) -> tuple[int, ...]:
+    return tuple(int(s.replace("_", "").replace(",", "")) for s in text_value.split("+") if s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES,
+                        help="ticket counts joined by +, e.g. 10000+100000")  # fmt: skip
+    parser.add_argument("--large", action="store_true", help="add 1,000,000 tickets")
+    parser.add_argument("--databases", default=",".join(DATABASES),
+                        help="sqlite, postgresql or both (comma separated)")  # fmt: skip
+    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL database for the schemas")
+    parser.add_argument("--workdir", type=Path, help="keep the SQLite files here (reused)")
+    parser.add_argument("--only", help="comma separated: " + ",".join(BENCHES))
+    parser.add_argument("--skip", default="", help="comma separated figures to leave out")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    sizes = tuple(args.sizes) + ((LARGE,) if args.large and LARGE not in args.sizes else ())
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    wanted = [b for b in (args.only.split(",") if args.only else BENCHES) if b not in args.skip]
+    unknown = [b for b in wanted if b not in BENCHES] + [d for d in databases if d not in DATABASES]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)}")
+
+    started = time.perf_counter()
+    info = machine()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
+    if "postgresql" in databases:
+        try:
+            info["postgresql"] = postgres_description(args.pg_url)
+        except Exception as exc:  # noqa: BLE001 - report and go on with SQLite
+            print(f"PostgreSQL unavailable ({exc.__class__.__name__}: {exc}); SQLite only")
+            databases.remove("postgresql")
+        else:
+            print(info["postgresql"])
+    print(f"load average at start: {load_average():.1f}", flush=True)
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
+        scratch = Path(tmp)
+        workdir = args.workdir or scratch
+        workdir.mkdir(parents=True, exist_ok=True)
+        os.environ["DUBAN_DATA_DIR"] = str(scratch / "data")
+        for tickets in sizes:
+            for database in databases:
+                print(f"\n== {database}, {tickets:,} tickets ==", flush=True)
+                folder = scratch / f"{database}-{tickets}"
+                folder.mkdir()
+                run = prepare(database, tickets, workdir, args.pg_url, folder)
+                for name in wanted:
+                    section = time.perf_counter()
+                    BENCHES[name](run)
+                    print(f"  ({name}: {show_time(time.perf_counter() - section)})", flush=True)
+                run.engine.dispose()
+                figures.extend(run.figures)
+    missed = [f for f in figures if f.met is False]
+    print(f"\n{len(figures)} figures in {show_time(time.perf_counter() - started)}; "
+          f"load average at end: {load_average():.1f}")  # fmt: skip
+    for figure in missed:
+        print(f"MISSED: {figure.database} {figure.tickets:,} {figure.name}: "
+              f"{show_time(figure.seconds)} (target {figure.target})")  # fmt: skip
+    if args.json:
+        args.json.write_text(
+            json.dumps({"machine": info, "figures": [f.as_dict() for f in figures]},
+                       ensure_ascii=False, indent=1, default=str)  # fmt: skip
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
