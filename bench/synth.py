@@ -45,7 +45,9 @@ HANDLING_DAYS = 30  # tickets younger than this are mostly still open on the pla
 RECENT_CASE_DAYS = 60  # cases older than this are nearly all closed
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙朱马胡郭林何高罗"
 ROADS = [f"{a}{b}路" for a in "东西南北中新和育惠丰赵业" for b in ("平", "安", "兴", "华", "民")]
-ESTATES = [f"{a}{b}{c}" for a in "和丰惠育新金" for b in "睦泽民才城桥" for c in ("苑", "家园", "新村")]
+ESTATES = [
+    f"{a}{b}{c}" for a in "和丰惠育新金" for b in "睦泽民才城桥" for c in ("苑", "家园", "新村")
+]
 DETAILS = ["已经持续一周", "晚上尤其严重", "老人孩子受影响", "之前打过电话", "希望尽快派人查看",
            "周边居民意见很大", "物业说不归他们管", "存在安全隐患", "拍了照片可以提供",
            "要求给个说法"]  # fmt: skip
@@ -320,7 +322,9 @@ def _blank(*names: str) -> dict[str, str]:
     return dict.fromkeys(names, "")
 
 
-def _cases(session: Session, sizes: Sizes, first_ticket: int, end: datetime, rng: random.Random) -> None:
+def _cases(
+    session: Session, sizes: Sizes, first_ticket: int, end: datetime, rng: random.Random
+) -> None:
     """Cases linked to every tenth ticket, with steps and feedback in every state."""
     table = _table(Ticket)
     today = end.date()

@@ -178,14 +178,15 @@ def apply_filter(stmt: Select, actor: Actor, flt: TicketFilter) -> Select:
         stmt = stmt.where(t.received_at < datetime.combine(flt.date_to + timedelta(days=1), time()))
     keyword = tidy(flt.keyword)
     if keyword:
-        pattern = f"%{_escape_like(keyword)}%"
-        stmt = stmt.where(
-            or_(
-                t.address.like(pattern, escape="\\"),
-                t.content.like(pattern, escape="\\"),
-                t.address_norm.like(f"%{_escape_like(normalize_address(keyword))}%", escape="\\"),
-            )
+        # the address is matched through its normalised form (spaces, punctuation and
+        # full-width characters ignored), the content as written
+        norm = normalize_address(keyword)
+        address = (
+            t.address_norm.like(f"%{_escape_like(norm)}%", escape="\\")
+            if norm
+            else t.address.like(f"%{_escape_like(keyword)}%", escape="\\")
         )
+        stmt = stmt.where(or_(address, t.content.like(f"%{_escape_like(keyword)}%", escape="\\")))
     if flt.ticket_nos:
         stmt = stmt.where(t.ticket_no.in_(flt.ticket_nos))
     return stmt
@@ -195,15 +196,19 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _select(actor: Actor, flt: TicketFilter) -> Select:
+def _with_unit() -> Select:
     t = Ticket.__table__.c  # type: ignore[attr-defined]
-    stmt = select(*_columns()).select_from(
+    return select(*_columns()).select_from(
         Ticket.__table__.outerjoin(  # type: ignore[attr-defined]
             Unit.__table__,  # type: ignore[attr-defined]
             Unit.__table__.c.id == t.unit_id,  # type: ignore[attr-defined]
         )
     )
-    return apply_filter(stmt, actor, flt).order_by(t.received_at.desc(), t.id.desc())
+
+
+def _select(actor: Actor, flt: TicketFilter) -> Select:
+    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    return apply_filter(_with_unit(), actor, flt).order_by(t.received_at.desc(), t.id.desc())
 
 
 def count_tickets(session: Session, actor: Actor, flt: TicketFilter) -> int:
@@ -231,8 +236,17 @@ def query_tickets(
     total = count_tickets(session, actor, flt)
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
-    stmt = _select(actor, flt).offset((page - 1) * page_size).limit(page_size)
-    rows = [mask_row(actor, dict(r)) for r in session.execute(stmt).mappings()]
+    # first the page's ids (sorting narrow rows is cheap), then those rows in full
+    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    ids_stmt = (
+        apply_filter(select(t.id).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+        .order_by(t.received_at.desc(), t.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    ids = list(session.execute(ids_stmt).scalars())
+    found = {r["id"]: r for r in session.execute(_with_unit().where(t.id.in_(ids))).mappings()}
+    rows = [mask_row(actor, dict(found[i])) for i in ids]
     return TicketPage(rows=rows, total=total, page=page, page_size=page_size)
 
 

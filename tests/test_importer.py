@@ -217,6 +217,29 @@ def test_rejects_name_excel_row_column_and_reason(session: Session) -> None:
     assert sorted(session.execute(select(Ticket.ticket_no)).scalars()) == ["T1", "T5"]
 
 
+@pytest.mark.parametrize(
+    ("header", "cell", "reason"),
+    [
+        ("诉求地址", "路" * 301, "内容超过 300 个字符"),
+        ("办理时限", "下个月", "无法识别的日期“下个月”"),
+        ("是否解决", "也许", "无法识别的“是否解决”取值“也许”"),
+        ("市级督办", "待定", "无法识别的“市级督办”取值“待定”"),
+        ("回访结果", "还行", "无法识别的回访结果“还行”"),
+    ],
+)
+def test_every_other_unreadable_cell_rejects_its_row(
+    session: Session, header: str, cell: str, reason: str
+) -> None:
+    data = xlsx(
+        [["T1", "2024-01-24", cell], ["T2", "2024-01-24", ""]],
+        header=["工单编号", "诉求时间", header],
+    )
+    report = run(session, data)
+    assert [(r.row, r.column, r.ticket_no) for r in report.rejects] == [(2, header, "T1")]
+    assert report.rejects[0].reason.startswith(reason)
+    assert session.execute(select(Ticket.ticket_no)).scalars().all() == ["T2"]
+
+
 def test_a_number_twice_in_one_file_rejects_both_rows_each_naming_the_other(
     session: Session,
 ) -> None:

@@ -13,6 +13,7 @@ from duban.enums import AuditAction, CallbackResult, Role
 from duban.errors import PermissionDenied, ValidationError
 from duban.models import AuditLog, Ticket
 from duban.permissions import Actor
+from duban.text import normalize_address
 from duban.tickets import (
     UNASSIGNED,
     RowEdit,
@@ -54,7 +55,7 @@ def town(session: Session):
         make_ticket(
             session, no, unit_id=unit.id if unit else None, unit_raw=unit.name if unit else "某办",
             category=cat, platform_status=status, callback_result=cb, received_at=when,
-            address=addr, content=content, caller="张先生", phone="13812345678",
+            address=addr, address_norm=normalize_address(addr), content=content, caller="张先生", phone="13812345678",
         )  # fmt: skip
     session.commit()
     return a, b

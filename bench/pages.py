@@ -1,0 +1,241 @@
+"""Server-side page cost: AppTest runs of real pages against the framework's own floor.
+
+    python -m bench.pages [--tickets 100000] [--database sqlite|postgresql]
+
+Each page is opened the way a logged-in user opens it: `AppTest.from_file("app.py")` with a
+center-staff `Actor` in `st.session_state["actor"]`, a first run (the home page, untimed),
+then `switch_page` and the timed run — a fresh session every time, best of 3. The pages:
+首页, 工单台账, 看板 (逾期 and 承办单位 tabs) and one escalated case (`/cases?case=ID`).
+
+The floor is what Streamlit itself costs to show the same amount of data: a page that only
+shows a precomputed table with as many rows and columns as the tables of the measured page
+held (counted from the page's own dataframes and editors after its run). The ratio page ÷
+floor is the page's own work: queries, widgets, building frames. Target: ≤ 3× at 100,000.
+The process RSS after the runs is printed too (the app loads no whole table: target < 1 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from sqlmodel import Session, select
+
+from bench.measure import Figure, PeakMemory, rss_mb, timed
+from duban.db import open_database
+from duban.enums import CaseStatus, Level, Role
+from duban.models import Case
+from duban.permissions import Actor
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+CLERK = Actor(None, "bench", Role.CENTER)
+TARGET_RATIO = 3.0
+RUNS = 3
+# The floor: the app's own shell (app.py's login gate, account sidebar and navigation) running
+# a page that only shows the precomputed table; the bare variant is Streamlit alone.
+FLOOR_SCRIPT = """
+import streamlit as st
+from bench.pages import floor_table
+from ui import gate
+from ui.common import engine
+
+st.set_page_config(page_title="floor", layout="wide")
+engine()
+gate.account_sidebar(gate.current_actor())
+
+
+def floor() -> None:
+    st.title("floor")
+    st.dataframe(floor_table(), hide_index=True)
+
+
+st.navigation([st.Page(floor, title="floor", default=True)]).run()
+"""
+BARE_FLOOR_SCRIPT = """
+import streamlit as st
+from bench.pages import floor_table
+st.title("floor")
+st.dataframe(floor_table(), hide_index=True)
+"""
+_floor = pd.DataFrame()
+
+
+def floor_table() -> pd.DataFrame:
+    """The precomputed table the floor page shows (set before each floor run)."""
+    return _floor
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str
+    path: str
+    params: dict[str, str]
+
+
+def pages_to_time(engine) -> list[PageSpec]:
+    """The pages, with an open escalated case (three steps, feedback) for the case page."""
+    with Session(engine) as session:
+        case_id = (
+            session.exec(
+                select(Case.id)
+                .where(Case.level == Level.ESCALATED, Case.status == CaseStatus.OPEN)
+                .order_by(Case.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            ).first()
+            or session.exec(select(Case.id).limit(1)).first()
+        )
+    specs = [
+        PageSpec("首页", "pages/home.py", {}),
+        PageSpec("工单台账", "pages/ledger.py", {}),
+        PageSpec("看板 逾期", "pages/boards.py", {}),
+        PageSpec("看板 承办单位", "pages/boards.py", {"boards_tab": "承办单位"}),
+    ]
+    if case_id is not None:
+        specs.append(PageSpec("督办事项 (one case)", "pages/cases.py", {"case": str(case_id)}))
+    return specs
+
+
+@contextmanager
+def app_environment(url: str, data_dir: Path) -> Iterator[None]:
+    """Point the app at the benchmark database, as `streamlit run` with these settings would.
+
+    As in tests/conftest.py, AppTest is made to run app.py (login gate, navigation) on every
+    run; without it, it would run the page file alone from the second run on.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class EntryScriptPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR")}
+    original = app_test.PagesManager
+    os.environ["DUBAN_DATABASE_URL"] = url
+    os.environ["DUBAN_DATA_DIR"] = str(data_dir)
+    app_test.PagesManager = EntryScriptPagesManager
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        yield
+    finally:
+        app_test.PagesManager = original
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def open_page(spec: PageSpec):
+    """A fresh session of app.py, logged in, on the home page (untimed), switched to `spec`
+    (the home page itself: its second run)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["actor"] = CLERK
+    at.run()  # the instance's first run also discovers components: not timed
+    at.switch_page(spec.path)
+    for key, value in spec.params.items():
+        at.query_params[key] = value
+    return at
+
+
+def shown_size(at) -> tuple[int, int]:
+    """Rows and columns of the tables the page showed (dataframes and data editors)."""
+    frames = [e.value for e in [*at.dataframe, *getattr(at, "data_editor", [])]]
+    frames = [f for f in frames if isinstance(f, pd.DataFrame)]
+    if not frames:
+        return 1, 1
+    return sum(len(f) for f in frames), max(len(f.columns) for f in frames)
+
+
+def time_page(spec: PageSpec) -> tuple[float, float, tuple[int, int]]:
+    """Best of RUNS fresh first views of a page: seconds, peak RSS, the size it showed."""
+    best, size = float("inf"), (1, 1)
+    with PeakMemory() as memory:
+        for _ in range(RUNS):
+            at = open_page(spec)
+            result = timed(at.run)
+            if at.exception:
+                raise RuntimeError(f"{spec.name}: {at.exception[0].message}")
+            best, size = min(best, result.seconds), shown_size(at)
+    return best, memory.peak, size
+
+
+def time_floor(rows: int, columns: int) -> tuple[float, float]:
+    """The floor for a table of `rows` × `columns`: through the app's shell, and bare
+    (seconds, best of RUNS; as for the pages, an instance's first run is not timed)."""
+    from streamlit.testing.v1 import AppTest
+
+    global _floor
+    _floor = pd.DataFrame(
+        {f"列{c}": [f"第{r}行第{c}列" if c % 2 else r for r in range(rows)] for c in range(columns)}
+    )
+    best = {FLOOR_SCRIPT: float("inf"), BARE_FLOOR_SCRIPT: float("inf")}
+    for _ in range(RUNS):
+        for script in best:
+            at = AppTest.from_string(script, default_timeout=300)
+            at.session_state["actor"] = CLERK
+            at.run()
+            best[script] = min(best[script], timed(at.run).seconds)
+            if at.exception:
+                raise RuntimeError(f"floor page: {at.exception[0].message}")
+    return best[FLOOR_SCRIPT], best[BARE_FLOOR_SCRIPT]
+
+
+def page_figures(url: str, database: str, tickets: int, folder: Path) -> list[Figure]:
+    """Every page's cost and ratio to its floor, at one database and size."""
+    engine = open_database(url)
+    specs = pages_to_time(engine)
+    engine.dispose()
+    figures = []
+    with app_environment(url, folder / "app-data"):
+        for spec in specs:
+            seconds, peak, (rows, columns) = time_page(spec)
+            floor, bare = time_floor(rows, columns)
+            ratio = seconds / floor
+            figures.append(
+                Figure(
+                    database, tickets, f"page {spec.name}", seconds, peak,
+                    f"shell + table {rows:,}×{columns}", floor,
+                    target=f"≤ {TARGET_RATIO:.0f}× floor", met=ratio <= TARGET_RATIO,
+                    note=f"bare table page {bare * 1000:.1f} ms; process RSS {rss_mb():.0f} MB",
+                )
+            )  # fmt: skip
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    from bench.run import PG_URL, prepare
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--workdir", type=Path, help="keep the SQLite file here (reused)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="duban-bench-pages-") as tmp:
+        folder = Path(tmp)
+        run = prepare(args.database, args.tickets, args.workdir or folder, args.pg_url, folder)
+        run.engine.dispose()
+        for figure in page_figures(run.url, args.database, args.tickets, folder):
+            print(figure.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
