@@ -18,7 +18,7 @@ from duban.clock import cn_date, today
 from duban.enums import Level, Scope
 from duban.models import Ticket, Unit
 from duban.permissions import Actor
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 me: Actor = actor()
 st.title("新建督办")
@@ -101,8 +101,8 @@ if suggestions:
     for rule, numbers_hit in suggestions.values():
         with st.container(border=True):
             st.markdown(
-                f"**{rule.name}** → 处置部门：**{unit_names.get(rule.unit_id, '')}**　"
-                f"处置路径：{rule.handling_path}　（匹配工单：{'、'.join(numbers_hit)}）"
+                f"**{literal(rule.name)}** → 处置部门：**{unit_names.get(rule.unit_id, '')}**　"
+                f"处置路径：{literal(rule.handling_path)}　（匹配工单：{'、'.join(numbers_hit)}）"
             )
             if st.button("采用该部门为主办单位", key=f"case_new_rule_{rule.id}"):
                 st.session_state["case_new_lead"] = rule.unit_id

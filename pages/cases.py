@@ -18,7 +18,7 @@ from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
 from duban.models import Document, Unit, Upload
 from duban.permissions import Actor, Perm
 from ui.case_documents import case_documents_panel
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 PAGE_SIZE = 200
 me: Actor = actor()
@@ -175,10 +175,10 @@ def _uploads(session: Session, detail: CaseDetail) -> dict[int, Upload]:
 
 def show_header(d: CaseDetail) -> None:
     case = d.case
-    st.title(f"{case.case_no}　{case.title}")
+    st.title(f"{literal(case.case_no)}　{literal(case.title)}")
     st.markdown(
         f"**状态：{d.state.label}**　｜　协调督办范围：{case.scope.label}"
-        + (f"（{case.scope_reason}）" if case.scope_reason else "")
+        + (f"（{literal(case.scope_reason)}）" if case.scope_reason else "")
         + f"　｜　立项：{cn_date(case.opened_at)}"
         + (f"　｜　办结：{cn_date(case.closed_at)}" if case.closed_at else "")
     )
@@ -187,7 +187,7 @@ def show_header(d: CaseDetail) -> None:
     if d.referrals:
         st.error(
             "已移交镇纪委监察办："
-            + "；".join(f"{cn_date(r.referred_at)} {r.reason}" for r in d.referrals)
+            + "；".join(f"{cn_date(r.referred_at)} {literal(r.reason)}" for r in d.referrals)
         )
     lead = [u.name for u, role in d.units if role == UnitRole.LEAD]
     co = [u.name for u, role in d.units if role == UnitRole.CO]
@@ -195,21 +195,21 @@ def show_header(d: CaseDetail) -> None:
         f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else "")
     )
     if case.start_level_reason:
-        st.markdown(f"**起始督办类型理由：** {case.start_level_reason}")
+        st.markdown(f"**起始督办类型理由：** {literal(case.start_level_reason)}")
     if case.source_note:
         st.markdown(
-            f"**来源：** {case.source_note}"
+            f"**来源：** {literal(case.source_note)}"
             + (f"（{cn_date(case.source_date)}）" if case.source_date else "")
         )
-    st.markdown(f"**相关情况：** {case.related_info}")
-    st.markdown(f"**督办意见：** {case.opinion}")
+    st.markdown(f"**相关情况：** {literal(case.related_info)}")
+    st.markdown(f"**督办意见：** {literal(case.opinion)}")
     if case.verification_note:
         verified = f"（{cn_date(case.verified_at)} 核实）" if case.verified_at else "（核实未通过）"
-        st.markdown(f"**跟踪核实：** {case.verification_note}{verified}")
+        st.markdown(f"**跟踪核实：** {literal(case.verification_note)}{verified}")
     if case.result_text:
-        st.markdown(f"**督办情况：** {case.result_text}")
+        st.markdown(f"**督办情况：** {literal(case.result_text)}")
     if case.reopen_reason:
-        st.markdown(f"**重新督办理由：** {case.reopen_reason}")
+        st.markdown(f"**重新督办理由：** {literal(case.reopen_reason)}")
     if d.tickets:
         st.subheader(f"关联工单（{len(d.tickets)}）")
         st.dataframe(
@@ -241,7 +241,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
             head += f"　〔{step.status.label}〕"
             st.markdown(head)
             for label, value in _step_fields(step, view.responsible_unit_name):
-                st.markdown(f"- {label}：{value}")
+                st.markdown(f"- {label}：{literal(value)}")
             for fb in view.feedback:
                 unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
                 flag = "合规" if fb.compliant else "不合规（未签字或未盖章）"
@@ -249,7 +249,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
                 st.markdown(
                     f"- 书面反馈 {cn_date(fb.received_at)} {unit}：**{fb.progress.label}**，{flag}"
                     + (f"，{timing}" if timing else "")
-                    + f"。{fb.text}"
+                    + f"。{literal(fb.text)}"
                 )
                 upload = uploads_by_id.get(fb.upload_id) if fb.upload_id else None
                 if upload is not None:

@@ -13,7 +13,7 @@ from duban.clock import cn_date, today
 from duban.enums import CaseStatus, Level
 from duban.models import Unit
 from duban.permissions import Actor, Perm
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 me: Actor = actor()
 can_edit = me.can(Perm.EDIT_CASES)
@@ -65,11 +65,13 @@ with tab_meetings:
                 if r.rule.meeting_id == meeting.id
             ]  # fmt: skip
         with st.container(border=True):
-            st.markdown(f"**{meeting.title}**　{cn_date(meeting.held_at)}　主持：{meeting.chair}")
+            st.markdown(
+                f"**{literal(meeting.title)}**　{cn_date(meeting.held_at)}　主持：{literal(meeting.chair)}"
+            )
             if meeting.attendees:
-                st.markdown(f"**参会：** {meeting.attendees}")
+                st.markdown(f"**参会：** {literal(meeting.attendees)}")
             if meeting.summary:
-                st.markdown(f"**指示要求：** {meeting.summary}")
+                st.markdown(f"**指示要求：** {literal(meeting.summary)}")
             for case in discussed:
                 st.page_link(
                     "pages/cases.py", label=f"{case.case_no} {case.title}",
@@ -78,7 +80,7 @@ with tab_meetings:
             for r in decided:
                 state = "" if r.rule.active else "（已停用）"
                 st.markdown(
-                    f"- 规则：**{r.rule.name}**{state} → {r.unit_name}：{r.rule.handling_path}"
+                    f"- 规则：**{literal(r.rule.name)}**{state} → {r.unit_name}：{literal(r.rule.handling_path)}"
                 )
         if can_edit:
             with st.form("meetings_rule_form"):
