@@ -1,0 +1,551 @@
+"""Load test: simulated staff in real browsers against `streamlit run app.py`, then a check
+that no acknowledged save was lost, doubled or silently overwritten.
+
+    python -m bench.load [--users 20] [--duration 300] [--database sqlite|postgresql]
+
+Setup (untimed): a fresh database with the demo town (`python -m duban init --demo`), one
+center account per simulated person (`python -m duban user add staffNN --role center
+--password-stdin`), and `TARGETS` extra tickets imported with the addresses 压测路01号 …
+so that about two people share each ticket (they do collide). Then the server starts on
+loopback and one headless Debian chromium opens one browser context per person.
+
+Each person logs in once and then, until the time is up, repeats what the center does all
+day, always through the page (no URL reloads: one Streamlit session per person):
+1. 工单台账 from the sidebar, filter by keyword to one shared ticket;
+2. edit its 备注 cell in the grid, appending a unique marker (`L07-0012`), and 保存;
+   "已保存：修改 1 条" is an acknowledgement; a refusal naming the row (someone saved it
+   first) is the version check working, counted as a conflict, and the grid is refreshed;
+3. 督办事项: search an open case, open it, 登记书面反馈 with a unique marker (unsigned, so the
+   step stays open for the next one); "书面反馈已登记" is an acknowledgement;
+4. 看板 and 首页.
+Every action's page time (click until Streamlit has finished the run and the expected
+content shows) is recorded; an error is any failed action or any error message on a page.
+
+The consistency check then reads the database: every acknowledged ticket marker must be in
+its ticket's 备注 exactly once (appending makes a lost update visible: a save based on an
+old 备注 would drop the markers saved since) and in exactly one audit row; every
+acknowledged feedback marker in exactly one feedback row; no marker of a refused save may
+be anywhere. Exit status 0 only with no errors and a clean check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from sqlalchemy import text
+
+from bench.measure import load_average, machine, rss_mb
+from duban.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-dev-shm-usage"]  # fmt: skip
+PASSWORD = "load-test-password"
+TIMEOUT_MS = 120_000
+NOTES_OFFSET = 12  # grid columns from 工单编号 to 备注 (see tests/e2e/test_ledger.py)
+STATUS = '[data-testid="stStatusWidget"]'
+
+
+@dataclass
+class Acks:
+    """What the clients were told was saved, and what was refused."""
+
+    notes: dict[str, str] = field(default_factory=dict)  # marker → ticket address key
+    feedback: dict[str, str] = field(default_factory=dict)  # marker → case number
+    refused: set[str] = field(default_factory=set)  # markers of saves refused as stale
+    unknown: set[str] = field(default_factory=set)  # markers whose outcome was not seen
+
+
+@dataclass
+class Stats:
+    times: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    conflicts: int = 0
+
+    def record(self, action: str, seconds: float) -> None:
+        self.times.setdefault(action, []).append(seconds)
+
+    @property
+    def served(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+
+# --- setup ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "duban", *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if done.returncode not in (0, 3):
+        raise RuntimeError(f"duban {' '.join(args)}: {done.stderr or done.stdout}")
+    return done.stdout
+
+
+def target_export(count: int) -> bytes:
+    """The shared tickets: one per address 压测路NN号, so a keyword finds exactly one."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["工单编号", "受理时间", "诉求地址", "诉求内容", "责任单位", "工单状态"])
+    for k in range(1, count + 1):
+        ws.append([f"LOAD{k:014d}", "2024/6/1 9:30", f"示例镇压测路{k:02d}号",
+                   "压测工单：路灯不亮", "镇城建中心", "处理中"])  # fmt: skip
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def prepare(env: dict[str, str], folder: Path, users: int, targets: int) -> list[str]:
+    """Demo data, accounts, shared tickets; returns the open cases' numbers to give feedback on."""
+    cli(env, "init", "--demo")
+    for n in range(users):
+        cli(env, "user", "add", f"staff{n:02d}", "--role", "center", "--password-stdin",
+            stdin=PASSWORD)  # fmt: skip
+    export = folder / "load-targets.xlsx"
+    export.write_bytes(target_export(targets))
+    cli(env, "import-tickets", str(export))
+    engine = make_engine(env["DUBAN_DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                'SELECT DISTINCT c.case_no FROM "case" c JOIN step s ON s.case_id = c.id '
+                "WHERE c.status = 'open' AND s.status = 'open' AND c.deleted_at IS NULL "
+                "AND s.deleted_at IS NULL AND s.kind IN ('supervision_form', 'onsite_notice', "
+                "'escalated_handling') ORDER BY c.case_no"
+            )
+        ).all()
+    engine.dispose()
+    return [r[0] for r in rows]
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+
+
+class Server:
+    """`streamlit run app.py` on loopback, its log in the data folder, its memory sampled."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (folder / "streamlit.log").open("w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+                "--server.address", "127.0.0.1", "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.peak_mb = 0.0
+        self.loads = [load_average()]  # the machine's load average during the test
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set() and self.proc.poll() is None:
+            try:
+                self.peak_mb = max(self.peak_mb, rss_mb(self.proc.pid))
+            except OSError:
+                return
+            self.loads.append(load_average())
+            self._stop.wait(0.5)
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
+                    if resp.read().decode().strip() == "ok":
+                        self._sampler.start()
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.url} did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# --- one simulated person ----------------------------------------------------------------------
+
+
+async def idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    await page.wait_for_timeout(150)
+    await page.wait_for_function(
+        f"() => !document.querySelector('{STATUS}')", timeout=TIMEOUT_MS, polling=100
+    )
+
+
+async def page_error(page) -> str | None:
+    """The text of an error or exception the page shows, if any."""
+    for selector in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
+        found = page.locator(selector)
+        if await found.count():
+            return (await found.first.inner_text())[:200]
+    return None
+
+
+class Staff:
+    """One person at a browser: logs in once, then works until the deadline."""
+
+    def __init__(self, n: int, browser, url: str, cases: list[str], targets: int,
+                 acks: Acks, stats: Stats, artifacts: Path) -> None:  # fmt: skip
+        self.n, self.browser, self.url, self.artifacts = n, browser, url, artifacts
+        self.cases, self.targets = cases, targets
+        self.acks, self.stats = acks, stats
+        self.saves = 0
+        self.page = None
+
+    async def timed(self, action: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        result = await work()
+        await idle(self.page)
+        self.stats.record(action, time.perf_counter() - started)
+        problem = await page_error(self.page)
+        if problem:
+            raise RuntimeError(f"{action}: page shows an error: {problem}")
+        return result
+
+    async def login(self) -> None:
+        context = await self.browser.new_context(viewport={"width": 1400, "height": 1000},
+                                                 locale="zh-CN")  # fmt: skip
+        self.page = page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        await page.goto(self.url)
+        await page.locator('[data-testid="stMain"]').wait_for()
+        await page.locator('input[aria-label="用户名"]').fill(f"staff{self.n:02d}")
+        await page.locator('input[aria-label="密码"]').fill(PASSWORD)
+
+        async def submit() -> None:
+            await page.get_by_role("button", name="登录").click()
+            await page.get_by_text(f"当前用户：staff{self.n:02d}", exact=True).wait_for()
+
+        await self.timed("login", submit)
+
+    async def nav(self, title: str, heading: str) -> None:
+        page = self.page
+
+        async def go() -> None:
+            await page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+            await page.get_by_role("heading", name=heading).first.wait_for()
+
+        await self.timed(f"open {title}", go)
+
+    async def filter_ticket(self, key: int) -> None:
+        page = self.page
+        keyword = page.get_by_label("关键词（地址或内容）")
+
+        async def work() -> None:
+            await keyword.fill(f"压测路{key:02d}号")
+            await keyword.press("Enter")
+            await page.get_by_text("共 1 条").first.wait_for()
+
+        await self.timed("filter ledger", work)
+
+    async def select_notes_cell(self) -> Any:
+        """Select the 备注 cell of the first row (the grid is a canvas: click, then walk)."""
+        page = self.page
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        await grid.scroll_into_view_if_needed()
+        canvas = grid.locator('[data-testid="data-grid-canvas"]')
+        first = grid.locator("#glide-cell-2-0")
+        for _ in range(8):
+            box = await canvas.bounding_box()
+            await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+            await page.wait_for_timeout(300)
+            if await first.get_attribute("aria-selected") == "true":
+                break
+            await page.wait_for_timeout(700)
+        else:
+            raise RuntimeError("could not select the first row of the grid")
+        for _ in range(NOTES_OFFSET):
+            await page.keyboard.press("ArrowRight")
+        cell = grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0")
+        if await cell.get_attribute("aria-selected") != "true":
+            raise RuntimeError("could not reach the 备注 cell")
+        return grid
+
+    async def edit_and_save(self, key: int) -> None:
+        page = self.page
+        self.saves += 1
+        marker = f"L{self.n:02d}-{self.saves:04d}"
+        await self.select_notes_cell()
+        await page.keyboard.press("Enter")
+        editor = page.locator("textarea.gdg-input")
+        await editor.wait_for()
+        old = await editor.input_value()
+        await editor.fill(f"{old} {marker}".strip())
+        await editor.press("Enter")
+        await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
+        await page.wait_for_timeout(800)
+        self.acks.unknown.add(marker)
+
+        async def save() -> str:
+            await page.get_by_role("button", name="保存").click()
+            outcome = page.get_by_text(re.compile(r"已保存：|未保存|没有需要保存的修改")).first
+            await outcome.wait_for()
+            return await outcome.inner_text()
+
+        said = await self.timed("save ticket", save)
+        self.acks.unknown.discard(marker)
+        if "以下行未保存" in said:
+            self.acks.refused.add(marker)
+            self.stats.conflicts += 1
+            await self.timed(
+                "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
+            )
+        elif "修改 1 条" in said:
+            self.acks.notes[marker] = f"压测路{key:02d}号"
+        else:
+            raise RuntimeError(f"save of {marker}: unexpected answer {said!r}")
+
+    async def feedback(self, case_no: str) -> None:
+        page = self.page
+        self.saves += 1
+        marker = f"F{self.n:02d}-{self.saves:04d}"
+        search = page.get_by_label("搜索（督办编号、事由、相关情况）")
+
+        async def find() -> None:
+            await search.fill(case_no)
+            await search.press("Enter")
+            await page.get_by_text("共 1 件").first.wait_for()
+
+        await self.timed("search cases", find)
+
+        async def open_case() -> None:
+            await page.get_by_role("button", name="打开", exact=True).click()
+            await page.get_by_role("button", name="← 返回列表").wait_for()
+
+        await self.timed("open case", open_case)
+        await page.get_by_text("登记书面反馈", exact=True).first.click()
+        form = page.get_by_test_id("stForm").filter(has=page.get_by_label("反馈内容"))
+        await form.get_by_label("反馈内容").fill(marker)
+        self.acks.unknown.add(marker)
+
+        async def submit() -> None:
+            await form.get_by_role("button", name="登记反馈").click()
+            await page.get_by_text("书面反馈已登记").first.wait_for()
+
+        await self.timed("register feedback", submit)
+        self.acks.unknown.discard(marker)
+        self.acks.feedback[marker] = case_no
+
+    async def work(self, deadline: float) -> None:
+        """The day's routine, round after round, until the deadline."""
+        await self.login()
+        round_ = 0
+        while time.monotonic() < deadline:
+            key = (self.n + round_) % self.targets + 1
+            await self.nav("工单台账", "工单台账")
+            await self.filter_ticket(key)
+            await self.edit_and_save(key)
+            if time.monotonic() >= deadline:
+                break
+            await self.nav("督办事项", "督办事项")
+            await self.feedback(self.cases[(self.n + round_) % len(self.cases)])
+            await self.nav("看板", "看板")
+            await self.nav("首页", "12345 热线督办台账")
+            round_ += 1
+
+    async def run(self, deadline: float) -> None:
+        try:
+            await self.work(deadline)
+        except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
+            self.stats.errors.append(
+                f"staff{self.n:02d}: {exc.__class__.__name__}: {str(exc)[:300]}"
+            )
+            if self.page is not None:  # what the person saw when it failed
+                self.artifacts.mkdir(parents=True, exist_ok=True)
+                shot = self.artifacts / f"staff{self.n:02d}.png"
+                await self.page.screenshot(path=str(shot), full_page=True)
+        finally:
+            if self.page is not None:
+                await self.page.context.close()
+
+
+async def simulate(url: str, users: int, duration: float, cases: list[str], targets: int,
+                   acks: Acks, stats: Stats, ramp: float, artifacts: Path) -> None:  # fmt: skip
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        deadline = time.monotonic() + ramp * users + duration
+        staff = [
+            Staff(n, browser, url, cases, targets, acks, stats, artifacts) for n in range(users)
+        ]
+        tasks = []
+        for person in staff:
+            tasks.append(asyncio.create_task(person.run(deadline)))
+            await asyncio.sleep(ramp)  # people arrive one after another
+        await asyncio.gather(*tasks)
+        await browser.close()
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+
+def check(url: str, acks: Acks) -> list[str]:
+    """Problems found in the database: acknowledged saves lost or doubled, refused ones landed."""
+    engine = make_engine(url)
+    problems: list[str] = []
+    with engine.connect() as conn:
+        notes = {
+            address: value or ""
+            for address, value in conn.execute(
+                text("SELECT address, notes FROM ticket WHERE address LIKE '示例镇压测路%'")
+            )
+        }
+        audit = Counter(
+            marker
+            for (new,) in conn.execute(
+                text("SELECT new FROM auditlog WHERE entity = 'ticket' AND field = 'notes'")
+            )
+            for marker in (new or "").split()[-1:]
+        )
+        feedback = Counter(t for (t,) in conn.execute(text("SELECT text FROM feedback")))
+    engine.dispose()
+    seen = Counter(m for value in notes.values() for m in value.split())
+    for marker, address in acks.notes.items():
+        here = notes.get(f"示例镇{address}", "").split().count(marker)
+        if here != 1:
+            problems.append(
+                f"ticket marker {marker}: in 备注 of {address} {here} times (expected 1)"
+            )
+        if audit[marker] != 1:
+            problems.append(f"ticket marker {marker}: in {audit[marker]} audit rows (expected 1)")
+    for marker in acks.feedback:
+        if feedback[marker] != 1:
+            problems.append(f"feedback marker {marker}: {feedback[marker]} rows (expected 1)")
+    for marker in acks.refused:
+        if seen[marker] or audit[marker]:
+            problems.append(f"refused save {marker} is in the database")
+    return problems
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def report(stats: Stats, acks: Acks, problems: list[str], server: Server, users: int,
+           duration: float, database: str) -> None:  # fmt: skip
+    every = [t for times in stats.times.values() for t in times]
+    print(f"\nload test: {users} users, {duration:.0f} s, {database}; "
+          f"machine load average {min(server.loads):.1f}–{max(server.loads):.1f}")  # fmt: skip
+    print(f"requests served (completed page actions): {stats.served:,} "
+          f"({stats.served / duration:.1f}/s)")  # fmt: skip
+    if every:
+        print(f"page time over all actions: p50 {statistics.median(every):.2f} s, "
+              f"p95 {percentile(every, 0.95):.2f} s, max {max(every):.2f} s")  # fmt: skip
+    for action, times in sorted(stats.times.items()):
+        print(f"  {action:<20} n={len(times):>5}  p50 {statistics.median(times):6.2f} s  "
+              f"p95 {percentile(times, 0.95):6.2f} s")  # fmt: skip
+    print(f"saves acknowledged: {len(acks.notes)} ticket edits, {len(acks.feedback)} feedback; "
+          f"refused as stale (version check): {len(acks.refused)}; outcome not seen: "
+          f"{len(acks.unknown)}")  # fmt: skip
+    print(f"server peak RSS: {server.peak_mb:.0f} MB")
+    print(f"errors: {len(stats.errors)}")
+    for error in stats.errors:
+        print(f"  {error}")
+    print(f"consistency check: {'clean' if not problems else f'{len(problems)} problems'}")
+    for problem in problems:
+        print(f"  {problem}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=300, help="seconds of work after ramp-up")
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds between arrivals")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--artifacts", type=Path,
+                        default=Path(tempfile.gettempdir()) / "duban-load-artifacts",
+                        help="screenshots of the pages where a person's work failed")  # fmt: skip
+    parser.add_argument("--pg-url", default=os.environ.get(
+        "DUBAN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench"))  # fmt: skip
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print("Debian chromium is needed (apt-get install chromium)")
+        return 2
+    targets = max(1, args.users // 2)
+    with tempfile.TemporaryDirectory(prefix="duban-load-") as tmp:
+        folder = Path(tmp)
+        if args.database == "postgresql":
+            from sqlalchemy.engine import make_url
+
+            url = make_url(args.pg_url).update_query_dict({"options": "-csearch_path=bench_load"})
+            url = url.render_as_string(hide_password=False)
+            reset_postgres(url)
+        else:
+            url = f"sqlite:///{folder / 'duban.db'}"
+        env = {**os.environ, "DUBAN_DATA_DIR": str(folder / "data"), "DUBAN_DATABASE_URL": url,
+               "PYTHONPATH": str(ROOT)}  # fmt: skip
+        print("machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
+        started = time.perf_counter()
+        cases = prepare(env, folder, args.users, targets)
+        print(f"setup: demo data, {args.users} accounts, {targets} shared tickets, "
+              f"{len(cases)} open cases ({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
+        server = Server(env, folder)
+        acks, stats = Acks(), Stats()
+        try:
+            server.wait_healthy()
+            asyncio.run(simulate(server.url, args.users, args.duration, cases, targets,
+                                 acks, stats, args.ramp, args.artifacts))  # fmt: skip
+        finally:
+            server.stop()
+        problems = check(url, acks)
+        report(stats, acks, problems, server, args.users, args.duration, args.database)
+    return 0 if not stats.errors and not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
