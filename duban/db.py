@@ -140,8 +140,23 @@ def describe_db_error(exc: Exception, engine: Engine) -> ConfigError:
     )
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Give the query planner fresh table statistics (cheap: SQLite samples each index).
+
+    Without them SQLite picks poor indexes for the board queries once tables are large
+    (seen: 1.8 s instead of 75 ms for the escalation board on 100k tickets). Run at start
+    and after bulk imports; PostgreSQL's autovacuum does the same, ANALYZE just hurries it.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+
+
 def open_database(url: str | None = None) -> Engine:
-    """The start-up path of the app and the CLI: engine, migrated to head."""
+    """The start-up path of the app and the CLI: engine, migrated to head, statistics fresh."""
     engine = make_engine(url)
     upgrade(engine)
+    if engine.dialect.name == "sqlite":  # PostgreSQL's autovacuum keeps its own statistics
+        refresh_statistics(engine)
     return engine
