@@ -286,28 +286,35 @@ class Staff:
 
         await self.timed("filter ledger", work)
 
-    async def select_notes_cell(self) -> Any:
-        """Select the 备注 cell of the first row (the grid is a canvas: click, then walk)."""
+    async def select_notes_cell(self) -> None:
+        """Select the 备注 cell of the first row. The grid is a canvas: click the row, walk
+        right with the keyboard, and check through the grid's accessibility table; a rerun
+        can redraw the grid under the pointer, so the whole walk is retried."""
         page = self.page
         grid = page.locator('[data-testid="stDataFrame"]').first
-        await grid.scroll_into_view_if_needed()
         canvas = grid.locator('[data-testid="data-grid-canvas"]')
-        first = grid.locator("#glide-cell-2-0")
-        for _ in range(8):
+        first, notes = (
+            grid.locator("#glide-cell-2-0"),
+            grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0"),
+        )
+        for _ in range(6):
+            await idle(page)
+            await grid.scroll_into_view_if_needed()
             box = await canvas.bounding_box()
             await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
             await page.wait_for_timeout(300)
-            if await first.get_attribute("aria-selected") == "true":
-                break
-            await page.wait_for_timeout(700)
-        else:
-            raise RuntimeError("could not select the first row of the grid")
-        for _ in range(NOTES_OFFSET):
-            await page.keyboard.press("ArrowRight")
-        cell = grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0")
-        if await cell.get_attribute("aria-selected") != "true":
-            raise RuntimeError("could not reach the 备注 cell")
-        return grid
+            if await first.get_attribute("aria-selected", timeout=5000) != "true":
+                await page.wait_for_timeout(700)
+                continue
+            for _ in range(NOTES_OFFSET):
+                await page.keyboard.press("ArrowRight")
+            await page.wait_for_timeout(300)
+            if (
+                await notes.count()
+                and await notes.get_attribute("aria-selected", timeout=5000) == "true"
+            ):
+                return
+        raise RuntimeError("could not select the 备注 cell of the grid's first row")
 
     async def edit_and_save(self, key: int) -> None:
         page = self.page

@@ -43,7 +43,10 @@ from sqlmodel import Session, select
 
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
+from duban.errors import ValidationError
 from duban.models import Case, CaseTicket, Ticket
+from duban.permissions import Actor, Perm
+from duban.records import apply_changes
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
 
@@ -830,3 +833,33 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
             g = replace(g, reason=reason, open_cases=found)
         out.append(g)
     return out
+
+
+REPEAT_RULES = frozenset({Rule.REPEATED, Rule.UNSATISFIED})
+
+
+def mark_repeat_group(session: Session, actor: Actor, group: Group) -> int:
+    """Record a repeat-complaint group on its tickets (`Ticket.repeat_group`), audited.
+
+    The field is the center's own, so staff confirm a group before it counts in the
+    重复投诉率 (duban.kpi); tickets already in another group keep theirs. Returns how many
+    tickets were marked; the caller commits.
+    """
+    actor.require(Perm.EDIT_TICKETS, "标记重复投诉")
+    if group.rule not in REPEAT_RULES:
+        raise ValidationError(f"“{group.rule.label}”线索不是重复投诉，不能标记为重复件")
+    marked = 0
+    for ticket in session.exec(select(Ticket).where(Ticket.id.in_(group.ticket_ids))):  # type: ignore[union-attr]
+        if ticket.repeat_group or ticket.deleted_at is not None:
+            continue
+        apply_changes(
+            session,
+            actor,
+            ticket,
+            {"repeat_group": group.key},
+            expected_version=None,
+            label=f"工单 {ticket.ticket_no}",
+            note="督办线索：标记为重复投诉",
+        )
+        marked += 1
+    return marked

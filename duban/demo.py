@@ -260,14 +260,15 @@ def _ticket_rows(
         address = f"示例镇{rng.choice(COMMUNITIES)}{rng.randrange(1, 60)}号楼"
         caller, phone = _person(rng), _phone(rng)
         first = start + timedelta(days=rng.randrange(300))
+        # clusters older than two months were already confirmed by staff as repeats
+        group = f"演示重复组{len(specs)}" if first < end - timedelta(days=60) else ""
         for k in range(rng.randrange(3, 7)):
             when = first + timedelta(days=k * rng.randrange(5, 20), minutes=rng.randrange(600))
             text = rng.choice(texts) + rng.choice(
                 ["", "，已经反映过多次", "，希望尽快处理", "，问题依旧"]
             )
-            specs.append(
-                _spec(rng, when, category, dept, address, text, caller, phone, unsatisfied=True)
-            )
+            spec = _spec(rng, when, category, dept, address, text, caller, phone, unsatisfied=True)
+            specs.append({**spec, "repeat_group": group})
     # concentrated complaints: many callers, one place, a short window
     while len(specs) < n:
         category, dept, texts = rng.choice(TOPICS)
@@ -292,7 +293,7 @@ def _ticket_rows(
             raw={},
             notes="",
             tags="",
-            repeat_group="",
+            repeat_group=spec.get("repeat_group", ""),
             title=spec["content"][:20],
             created_at=now(),
             updated_at=now(),

@@ -14,19 +14,21 @@ from sqlmodel import Session, select
 
 from duban.analysis import (
     DONE_STATUSES_KEY,
+    REPEAT_RULES,
     SETTING_KEYS,
     Candidates,
     Group,
     Rule,
     Thresholds,
     find_candidates,
+    mark_repeat_group,
 )
 from duban.clock import cn_date, now, today
 from duban.models import Case, CaseTicket, Ticket
 from duban.permissions import Actor, Perm
 from duban.settings import LABELS, RANGES, get_setting, save_settings
 from duban.tickets import mask_name, mask_phone
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 PAGE_SIZE = 30
 
@@ -131,13 +133,25 @@ def show_group(group: Group) -> None:
         span = (
             cn_date(first) if first.date() == last.date() else f"{cn_date(first)}—{cn_date(last)}"
         )
-        st.markdown(f"**{group.title}** · {len(group.tickets)} 张工单 · {span}")
-        st.write(group.reason)
+        st.markdown(f"**{literal(group.title)}** · {len(group.tickets)} 张工单 · {span}")
+        st.markdown(literal(group.reason))
         if group.proposed:
             if may_open and st.button("立案", key=f"candidates_open_{group.key}", type="primary"):
                 st.session_state["case_new_prefill"] = group.prefill()
                 st.switch_page("pages/case_new.py")
-        else:
+        if (
+            may_open
+            and group.rule in REPEAT_RULES
+            and st.button(
+                "标记为重复件", key=f"candidates_repeat_{group.key}", help="计入重复投诉率"
+            )
+        ):
+            with user_action():
+                with Session(engine()) as session:
+                    marked = mark_repeat_group(session, actor(), group)
+                    session.commit()
+                st.success(f"已将 {marked} 张工单标记为重复件（组 {group.key}）")
+        if not group.proposed:
             st.caption("已在督办中：")
             for case_id, case_no in group.cases:
                 st.page_link("pages/cases.py", label=case_no, query_params={"case": str(case_id)})

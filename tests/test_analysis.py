@@ -13,6 +13,7 @@ import random
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from duban.analysis import (
     Rule,
@@ -21,13 +22,16 @@ from duban.analysis import (
     group_matters,
     is_specific,
     jaccard,
+    mark_repeat_group,
     nested_addresses,
     normalize_text,
     same_matter,
 )
 from duban.cli import main
-from duban.enums import CallbackResult, CaseStatus
-from duban.permissions import SYSTEM
+from duban.enums import CallbackResult, CaseStatus, Role
+from duban.errors import PermissionDenied, ValidationError
+from duban.models import AuditLog, Ticket
+from duban.permissions import SYSTEM, Actor
 from duban.settings import set_setting
 from duban.text import normalize_address
 from tests.factories import make_case, make_ticket, make_unit
@@ -248,6 +252,34 @@ def test_one_click_case_prefill_carries_the_group(session, repeat_cluster):
     assert prefill["scope"] == "repeated"
     assert prefill["title"] == "示例镇和睦家园12号楼：物业不维修电梯"
     assert prefill["reason"].startswith("重复投诉：近 90 天内同一事项投诉 3 次")
+
+
+def test_staff_confirm_a_repeat_group_and_it_is_recorded_on_its_tickets(session, repeat_cluster):
+    """§二 4 重复投诉多次: a confirmed group counts in the 重复投诉率 via Ticket.repeat_group."""
+    group = only(session, Rule.REPEATED)
+    assert mark_repeat_group(session, SYSTEM, group) == 3
+    session.commit()
+    marks = session.exec(
+        select(Ticket.ticket_no, Ticket.repeat_group).order_by(Ticket.ticket_no)
+    ).all()
+    assert marks == [("R1", group.key), ("R2", group.key), ("R3", group.key)]
+    audited = session.exec(select(AuditLog).where(AuditLog.field == "repeat_group")).all()
+    assert len(audited) == 3
+    assert mark_repeat_group(session, SYSTEM, group) == 0  # already marked: nothing changes
+
+
+def test_only_repeat_groups_may_be_marked_and_only_by_staff(session, repeat_cluster):
+    group = only(session, Rule.REPEATED)
+    leader = Actor(user_id=None, username="leader", role=Role.LEADER)
+    with pytest.raises(PermissionDenied):
+        mark_repeat_group(session, leader, group)
+    ticket(
+        session, "C1", "2024-06-01", "示例镇育才路8号", "市级督办：路灯不亮", city_supervised=True
+    )
+    session.commit()
+    (city,) = find_candidates(session, AS_OF).by_rule(Rule.CITY)
+    with pytest.raises(ValidationError, match="不是重复投诉"):
+        mark_repeat_group(session, SYSTEM, city)
 
 
 # --- the same-matter relation and its index ------------------------------------------------
