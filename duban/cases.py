@@ -1037,11 +1037,11 @@ def record_site_visit(
         raise ValidationError("处置时限请填写具体日期或工作日天数（二选一）")
     if deadline_workdays is not None and deadline_workdays < 1:
         raise ValidationError(f"处置时限工作日天数须为正整数：{deadline_workdays}")
-    due = (
-        Calendar.load(session).add(visit_at, deadline_workdays)
-        if deadline_workdays is not None
-        else None
-    )
+    calendar = Calendar.load(session)
+    if deadline is not None and not calendar.is_workday(deadline):
+        # one rule for every board and KPI: deadlines fall on working days
+        raise ValidationError(f"处置时限 {cn_date(deadline)} 是休息日，请选择工作日")
+    due = calendar.add(visit_at, deadline_workdays) if deadline_workdays is not None else None
     due_at = due.day if due is not None else deadline
     ctx = Ctx(session, actor, case, visit_at, step=step, due_at=due_at, unit_id=responsible_unit_id)
 

@@ -662,6 +662,29 @@ def test_a_due_date_before_the_issue_date_is_refused(session, town):
     )
 
 
+def test_a_deadline_fixed_on_a_rest_day_is_refused(session, town):
+    """Deadlines fall on working days, so boards and KPIs judge lateness the same way."""
+    case = open_written(session, town, start_level=Level.ONSITE, start_level_reason="市级督办")
+    notice = issue_onsite_notice(
+        session, CLERK, case.id, issued_at=date(2024, 9, 25), location="现场"
+    )
+    session.commit()
+    assert_refused(
+        session,
+        lambda: record_site_visit(
+            session,
+            CLERK,
+            notice.id,
+            visit_at=date(2024, 9, 26),
+            findings="情况",
+            responsible_unit_id=town.dept.id,
+            deadline=date(2024, 10, 3),  # National Day holiday
+        ),
+        error=ValidationError,
+        match="2024年10月3日 是休息日",
+    )
+
+
 @pytest.mark.parametrize(
     ("action", "match"),
     [
