@@ -286,46 +286,53 @@ class Staff:
 
         await self.timed("filter ledger", work)
 
-    async def select_notes_cell(self) -> None:
-        """Select the 备注 cell of the first row. The grid is a canvas: click the row, walk
-        right with the keyboard, and check through the grid's accessibility table; a rerun
-        can redraw the grid under the pointer, so the whole walk is retried."""
+    async def select_notes_cell(self) -> str:
+        """Select the 备注 cell of the first row and return the text it shows.
+
+        The grid is a canvas: click the row, walk right with the keyboard, and check through
+        the grid's accessibility table. A rerun can redraw the grid under the pointer, so
+        the whole walk is retried."""
+        from playwright.async_api import Error
+
         page = self.page
         grid = page.locator('[data-testid="stDataFrame"]').first
         canvas = grid.locator('[data-testid="data-grid-canvas"]')
-        first, notes = (
-            grid.locator("#glide-cell-2-0"),
-            grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0"),
-        )
+        first = grid.locator("#glide-cell-2-0")
+        notes = grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0")
         for _ in range(6):
-            await idle(page)
-            await grid.scroll_into_view_if_needed()
-            box = await canvas.bounding_box()
-            await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
-            await page.wait_for_timeout(300)
-            if await first.get_attribute("aria-selected", timeout=5000) != "true":
-                await page.wait_for_timeout(700)
-                continue
-            for _ in range(NOTES_OFFSET):
-                await page.keyboard.press("ArrowRight")
-            await page.wait_for_timeout(300)
-            if (
-                await notes.count()
-                and await notes.get_attribute("aria-selected", timeout=5000) == "true"
-            ):
-                return
+            try:
+                await idle(page)
+                await grid.scroll_into_view_if_needed(timeout=10_000)
+                box = await canvas.bounding_box(timeout=10_000)
+                await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+                await page.wait_for_timeout(300)
+                if await first.get_attribute("aria-selected", timeout=5000) == "true":
+                    for _ in range(NOTES_OFFSET):
+                        await page.keyboard.press("ArrowRight")
+                    await page.wait_for_timeout(300)
+                    if await notes.get_attribute("aria-selected", timeout=5000) == "true":
+                        return (await notes.inner_text(timeout=5000)).strip()
+            except Error:
+                pass  # the grid was redrawn meanwhile: start again
+            await page.wait_for_timeout(700)
         raise RuntimeError("could not select the 备注 cell of the grid's first row")
 
     async def edit_and_save(self, key: int) -> None:
+        """Append a marker to the shared ticket's 备注 and 保存; the answer decides the ack."""
         page = self.page
         self.saves += 1
         marker = f"L{self.n:02d}-{self.saves:04d}"
-        await self.select_notes_cell()
+        shown = await self.select_notes_cell()
         await page.keyboard.press("Enter")
         editor = page.locator("textarea.gdg-input")
         await editor.wait_for()
-        old = await editor.input_value()
-        await editor.fill(f"{old} {marker}".strip())
+        for _ in range(50):  # the editor opens first and receives the cell's text a moment later
+            if (await editor.input_value()).strip() == shown:
+                break
+            await page.wait_for_timeout(100)
+        else:
+            raise RuntimeError(f"the cell editor never showed the 备注 {shown!r}")
+        await editor.fill(f"{shown} {marker}".strip())
         await editor.press("Enter")
         await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
         await page.wait_for_timeout(800)
@@ -438,40 +445,48 @@ async def simulate(url: str, users: int, duration: float, cases: list[str], targ
 
 
 def check(url: str, acks: Acks) -> list[str]:
-    """Problems found in the database: acknowledged saves lost or doubled, refused ones landed."""
+    """Problems found in the database: acknowledged saves lost or doubled, refused saves
+    landed, or a save accepted on top of a value it had not seen (a broken audit chain)."""
     engine = make_engine(url)
-    problems: list[str] = []
     with engine.connect() as conn:
-        notes = {
-            address: value or ""
-            for address, value in conn.execute(
-                text("SELECT address, notes FROM ticket WHERE address LIKE '示例镇压测路%'")
+        tickets = conn.execute(
+            text("SELECT id, address, notes FROM ticket WHERE address LIKE '示例镇压测路%'")
+        ).all()
+        trail = conn.execute(
+            text(
+                "SELECT entity_id, old, new FROM auditlog WHERE entity = 'ticket' "
+                "AND field = 'notes' ORDER BY id"
             )
-        }
-        audit = Counter(
-            marker
-            for (new,) in conn.execute(
-                text("SELECT new FROM auditlog WHERE entity = 'ticket' AND field = 'notes'")
-            )
-            for marker in (new or "").split()[-1:]
-        )
+        ).all()
         feedback = Counter(t for (t,) in conn.execute(text("SELECT text FROM feedback")))
     engine.dispose()
-    seen = Counter(m for value in notes.values() for m in value.split())
+    problems: list[str] = []
+    notes = {address.removeprefix("示例镇"): value or "" for _, address, value in tickets}
+    changes: dict[int, list[tuple[str, str]]] = {}
+    for ticket_id, old, new in trail:
+        changes.setdefault(ticket_id, []).append((old or "", new or ""))
+    for ticket_id, address, value in tickets:
+        seen = ""  # each accepted save must start from the value the previous one left
+        for old, new in changes.get(ticket_id, []):
+            if old != seen:
+                problems.append(f"{address}: a save replaced {old!r}, but the 备注 was {seen!r}")
+            seen = new
+        if seen != (value or ""):
+            problems.append(f"{address}: 备注 is {value!r}, the last audited save left {seen!r}")
+    saved = Counter(new.split()[-1] for _, _, new in trail if new and new.split())
+    in_notes = Counter(m for value in notes.values() for m in value.split())
     for marker, address in acks.notes.items():
-        here = notes.get(f"示例镇{address}", "").split().count(marker)
+        here = notes.get(address, "").split().count(marker)
         if here != 1:
-            problems.append(
-                f"ticket marker {marker}: in 备注 of {address} {here} times (expected 1)"
-            )
-        if audit[marker] != 1:
-            problems.append(f"ticket marker {marker}: in {audit[marker]} audit rows (expected 1)")
+            problems.append(f"ticket marker {marker}: in the 备注 of {address} {here} times")
+        if saved[marker] != 1:
+            problems.append(f"ticket marker {marker}: saved by {saved[marker]} audited saves")
     for marker in acks.feedback:
         if feedback[marker] != 1:
-            problems.append(f"feedback marker {marker}: {feedback[marker]} rows (expected 1)")
+            problems.append(f"feedback marker {marker}: in {feedback[marker]} feedback rows")
     for marker in acks.refused:
-        if seen[marker] or audit[marker]:
-            problems.append(f"refused save {marker} is in the database")
+        if in_notes[marker] or saved[marker]:
+            problems.append(f"the refused save {marker} is in the database")
     return problems
 
 
@@ -517,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path,
                         default=Path(tempfile.gettempdir()) / "duban-load-artifacts",
                         help="screenshots of the pages where a person's work failed")  # fmt: skip
+    parser.add_argument("--keep", type=Path, help="keep the database, data and server log here")
     parser.add_argument("--pg-url", default=os.environ.get(
         "DUBAN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench"))  # fmt: skip
     args = parser.parse_args(argv)
@@ -525,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     targets = max(1, args.users // 2)
     with tempfile.TemporaryDirectory(prefix="duban-load-") as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         if args.database == "postgresql":
             from sqlalchemy.engine import make_url
 

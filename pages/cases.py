@@ -506,7 +506,7 @@ def form_instruction(d: CaseDetail) -> None:
 
 
 def form_meeting(d: CaseDetail, meeting_rows) -> None:
-    st.page_link("pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon="🏛️")
+    st.page_link("pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon=":material/groups:")
     linked = {m.id for m in d.meetings}
     options = {r.meeting.id: r.meeting for r in meeting_rows if r.meeting.id not in linked}
     if not options:

@@ -110,7 +110,7 @@ elif result:
         file_name=batch_result.file_name,
         mime="application/zip",
         key="documents_zip",
-        icon="🗜️",
+        icon=":material/folder_zip:",
     )
 
 st.divider()

@@ -54,7 +54,7 @@ left.download_button(
     file_name=f"{spec.title}模板-{describe(current)}.docx",
     mime=DOCX_MIME,
     key="templates_download",
-    icon="📥",
+    icon=":material/download:",
 )
 if current.version is not None:
     right.download_button(

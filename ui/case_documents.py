@@ -52,7 +52,7 @@ def download_buttons(doc_id: int, file_name: str, key: str) -> None:
         file_name=file_name,
         mime=DOCX_MIME,
         key=f"{key}_docx_{doc_id}",
-        icon="📄",
+        icon=":material/description:",
     )
     if pdf_available():
         cols[1].download_button(
@@ -61,7 +61,7 @@ def download_buttons(doc_id: int, file_name: str, key: str) -> None:
             file_name=file_name.rsplit(".", 1)[0] + ".pdf",
             mime="application/pdf",
             key=f"{key}_pdf_{doc_id}",
-            icon="🖨️",
+            icon=":material/print:",
         )
 
 

@@ -148,7 +148,7 @@ def account_sidebar(actor: Actor) -> None:
     with st.sidebar:
         st.text(f"当前用户：{actor.username}")
         st.text(f"角色：{actor.role.label}" + (f"（{unit_name}）" if unit_name else ""))
-        if st.button("退出登录", key="auth_logout", icon="🚪"):
+        if st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             with user_action():
                 with Session(engine()) as session:
                     auth.logout(session, actor)
