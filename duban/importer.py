@@ -46,6 +46,7 @@ from duban import audit
 from duban.clock import SHANGHAI, now
 from duban.enums import AuditAction, CallbackResult, UnitKind
 from duban.errors import ValidationError
+from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.text import normalize_address, normalize_header
@@ -202,6 +203,7 @@ class ImportReport:
     changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # no, field, old, new
     batch_id: int | None = None
     previous_imports: list[str] = field(default_factory=list)  # same file imported before
+    route_suggestions: list[RouteSuggestion] = field(default_factory=list)  # 专题会 rules that fit
 
     @property
     def rejected(self) -> int:
@@ -789,6 +791,7 @@ def _import(
     existing = _existing(session, [p.values["ticket_no"] for p in parsed])
     inserts, updates = _plan(parsed, existing, resolver, layout, report)
     report.inserted, report.updated = len(inserts), len(updates)
+    report.route_suggestions = suggest_routes(session, inserts)
     if not dry_run:
         _write(session, actor, report, inserts, updates)
     return report

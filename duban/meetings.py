@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
@@ -268,6 +269,49 @@ def match_rules(
         (rule_matches(r, category=category, content=content, address=address), r) for r in rules
     ]
     return [r for score, r in sorted(scored, key=lambda x: (-x[0], -(x[1].id or 0))) if score]
+
+
+@dataclass(frozen=True)
+class RouteSuggestion:
+    """A 专题会 rule that fits some tickets: its department and path, offered, never applied."""
+
+    rule: RoutingRule
+    ticket_nos: tuple[str, ...]
+
+
+def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> list[RouteSuggestion]:
+    """For each ticket (ticket_no, category, content, address) the best-fitting active rule.
+
+    Used after an import so staff see at once which new tickets a meeting has already
+    assigned a department and handling path to (同类事项的处置部门和处置路径).
+    """
+    rules = session.exec(
+        select(RoutingRule).where(
+            RoutingRule.active.is_(True),  # type: ignore[attr-defined]
+            RoutingRule.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    if not rules:
+        return []
+    hits: dict[int, list[str]] = {}
+    by_id = {r.id: r for r in rules}
+    for t in tickets:
+        scored = [
+            (
+                rule_matches(
+                    r,
+                    category=t.get("category", ""),
+                    content=t.get("content", ""),
+                    address=t.get("address", ""),
+                ),
+                r.id,
+            )
+            for r in rules
+        ]
+        score, rule_id = max(scored, key=lambda x: (x[0], x[1] or 0))
+        if score:
+            hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]
+    return [RouteSuggestion(by_id[i], tuple(nos)) for i, nos in sorted(hits.items())]
 
 
 @dataclass(frozen=True)

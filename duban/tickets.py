@@ -35,7 +35,8 @@ from duban.importer import (
     tidy,
     tidy_long,
 )
-from duban.models import AuditLog, Case, CaseTicket, ImportBatch, Ticket, Unit
+from duban.meetings import match_rules
+from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.text import normalize_address
 
@@ -528,6 +529,7 @@ class TicketDetail:
     imports: list[AuditLog]  # what each import changed
     cases: list[dict[str, Any]]  # linked 督办事项
     trail: list[AuditLog]  # the full audit trail, oldest first
+    rules: list[RoutingRule]  # 专题会 rules that fit the matter: suggestions, never applied
 
 
 def find_ticket_id(session: Session, actor: Actor, ticket_no: str) -> int:
@@ -575,6 +577,7 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
         imports=[e for e in trail if e.action == AuditAction.IMPORT],
         cases=cases,
         trail=trail,
+        rules=match_rules(session, category=row.category, content=row.content, address=row.address),
     )
 
 

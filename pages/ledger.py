@@ -49,7 +49,7 @@ from duban.tickets import (
     ticket_detail,
     unit_choices,
 )
-from ui.common import actor, engine, log_exception, user_action
+from ui.common import actor, engine, literal, log_exception, user_action
 
 me = actor()
 DB = engine()  # taken once per run: callbacks below use it without touching the page machinery
@@ -359,7 +359,7 @@ def run_import(name: str, data: bytes, *, dry_run: bool) -> Any:
     return report
 
 
-def report_view(report: Any) -> None:
+def report_view(report: Any, units: dict[int, str]) -> None:
     c = st.columns(5)
     c[0].metric("新增", report.inserted)
     c[1].metric("更新", report.updated)
@@ -386,6 +386,12 @@ def report_view(report: Any) -> None:
             "下载未导入的行（xlsx）", rejects_xlsx(report.rejects), file_name=f"未导入_{report.file_name}.xlsx",
             key=f"ledger_rejects_{report.sha256[:8]}_{report.dry_run}",
         )  # fmt: skip
+    for hint in report.route_suggestions:
+        st.info(
+            f"专题会处置规则“{literal(hint.rule.name)}”适用于 {len(hint.ticket_nos)} 张新工单"
+            f"（{literal('、'.join(hint.ticket_nos[:10]))}{' 等' if len(hint.ticket_nos) > 10 else ''}）："
+            f"处置部门 {literal(units.get(hint.rule.unit_id, ''))}，处置路径：{literal(hint.rule.handling_path)}"
+        )
     if report.changes:
         with st.expander(
             f"将要更新的字段（前 {len(report.changes)} 处）" if report.dry_run else "更新的字段"
@@ -525,7 +531,7 @@ def import_tab() -> None:
     if preview:
         name, data, report = preview
         st.subheader(f"预览：{name}")
-        report_view(report)
+        report_view(report, units)
         if st.button("确认导入", type="primary", key="ledger_confirm"):
             with user_action():
                 result = run_import(name, data, dry_run=False)
@@ -541,7 +547,7 @@ def import_tab() -> None:
             f"导入完成（批次 {result.batch_id}）：新增 {result.inserted} 条，更新 {result.updated} 条，"
             f"未变化 {result.unchanged} 条，未导入 {result.rejected} 条"
         )
-        report_view(result)
+        report_view(result, units)
         unit_mapping_form(result, units)
         column_mapping_form(result.unknown_headers, "ledger_columns_form_done")
 
@@ -602,10 +608,16 @@ def detail_view(ticket_id: int) -> None:
     if detail.cases:
         for case in detail.cases:
             st.markdown(
-                f"- [{case['case_no']}](/cases?case={case['id']}) {case['title']}（{case['level']}，{case['status']}，立案 {cn_date(case['opened_at'])}）"
+                f"- [{case['case_no']}](/cases?case={case['id']}) {literal(case['title'])}（{case['level']}，{case['status']}，立案 {cn_date(case['opened_at'])}）"
             )
     else:
         st.caption("尚未立案")
+    if detail.rules:
+        st.markdown(
+            "**专题会处置规则建议**（同类事项已明确的处置部门和路径，仅供参考，未自动应用）"
+        )
+        for rule in detail.rules:
+            st.markdown(f"- {literal(rule.name)}：{literal(rule.handling_path)}")
     st.markdown("**导入记录**")
     if detail.created_by_batch:
         b = detail.created_by_batch

@@ -27,8 +27,10 @@ from duban.importer import (
     map_unit_alias,
     save_column_mapping,
 )
+from duban.meetings import add_routing_rule
 from duban.models import AuditLog, CaseTicket, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import SYSTEM, Actor
+from duban.tickets import ticket_detail
 from tests.factories import make_case, make_unit
 
 CENTER = Actor(user_id=None, username="center", role=Role.CENTER)
@@ -570,3 +572,24 @@ def test_sample_export_imports_cleanly(session: Session) -> None:
     report = run(session, sample.read_bytes(), sample.name, actor=SYSTEM)
     assert (report.header_row, report.rejected) == (2, 0)
     assert report.inserted == 300
+
+
+def test_new_tickets_that_fit_a_meeting_rule_are_suggested_not_assigned(session: Session) -> None:
+    """§三(三)2: a 专题会 fixed the department for a class of matter; an import points it out."""
+    city = make_unit(session, "镇城建中心")
+    env = make_unit(session, "镇生态环境办")
+    rule = add_routing_rule(
+        session,
+        SYSTEM,
+        None,
+        name="夜间施工噪声",
+        unit_id=env.id,
+        handling_path="环保办牵头，城建中心配合",
+        keywords="施工噪声",
+    )
+    session.commit()
+    report = run(session, xlsx([row("N1"), row("N2", content="路灯不亮")]))
+    assert [(h.rule.id, h.ticket_nos) for h in report.route_suggestions] == [(rule.id, ("N1",))]
+    assert ticket(session, "N1").unit_id == city.id  # suggested, never applied silently
+    detail = ticket_detail(session, CENTER, ticket(session, "N1").id)
+    assert [r.id for r in detail.rules] == [rule.id]
