@@ -8,7 +8,6 @@ Create Date: 2026-11-27 05:49:54.270429
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 
