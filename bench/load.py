@@ -81,7 +81,8 @@ class Acks:
 class Stats:
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    conflicts: int = 0
+    conflicts: int = 0  # saves refused by the version check (someone saved the row first)
+    retries: int = 0  # grid input the browser had not taken yet, done again
 
     def record(self, action: str, seconds: float) -> None:
         self.times.setdefault(action, []).append(seconds)
@@ -212,6 +213,28 @@ class Server:
 # --- one simulated person ----------------------------------------------------------------------
 
 
+class Retry(Exception):
+    """A browser step to do again: the grid had not taken the input yet."""
+
+
+async def _poll(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> bool:
+    """Whether `check` comes true within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _value_is(editor, text: str) -> bool:
+    return (await editor.input_value()).strip() == text
+
+
+async def _text_is(cell, text: str) -> bool:
+    return (await cell.inner_text()).strip() == text
+
+
 async def idle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     await page.wait_for_timeout(150)
@@ -291,7 +314,7 @@ class Staff:
 
         The grid is a canvas: click the row, walk right with the keyboard, and check through
         the grid's accessibility table. A rerun can redraw the grid under the pointer, so
-        the whole walk is retried."""
+        the walk is retried; `Retry` if the grid never took the clicks."""
         from playwright.async_api import Error
 
         page = self.page
@@ -299,63 +322,86 @@ class Staff:
         canvas = grid.locator('[data-testid="data-grid-canvas"]')
         first = grid.locator("#glide-cell-2-0")
         notes = grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0")
-        for _ in range(6):
+        for attempt in range(10):
             try:
                 await idle(page)
                 await grid.scroll_into_view_if_needed(timeout=10_000)
                 box = await canvas.bounding_box(timeout=10_000)
                 await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
-                await page.wait_for_timeout(300)
+                await page.wait_for_timeout(300 + 200 * attempt)
                 if await first.get_attribute("aria-selected", timeout=5000) == "true":
                     for _ in range(NOTES_OFFSET):
                         await page.keyboard.press("ArrowRight")
-                    await page.wait_for_timeout(300)
+                    await page.wait_for_timeout(300 + 200 * attempt)
                     if await notes.get_attribute("aria-selected", timeout=5000) == "true":
                         return (await notes.inner_text(timeout=5000)).strip()
             except Error:
                 pass  # the grid was redrawn meanwhile: start again
-            await page.wait_for_timeout(700)
-        raise RuntimeError("could not select the 备注 cell of the grid's first row")
+            await page.wait_for_timeout(500 + 500 * attempt)
+        raise Retry("the grid did not select the 备注 cell")
+
+    async def type_note(self, shown: str, value: str) -> None:
+        """Open the selected cell's editor, replace `shown` by `value`, and wait until the grid
+        shows it (the grid keeps an edit only once its editor closed)."""
+        page = self.page
+        await page.keyboard.press("Enter")
+        editor = page.locator("textarea.gdg-input")
+        await editor.wait_for(timeout=30_000)
+        if not await _poll(lambda: _value_is(editor, shown)):
+            raise Retry(f"the cell editor did not show the 备注 {shown!r}")
+        await editor.fill(value)
+        await editor.press("Enter")
+        cell = page.locator('[data-testid="stDataFrame"]').first.locator(
+            f"#glide-cell-{2 + NOTES_OFFSET}-0"
+        )
+        if not await _poll(lambda: _text_is(cell, value)):
+            raise Retry("the grid did not keep the edit")
+        await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
+        await page.wait_for_timeout(800)
 
     async def edit_and_save(self, key: int) -> None:
-        """Append a marker to the shared ticket's 备注 and 保存; the answer decides the ack."""
+        """Append a marker to the shared ticket's 备注 and 保存; the answer decides the ack.
+
+        When the grid did not take the input (a starved browser), the pending edit is thrown
+        away with 刷新 and the edit is done again: counted as a retry, not an error."""
         page = self.page
         self.saves += 1
         marker = f"L{self.n:02d}-{self.saves:04d}"
-        shown = await self.select_notes_cell()
-        await page.keyboard.press("Enter")
-        editor = page.locator("textarea.gdg-input")
-        await editor.wait_for()
-        for _ in range(50):  # the editor opens first and receives the cell's text a moment later
-            if (await editor.input_value()).strip() == shown:
-                break
-            await page.wait_for_timeout(100)
-        else:
-            raise RuntimeError(f"the cell editor never showed the 备注 {shown!r}")
-        await editor.fill(f"{shown} {marker}".strip())
-        await editor.press("Enter")
-        await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
-        await page.wait_for_timeout(800)
-        self.acks.unknown.add(marker)
+        for _ in range(4):
+            try:
+                shown = await self.select_notes_cell()
+                await self.type_note(shown, f"{shown} {marker}".strip())
+            except Retry:
+                self.stats.retries += 1
+                await self.timed(
+                    "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
+                )
+                continue
+            self.acks.unknown.add(marker)
 
-        async def save() -> str:
-            await page.get_by_role("button", name="保存").click()
-            outcome = page.get_by_text(re.compile(r"已保存：|未保存|没有需要保存的修改")).first
-            await outcome.wait_for()
-            return await outcome.inner_text()
+            async def save() -> str:
+                await page.get_by_role("button", name="保存").click()
+                outcome = page.get_by_text(re.compile(r"已保存：|未保存|没有需要保存的修改")).first
+                await outcome.wait_for()
+                return await outcome.inner_text()
 
-        said = await self.timed("save ticket", save)
-        self.acks.unknown.discard(marker)
-        if "以下行未保存" in said:
-            self.acks.refused.add(marker)
-            self.stats.conflicts += 1
-            await self.timed(
-                "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
-            )
-        elif "修改 1 条" in said:
-            self.acks.notes[marker] = f"压测路{key:02d}号"
-        else:
-            raise RuntimeError(f"save of {marker}: unexpected answer {said!r}")
+            said = await self.timed("save ticket", save)
+            self.acks.unknown.discard(marker)
+            if "没有需要保存的修改" in said:  # the form got no edit: nothing was saved
+                self.stats.retries += 1
+                continue
+            if "以下行未保存" in said:
+                self.acks.refused.add(marker)
+                self.stats.conflicts += 1
+                await self.timed(
+                    "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
+                )
+            elif "修改 1 条" in said:
+                self.acks.notes[marker] = f"压测路{key:02d}号"
+            else:
+                raise RuntimeError(f"save of {marker}: unexpected answer {said!r}")
+            return
+        raise RuntimeError(f"could not edit the 备注 for {marker} in 4 attempts")
 
     async def feedback(self, case_no: str) -> None:
         page = self.page
@@ -388,37 +434,39 @@ class Staff:
         self.acks.unknown.discard(marker)
         self.acks.feedback[marker] = case_no
 
-    async def work(self, deadline: float) -> None:
-        """The day's routine, round after round, until the deadline."""
-        await self.login()
-        round_ = 0
-        while time.monotonic() < deadline:
-            key = (self.n + round_) % self.targets + 1
-            await self.nav("工单台账", "工单台账")
-            await self.filter_ticket(key)
-            await self.edit_and_save(key)
-            if time.monotonic() >= deadline:
-                break
-            await self.nav("督办事项", "督办事项")
-            await self.feedback(self.cases[(self.n + round_) % len(self.cases)])
-            await self.nav("看板", "看板")
-            await self.nav("首页", "12345 热线督办台账")
-            round_ += 1
+    async def round(self, number: int) -> None:
+        """One round of the day's routine."""
+        key = (self.n + number) % self.targets + 1
+        await self.nav("工单台账", "工单台账")
+        await self.filter_ticket(key)
+        await self.edit_and_save(key)
+        await self.nav("督办事项", "督办事项")
+        await self.feedback(self.cases[(self.n + number) % len(self.cases)])
+        await self.nav("看板", "看板")
+        await self.nav("首页", "12345 热线督办台账")
 
     async def run(self, deadline: float) -> None:
-        try:
-            await self.work(deadline)
-        except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
-            self.stats.errors.append(
-                f"staff{self.n:02d}: {exc.__class__.__name__}: {str(exc)[:300]}"
-            )
-            if self.page is not None:  # what the person saw when it failed
-                self.artifacts.mkdir(parents=True, exist_ok=True)
-                shot = self.artifacts / f"staff{self.n:02d}.png"
-                await self.page.screenshot(path=str(shot), full_page=True)
-        finally:
-            if self.page is not None:
-                await self.page.context.close()
+        """Rounds until the deadline. A failure is counted with a screenshot; the person
+        then starts over in a new browser session (logs in again) and carries on."""
+        number = 0
+        while time.monotonic() < deadline:
+            try:
+                if self.page is None:
+                    await self.login()
+                await self.round(number)
+                number += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
+                self.stats.errors.append(f"staff{self.n:02d} round {number}: "
+                                         f"{exc.__class__.__name__}: {str(exc)[:300]}")  # fmt: skip
+                if self.page is not None:  # what the person saw when it failed
+                    self.artifacts.mkdir(parents=True, exist_ok=True)
+                    shot = self.artifacts / f"staff{self.n:02d}-{len(self.stats.errors)}.png"
+                    await self.page.screenshot(path=str(shot), full_page=True)
+                    await self.page.context.close()
+                    self.page = None
+                number += 1
+        if self.page is not None:
+            await self.page.context.close()
 
 
 async def simulate(url: str, users: int, duration: float, cases: list[str], targets: int,
@@ -511,6 +559,7 @@ def report(stats: Stats, acks: Acks, problems: list[str], server: Server, users:
     for action, times in sorted(stats.times.items()):
         print(f"  {action:<20} n={len(times):>5}  p50 {statistics.median(times):6.2f} s  "
               f"p95 {percentile(times, 0.95):6.2f} s")  # fmt: skip
+    print(f"grid input done again (browser had not taken it yet): {stats.retries}")
     print(f"saves acknowledged: {len(acks.notes)} ticket edits, {len(acks.feedback)} feedback; "
           f"refused as stale (version check): {len(acks.refused)}; outcome not seen: "
           f"{len(acks.unknown)}")  # fmt: skip

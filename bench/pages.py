@@ -17,6 +17,7 @@ The process RSS after the runs is printed too (the app loads no whole table: tar
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -108,9 +109,12 @@ def app_environment(url: str, data_dir: Path) -> Iterator[None]:
     """Point the app at the benchmark database, as `streamlit run` with these settings would.
 
     As in tests/conftest.py, AppTest is made to run app.py (login gate, navigation) on every
-    run; without it, it would run the page file alone from the second run on.
+    run; without it, it would run the page file alone from the second run on. And AppTest
+    compiles every script again on every run (a new `ScriptCache` each time), which a server
+    does once per process: one cache is shared here, so compiling is not counted as page cost.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
     from streamlit.testing.v1 import app_test
 
     class EntryScriptPagesManager(PagesManager):
@@ -119,16 +123,28 @@ def app_environment(url: str, data_dir: Path) -> Iterator[None]:
             PagesManager.uses_pages_directory = False
 
     saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR")}
-    original = app_test.PagesManager
+    original = app_test.PagesManager, app_test.ScriptCache
+    compiled = ScriptCache()
     os.environ["DUBAN_DATABASE_URL"] = url
     os.environ["DUBAN_DATA_DIR"] = str(data_dir)
     app_test.PagesManager = EntryScriptPagesManager
+    app_test.ScriptCache = lambda: compiled  # compile each script once, as a server does
+    quiet = [
+        logging.getLogger(n)
+        for n in list(logging.root.manager.loggerDict)
+        if n.startswith("streamlit")
+    ]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:  # AppTest outside a server warns on every run ("missing ScriptRunContext")
+        logger.setLevel(logging.ERROR)
     st.cache_resource.clear()
     st.cache_data.clear()
     try:
         yield
     finally:
-        app_test.PagesManager = original
+        app_test.PagesManager, app_test.ScriptCache = original
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
         st.cache_resource.clear()
         st.cache_data.clear()
         for key, value in saved.items():

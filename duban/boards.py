@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, case, extract, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from duban.cases import eligible_for_escalation
+from duban.cases import answering_unit_sql, eligible_for_escalation
 from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
 from duban.kpi import LATE, ON_TIME, Ratio, escalated_step, step_outcome
 from duban.models import Case, CaseUnit, Feedback, Referral, Step, Ticket, Unit
@@ -83,7 +83,7 @@ def effective_due(day: date, calendar: Calendar) -> DueDate:
 
 def answering_unit() -> Any:
     """The unit that must answer a step: fixed at a site visit, else the addressee, else 主办."""
-    return func.coalesce(Step.responsible_unit_id, Step.unit_id, Case.lead_unit_id)
+    return func.coalesce(answering_unit_sql(), Case.lead_unit_id)
 
 
 def _case_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:

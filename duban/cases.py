@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, and_, cast, exists, func, or_, update
+from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -57,7 +57,7 @@ from duban.models import (
     User,
 )
 from duban.permissions import PERM_LABELS, Actor, Perm
-from duban.records import apply_changes, check_version
+from duban.records import apply_changes, check_version, insert
 from duban.settings import get_setting
 from duban.workdays import Calendar
 
@@ -540,6 +540,12 @@ def answering_unit_id(step: Step) -> int | None:
     return step.responsible_unit_id or step.unit_id
 
 
+def answering_unit_sql() -> ColumnElement[int]:
+    """`answering_unit_id` as a SQL expression, so the boards and KPIs count a step against
+    the same unit this module closes it by."""
+    return func.coalesce(Step.responsible_unit_id, Step.unit_id)
+
+
 def registration_late(step: Step) -> bool | None:
     """Whether the unit registered an on-site notice after the notice day (应在当天进行登记)."""
     if step.registered_at is None:
@@ -897,15 +903,18 @@ def _new_step(
         updated_by=ctx.actor.user_id,
         **fields,
     )
-    ctx.session.add(step)
-    ctx.session.flush()
     text = note or kind.label
     if due is not None:
         text += f"，截止{cn_date(due.day)}" + ("（暂估）" if due.provisional else "")
-    audit.record(
-        ctx.session, ctx.actor, AuditAction.CREATE, "step", step.id, new=kind.label, note=text
-    )
-    return step
+    return insert(ctx.session, ctx.actor, step, new=kind.label, note=text)
+
+
+def _issue_step(ctx: Ctx, action: Action, kind: StepKind, **step_fields: Any) -> Step:
+    """The shape of every issuing or recording action: the case stays in its state, passes
+    the transition gate and gains one step (fields as `_new_step` takes them)."""
+    case = ctx.case
+    assert case is not None
+    return _transition(ctx, action, case_state(case), lambda: _new_step(ctx, kind, **step_fields))
 
 
 def _case_ctx(session: Session, actor: Actor, case_id: int, on: date | None, **kw: Any) -> Ctx:
@@ -920,19 +929,15 @@ def issue_supervision_form(
     ctx = _case_ctx(session, actor, case_id, issued_at)
     case = ctx.case
     assert case is not None
-    return _transition(
+    return _issue_step(
         ctx,
         Action.ISSUE_FORM,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.SUPERVISION_FORM,
-            unit_id=case.lead_unit_id,
-            due_workdays=WRITTEN_DUE_WORKDAYS,
-            subject=case.title,
-            body=case.opinion,
-            note="派送《12345市民服务热线督办单》",
-        ),
+        StepKind.SUPERVISION_FORM,
+        unit_id=case.lead_unit_id,
+        due_workdays=WRITTEN_DUE_WORKDAYS,
+        subject=case.title,
+        body=case.opinion,
+        note="派送《12345市民服务热线督办单》",
     )
 
 
@@ -963,24 +968,20 @@ def issue_onsite_notice(
         raise ValidationError(
             f"现场督办时间 {cn_date(scheduled_at)} 早于通知日期 {cn_date(ctx.on)}"
         )
-    return _transition(
+    return _issue_step(
         ctx,
         Action.ISSUE_NOTICE,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.ONSITE_NOTICE,
-            unit_id=case.lead_unit_id,
-            subject=_text(subject) or case.title,
-            location=location,
-            scheduled_at=scheduled_at,
-            body=_text(procedure),
-            attendees=_text(attendees),
-            contact_name=_text(contact_name),
-            contact_phone=_text(contact_phone),
-            remark=_text(remark),
-            note=f"发出《现场协调督办通知》，地点：{location}",
-        ),
+        StepKind.ONSITE_NOTICE,
+        unit_id=case.lead_unit_id,
+        subject=_text(subject) or case.title,
+        location=location,
+        scheduled_at=scheduled_at,
+        body=_text(procedure),
+        attendees=_text(attendees),
+        contact_name=_text(contact_name),
+        contact_phone=_text(contact_phone),
+        remark=_text(remark),
+        note=f"发出《现场协调督办通知》，地点：{location}",
     )
 
 
@@ -1080,24 +1081,18 @@ def record_leader_instruction(
 ) -> Step:
     """区、镇领导批办 / a leader's 批示 (§三(三)1): who instructed, to whom, what, when."""
     ctx = _case_ctx(session, actor, case_id, issued_at)
-    case = ctx.case
-    assert case is not None
     leader = _required(leader, "批示领导")
     recipient = _required(recipient, "批办对象")
     text = _required(text, "批示内容")
-    return _transition(
+    return _issue_step(
         ctx,
         Action.LEADER_INSTRUCTION,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.LEADER_INSTRUCTION,
-            record_only=True,
-            subject=leader,
-            recipient=recipient,
-            body=text,
-            note=f"{leader}批办至{recipient}：{text}",
-        ),
+        StepKind.LEADER_INSTRUCTION,
+        record_only=True,
+        subject=leader,
+        recipient=recipient,
+        body=text,
+        note=f"{leader}批办至{recipient}：{text}",
     )
 
 
@@ -1107,22 +1102,16 @@ def record_special_meeting(session: Session, actor: Actor, case_id: int, meeting
     if meeting is None or meeting.deleted_at is not None:
         raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
     ctx = _case_ctx(session, actor, case_id, meeting.held_at)
-    case = ctx.case
-    assert case is not None
-    return _transition(
+    return _issue_step(
         ctx,
         Action.SPECIAL_MEETING,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.SPECIAL_MEETING,
-            record_only=True,
-            meeting_id=meeting.id,
-            subject=meeting.title,
-            recipient=meeting.chair,
-            body=meeting.summary,
-            note=f"提交镇领导专题会：{meeting.title}",
-        ),
+        StepKind.SPECIAL_MEETING,
+        record_only=True,
+        meeting_id=meeting.id,
+        subject=meeting.title,
+        recipient=meeting.chair,
+        body=meeting.summary,
+        note=f"提交镇领导专题会：{meeting.title}",
     )
 
 
@@ -1138,24 +1127,18 @@ def record_special_report(
 ) -> Step:
     """工作专报 (§三(三)3) to the town's main leaders."""
     ctx = _case_ctx(session, actor, case_id, issued_at)
-    case = ctx.case
-    assert case is not None
     subject = _required(subject, "专报标题")
     text = _required(text, "专报内容")
     recipient = _required(recipient, "报送对象")
-    return _transition(
+    return _issue_step(
         ctx,
         Action.SPECIAL_REPORT,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.SPECIAL_REPORT,
-            record_only=True,
-            subject=subject,
-            body=text,
-            recipient=recipient,
-            note=f"工作专报报送{recipient}：{subject}",
-        ),
+        StepKind.SPECIAL_REPORT,
+        record_only=True,
+        subject=subject,
+        body=text,
+        recipient=recipient,
+        note=f"工作专报报送{recipient}：{subject}",
     )
 
 
@@ -1172,19 +1155,15 @@ def issue_escalated_handling(
     case = ctx.case
     assert case is not None
     requirement = _required(requirement, "处置要求")
-    return _transition(
+    return _issue_step(
         ctx,
         Action.ISSUE_HANDLING,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.ESCALATED_HANDLING,
-            unit_id=case.lead_unit_id,
-            due_workdays=ESCALATED_DUE_WORKDAYS,
-            subject=case.title,
-            body=requirement,
-            note="下达提级办理要求",
-        ),
+        StepKind.ESCALATED_HANDLING,
+        unit_id=case.lead_unit_id,
+        due_workdays=ESCALATED_DUE_WORKDAYS,
+        subject=case.title,
+        body=requirement,
+        note="下达提级办理要求",
     )
 
 
@@ -1199,22 +1178,16 @@ def report_up(
 ) -> Step:
     """办理情况上报区领导 (§三(三)4)."""
     ctx = _case_ctx(session, actor, case_id, issued_at)
-    case = ctx.case
-    assert case is not None
     text = _required(text, "上报内容")
     recipient = _required(recipient, "上报对象")
-    return _transition(
+    return _issue_step(
         ctx,
         Action.REPORT_UP,
-        case_state(case),
-        lambda: _new_step(
-            ctx,
-            StepKind.REPORT_UP,
-            record_only=True,
-            recipient=recipient,
-            body=text,
-            note=f"办理情况上报{recipient}",
-        ),
+        StepKind.REPORT_UP,
+        record_only=True,
+        recipient=recipient,
+        body=text,
+        note=f"办理情况上报{recipient}",
     )
 
 
@@ -1272,21 +1245,11 @@ def register_feedback(
             created_by=actor.user_id,
             updated_by=actor.user_id,
         )
-        session.add(feedback)
-        session.flush()
         missing = [w for w, ok in (("主要领导签字", signed), ("加盖公章", stamped)) if not ok]
         note = f"登记书面反馈：{progress.label}，" + (
             "合规" if compliant else f"不合规（缺{'、'.join(missing)}），环节未关闭"
         )
-        audit.record(
-            session,
-            actor,
-            AuditAction.CREATE,
-            "feedback",
-            feedback.id,
-            new=progress.label,
-            note=note,
-        )
+        insert(session, actor, feedback, new=progress.label, note=note)
         if compliant and unit_id == answering_unit_id(step):
             _freeze_outcome(session, actor, step, received_at)
         return feedback
@@ -1504,18 +1467,9 @@ def refer_case(
             created_by=actor.user_id,
             updated_by=actor.user_id,
         )
-        session.add(referral)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            AuditAction.CREATE,
-            "referral",
-            referral.id,
-            new=cn_date(ctx.on),
-            note=f"移交镇纪委监察办：{ctx.reason}",
+        return insert(
+            session, actor, referral, new=cn_date(ctx.on), note=f"移交镇纪委监察办：{ctx.reason}"
         )
-        return referral
 
     return _transition(ctx, Action.REFER, case_state(case), apply)
 

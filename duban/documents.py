@@ -82,6 +82,7 @@ from duban.models import (
     User,
 )
 from duban.permissions import Actor, Perm
+from duban.records import insert
 from duban.settings import get_setting
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -1682,19 +1683,14 @@ def upload_template(
         sha256=digest,
         created_by=actor.user_id,
     )
-    session.add(row)
-    session.flush()
-    audit.record(
+    return insert(
         session,
         actor,
-        AuditAction.CREATE,
-        "templateversion",
-        row.id,
+        row,
         field=spec.kind.value,
         new=f"第{version}版",
         note=f"上传{spec.title}模板“{file_name}”",
     )
-    return row
 
 
 def activate_template_version(session: Session, actor: Actor, version_id: int) -> None:

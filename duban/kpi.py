@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from duban.cases import answering_unit_sql
 from duban.clock import cn_date, today
 from duban.enums import CallbackResult, CaseStatus, Level, Scope, StepKind, StepStatus
 from duban.errors import ValidationError
@@ -183,12 +184,6 @@ def _level_filter(column: Any, sel: Selection) -> list[ColumnElement[bool]]:
     return [column.in_(sel.levels)] if sel.levels else []
 
 
-def answering_unit() -> ColumnElement[int]:
-    """The unit that must answer a step: the one a site visit made responsible, else the
-    addressee (the same rule `duban.cases` closes steps by)."""
-    return func.coalesce(Step.responsible_unit_id, Step.unit_id)
-
-
 def _step_base(sel: Selection, unit: Any) -> list[ColumnElement[bool]]:
     """Live, not cancelled steps of live cases, within the unit and level filters."""
     return [
@@ -201,7 +196,7 @@ def _step_base(sel: Selection, unit: Any) -> list[ColumnElement[bool]]:
 
 def steps_due(sel: Selection) -> Select:
     """Steps whose due date falls in the period, with their outcome (按时反馈率)."""
-    p, unit = sel.period, answering_unit()
+    p, unit = sel.period, answering_unit_sql()
     return (
         select(
             Step.id.label("step_id"),
@@ -250,7 +245,7 @@ def onsite_notices(sel: Selection) -> Select:
 def escalations(sel: Selection) -> Select:
     """Escalations: steps the case left upward, dated by the step's issue date, charged to
     the unit that had to answer the step."""
-    p, unit = sel.period, answering_unit()
+    p, unit = sel.period, answering_unit_sql()
     return (
         select(
             Step.id.label("step_id"),
@@ -276,7 +271,7 @@ def escalations(sel: Selection) -> Select:
 def noncompliant_feedback(sel: Selection) -> Select:
     """Written feedback received in the period without both signature and stamp."""
     p = sel.period
-    unit = func.coalesce(Feedback.unit_id, answering_unit())
+    unit = func.coalesce(Feedback.unit_id, answering_unit_sql())
     return (
         select(
             Feedback.id.label("feedback_id"),

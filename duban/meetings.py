@@ -25,7 +25,7 @@ from duban.enums import AuditAction, CaseStatus, Level
 from duban.errors import NotFound, ValidationError
 from duban.models import Case, Meeting, MeetingCase, RoutingRule, Unit
 from duban.permissions import Actor, Perm
-from duban.records import apply_changes
+from duban.records import apply_changes, insert
 from duban.text import normalize_address
 
 KEYWORD_SEPARATORS = re.compile(r"[、,，;；\s]+")
@@ -77,14 +77,10 @@ def create_meeting(
         created_by=actor.user_id,
         updated_by=actor.user_id,
     )
-    session.add(meeting)
-    session.flush()
-    audit.record(
+    insert(
         session,
         actor,
-        AuditAction.CREATE,
-        "meeting",
-        meeting.id,
+        meeting,
         new=title,
         note=f"记录专题会：{cn_date(held_at)} {title}（主持：{chair}）",
     )
@@ -156,18 +152,7 @@ def add_routing_rule(
         created_by=actor.user_id,
         updated_by=actor.user_id,
     )
-    session.add(rule)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        AuditAction.CREATE,
-        "routingrule",
-        rule.id,
-        new=name,
-        note=f"处置规则：{name} → {unit.name}",
-    )
-    return rule
+    return insert(session, actor, rule, new=name, note=f"处置规则：{name} → {unit.name}")
 
 
 def set_rule_active(

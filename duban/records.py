@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import update
 from sqlmodel import Session, SQLModel, select
 
 from duban import audit
@@ -54,6 +55,30 @@ def check_version(session: Session, row: Any, expected: int | None, label: str) 
     raise ConflictError(f"{label} 已被 {who} 修改，请刷新后再保存（未覆盖对方的修改）")
 
 
+def claim_version(session: Session, row: Any, label: str) -> None:
+    """Move `row` to its next version in the database, on condition that it is still at the
+    version this session loaded: one `UPDATE … SET version = v + 1 WHERE id = ? AND version = v`.
+
+    `check_version` compares with the row as loaded, and another save may commit between
+    that load and this write (two staff pressing 保存 at once). The conditional UPDATE takes
+    the row lock (PostgreSQL) or the write lock (SQLite) and sees the committed version, so
+    the later save is refused, naming who saved first, instead of overwriting them.
+    """
+    model = type(row)
+    loaded = row.version
+    claimed = session.execute(
+        update(model)
+        .where(model.id == row.id, model.version == loaded)  # type: ignore[attr-defined]
+        .values(version=loaded + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        session.refresh(row)
+        check_version(session, row, loaded, label)
+        raise ConflictError(f"{label} 已被其他用户修改，请刷新后再保存（未覆盖对方的修改）")
+    row.version = loaded + 1
+
+
 def apply_changes(
     session: Session,
     actor: Actor,
@@ -74,9 +99,9 @@ def apply_changes(
     changes = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
     if not changes:
         return {}
+    claim_version(session, row, label)
     for key, (_, new) in changes.items():
         setattr(row, key, new)
-    row.version += 1  # type: ignore[attr-defined]
     row.updated_at = now()  # type: ignore[attr-defined]
     if hasattr(row, "updated_by"):
         row.updated_by = actor.user_id  # type: ignore[attr-defined]
@@ -88,13 +113,33 @@ def apply_changes(
     return changes
 
 
+def insert(
+    session: Session, actor: Actor, row: T, *, new: Any, field: str = "", note: str = ""
+) -> T:
+    """Add a new row and audit its creation in the same transaction; the flush gives the
+    audit row the new id."""
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.CREATE,
+        entity_name(type(row)),
+        row.id,  # type: ignore[attr-defined]
+        field=field,
+        new=new,
+        note=note,
+    )
+    return row
+
+
 def soft_delete(
     session: Session, actor: Actor, row: Any, *, expected_version: int | None, label: str
 ) -> None:
     check_version(session, row, expected_version, label)
+    claim_version(session, row, label)
     stamp: datetime = now()
     row.deleted_at = stamp
-    row.version += 1
     session.add(row)
     audit.record(
         session,

@@ -36,6 +36,8 @@ from duban.workdays import Calendar
 log = logging.getLogger(__name__)
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei")
+BAR_COLOR, ALERT_COLOR = "#2f6db5", "#c0392b"
+ON_TIME_ALERT = 80  # %: a unit's 按时反馈率 bar below this is drawn in ALERT_COLOR
 
 
 # --- the report's content ---------------------------------------------------------------------
@@ -332,7 +334,7 @@ def chart_cases_by_month(months: list[tuple[int, int, int]]) -> bytes:
     ax = fig.add_subplot()
     labels = [f"{y}年{m}月" if i == 0 or m == 1 else f"{m}月" for i, (y, m, _) in enumerate(months)]
     values = [n for _, _, n in months]
-    bars = ax.bar(range(len(values)), values, color="#2f6db5")
+    bars = ax.bar(range(len(values)), values, color=BAR_COLOR)
     ax.bar_label(bars, fontsize=8, **{"fontfamily": font["family"]})
     ax.set_xticks(range(len(values)), labels, fontsize=8, fontfamily=font["family"])
     ax.set_title("各月新增督办事项（件）", fontsize=11, fontfamily=font["family"])
@@ -352,7 +354,7 @@ def chart_on_time_by_unit(units: list[Kpis]) -> bytes:
     ax = fig.add_subplot()
     names = [u.unit_name for u in measured]
     rates = [100 * (u.on_time_rate.value or 0) for u in measured]
-    colors = ["#c0392b" if r < 80 else "#2f6db5" for r in rates]
+    colors = [ALERT_COLOR if r < ON_TIME_ALERT else BAR_COLOR for r in rates]
     bars = ax.barh(range(len(rates)), rates, color=colors)
     ax.bar_label(bars, labels=[u.on_time_rate.percent() for u in measured], fontsize=7, padding=2)
     ax.set_yticks(range(len(rates)), names, fontsize=8, fontfamily=font["family"])

@@ -20,11 +20,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from sqlmodel import Session, select
 
-from duban import audit, config
-from duban.enums import AuditAction
+from duban import config
 from duban.errors import ValidationError
 from duban.models import Upload
 from duban.permissions import Actor, Perm
+from duban.records import insert
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # §三 scans: 20 MB is plenty for a signed, stamped page
 SCAN_KINDS = ("pdf", "jpeg", "png")  # what a 书面反馈 scan may be
@@ -202,18 +202,13 @@ def store_upload(
         path=relative,
         created_by=actor.user_id,
     )
-    session.add(upload)
-    session.flush()
-    audit.record(
+    return insert(
         session,
         actor,
-        AuditAction.CREATE,
-        "upload",
-        upload.id,
+        upload,
         new=upload.original_name,
         note=f"上传文件（{spec.label}，{len(data)} 字节）",
     )
-    return upload
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -8,7 +8,7 @@ from duban import auth
 from duban.clock import now
 from duban.models import Unit, User
 from ui.common import actor, engine, user_action
-from ui.gate import LOGIN_AT_KEY
+from ui.gate import LOGIN_AT_KEY, new_password_inputs
 
 st.title("我的账户")
 me = actor()
@@ -44,12 +44,7 @@ if user is None:
 st.subheader("修改密码")
 with st.form("account_password_form", clear_on_submit=True):
     old = st.text_input("原密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
-    new = st.text_input(
-        f"新密码（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
-        type="password",
-        max_chars=auth.MAX_PASSWORD_LENGTH,
-    )
-    confirm = st.text_input("再次输入新密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    new, confirm = new_password_inputs("新密码")
     submitted = st.form_submit_button("修改密码", type="primary")
 if submitted:
     if new != confirm:

@@ -4,7 +4,8 @@ machine allows this user (`&action=escalate` opens the escalation form directly)
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import date, datetime, time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -34,6 +35,11 @@ def done(message: str) -> None:
     """Remember the success message across the rerun that shows the new state."""
     st.session_state["cases_flash"] = message
     st.rerun()
+
+
+def past_date(label: str, where: Any = st) -> date:
+    """The day something happened: today by default, never in the future."""
+    return where.date_input(label, value=today(), max_value=today())
 
 
 def act(work: Callable[[Session], object], message: str) -> None:
@@ -380,7 +386,7 @@ def form_feedback(d: CaseDetail) -> None:
         else:
             unit_id = me.unit_id
             st.markdown(f"反馈单位：{choices.get(unit_id, '')}")
-        received = st.date_input("收到日期", value=today(), max_value=today())
+        received = past_date("收到日期")
         text = st.text_area("反馈内容")
         c1, c2 = st.columns(2)
         signed = c1.checkbox("主要领导已签字")
@@ -411,7 +417,7 @@ def form_feedback(d: CaseDetail) -> None:
 def form_issue_form(d: CaseDetail) -> None:
     with st.form("cases_f_issue_form"):
         st.caption("向主办单位派送《12345市民服务热线督办单》，5 个工作日内书面反馈。")
-        issued = st.date_input("派送日期", value=today(), max_value=today())
+        issued = past_date("派送日期")
         if st.form_submit_button("派送督办单", type="primary"):
             act(
                 lambda s: cases.issue_supervision_form(s, me, d.case.id, issued_at=issued),
@@ -421,7 +427,7 @@ def form_issue_form(d: CaseDetail) -> None:
 
 def form_notice(d: CaseDetail) -> None:
     with st.form("cases_f_notice"):
-        issued = st.date_input("通知日期", value=today(), max_value=today())
+        issued = past_date("通知日期")
         subject = st.text_input("协调督办事由", value=d.case.title)
         location = st.text_input("协调督办地点")
         c1, c2 = st.columns(2)
@@ -450,7 +456,7 @@ def form_register(d: CaseDetail) -> None:
     with st.form("cases_f_register"):
         st.caption("承办单位收到通知后应在当天登记；晚于通知当天的登记会被标注。")
         c1, c2 = st.columns(2)
-        day = c1.date_input("登记日期", value=today(), max_value=today())
+        day = past_date("登记日期", c1)
         at = c2.time_input("登记时间", value=time(9, 0))
         if st.form_submit_button("登记收到通知", type="primary"):
             act(
@@ -466,7 +472,7 @@ def form_visit(d: CaseDetail) -> None:
     assert step is not None
     choices = _unit_choices(d)
     with st.form("cases_f_visit"):
-        visit = st.date_input("踏勘日期", value=today(), max_value=today())
+        visit = past_date("踏勘日期")
         findings = st.text_area("踏勘情况")
         unit_id = st.selectbox("处置责任单位", list(choices), format_func=choices.get)
         mode = st.radio("处置时限", ["工作日天数", "具体日期"], horizontal=True)
@@ -486,7 +492,7 @@ def form_visit(d: CaseDetail) -> None:
 
 def form_instruction(d: CaseDetail) -> None:
     with st.form("cases_f_instruction"):
-        issued = st.date_input("批示日期", value=today(), max_value=today())
+        issued = past_date("批示日期")
         leader = st.text_input("批示领导", value=me.username if me.can(Perm.INSTRUCT) else "")
         recipient = st.text_input("批办对象", value=d.lead_unit.name if d.lead_unit else "")
         text = st.text_area("批示内容")
@@ -506,7 +512,9 @@ def form_instruction(d: CaseDetail) -> None:
 
 
 def form_meeting(d: CaseDetail, meeting_rows) -> None:
-    st.page_link("pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon=":material/groups:")
+    st.page_link(
+        "pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon=":material/groups:"
+    )
     linked = {m.id for m in d.meetings}
     options = {r.meeting.id: r.meeting for r in meeting_rows if r.meeting.id not in linked}
     if not options:
@@ -526,7 +534,7 @@ def form_meeting(d: CaseDetail, meeting_rows) -> None:
 
 def form_report(d: CaseDetail) -> None:
     with st.form("cases_f_report"):
-        issued = st.date_input("报送日期", value=today(), max_value=today())
+        issued = past_date("报送日期")
         subject = st.text_input("专报标题", value=f"关于{d.case.title}的工作专报")
         recipient = st.text_input("报送对象", value="镇主要领导、镇政府分管领导")
         text = st.text_area("专报内容")
@@ -543,7 +551,7 @@ def form_report(d: CaseDetail) -> None:
 def form_handling(d: CaseDetail) -> None:
     with st.form("cases_f_handling"):
         st.caption("承办单位应在 5 个工作日内完成处置并书面反馈。")
-        issued = st.date_input("下达日期", value=today(), max_value=today())
+        issued = past_date("下达日期")
         requirement = st.text_area("处置方案和措施要求")
         if st.form_submit_button("下达提级办理要求", type="primary"):
             act(
@@ -556,7 +564,7 @@ def form_handling(d: CaseDetail) -> None:
 
 def form_verify(d: CaseDetail) -> None:
     with st.form("cases_f_verify"):
-        on = st.date_input("核实日期", value=today(), max_value=today())
+        on = past_date("核实日期")
         note = st.text_area("核实情况")
         confirmed = st.radio("核实结论", ["属实，已办结", "未办结"], horizontal=True)
         if st.form_submit_button("记录跟踪核实", type="primary"):
@@ -570,7 +578,7 @@ def form_verify(d: CaseDetail) -> None:
 
 def form_report_up(d: CaseDetail) -> None:
     with st.form("cases_f_report_up"):
-        issued = st.date_input("上报日期", value=today(), max_value=today())
+        issued = past_date("上报日期")
         recipient = st.text_input("上报对象", value="区领导")
         text = st.text_area("上报内容")
         if st.form_submit_button("记录上报", type="primary"):
@@ -605,39 +613,54 @@ def form_escalate(d: CaseDetail) -> None:
             act(work, f"已提级至{nxt.label if nxt else ''}")
 
 
+def _dated_text_form(
+    key: str,
+    labels: tuple[str, str, str],
+    run: Callable[[Session, date, str], object],
+    message: str,
+    caption: str = "",
+) -> None:
+    """A form of a date and one text (办结, 重新督办, 移交): labels are date, text, button."""
+    date_label, text_label, button = labels
+    with st.form(key):
+        if caption:
+            st.caption(caption)
+        on = past_date(date_label)
+        text = st.text_area(text_label)
+        if st.form_submit_button(button, type="primary"):
+            act(lambda s: run(s, on, text), message)
+
+
 def form_close(d: CaseDetail) -> None:
-    with st.form("cases_f_close"):
-        on = st.date_input("办结日期", value=today(), max_value=today())
-        result = st.text_area("督办情况（办结结果，将写入督办单）")
-        if st.form_submit_button("办结", type="primary"):
-            act(
-                lambda s: cases.close_case(
-                    s, me, d.case.id, result_text=result, on=on, expected_version=d.case.version
-                ),
-                "督办事项已办结",
-            )
+    _dated_text_form(
+        "cases_f_close",
+        ("办结日期", "督办情况（办结结果，将写入督办单）", "办结"),
+        lambda s, on, text: cases.close_case(
+            s, me, d.case.id, result_text=text, on=on, expected_version=d.case.version
+        ),
+        "督办事项已办结",
+    )
 
 
 def form_reopen(d: CaseDetail) -> None:
-    with st.form("cases_f_reopen"):
-        on = st.date_input("重新督办日期", value=today(), max_value=today())
-        reason = st.text_area("重新督办理由（如市民再次来电反映）")
-        if st.form_submit_button("重新督办", type="primary"):
-            act(
-                lambda s: cases.reopen_case(
-                    s, me, d.case.id, reason=reason, on=on, expected_version=d.case.version
-                ),
-                "已重新督办",
-            )
+    _dated_text_form(
+        "cases_f_reopen",
+        ("重新督办日期", "重新督办理由（如市民再次来电反映）", "重新督办"),
+        lambda s, on, text: cases.reopen_case(
+            s, me, d.case.id, reason=text, on=on, expected_version=d.case.version
+        ),
+        "已重新督办",
+    )
 
 
 def form_refer(d: CaseDetail) -> None:
-    with st.form("cases_f_refer"):
-        st.caption("对主观推诿、整改不力造成不良影响的典型事项，移交镇纪委监察办监督。")
-        on = st.date_input("移交日期", value=today(), max_value=today())
-        reason = st.text_area("移交理由")
-        if st.form_submit_button("移交", type="primary"):
-            act(lambda s: cases.refer_case(s, me, d.case.id, reason=reason, on=on), "已移交")
+    _dated_text_form(
+        "cases_f_refer",
+        ("移交日期", "移交理由", "移交"),
+        lambda s, on, text: cases.refer_case(s, me, d.case.id, reason=text, on=on),
+        "已移交",
+        caption="对主观推诿、整改不力造成不良影响的典型事项，移交镇纪委监察办监督。",
+    )
 
 
 def form_edit(d: CaseDetail) -> None:

@@ -5,7 +5,6 @@ Figures from `duban.kpi` (same formulas as 报表 and the work report) and `duba
 (today's open and overdue steps). Session keys are prefixed `cockpit_`.
 """
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from sqlmodel import Session
@@ -16,6 +15,7 @@ from duban.boards import headline
 from duban.clock import cn_date, today
 from duban.kpi import Period, Selection
 from duban.workdays import Calendar
+from ui import charts
 from ui.common import engine
 
 st.markdown(
@@ -70,38 +70,15 @@ for col, (name, ratio) in zip(
 
 left, right = st.columns(2)
 with left:
-    frame = pd.DataFrame(
-        {"月份": [f"{y}-{m:02d}" for y, m, _ in months], "督办件数": [n for _, _, n in months]}
-    )
-    st.altair_chart(
-        alt.Chart(frame, title="各月新增督办事项")
-        .mark_bar(color="#2f6db5")
-        .encode(x=alt.X("月份:O", title=None), y="督办件数:Q", tooltip=["月份", "督办件数"]),
-        width="stretch",
-    )
+    st.altair_chart(charts.cases_by_month(months, color=reports.BAR_COLOR), width="stretch")
 with right:
     measured = sorted(
         (u for u in figures.units if u.on_time_rate.denominator),
         key=lambda u: (u.on_time_rate.value or 0, u.unit_name),
     )[:10]
     if measured:
-        rates = pd.DataFrame(
-            {
-                "承办单位": [u.unit_name for u in measured],
-                "按时反馈率": [round(100 * (u.on_time_rate.value or 0), 1) for u in measured],
-            }
-        )
         st.altair_chart(
-            alt.Chart(rates, title="按时反馈率最低的单位（%）")
-            .mark_bar()
-            .encode(
-                y=alt.Y("承办单位:N", sort="x", title=None),
-                x=alt.X("按时反馈率:Q", scale=alt.Scale(domain=[0, 100])),
-                color=alt.condition(
-                    alt.datum["按时反馈率"] < 80, alt.value("#c0392b"), alt.value("#2f6db5")
-                ),
-                tooltip=["承办单位", "按时反馈率"],
-            ),
+            charts.on_time_by_unit(measured, title="按时反馈率最低的单位（%）", sort="x"),
             width="stretch",
         )
     else:

@@ -20,6 +20,7 @@ from duban.kpi import Period, Selection
 from duban.models import Unit
 from duban.permissions import Perm
 from duban.workdays import Calendar
+from ui import charts
 from ui.common import actor, engine, user_action
 
 me = actor()
@@ -156,15 +157,7 @@ with tabs[0]:
         "未到期环节", o.steps_pending, border=True, help="本期到期但尚未到截止日、尚无合规反馈"
     )
 
-    month_frame = pd.DataFrame(
-        {"月份": [f"{y}-{m:02d}" for y, m, _ in months], "督办件数": [n for _, _, n in months]}
-    )
-    st.altair_chart(
-        alt.Chart(month_frame, title="各月新增督办事项")
-        .mark_bar()
-        .encode(x=alt.X("月份:O", title=None), y=alt.Y("督办件数:Q"), tooltip=["月份", "督办件数"]),
-        width="stretch",
-    )
+    st.altair_chart(charts.cases_by_month(months), width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("按督办类型")
@@ -200,26 +193,8 @@ with tabs[1]:
         )
         measured = [u for u in figures.units if u.on_time_rate.denominator]
         if measured:
-            rate_frame = pd.DataFrame(
-                {
-                    "承办单位": [u.unit_name for u in measured],
-                    "按时反馈率": [100 * (u.on_time_rate.value or 0) for u in measured],
-                    "分子/分母": [
-                        f"{u.on_time_rate.numerator}/{u.on_time_rate.denominator}" for u in measured
-                    ],
-                }
-            )
             st.altair_chart(
-                alt.Chart(rate_frame, title="各承办单位按时反馈率（%）")
-                .mark_bar()
-                .encode(
-                    y=alt.Y("承办单位:N", sort="-x", title=None),
-                    x=alt.X("按时反馈率:Q", scale=alt.Scale(domain=[0, 100])),
-                    color=alt.condition(
-                        alt.datum["按时反馈率"] < 80, alt.value("#c0392b"), alt.value("#2f6db5")
-                    ),
-                    tooltip=["承办单位", "按时反馈率", "分子/分母"],
-                ),
+                charts.on_time_by_unit(measured, title="各承办单位按时反馈率（%）", sort="-x"),
                 width="stretch",
             )
 

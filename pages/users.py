@@ -8,6 +8,7 @@ from duban import auth
 from duban.clock import now
 from duban.enums import Role
 from ui.common import actor, engine, literal, user_action
+from ui.gate import new_password_inputs
 
 st.title("用户管理")
 me = actor()
@@ -82,14 +83,7 @@ with tab_new:
         role = st.selectbox("角色", ROLE_OPTIONS, format_func=lambda r: r.label)
         unit_id = st.selectbox("所属单位（承办单位账号必填）", UNIT_OPTIONS, format_func=unit_label)
         contacts = st.checkbox("允许查看诉求人联系方式（仅对领导账号有效）")
-        password = st.text_input(
-            f"初始密码（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
-            type="password",
-            max_chars=auth.MAX_PASSWORD_LENGTH,
-        )
-        confirm = st.text_input(
-            "再次输入初始密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH
-        )
+        password, confirm = new_password_inputs("初始密码")
         if st.form_submit_button("创建用户", type="primary"):
             if password != confirm:
                 st.error("两次输入的密码不一致")
@@ -174,14 +168,7 @@ with tab_edit:
 with tab_password:
     with st.form("users_password_form", clear_on_submit=True):
         target = st.selectbox("选择用户", list(by_id), format_func=lambda i: by_id[i].username)
-        new_password = st.text_input(
-            f"新密码（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
-            type="password",
-            max_chars=auth.MAX_PASSWORD_LENGTH,
-        )
-        confirm_password = st.text_input(
-            "再次输入新密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH
-        )
+        new_password, confirm_password = new_password_inputs("新密码")
         st.caption("重置后该用户已登录的会话立即失效，锁定同时解除。")
         if st.form_submit_button("重置密码", type="primary"):
             if new_password != confirm_password:

@@ -4,7 +4,6 @@ or deletes audit rows. Page 操作日志 filters by user, entity, date."
 """
 
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, update
@@ -17,8 +16,8 @@ from duban.errors import PermissionDenied
 from duban.models import AuditLog, Document, Feedback, Step
 from duban.permissions import SYSTEM, Actor
 from tests.factories import make_ticket, make_unit
+from tests.helpers import APP, open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ADMIN = Actor(None, "admin", Role.ADMIN)
 CENTER = Actor(None, "clerk", Role.CENTER)
 MALICIOUS = (
@@ -119,13 +118,7 @@ def test_only_admins_and_the_center_read_the_log(log, role):
 
 
 def open_audit_page(actor: Actor, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["actor"] = actor
-    at.query_params.update(query)
-    at.run()
-    at.switch_page("pages/audit_log.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(actor, "pages/audit_log.py", **query)
 
 
 def table(at: AppTest):

@@ -7,7 +7,6 @@ user can change their own password; an admin can reset and disable accounts."
 
 from datetime import datetime, timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -21,6 +20,7 @@ from duban.models import AuditLog, User
 from duban.permissions import SYSTEM, Actor
 from duban.settings import set_setting
 from tests.factories import make_unit
+from tests.helpers import open_page
 
 PASSWORD = "correct horse 1"
 T0 = datetime(2024, 3, 4, 9, 0, 0)
@@ -374,17 +374,11 @@ def test_cli_reset_password_lets_a_locked_out_admin_back_in(session, monkeypatch
 
 # --- page 用户管理 --------------------------------------------------------------------------
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 MALICIOUS_NAME = "<b>王</b>**五**{{x}}"
 
 
 def users_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["actor"] = Actor(None, "admin", Role.ADMIN)
-    at.run()
-    at.switch_page("pages/users.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(Actor(None, "admin", Role.ADMIN), "pages/users.py")
 
 
 def fill(at: AppTest, form: str, **values) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
-from streamlit.testing.v1 import AppTest
 
 from duban import backup
 from duban.cli import main
@@ -23,8 +22,7 @@ from duban.models import AuditLog, Ticket, Unit
 from duban.permissions import SYSTEM, Actor
 from duban.settings import set_setting
 from tests.factories import make_case, make_ticket, make_unit
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.helpers import open_page
 
 
 @pytest.fixture
@@ -224,11 +222,7 @@ def test_cli_restore_asks_for_confirmation(sqlite_only, ledger, monkeypatch, cap
 
 
 def test_the_settings_page_backs_up_and_shows_the_last_backup_time(sqlite_only, ledger):
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["actor"] = Actor(None, "admin", Role.ADMIN)
-    at.run()
-    at.switch_page("pages/settings.py").run()
-    assert not at.exception, at.exception
+    at = open_page(Actor(None, "admin", Role.ADMIN), "pages/settings.py")
     last = [m for m in at.metric if m.label == "上次备份"][0]
     assert last.value == "尚未备份"
     at.button(key="settings_backup_now").click().run()

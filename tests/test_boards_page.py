@@ -6,7 +6,6 @@ The pages use today's date, so the data is placed relative to it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -19,8 +18,8 @@ from duban.permissions import Actor
 from duban.settings import get_setting
 from duban.text import normalize_address
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
+from tests.helpers import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ADMIN = Actor(None, "admin", Role.ADMIN)
 LEADER = Actor(None, "leader", Role.LEADER)
 CLERK = Actor(None, "clerk", Role.CENTER)
@@ -47,18 +46,6 @@ def world(engine):
         s.commit()
         return {"town": town.id, "patrol": patrol.id, "late": late.id, "soon": soon.id,
                 "stuck": stuck.id}  # fmt: skip
-
-
-def open_page(who: Actor, page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = who
-    at.run()
-    at.switch_page(page)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def shown(at: AppTest, column: str = "督办编号") -> list:

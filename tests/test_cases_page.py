@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -13,9 +12,9 @@ from duban import cases, meetings
 from duban.enums import CaseStatus, Level, Progress, Role, Scope, StepKind, StepStatus
 from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload
 from duban.permissions import Actor
+from tests import helpers
 from tests.factories import make_case, make_step, make_ticket, make_unit
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ADMIN = Actor(None, "admin", Role.ADMIN)
 CLERK = Actor(None, "clerk", Role.CENTER)
 LEADER = Actor(None, "leader", Role.LEADER)
@@ -64,15 +63,7 @@ def unit_user(unit_id: int) -> Actor:
 
 
 def open_page(actor: Actor, page: str = "pages/cases.py", **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = actor
-    at.run()
-    at.switch_page(page)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return helpers.open_page(actor, page, **params)
 
 
 def widget(widgets, label: str):
@@ -277,17 +268,13 @@ def test_new_case_from_a_ledger_selection_with_a_rule_suggestion(engine, world):
             unit_id=world["city"], handling_path="城管中队夜间巡查",
         )  # fmt: skip
         s.commit()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = CLERK
-    at.run()
-    at.session_state["case_new_prefill"] = {
+    prefill = {
         "ticket_ids": [world["spare_ticket"]],
         "scope": "concentrated",
         "title": "夜间打桩扰民",
         "reason": "多人次集中投诉夜间打桩",
     }
-    at.switch_page("pages/case_new.py").run()
-    assert not at.exception
+    at = helpers.open_page(CLERK, "pages/case_new.py", state={"case_new_prefill": prefill})
     assert "处置路径：城管中队夜间巡查" in texts(at)
     assert at.selectbox(key="case_new_lead").value == world["env"]  # not applied silently
     widget(at.button, "采用该部门为主办单位").click().run()

@@ -40,9 +40,9 @@ from duban.models import AuditLog, CaseUnit, Document, Meeting, MeetingCase, Rou
 from duban.permissions import SYSTEM, Actor
 from duban.settings import set_setting
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
+from tests.helpers import APP, open_page
 
 CENTER = Actor(user_id=None, username="clerk", role=Role.CENTER)
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 # --- reading a rendered document ----------------------------------------------------------
@@ -524,12 +524,7 @@ def test_cli_docs_render_names_a_wrong_kind(session, case, tmp_path, capsys):
 
 
 def open_documents_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["actor"] = CENTER
-    at.run()
-    at.switch_page("pages/documents.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(CENTER, "pages/documents.py")
 
 
 def test_documents_page_renders_a_form_for_a_picked_case(session, case):

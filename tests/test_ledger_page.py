@@ -4,7 +4,6 @@ editor's state, click 保存), the version check, the hand-over to 新建督办,
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -16,8 +15,8 @@ from duban.models import Ticket
 from duban.permissions import Actor
 from duban.tickets import RowEdit, save_ledger
 from tests.factories import make_ticket, make_unit
+from tests.helpers import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ADMIN = Actor(user_id=None, username="admin", role=Role.ADMIN)
 EDITOR = "ledger_editor_0"  # the grid's key before the first save
 
@@ -37,14 +36,8 @@ def tickets(engine: Engine) -> dict[str, int]:
     return ids
 
 
-def open_ledger(actor: Actor = ADMIN) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = actor
-    at.run()
-    at.switch_page("pages/ledger.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+def open_ledger(actor: Actor = ADMIN, **params: str) -> AppTest:
+    return open_page(actor, "pages/ledger.py", **params)
 
 
 def click(at: AppTest, label: str) -> AppTest:
@@ -128,11 +121,5 @@ def test_a_unit_user_sees_only_their_units_tickets_masked_and_cannot_save(
 
 
 def test_ticket_detail_opens_from_the_query_parameter(engine: Engine, tickets) -> None:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = ADMIN
-    at.run()
-    at.switch_page("pages/ledger.py")
-    at.query_params["ticket"] = str(tickets["T2"])
-    at.run()
-    assert not at.exception
+    at = open_ledger(ticket=str(tickets["T2"]))
     assert [h.value for h in at.subheader][0] == "工单 T2"

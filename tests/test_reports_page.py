@@ -6,7 +6,6 @@ Seed §三 (三): "形成协调督办工作报告，报送区镇领导 … 纳�
 
 import io
 from datetime import date
-from pathlib import Path
 
 import pytest
 from docx import Document as open_docx
@@ -20,8 +19,8 @@ from duban.enums import Level, Role, StepStatus
 from duban.models import AuditLog, Case
 from duban.permissions import Actor
 from tests.factories import make_case, make_step, make_unit
+from tests.helpers import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ADMIN = Actor(None, "admin", Role.ADMIN)
 CLERK = Actor(None, "clerk", Role.CENTER)
 LEADER = Actor(None, "leader", Role.LEADER)
@@ -50,17 +49,9 @@ def year_2024(engine):
 
 
 def open_reports(actor: Actor, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = actor
-    at.run()
-    at.switch_page("pages/reports.py")
-    at.session_state["reports_kind"] = "年度"
-    at.session_state["reports_year"] = 2024
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(
+        actor, "pages/reports.py", state={"reports_kind": "年度", "reports_year": 2024, **state}
+    )
 
 
 def scores_table(at: AppTest):
@@ -184,12 +175,7 @@ def test_the_cockpit_shows_this_year_at_a_glance(engine):
         case = make_case(session, unit, opened_at=day.replace(month=1, day=1))
         make_step(session, case, issued_at=day.replace(month=1, day=1), due_at=day)
         session.commit()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = LEADER
-    at.run()
-    at.switch_page("pages/cockpit.py")
-    at.run()
-    assert not at.exception, at.exception
+    at = open_page(LEADER, "pages/cockpit.py")
     assert metric(at, "在办督办事项") == "1"
     assert metric(at, "本年新增督办") == "1"
     assert metric(at, "逾期未反馈环节") == "0"

@@ -1,16 +1,14 @@
 """Settings fall back to documented defaults and only admins change them."""
 
-from pathlib import Path
-
 import pytest
 from sqlmodel import select
-from streamlit.testing.v1 import AppTest
 
 from duban.enums import Role
 from duban.errors import PermissionDenied, ValidationError
 from duban.models import AuditLog, Setting
 from duban.permissions import SYSTEM, Actor
 from duban.settings import get_setting, save_settings, set_setting
+from tests.helpers import open_page
 
 
 def test_a_fresh_database_uses_the_defaults(session):
@@ -69,10 +67,7 @@ def test_a_bad_field_is_named_and_nothing_is_saved(session, key, value, message)
 
 
 def test_the_office_tab_saves_and_shows_markup_literally(session):
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
-    at.session_state["actor"] = Actor(None, "admin", Role.ADMIN)
-    at.run()
-    at.switch_page("pages/settings.py").run()
+    at = open_page(Actor(None, "admin", Role.ADMIN), "pages/settings.py")
     fields = {w.label: w for w in at.text_input if w.form_id == "settings_office_form"}
     fields["联系人"].input("<b>王</b> **主任** {{ x }}")
     next(n for n in at.number_input if n.label == "空闲自动退出（分钟）").set_value(15)

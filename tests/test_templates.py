@@ -37,9 +37,9 @@ from duban.errors import PermissionDenied, ValidationError
 from duban.models import AuditLog
 from duban.permissions import SYSTEM, Actor
 from tests.factories import make_case, make_ticket, make_unit
+from tests.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 TEMPLATES = ROOT / "templates"
 FORM = DocumentKind.SUPERVISION_FORM
 
@@ -266,12 +266,7 @@ def test_only_administrators_manage_templates(session):
 
 
 def open_templates_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["actor"] = Actor(user_id=None, username="admin", role=Role.ADMIN)
-    at.run()
-    at.switch_page("pages/templates.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(Actor(user_id=None, username="admin", role=Role.ADMIN), "pages/templates.py")
 
 
 def test_templates_page_shows_the_current_template_and_restores_the_default(session):

@@ -112,18 +112,25 @@ def _login_form() -> None:
         st.rerun()
 
 
+def new_password_inputs(label: str) -> tuple[str, str]:
+    """A new password and its confirmation, limited as `duban.auth` checks them (the label
+    names which password: 密码, 新密码, 初始密码)."""
+    password = st.text_input(
+        f"{label}（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
+        type="password",
+        max_chars=auth.MAX_PASSWORD_LENGTH,
+    )
+    confirm = st.text_input(f"再次输入{label}", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    return password, confirm
+
+
 def _first_admin_form() -> None:
     st.warning("系统中还没有任何账号。请创建第一个管理员账号（此后用它登录并为其他人开设账号）。")
     with st.form("auth_first_admin_form"):
         st.subheader("创建管理员")
         username = st.text_input("用户名", max_chars=50)
         display_name = st.text_input("姓名", max_chars=50)
-        password = st.text_input(
-            f"密码（至少 {auth.MIN_PASSWORD_LENGTH} 个字符）",
-            type="password",
-            max_chars=auth.MAX_PASSWORD_LENGTH,
-        )
-        confirm = st.text_input("再次输入密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+        password, confirm = new_password_inputs("密码")
         submitted = st.form_submit_button("创建并登录", type="primary")
     if not submitted:
         return
