@@ -147,10 +147,13 @@ def refresh_statistics(engine: Engine) -> None:
     (seen: 1.8 s instead of 75 ms for the escalation board on 100k tickets). Run at start
     and after bulk imports; PostgreSQL's autovacuum does the same, ANALYZE just hurries it.
     """
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("ANALYZE")
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+    except OperationalError:
+        pass  # another writer holds the lock: statistics can wait, the start must not fail
 
 
 def open_database(url: str | None = None) -> Engine:

@@ -76,3 +76,16 @@ def test_read_only_data_folder_names_the_setting(tmp_path):
             open_database(f"sqlite:///{folder / 'duban.db'}")
     finally:
         folder.chmod(0o700)
+
+
+def test_sqlite_start_gives_the_planner_fresh_statistics(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with open_database(url).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO unit (name, kind, aliases, head, contact, phone, active, created_at, updated_at, version) VALUES ('镇城建中心', 'department', '[]', '', '', '', 1, '2024-01-01', '2024-01-01', 1)"
+            )
+        )
+    with open_database(url).connect() as conn:  # the next start analyses what is there
+        tables = {row[0] for row in conn.execute(text("SELECT tbl FROM sqlite_stat1"))}
+    assert "unit" in tables
