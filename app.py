@@ -15,7 +15,9 @@ from duban.permissions import Actor
 from ui import gate
 from ui.common import engine
 
-st.set_page_config(page_title="12345 热线督办台账", page_icon=":material/assignment:", layout="wide")
+st.set_page_config(
+    page_title="12345 热线督办台账", page_icon=":material/assignment:", layout="wide"
+)
 
 ALL = frozenset(Role)
 STAFF = frozenset({Role.ADMIN, Role.CENTER})
@@ -42,10 +44,20 @@ PAGES = [
     PageSpec("pages/reports.py", "报表", ":material/bar_chart:", READERS, "分析"),
     PageSpec("pages/cockpit.py", "领导驾驶舱", ":material/monitor:", READERS, "分析"),
     PageSpec("pages/documents.py", "文书", ":material/description:", STAFF, "文书"),
-    PageSpec("pages/templates.py", "文书模板", ":material/edit_document:", frozenset({Role.ADMIN}), "文书"),
-    PageSpec("pages/users.py", "用户管理", ":material/manage_accounts:", frozenset({Role.ADMIN}), "管理"),
+    PageSpec(
+        "pages/templates.py",
+        "文书模板",
+        ":material/edit_document:",
+        frozenset({Role.ADMIN}),
+        "文书",
+    ),
+    PageSpec(
+        "pages/users.py", "用户管理", ":material/manage_accounts:", frozenset({Role.ADMIN}), "管理"
+    ),
     PageSpec("pages/audit_log.py", "操作日志", ":material/history:", STAFF, "管理"),
-    PageSpec("pages/settings.py", "系统设置", ":material/settings:", frozenset({Role.ADMIN}), "管理"),
+    PageSpec(
+        "pages/settings.py", "系统设置", ":material/settings:", frozenset({Role.ADMIN}), "管理"
+    ),
     PageSpec("pages/account.py", "我的账户", ":material/person:", ALL, "账户"),
 ]
 
