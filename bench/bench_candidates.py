@@ -2,10 +2,10 @@
 
     python -m bench.bench_candidates [--tickets 100000] [--sample 5000]
 
-Builds a SQLite database of synthetic tickets, all received within the 90-day window (so
+Builds a SQLite database of `bench.synth` tickets, all received within the 90-day window (so
 every ticket is analysed), with the shapes the rules look for: specific, nested, vague and
 missing addresses; repeated complaints reworded; concentrated complaints by many callers;
-copy-pasted wording at different places. Prints:
+one wording at many places. Prints:
 - `find_candidates` end to end (load + group + rules) on all tickets — target < 10 s;
 - the grouping step on all tickets, and the all-pairs baseline (every pair's bigram
   Jaccard + the same-matter rule) on a sample, extrapolated by the number of pairs —
@@ -20,12 +20,14 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bench.synth import insert_rows
+from bench.synth import ticket_rows as ticket_rows_of
 from duban.analysis import (
     _UnionFind,
     bigrams,
@@ -36,109 +38,26 @@ from duban.analysis import (
     same_matter,
 )
 from duban.db import open_database
-from duban.demo import TOPICS
+from duban.demo import _ensure_units
 from duban.models import Ticket
 from duban.settings import DEFAULTS
-from duban.text import normalize_address
 
 AS_OF = datetime(2024, 6, 28, 18, 0)
 PERCENT = DEFAULTS["candidate_similarity_percent"]
-SURNAMES = "张王李赵刘陈杨黄周吴徐孙朱马胡郭林何高罗"
-ROADS = [f"{a}{b}路" for a in "东西南北中新和育惠丰赵业" for b in ("平", "安", "兴", "华", "民")]
-ESTATES = [
-    f"{a}{b}{c}" for a in "和丰惠育新金" for b in "睦泽民才城桥" for c in ("苑", "家园", "新村")
-]
-DETAILS = [
-    "已经持续一周",
-    "晚上尤其严重",
-    "老人孩子受影响",
-    "之前打过电话",
-    "希望尽快派人查看",
-    "周边居民意见很大",
-    "物业说不归他们管",
-    "存在安全隐患",
-    "拍了照片可以提供",
-    "要求给个说法",
-]
-STATUSES = ["已办结"] * 6 + ["处理中", "待回访", "已派遣"]
-CALLBACKS = ["satisfied"] * 5 + ["basic", "unsatisfied", "unsatisfied", "none"]
+WINDOW_DAYS = 88  # inside the 90-day window: every ticket is analysed
 
 
-def address(rng: random.Random) -> str:
-    """Mostly specific addresses; some nested variants, some vague, a few missing."""
-    roll = rng.random()
-    if roll < 0.55:
-        return f"示例镇{rng.choice(ROADS)}{rng.randrange(1, 1500)}号"
-    estate = rng.choice(ESTATES)
-    building = rng.randrange(1, 80)
-    if roll < 0.80:
-        return f"示例镇{estate}{building}号楼"
-    if roll < 0.85:  # the same building written shorter, or with the flat
-        return rng.choice(
-            [f"{estate}{building}号楼", f"示例镇{estate}{building}号楼{rng.randrange(101, 1802)}室"]
-        )
-    if roll < 0.97:
-        return rng.choice([f"示例镇{rng.choice(ROADS)}", f"示例镇{estate}"])
-    return ""
-
-
-def content(rng: random.Random, texts: list[str]) -> str:
-    words = [rng.choice(texts)] + rng.sample(DETAILS, rng.randrange(0, 3))
-    if rng.random() < 0.5:
-        words.append(f"已反映{rng.randrange(2, 9)}次")
-    return "，".join(words)
-
-
-def ticket_rows(n: int, seed: int = 11) -> list[dict]:
-    """N tickets within the 90 days before AS_OF, time-ordered."""
-    rng = random.Random(seed)
-    specs = []
-    while len(specs) < n:
-        category, _, texts = rng.choice(TOPICS)
-        kind = rng.random()
-        place = address(rng)
-        first = AS_OF - timedelta(days=rng.uniform(0, 88))
-        if kind < 0.80:  # a single complaint
-            specs.append((first, place, content(rng, texts), None, category))
-        elif kind < 0.95:  # one caller, again and again, reworded
-            phone = f"147{rng.randrange(10**8):08d}"
-            for _ in range(rng.randrange(2, 6)):
-                when = first + timedelta(days=rng.uniform(0, 30))
-                specs.append((min(when, AS_OF), place, content(rng, texts), phone, category))
-        else:  # many callers, one place, one wording
-            text = content(rng, texts)
-            for _ in range(rng.randrange(3, 9)):
-                when = first + timedelta(days=rng.uniform(0, 20))
-                specs.append((min(when, AS_OF), place, text, None, category))
-    specs = sorted(specs[:n], key=lambda s: s[0])
-    rows = []
-    for i, (when, place, text, phone, category) in enumerate(specs):
-        status = rng.choice(STATUSES)
-        rows.append(
-            {
-                "ticket_no": f"B{when:%y%m%d}{i:07d}",
-                "received_at": when.replace(microsecond=0),
-                "title": text[:20],
-                "address": place,
-                "address_norm": normalize_address(place),
-                "content": text,
-                "category": category,
-                "caller": rng.choice(SURNAMES) + rng.choice(["先生", "女士"]),
-                "phone": phone or f"141{rng.randrange(10**8):08d}",
-                "unit_raw": "",
-                "platform_due_at": when + timedelta(days=7),
-                "platform_status": status,
-                "callback_result": rng.choice(CALLBACKS) if status == "已办结" else "none",
-                "city_supervised": rng.random() < 0.005,
-                "raw": {},
-                "notes": "",
-                "tags": "",
-                "repeat_group": "",
-                "created_at": AS_OF,
-                "updated_at": AS_OF,
-                "version": 1,
-            }
-        )
+def ticket_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
+    """N tickets of `bench.synth` received within WINDOW_DAYS before AS_OF, inserted; the rows."""
+    with Session(engine) as session:
+        units = _ensure_units(session)
+        rows = [
+            row
+            for chunk in ticket_rows_of(n, units, AS_OF, seed=seed, span_days=WINDOW_DAYS)
+            for row in chunk
+        ]
+        insert_rows(session, Ticket, rows)
+        session.commit()
     return rows
 
 
@@ -168,13 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=5_000)
     args = parser.parse_args(argv)
 
-    rows = ticket_rows(args.tickets)
     with tempfile.TemporaryDirectory() as folder:
         engine = open_database(f"sqlite:///{Path(folder) / 'bench.db'}")
-        with Session(engine) as session:
-            for start in range(0, len(rows), 20_000):
-                session.execute(insert(Ticket), rows[start : start + 20_000])
-            session.commit()
+        rows = ticket_rows(engine, args.tickets)
         with Session(engine) as session:
             started, cpu = time.perf_counter(), time.process_time()
             result = find_candidates(session, AS_OF)

@@ -2,8 +2,8 @@
 
     python -m bench.bench_render [--cases 500] [--rounds 2]
 
-Builds a fresh SQLite database in a temporary folder holding N written-supervision cases
-(one to three tickets each, a 督办单 step). Then, in this process and alternating:
+Builds a fresh SQLite database in a temporary folder holding N cases of `bench.synth` (one
+to three tickets each, a 督办单 step first). Then, in this process and alternating:
 - the baseline: `DocxTemplate(template).render(context, autoescape=True).save(file)` for the
   N contexts, computed beforehand (the least any docx renderer must do);
 - `duban.documents.render_batch`: loading the cases, building the contexts, rendering in the
@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from docxtpl import DocxTemplate
@@ -27,58 +26,16 @@ from sqlmodel import Session
 TARGET_RATIO = 1.3
 
 
-def populate(session: Session, n: int) -> list[int]:
-    """N cases of 1–3 tickets with a 督办单 step each; returns their ids."""
-    from duban.enums import Level, Scope, StepKind
-    from duban.models import Case, CaseTicket, CaseUnit, Step, Ticket, Unit
+def populate(engine, n: int) -> list[int]:
+    """N cases from `bench.synth` (one to three tickets each, a 督办单 step first); their ids."""
+    from sqlalchemy import select
 
-    units = [Unit(name=f"示例单位{i:02d}") for i in range(20)]
-    session.add_all(units)
-    session.flush()
-    ids = []
-    for i in range(n):
-        unit = units[i % len(units)]
-        opened = date(2024, 1, 2) + timedelta(days=i % 300)
-        case = Case(
-            case_no=f"赵巷督〔2024〕第{i + 1:03d}号",
-            year=2024,
-            seq=i + 1,
-            title=f"示例路{i}号夜间施工噪声扰民",
-            scope=Scope.REPEATED,
-            level=Level.WRITTEN,
-            lead_unit_id=unit.id,
-            opened_at=opened,
-            related_info="该工单此前已派单 3 次，市民对办理结果不满意 <不满意>",
-            opinion="请现场核查，依法处置，并将处置情况书面反馈。",
-        )
-        session.add(case)
-        session.flush()
-        session.add(CaseUnit(case_id=case.id, unit_id=unit.id))
-        for t in range(1 + i % 3):
-            ticket = Ticket(
-                ticket_no=f"2024{i:06d}{t:04d}",
-                received_at=datetime(2024, 1, 1, 9) + timedelta(days=i % 300, hours=t),
-                address=f"赵巷镇示例路 {i} 弄 {t} 号",
-                content="夜间施工噪声扰民，晚上十一点后仍在作业，影响休息。\n多次反映未解决。",
-                unit_id=unit.id,
-            )
-            session.add(ticket)
-            session.flush()
-            session.add(CaseTicket(case_id=case.id, ticket_id=ticket.id))
-        session.add(
-            Step(
-                case_id=case.id,
-                level=Level.WRITTEN,
-                kind=StepKind.SUPERVISION_FORM,
-                unit_id=unit.id,
-                issued_at=opened,
-                due_workdays=5,
-                due_at=opened + timedelta(days=7),
-            )
-        )
-        ids.append(case.id)
-    session.commit()
-    return ids
+    from bench.synth import generate
+    from duban.models import Case
+
+    generate(engine, n * 10)
+    with Session(engine) as session:
+        return list(session.execute(select(Case.id).order_by(Case.id).limit(n)).scalars())
 
 
 def contexts(session: Session, case_ids: list[int]) -> list[dict]:
@@ -129,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         from duban.documents import DEFAULT_TEMPLATES, KINDS, DocumentKind
 
         engine = open_database()
+        case_ids = populate(engine, args.cases)
         with Session(engine) as session:
-            case_ids = populate(session, args.cases)
             ctxs = contexts(session, case_ids)
         template = DEFAULT_TEMPLATES / KINDS[DocumentKind.SUPERVISION_FORM].template
         (folder / "bare").mkdir()

@@ -65,6 +65,7 @@ PASSWORD = "load-test-password"
 TIMEOUT_MS = 120_000
 NOTES_OFFSET = 12  # grid columns from 工单编号 to 备注 (see tests/e2e/test_ledger.py)
 STATUS = '[data-testid="stStatusWidget"]'
+SAVE_ANSWER = re.compile(r"已保存：|未保存|没有需要保存的修改")  # the ledger's answers to 保存
 
 
 @dataclass
@@ -147,13 +148,17 @@ def prepare(env: dict[str, str], folder: Path, users: int, targets: int) -> list
     return [r[0] for r in rows]
 
 
-def reset_postgres(url: str) -> None:
-    engine = make_engine(url)
+def reset_postgres(pg_url: str, schema: str) -> str:
+    """An empty schema in the PostgreSQL database; the URL that works in it."""
+    from sqlalchemy.engine import make_url
+
+    engine = make_engine(pg_url)
     with engine.begin() as conn:
-        schema = conn.execute(text("SELECT current_schema()")).scalar()
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 class Server:
@@ -229,6 +234,10 @@ async def _poll(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> bo
 
 async def _value_is(editor, text: str) -> bool:
     return (await editor.input_value()).strip() == text
+
+
+async def _absent(locator) -> bool:
+    return not await locator.count()
 
 
 async def _text_is(cell, text: str) -> bool:
@@ -327,6 +336,8 @@ class Staff:
                 await idle(page)
                 await grid.scroll_into_view_if_needed(timeout=10_000)
                 box = await canvas.bounding_box(timeout=10_000)
+                if box is None:  # not laid out yet
+                    raise Error("the grid has no box yet")
                 await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
                 await page.wait_for_timeout(300 + 200 * attempt)
                 if await first.get_attribute("aria-selected", timeout=5000) == "true":
@@ -359,6 +370,13 @@ class Staff:
         await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
         await page.wait_for_timeout(800)
 
+    async def refresh(self) -> None:
+        """刷新: reload the grid (drops an edit not saved) and clear the last save's message,
+        so the next 保存 cannot be mistaken for the previous one's answer."""
+        page = self.page
+        await self.timed("refresh ledger", lambda: page.get_by_role("button", name="刷新").click())
+        await _poll(lambda: _absent(page.get_by_text(SAVE_ANSWER)), seconds=60)
+
     async def edit_and_save(self, key: int) -> None:
         """Append a marker to the shared ticket's 备注 and 保存; the answer decides the ack.
 
@@ -367,23 +385,23 @@ class Staff:
         page = self.page
         self.saves += 1
         marker = f"L{self.n:02d}-{self.saves:04d}"
+        answer = page.get_by_text(SAVE_ANSWER)
         for _ in range(4):
+            if await answer.count():  # a message from an earlier 保存 is still shown
+                await self.refresh()
             try:
                 shown = await self.select_notes_cell()
                 await self.type_note(shown, f"{shown} {marker}".strip())
             except Retry:
                 self.stats.retries += 1
-                await self.timed(
-                    "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
-                )
+                await self.refresh()
                 continue
             self.acks.unknown.add(marker)
 
             async def save() -> str:
                 await page.get_by_role("button", name="保存").click()
-                outcome = page.get_by_text(re.compile(r"已保存：|未保存|没有需要保存的修改")).first
-                await outcome.wait_for()
-                return await outcome.inner_text()
+                await answer.first.wait_for()
+                return await answer.first.inner_text()
 
             said = await self.timed("save ticket", save)
             self.acks.unknown.discard(marker)
@@ -393,9 +411,7 @@ class Staff:
             if "以下行未保存" in said:
                 self.acks.refused.add(marker)
                 self.stats.conflicts += 1
-                await self.timed(
-                    "refresh ledger", lambda: page.get_by_role("button", name="刷新").click()
-                )
+                await self.refresh()
             elif "修改 1 条" in said:
                 self.acks.notes[marker] = f"压测路{key:02d}号"
             else:
@@ -593,11 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if args.database == "postgresql":
-            from sqlalchemy.engine import make_url
-
-            url = make_url(args.pg_url).update_query_dict({"options": "-csearch_path=bench_load"})
-            url = url.render_as_string(hide_password=False)
-            reset_postgres(url)
+            url = reset_postgres(args.pg_url, "bench_load")
         else:
             url = f"sqlite:///{folder / 'duban.db'}"
         env = {**os.environ, "DUBAN_DATA_DIR": str(folder / "data"), "DUBAN_DATABASE_URL": url,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -150,3 +151,38 @@ def machine() -> dict[str, str]:
         "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
+
+
+def markdown(figures: list[Figure]) -> str:
+    """One table per size, both databases side by side: time, its baseline's time, the ratio
+    (✗ when the figure misses its target) and the peak RSS while measured."""
+    out = []
+    for tickets in sorted({f.tickets for f in figures}):
+        rows: dict[str, dict[str, Figure]] = {}
+        for f in figures:
+            if f.tickets == tickets:
+                rows.setdefault(f.name, {})[f.database] = f
+        databases = [d for d in NAMES if any(d in r for r in rows.values())]
+        loads = [f.load for f in figures if f.tickets == tickets]
+        out.append(f"### {tickets:,} tickets\n")
+        out.append(
+            f"Load average of the machine while measured: {min(loads):.1f}–{max(loads):.1f}.\n"
+        )
+        columns = ["figure", "baseline"]
+        for d in databases:
+            columns += [NAMES[d], "baseline", "ratio", "peak MB"]
+        out += ["| " + " | ".join(columns) + " | target |", "|" + " --- |" * (len(columns) + 1)]
+        for name, by_db in rows.items():
+            first = next(iter(by_db.values()))
+            cells = [name, first.baseline]
+            for d in databases:
+                f = by_db.get(d)
+                if f is None:
+                    cells += ["–"] * 4
+                    continue
+                mark = " ✗" if f.met is False else ""
+                cells += [show_time(f.seconds), show_time(f.baseline_seconds),
+                          f"{show_ratio(f.ratio)}{mark}", f"{f.peak_mb:.0f}"]  # fmt: skip
+            out.append("| " + " | ".join(cells) + f" | {first.target} |")
+        out.append("")
+    return "\n".join(out)

@@ -13,16 +13,17 @@ proportional cases, steps and feedback), in this process:
 | ledger page | `query_tickets`: one page of 50 and the filtered total | one bare indexed SQL query for the same 50 rows |
 | save 50 rows | `save_ledger` of 50 edited rows (version check, audit) | one bare `UPDATE … WHERE id = ?` executemany |
 | boards | each board's data as the pages call it | one bare indexed SELECT of the overdue steps with their cases |
-| candidates | `find_candidates`, full and after a day's import (incremental) | all-pairs similarity on a sample of the window, extrapolated |
+| candidates | `find_candidates` as of the data's end, and again after a day's import | all-pairs similarity on a sample of the window, extrapolated |
 | 督办单 ×500 | `render_batch` (contexts, sandbox, files, registry, zip) | bare docxtpl render + save of the same contexts |
 | annual report | `render_work_report` for the last full year | a bare COUNT of the year's cases |
-| page cost | `AppTest` run of the ledger, boards and case pages (`bench.pages`) | a page showing a precomputed table of the same size |
+| page cost | `AppTest` run of the home, ledger, boards and case pages (`bench.pages`) | app.py's shell with a page showing only a precomputed table of the same size |
 
 PostgreSQL: `DUBAN_BENCH_DATABASE_URL` (default the local `duban_bench`); each size lives in
 its own schema `bench_<size>`, kept between runs and reused while its data matches (the
 schema's comment holds the generator's signature), so 1,000,000 tickets are generated once.
 SQLite files live in `--workdir` (a temporary folder unless given; then reused likewise).
-Every figure that writes removes what it added again, so reused data stays the same.
+Figures that add tickets delete them again, so reused data keeps its size (their audit rows,
+the edited 备注 and the rendered documents stay: the audit log is append-only).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bench import synth
-from bench.measure import Figure, load_average, machine, show_time, timed
+from bench.measure import Figure, load_average, machine, markdown, show_time, timed
 from duban.clock import now
 from duban.db import make_engine, open_database
 from duban.enums import Role
@@ -523,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma separated: " + ",".join(BENCHES))
     parser.add_argument("--skip", default="", help="comma separated figures to leave out")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--markdown", type=Path, help="also write the tables (docs/PERFORMANCE.md)")
     args = parser.parse_args(argv)
     sizes = tuple(args.sizes) + ((LARGE,) if args.large and LARGE not in args.sizes else ())
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
@@ -567,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     for figure in missed:
         print(f"MISSED: {figure.database} {figure.tickets:,} {figure.name}: "
               f"{show_time(figure.seconds)} (target {figure.target})")  # fmt: skip
+    if args.markdown:
+        args.markdown.write_text(markdown(figures))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -58,6 +58,8 @@ CALLBACKS = [CallbackResult.SATISFIED.value] * 5 + [
     CallbackResult.UNSATISFIED.value,
     CallbackResult.NONE.value,
 ]
+RELATED = "该诉求此前已派单 3 次，市民对办理结果<不满意>，要求给个说法"  # markup-like text, escaped
+OPINION = "请现场核查，依法处置，并在 5 个工作日内将处置情况书面反馈镇城运中心。"
 STEP_KINDS = {
     Level.WRITTEN: StepKind.SUPERVISION_FORM,
     Level.ONSITE: StepKind.ONSITE_NOTICE,
@@ -337,20 +339,21 @@ def _cases(
     scopes = list(Scope)
     n = sizes.cases
     picks = [first_ticket + 10 * i for i in range(n)]
-    received: dict[int, tuple[date, int]] = {}
+    received: dict[int, tuple[date, int, str]] = {}
     for start in range(0, n, 5000):
         part = picks[start : start + 5000]
-        for tid, at, unit in session.execute(
-            select(table.c.id, table.c.received_at, table.c.unit_id).where(table.c.id.in_(part))
-        ):
+        for tid, at, unit, address, category in session.execute(
+            select(table.c.id, table.c.received_at, table.c.unit_id, table.c.address,
+                   table.c.category).where(table.c.id.in_(part))
+        ):  # fmt: skip
             at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-            received[tid] = (at.date(), unit)
+            received[tid] = (at.date(), unit, f"{address or '示例镇'}{category}问题"[:100])
     cases, links, case_units, steps = [], [], [], []
     case_id = 0
     for tid in picks:
         if tid not in received:
             continue
-        day, unit = received[tid]
+        day, unit, title = received[tid]
         opened = min(day + timedelta(days=rng.randrange(1, 8)), today)
         recent = (today - opened).days < RECENT_CASE_DAYS
         closed = rng.random() < (0.35 if recent else 0.97)
@@ -359,13 +362,15 @@ def _cases(
         cases.append(
             {
                 "id": case_id, "case_no": f"基准督〔{opened.year}〕第{case_id:07d}号",
-                "year": opened.year, "seq": case_id, "title": "基准督办事项",
+                "year": opened.year, "seq": case_id, "title": title,
                 "scope": scopes[case_id % len(scopes)].value, "level": level.value,
                 "status": (CaseStatus.CLOSED if closed else CaseStatus.OPEN).value,
                 "lead_unit_id": unit, "opened_at": opened,
                 "closed_at": opened + timedelta(days=10 + 7 * level.rank) if closed else None,
-                **_blank("scope_reason", "start_level_reason", "source_note", "related_info",
-                         "opinion", "result_text", "verification_note", "reopen_reason", "typical_text"),
+                "related_info": RELATED, "opinion": OPINION,
+                "result_text": "已按要求处置完毕，市民表示认可" if closed else "",
+                **_blank("scope_reason", "start_level_reason", "source_note", "verification_note",
+                         "reopen_reason", "typical_text"),
                 "created_at": stamp, "updated_at": stamp, "version": 1,
             }
         )  # fmt: skip

@@ -640,14 +640,24 @@ def eligible_for_escalation(
         return []
     current = _current_steps(ids)
     answering = func.coalesce(Step.responsible_unit_id, Step.unit_id)
-    last_feedback = (
-        select(Feedback.step_id, func.max(Feedback.id).label("feedback_id"))
-        .join(Step, Step.id == Feedback.step_id)
-        .join(current, current.c.step_id == Step.id)
-        .where(Feedback.deleted_at.is_(None), Feedback.unit_id == answering)  # type: ignore[union-attr]
-        .group_by(Feedback.step_id)
-        .subquery("last_feedback")
-    )
+    # the answering unit's latest live feedback, looked up per current step through the
+    # step_id index (grouping all feedback first cost 0.3 s at 100,000 cases)
+
+    def latest(column: Any) -> Any:
+        return (
+            select(column)
+            .where(
+                Feedback.step_id == Step.id,
+                Feedback.unit_id == answering,
+                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(Feedback.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+            .correlate(Step)
+            .scalar_subquery()
+        )
+
+    last_progress = latest(Feedback.progress)
     overdue = and_(Step.status == StepStatus.OPEN, Step.due_at < today)  # type: ignore[operator]
     stmt = (
         select(
@@ -655,14 +665,12 @@ def eligible_for_escalation(
             Step.id,
             Step.level,
             Step.due_at,
-            Feedback.progress,
-            Feedback.compliant,
+            last_progress,
+            latest(Feedback.compliant),
             overdue.label("overdue"),
         )
         .join(Step, Step.id == current.c.step_id)
-        .outerjoin(last_feedback, last_feedback.c.step_id == Step.id)
-        .outerjoin(Feedback, Feedback.id == last_feedback.c.feedback_id)
-        .where(or_(Feedback.progress == Progress.NONE, overdue))
+        .where(or_(last_progress == Progress.NONE, overdue))
         .order_by(current.c.case_id)
     )
     result = []

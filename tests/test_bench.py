@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bench import load, run, synth
+from duban import audit
 from duban.db import open_database
 from duban.enums import Role
 from duban.models import Case, CaseTicket, Feedback, Step, Ticket
@@ -127,18 +128,18 @@ def test_consistency_check_passes_when_every_acknowledged_save_landed_once(engin
 
 
 def test_consistency_check_finds_a_lost_update(engine, session, shared_ticket) -> None:
-    """A save accepted on top of a 备注 it had not seen (the version check failing) drops the
-    marker saved before it: the check names both."""
+    """Two saves that both read the empty 备注: the second, written over the first without the
+    version check stopping it, drops the first's marker. The check names the lost marker and
+    the save that replaced a value it had not seen."""
     append_note(session, shared_ticket, 1, "L00-0001")
-    session.get(Ticket, shared_ticket.id).version = 1  # as if the check let a stale save through
+    row = session.get(Ticket, shared_ticket.id)
+    row.notes = "L01-0001"  # what a racing save that read "" would write, with its audit row
+    audit.record_changes(session, CLERK, "ticket", row.id, {"notes": ("", "L01-0001")})
     session.commit()
-    append_note(session, shared_ticket, 1, "L01-0001")
     acks = load.Acks(notes={"L00-0001": "压测路01号", "L01-0001": "压测路01号"})
     problems = load.check(engine.url.render_as_string(hide_password=False), acks)
-    assert any("L00-0001" in p and "0 times" not in p for p in problems) or any(
-        "L00-0001" in p for p in problems
-    )
-    assert any("a save replaced" in p for p in problems)
+    assert "ticket marker L00-0001: in the 备注 of 压测路01号 0 times" in problems
+    assert any(p.startswith("示例镇压测路01号: a save replaced ''") for p in problems)
 
 
 def test_consistency_check_finds_doubled_feedback_and_landed_refusals(engine, session, shared_ticket) -> None:  # fmt: skip

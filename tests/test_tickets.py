@@ -19,6 +19,7 @@ from duban.tickets import (
     RowEdit,
     TicketFilter,
     count_tickets,
+    distinct_values,
     find_ticket_id,
     mask_name,
     mask_phone,
@@ -90,6 +91,17 @@ def test_each_filter_runs_in_sql(session: Session, town, flt, expected) -> None:
     chosen = flt(*town)
     assert numbers(query_tickets(session, CENTER, chosen)) == expected
     assert count_tickets(session, CENTER, chosen) == len(expected)
+
+
+@pytest.mark.parametrize("column", ["category", "platform_status"])
+def test_filter_lists_offer_each_value_once_in_the_databases_order(
+    session: Session, town, column: str
+) -> None:
+    make_ticket(session, "T6", category="", platform_status="")  # empty: not a choice
+    col = Ticket.__table__.c[column]
+    plain = select(col).where(col != "").distinct().order_by(col)
+    assert distinct_values(session, column) == list(session.execute(plain).scalars())
+    assert len(distinct_values(session, column)) == 3
 
 
 def test_keyword_with_like_wildcards_is_taken_literally(session: Session, town) -> None:
