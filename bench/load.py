@@ -80,6 +80,8 @@ class Acks:
 
 @dataclass
 class Stats:
+    """Every action's page time, and what went wrong or had to be done again."""
+
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     conflicts: int = 0  # saves refused by the version check (someone saved the row first)
@@ -103,6 +105,7 @@ def free_port() -> int:
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """`python -m duban …` against the test's data (exit 3, some rows rejected, is fine)."""
     done = subprocess.run(
         [sys.executable, "-m", "duban", *args], cwd=ROOT, env=env, input=stdin,
         capture_output=True, text=True, timeout=600,

@@ -513,7 +513,7 @@ def parse_sizes(value: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES,
                         help="ticket counts, comma separated (default 10000,100000)")  # fmt: skip
     parser.add_argument("--large", action="store_true", help="add 1,000,000 tickets")

@@ -33,12 +33,13 @@ from sqlalchemy import JSON, Engine, Table, func, select, text
 from sqlmodel import Session, SQLModel
 
 from duban.clock import now
+from duban.db import refresh_statistics
 from duban.demo import TOPICS, VILLAGES, _ensure_units
 from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket
 from duban.text import normalize_address
 
-VERSION = 2  # bump when the data's shape changes: stored copies are then regenerated
+VERSION = 3  # bump when the data's shape changes: stored copies are then regenerated
 CHUNK = 10_000
 SPAN_DAYS = 3 * 365
 HANDLING_DAYS = 30  # tickets younger than this are mostly still open on the platform
@@ -272,9 +273,10 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
 def generate(engine: Engine, tickets: int, end: datetime | None = None, seed: int = 7) -> Sizes:
     """Fill an empty, migrated database with `tickets` tickets and proportional cases.
 
-    On PostgreSQL the tables are then VACUUMed and ANALYZEd, as autovacuum does soon after a
-    bulk load in production (statistics for the planner, the visibility map for index-only
-    scans); SQLite is left as the app leaves it (the app never runs ANALYZE).
+    The planner's statistics are then refreshed as in production: on SQLite as the app does
+    at every start (`duban.db.refresh_statistics`), on PostgreSQL with VACUUM ANALYZE, as
+    autovacuum does soon after a bulk load (statistics, and the visibility map that
+    index-only scans need).
     """
     sizes = Sizes(tickets)
     end = (end or now()).replace(second=0, microsecond=0)
@@ -286,7 +288,9 @@ def generate(engine: Engine, tickets: int, end: datetime | None = None, seed: in
         first = session.execute(select(func.min(_table(Ticket).c.id))).scalar_one() or 1
         _cases(session, sizes, first, end, random.Random(seed + 1))
         session.commit()
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name != "postgresql":
+        refresh_statistics(engine)
+    else:
         with engine.connect() as conn:
             names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
