@@ -4,16 +4,23 @@
 
 Each page is opened the way a logged-in user opens it: `AppTest.from_file("app.py")` with a
 center-staff `Actor` in `st.session_state["actor"]`, a first run (the home page, untimed),
-then `switch_page` and the timed run — a fresh session every time, best of 3. The pages:
+then `switch_page` and the timed run — a fresh session every time, best of RUNS. The pages:
 首页, 工单台账, 看板 (逾期 and 承办单位 tabs) and one escalated case (`/cases?case=ID`).
 
+Each page is timed twice. "First view after a change": the pages' shared data
+(`ui/shared.py`) is emptied before the run, as any save by anyone does, so the page reads and
+computes everything. "Page": another person opens the page while the data stays as it was,
+so the page's data comes from the shared cache and the run is the page's own drawing.
+
 The floor is what showing the same amount of data costs without any page work: app.py's
-shell (login gate, account sidebar, navigation) running a page that only shows a precomputed
-table with as many rows and columns as the measured page's tables held (counted from its own
-dataframes and editors after its run); the bare-Streamlit variant (the table alone, no shell)
-is printed beside it. The ratio page ÷ floor is the page's own work: its queries, widgets and
-frames. Target: ≤ 3× at 100,000 tickets. The process RSS after the runs is printed too (the
-app loads no whole table: target < 1 GB at 1,000,000).
+shell (login gate, account sidebar, navigation) running a page that only shows precomputed
+tables with as many rows and columns as the measured page's tables held (counted from its
+own dataframes and editors after its run), read-only rows in a dataframe and editable rows
+in a data editor, as the page had them; the bare-Streamlit variant (the tables alone, no
+shell) is printed beside it. The ratio page ÷ floor is the page's own work: its queries, widgets and
+frames. Targets: the page ≤ 3× the floor at 100,000 tickets, the first view after a change
+under 1 s (the issue's server-time bound for 1,000,000). The process RSS after the runs is
+printed too (the app loads no whole table: target < 1 GB at 1,000,000).
 """
 
 from __future__ import annotations
@@ -43,12 +50,13 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 CLERK = Actor(None, "bench", Role.CENTER)
 TARGET_RATIO = 3.0
-RUNS = 3
+RUNS = 5
+COLD_TARGET = 1.0  # seconds: the first view after a change
 # The floor: the app's own shell (app.py's login gate, account sidebar and navigation) running
-# a page that only shows the precomputed table; the bare variant is Streamlit alone.
+# a page that only shows the precomputed tables; the bare variant is Streamlit alone.
 FLOOR_SCRIPT = """
 import streamlit as st
-from bench.pages import floor_table
+from bench.pages import show_floor_tables
 from ui import gate
 from ui.common import engine
 
@@ -59,23 +67,27 @@ gate.account_sidebar(gate.current_actor())
 
 def floor() -> None:
     st.title("floor")
-    st.dataframe(floor_table(), hide_index=True)
+    show_floor_tables()
 
 
 st.navigation([st.Page(floor, title="floor", default=True)]).run()
 """
 BARE_FLOOR_SCRIPT = """
 import streamlit as st
-from bench.pages import floor_table
+from bench.pages import show_floor_tables
 st.title("floor")
-st.dataframe(floor_table(), hide_index=True)
+show_floor_tables()
 """
-_floor = pd.DataFrame()
+_floor: dict[str, pd.DataFrame] = {}
 
 
-def floor_table() -> pd.DataFrame:
-    """The precomputed table the floor page shows (set before each floor run)."""
-    return _floor
+def show_floor_tables() -> None:
+    """The precomputed tables the floor page shows (set before each floor run): read-only
+    rows in a dataframe, editable rows in a data editor, as the measured page had them."""
+    if "shown" in _floor:
+        st.dataframe(_floor["shown"], hide_index=True)
+    if "edited" in _floor:
+        st.data_editor(_floor["edited"], hide_index=True, key="floor_editor")
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,7 @@ def app_environment(url: str, data_dir: Path) -> Iterator[None]:
     """
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-    from streamlit.testing.v1 import app_test
+    from streamlit.testing.v1 import app_test, local_script_runner
 
     class EntryScriptPagesManager(PagesManager):
         def __init__(self, *args, **kwargs) -> None:
@@ -127,12 +139,13 @@ def app_environment(url: str, data_dir: Path) -> Iterator[None]:
             PagesManager.uses_pages_directory = False
 
     saved = {k: os.environ.get(k) for k in ("DUBAN_DATABASE_URL", "DUBAN_DATA_DIR")}
-    original = app_test.PagesManager, app_test.ScriptCache
+    original = app_test.PagesManager, app_test.ScriptCache, local_script_runner.ScriptCache
     compiled = ScriptCache()
     os.environ["DUBAN_DATABASE_URL"] = url
     os.environ["DUBAN_DATA_DIR"] = str(data_dir)
     app_test.PagesManager = EntryScriptPagesManager
-    app_test.ScriptCache = lambda: compiled  # compile each script once, as a server does
+    # compile each script once, as a server does: the pages (app_test) and app.py (the runner)
+    app_test.ScriptCache = local_script_runner.ScriptCache = lambda: compiled
     quiet = [
         logging.getLogger(n)
         for n in list(logging.root.manager.loggerDict)
@@ -146,7 +159,7 @@ def app_environment(url: str, data_dir: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        app_test.PagesManager, app_test.ScriptCache = original
+        app_test.PagesManager, app_test.ScriptCache, local_script_runner.ScriptCache = original
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
         st.cache_resource.clear()
@@ -172,13 +185,33 @@ def open_page(spec: PageSpec):
     return at
 
 
-def shown_size(at) -> tuple[int, int]:
-    """Rows and columns of the tables the page showed (dataframes and data editors)."""
-    frames = [e.value for e in [*at.dataframe, *getattr(at, "data_editor", [])]]
-    frames = [f for f in frames if isinstance(f, pd.DataFrame)]
+@dataclass(frozen=True)
+class Shown:
+    """The tables a page showed: rows read-only and rows in a data editor, widest columns."""
+
+    rows: int = 1
+    edited: int = 0
+    columns: int = 1
+
+    def __str__(self) -> str:
+        tables = [f"table {self.rows:,}×{self.columns}"] if self.rows else []
+        if self.edited:
+            tables.append(f"editor {self.edited:,}×{self.columns}")
+        return "shell + " + " + ".join(tables)
+
+
+def shown_size(at) -> Shown:
+    """What the page showed (AppTest lists data editors among its dataframes, marked by
+    their editing mode)."""
+    frames = [(e.value, e.proto.editing_mode != 0) for e in at.dataframe]
+    frames = [(f, editable) for f, editable in frames if isinstance(f, pd.DataFrame)]
     if not frames:
-        return 1, 1
-    return sum(len(f) for f in frames), max(len(f.columns) for f in frames)
+        return Shown()
+    return Shown(
+        rows=sum(len(f) for f, editable in frames if not editable),
+        edited=sum(len(f) for f, editable in frames if editable),
+        columns=max(len(f.columns) for f, _ in frames),
+    )
 
 
 class SqlClock:
@@ -212,15 +245,20 @@ class PageTiming:
     seconds: float  # the best run
     sql: float  # of which inside the database driver
     peak_mb: float
-    size: tuple[int, int]  # rows × columns the page's tables held
+    size: Shown  # the tables the page held
 
 
-def time_page(spec: PageSpec) -> PageTiming:
-    """Best of RUNS fresh first views of a page."""
-    best = PageTiming(float("inf"), 0.0, 0.0, (1, 1))
+def time_page(spec: PageSpec, *, cold: bool) -> PageTiming:
+    """Best of RUNS fresh sessions' first views of a page; `cold`: with the shared page data
+    emptied first (the first view after a change), else after someone viewed it."""
+    best = PageTiming(float("inf"), 0.0, 0.0, Shown())
     with PeakMemory() as memory:
+        if not cold:
+            open_page(spec).run()  # someone else opened it first
         for _ in range(RUNS):
             at = open_page(spec)
+            if cold:
+                st.cache_data.clear()
             with SqlClock() as sql:
                 result = timed(at.run)
             if at.exception:
@@ -230,15 +268,22 @@ def time_page(spec: PageSpec) -> PageTiming:
     return PageTiming(best.seconds, best.sql, memory.peak, best.size)
 
 
-def time_floor(rows: int, columns: int) -> tuple[float, float]:
-    """The floor for a table of `rows` × `columns`: through the app's shell, and bare
-    (seconds, best of RUNS; as for the pages, an instance's first run is not timed)."""
-    from streamlit.testing.v1 import AppTest
-
-    global _floor
-    _floor = pd.DataFrame(
+def floor_frame(rows: int, columns: int) -> pd.DataFrame:
+    return pd.DataFrame(
         {f"列{c}": [f"第{r}行第{c}列" if c % 2 else r for r in range(rows)] for c in range(columns)}
     )
+
+
+def time_floor(size: Shown) -> tuple[float, float]:
+    """The floor for the tables of `size`: through the app's shell, and bare (seconds, best
+    of RUNS; as for the pages, an instance's first run is not timed)."""
+    from streamlit.testing.v1 import AppTest
+
+    _floor.clear()
+    if size.rows:
+        _floor["shown"] = floor_frame(size.rows, size.columns)
+    if size.edited:
+        _floor["edited"] = floor_frame(size.edited, size.columns)
     best = {FLOOR_SCRIPT: float("inf"), BARE_FLOOR_SCRIPT: float("inf")}
     for _ in range(RUNS):
         for script in best:
@@ -259,14 +304,22 @@ def page_figures(url: str, database: str, tickets: int, folder: Path) -> list[Fi
     figures = []
     with app_environment(url, folder / "app-data"):
         for spec in specs:
-            page = time_page(spec)
-            rows, columns = page.size
-            floor, bare = time_floor(rows, columns)
+            cold = time_page(spec, cold=True)
+            page = time_page(spec, cold=False)
+            floor, bare = time_floor(page.size)
             ratio = page.seconds / floor
             figures.append(
                 Figure(
+                    database, tickets, f"page {spec.name}, first view after a change",
+                    cold.seconds, cold.peak_mb, str(page.size), floor,
+                    target=f"< {COLD_TARGET:.0f} s", met=cold.seconds < COLD_TARGET,
+                    note=f"SQL {cold.sql * 1000:.0f} ms of it",
+                )
+            )  # fmt: skip
+            figures.append(
+                Figure(
                     database, tickets, f"page {spec.name}", page.seconds, page.peak_mb,
-                    f"shell + table {rows:,}×{columns}", floor,
+                    str(page.size), floor,
                     target=f"≤ {TARGET_RATIO:.0f}× floor", met=ratio <= TARGET_RATIO,
                     note=f"SQL {page.sql * 1000:.0f} ms of it; bare table page {bare * 1000:.1f} ms; "
                     f"process RSS {rss_mb():.0f} MB",

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import Connection, event, func
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
@@ -181,6 +181,17 @@ def latest(session: Session, action: AuditAction, entity: str | None = None) -> 
         stmt = stmt.where(AuditLog.entity == entity)
     stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
     return session.exec(stmt).first()
+
+
+def head(session: Session | Connection) -> tuple[int | None, datetime | None]:
+    """The newest row's id and time: it moves with every audited change, so it names the
+    state of the data for caches shared between users (one primary-key lookup at any size;
+    the time tells apart two databases whose logs happen to be equally long). A bare
+    connection will do: pages ask it on every run."""
+    row = session.execute(
+        select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 # --- append-only guards -------------------------------------------------------------------

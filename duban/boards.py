@@ -447,6 +447,33 @@ def escalation_board(
     return rows if limit is None else rows[:limit]
 
 
+# --- 首页 ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What 首页 shows: the headline numbers and the first rows of three boards."""
+
+    numbers: Headline
+    overdue: list[StepRow]
+    due_soon: list[StepRow]
+    eligible: list[EscalationRow]
+    eligible_count: int
+
+
+def summary(session: Session, today: date, filt: BoardFilter, rows: int) -> Summary:
+    """Today's numbers and the `rows` most urgent items of 逾期, 即将到期 and 待提级."""
+    calendar = Calendar.load(session)
+    eligible = escalation_board(session, today, filt)
+    return Summary(
+        numbers=headline(session, today, calendar, filt),
+        overdue=overdue_board(session, today, calendar, filt, limit=rows),
+        due_soon=due_soon_board(session, today, calendar, filt, limit=rows),
+        eligible=eligible[:rows],
+        eligible_count=len(eligible),
+    )
+
+
 # --- 承办单位 ------------------------------------------------------------------------------
 
 

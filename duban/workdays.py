@@ -65,7 +65,7 @@ class Calendar:
         if day in self.overrides:
             return self.overrides[day]
         if day.year in PACKAGE_YEARS:
-            return chinese_calendar.is_workday(day)
+            return _package_is_workday(day)
         return day.weekday() < 5
 
     def add(self, start: date, n: int) -> DueDate:
@@ -102,6 +102,15 @@ class Calendar:
             else:
                 result[year] = "未录入（按周末暂估）"
         return result
+
+
+def _package_is_workday(day: date) -> bool:
+    """`chinese_calendar.is_workday` without its per-call range check, which scans all of the
+    package's holidays for their first and last year (a board counting lateness for 5,000
+    steps spent most of its time there); the answer is the package's own two tables."""
+    if day in chinese_calendar.workdays:
+        return True
+    return day.weekday() < 5 and day not in chinese_calendar.holidays
 
 
 def _days(first: date, last: date) -> Iterable[date]:

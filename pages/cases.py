@@ -18,8 +18,10 @@ from duban.config import data_dir
 from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
 from duban.models import Document, Unit, Upload
 from duban.permissions import Actor, Perm
+from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
+from ui.shared import change_stamp
 
 PAGE_SIZE = 200
 me: Actor = actor()
@@ -157,26 +159,12 @@ def show_case(case_id: int) -> None:
         st.query_params.clear()
         st.rerun()
     with user_action():
-        with Session(engine()) as session:
-            detail = cases.case_detail(session, me, case_id)
-            uploads_by_id = _uploads(session, detail)
-            meeting_rows = meetings.list_meetings(session) if me.can(Perm.EDIT_CASES) else []
-            timeline = cases.case_timeline(session, me, case_id)
-            documents = {
-                d.id: d for d in session.exec(select(Document).where(Document.case_id == case_id))
-            }
-        show_header(detail)
-        show_steps(detail, uploads_by_id)
-        show_actions(detail, meeting_rows)
+        view = case_view(change_stamp(), me, case_id)
+        show_header(view.detail)
+        show_steps(view.detail, view.uploads)
+        show_actions(view.detail, view.meetings)
         case_documents_panel(case_id)
-        show_timeline(timeline, documents)
-
-
-def _uploads(session: Session, detail: CaseDetail) -> dict[int, Upload]:
-    ids = [fb.upload_id for v in detail.steps for fb in v.feedback if fb.upload_id]
-    if not ids:
-        return {}
-    return {u.id: u for u in session.exec(select(Upload).where(Upload.id.in_(ids)))}  # type: ignore[union-attr,misc]
+        show_timeline(view.timeline, view.documents)
 
 
 def show_header(d: CaseDetail) -> None:
@@ -359,8 +347,17 @@ def show_actions(d: CaseDetail, meeting_rows) -> None:
     st.subheader("办理")
     forms.sort(key=lambda f: f[0].value != wanted)
     for action, label, render in forms:
-        with st.expander(label, expanded=action.value == wanted):
-            render()
+        # only an opened form runs (opening one reruns the page): a case offers up to a
+        # dozen forms, and drawing all of them was most of the page's cost
+        box = st.expander(
+            label,
+            expanded=action.value == wanted,
+            key=f"cases_form_{action.value}",
+            on_change="rerun",
+        )
+        if box.open:
+            with box:
+                render()
 
 
 def _unit_choices(d: CaseDetail) -> dict[int, str]:

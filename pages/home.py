@@ -5,28 +5,21 @@ its case. A unit user sees their own unit only."""
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session
 
-from duban.boards import BoardFilter, due_soon_board, escalation_board, headline, overdue_board
+from duban.boards import BoardFilter
 from duban.clock import cn_date, today
 from duban.enums import Level
-from duban.workdays import Calendar
-from ui.common import actor, engine
-
-URGENT = 5  # rows per list
+from ui.board_data import URGENT, summary
+from ui.common import actor
+from ui.shared import change_stamp
 
 me = actor()
 day = today()
 st.title("12345 热线督办台账")
 st.caption(f"今天是 {cn_date(day)} · 当前用户：{me.username}")
 
-filt = BoardFilter().pinned_to(me)
-with Session(engine()) as session:
-    calendar = Calendar.load(session)
-    numbers = headline(session, day, calendar, filt)
-    overdue = overdue_board(session, day, calendar, filt, limit=URGENT)
-    soon = due_soon_board(session, day, calendar, filt, limit=URGENT)
-    eligible = escalation_board(session, day, filt)
+data = summary(change_stamp(), day, BoardFilter().pinned_to(me))
+numbers, overdue, soon, eligible = data.numbers, data.overdue, data.due_soon, data.eligible
 
 cols = st.columns(5)
 cols[0].metric("在办督办事项", numbers.open_cases)
@@ -35,7 +28,7 @@ for col, level in zip(cols[1:4], Level, strict=True):
 cols[4].metric("逾期环节", numbers.overdue_steps)
 cols = st.columns(5)
 cols[0].metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
-cols[1].metric("待提级", len(eligible))
+cols[1].metric("待提级", data.eligible_count)
 
 
 def case_link(case_id: int, case_no: str, title: str, note: str) -> None:
@@ -81,9 +74,9 @@ with middle:
     more("即将到期", numbers.due_soon_steps)
 with right:
     st.subheader("待提级")
-    for r in eligible[:URGENT]:
+    for r in eligible:
         target = r.next_level.label if r.next_level else ""
         case_link(r.case_id, r.case_no, r.title, f"{r.unit_name} · 可提至{target} · {r.reason}")
     if not eligible:
         st.success("目前没有待提级的督办事项。")
-    more("待提级", len(eligible))
+    more("待提级", data.eligible_count)

@@ -2,9 +2,11 @@
 
 Session keys (prefix `ledger_`):
 - `ledger_gen`: generation of the grid; the editor keys are `ledger_editor_{gen}` (loaded
-  rows) and `ledger_new_{gen}` (rows typed in by hand). A save, a filter change or a page
-  change starts a new generation, so positions in `edited_rows` always refer to the rows
-  loaded with that key (kept in `ledger_rows_{gen}` with their id and version).
+  rows) and `ledger_new_{gen}` (rows typed in by hand on the 手工录入 tab). A save, a filter
+  change or a page change starts a new generation, so positions in `edited_rows` always
+  refer to the rows loaded with that key (kept in `ledger_rows_{gen}` with their id and
+  version).
+- `ledger_tab`: the open tab; only its view runs.
 - `ledger_f_*`: the filter bar; `ledger_page`: page number.
 - `ledger_preview` / `ledger_result`: the import being previewed / just imported.
 - `case_new_prefill`: set for pages/case_new.py by the button 对选中工单立案.
@@ -40,7 +42,6 @@ from duban.tickets import (
     UNASSIGNED,
     RowEdit,
     TicketFilter,
-    distinct_values,
     find_ticket_id,
     parse_ticket_nos,
     query_tickets,
@@ -50,6 +51,8 @@ from duban.tickets import (
     unit_choices,
 )
 from ui.common import actor, engine, literal, log_exception, user_action
+from ui.ledger_data import GRID, choices, ticket_page
+from ui.shared import Stamp, change_stamp
 
 me = actor()
 DB = engine()  # taken once per run: callbacks below use it without touching the page machinery
@@ -57,27 +60,6 @@ CAN_EDIT = me.can(Perm.EDIT_TICKETS)
 CAN_IMPORT = me.can(Perm.IMPORT_TICKETS)
 CAN_OPEN_CASE = me.can(Perm.EDIT_CASES)
 
-# grid columns: key → (label, editable)
-GRID: dict[str, tuple[str, bool]] = {
-    "selected": ("选择", True),
-    "id": ("id", False),
-    "version": ("version", False),
-    "ticket_no": ("工单编号", False),
-    "received_at": ("诉求时间", False),
-    "unit": ("承办单位", True),
-    "unit_raw": ("平台承办单位", False),
-    "category": ("问题分类", False),
-    "address": ("诉求地址", False),
-    "content": ("内容描述", False),
-    "caller": ("诉求人", False),
-    "phone": ("联系电话", False),
-    "platform_status": ("工单状态", False),
-    "callback_result": ("回访结果", False),
-    "platform_due_at": ("办理时限", False),
-    "notes": ("备注", True),
-    "tags": ("标签", True),
-    "repeat_group": ("重复组", True),
-}
 NEW_ROW_FIELDS = ["ticket_no", "received_at", "unit", "category", "address", "content",
                   "caller", "phone", "platform_status", "notes", "tags", "repeat_group"]  # fmt: skip
 
@@ -109,81 +91,57 @@ def when(value: datetime | None) -> str:
 # --- filters --------------------------------------------------------------------------------
 
 
-def filter_bar(units: dict[int, str]) -> TicketFilter:
-    with Session(DB) as session:
-        categories = distinct_values(session, "category")
-        statuses = distinct_values(session, "platform_status")
+MORE_FILTERS = ("ledger_f_statuses", "ledger_f_callbacks", "ledger_f_from", "ledger_f_to",
+                "ledger_f_numbers")  # fmt: skip
+
+
+def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]) -> TicketFilter:
+    """Unit, category and keyword always shown; the rest under 更多筛选, drawn only while it
+    is open. Its values are kept while it is closed (re-stating a widget's value in session
+    state keeps Streamlit from dropping it) and go on filtering the grid."""
     options = {UNASSIGNED: "（未匹配单位）", **units}
     if not me.can(Perm.VIEW_ALL):
         options = {k: v for k, v in options.items() if k == me.unit_id}
-    with st.expander("筛选", expanded=True):
-        c1, c2, c3, c4 = st.columns(4)
-        unit_ids = c1.multiselect("承办单位", list(options), format_func=options.get,
-                                  key="ledger_f_units", on_change=on_filter_change)  # fmt: skip
-        cats = c2.multiselect("问题分类", categories, key="ledger_f_categories",
-                              on_change=on_filter_change)  # fmt: skip
-        stats = c3.multiselect("工单状态", statuses, key="ledger_f_statuses",
-                               on_change=on_filter_change)  # fmt: skip
-        callbacks = c4.multiselect("回访结果", list(CallbackResult), format_func=lambda c: c.label,
-                                   key="ledger_f_callbacks", on_change=on_filter_change)  # fmt: skip
-        c1, c2, c3, c4 = st.columns([1, 1, 2, 2])
-        start = c1.date_input("诉求时间 自", value=None, key="ledger_f_from",
-                              on_change=on_filter_change)  # fmt: skip
-        end = c2.date_input("至", value=None, key="ledger_f_to", on_change=on_filter_change)
-        keyword = c3.text_input("关键词（地址或内容）", key="ledger_f_keyword",
-                                on_change=on_filter_change)  # fmt: skip
-        numbers = c4.text_area("工单编号（可粘贴多个）", key="ledger_f_numbers", height=68,
-                               on_change=on_filter_change)  # fmt: skip
+    for key in MORE_FILTERS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    c1, c2, c3 = st.columns([2, 2, 3])
+    c1.multiselect("承办单位", list(options), format_func=options.get, key="ledger_f_units",
+                   on_change=on_filter_change)  # fmt: skip
+    c2.multiselect("问题分类", categories, key="ledger_f_categories", on_change=on_filter_change)
+    c3.text_input("关键词（地址或内容）", key="ledger_f_keyword", on_change=on_filter_change)
+    state = st.session_state
+    more = sum(bool(state.get(k)) for k in MORE_FILTERS)
+    box = st.expander(f"更多筛选（已设 {more} 项）" if more else "更多筛选", key="ledger_f_more",
+                      on_change="rerun")  # fmt: skip
+    if box.open:
+        with box:
+            c1, c2, c3, c4, c5 = st.columns([2, 2, 1, 1, 2])
+            c1.multiselect(
+                "工单状态", statuses, key="ledger_f_statuses", on_change=on_filter_change
+            )
+            c2.multiselect("回访结果", list(CallbackResult), format_func=lambda c: c.label,
+                           key="ledger_f_callbacks", on_change=on_filter_change)  # fmt: skip
+            c3.date_input(
+                "诉求时间 自", value=None, key="ledger_f_from", on_change=on_filter_change
+            )
+            c4.date_input("至", value=None, key="ledger_f_to", on_change=on_filter_change)
+            c5.text_area("工单编号（可粘贴多个）", key="ledger_f_numbers", height=68,
+                         on_change=on_filter_change)  # fmt: skip
+    start, end = state.get("ledger_f_from"), state.get("ledger_f_to")
     return TicketFilter(
-        unit_ids=tuple(unit_ids),
-        categories=tuple(cats),
-        statuses=tuple(stats),
-        callbacks=tuple(callbacks),
+        unit_ids=tuple(state.get("ledger_f_units") or ()),
+        categories=tuple(state.get("ledger_f_categories") or ()),
+        statuses=tuple(state.get("ledger_f_statuses") or ()),
+        callbacks=tuple(state.get("ledger_f_callbacks") or ()),
         date_from=start if isinstance(start, date) else None,
         date_to=end if isinstance(end, date) else None,
-        keyword=keyword,
-        ticket_nos=parse_ticket_nos(numbers),
+        keyword=state.get("ledger_f_keyword") or "",
+        ticket_nos=parse_ticket_nos(state.get("ledger_f_numbers") or ""),
     )
 
 
 # --- the grid -------------------------------------------------------------------------------
-
-
-def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows as the editor shows them, over a RangeIndex, with nullable dtypes."""
-    records = []
-    for r in rows:
-        callback = r["callback_result"]
-        records.append(
-            {
-                "selected": False,
-                "id": r["id"],
-                "version": r["version"],
-                "ticket_no": r["ticket_no"],
-                "received_at": r["received_at"],
-                "unit": r["unit_name"],
-                "unit_raw": r["unit_raw"],
-                "category": r["category"],
-                "address": r["address"],
-                "content": r["content"],
-                "caller": r["caller"],
-                "phone": r["phone"],
-                "platform_status": r["platform_status"],
-                "callback_result": CallbackResult(callback).label if callback else "",
-                "platform_due_at": r["platform_due_at"],
-                "notes": r["notes"],
-                "tags": r["tags"],
-                "repeat_group": r["repeat_group"],
-            }
-        )
-    frame = pd.DataFrame.from_records(records, columns=list(GRID))
-    frame = frame.astype({"selected": "boolean", "id": "Int64", "version": "Int64"})
-    for key in ("received_at", "platform_due_at"):
-        frame[key] = pd.to_datetime(frame[key])
-    text = [
-        k for k in GRID if k not in ("selected", "id", "version", "received_at", "platform_due_at")
-    ]
-    return frame.astype(dict.fromkeys(text, "string")).reset_index(drop=True)
 
 
 def column_config(unit_names: list[str]) -> dict[str, Any]:
@@ -209,23 +167,22 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
 
 
 def new_rows_frame() -> pd.DataFrame:
-    return pd.DataFrame({k: pd.Series(dtype="string") for k in NEW_ROW_FIELDS})
+    return pd.DataFrame(columns=NEW_ROW_FIELDS, dtype="string")
 
 
-def loaded_rows(flt: TicketFilter, gen: int) -> tuple[pd.DataFrame, int, int]:
+def loaded_rows(stamp: Stamp, flt: TicketFilter, gen: int) -> tuple[pd.DataFrame, int, int]:
     """The page of rows for this generation, loaded once and kept while the user edits."""
     cache_key = f"ledger_rows_{gen}"
     if cache_key not in st.session_state:
-        with Session(DB) as session:
-            page = query_tickets(session, me, flt, page=st.session_state.get("ledger_page", 1))
+        loaded = ticket_page(stamp, me, flt, st.session_state.get("ledger_page", 1))
         for old in [k for k in st.session_state if str(k).startswith("ledger_rows_")]:
             del st.session_state[old]
-        st.session_state[cache_key] = (grid_frame(page.rows), page.total, page.pages)
+        st.session_state[cache_key] = loaded
     return st.session_state[cache_key]
 
 
-def collect_changes(frame: pd.DataFrame, state: dict[str, Any], new_state: dict[str, Any]):
-    """The editor's state → (edits, added rows, deletions, selected ids)."""
+def collect_changes(frame: pd.DataFrame, state: dict[str, Any]):
+    """The grid editor's state → (edits, deletions, selected ids)."""
     edits, selected = [], []
     for pos, changes in (state.get("edited_rows") or {}).items():
         index = int(pos)
@@ -239,29 +196,23 @@ def collect_changes(frame: pd.DataFrame, state: dict[str, Any], new_state: dict[
         (int(frame.at[int(p), "id"]), int(frame.at[int(p), "version"]))
         for p in state.get("deleted_rows") or []
     ]
-    added = [dict(r) for r in (new_state.get("added_rows") or [])]
-    return edits, added, deleted, selected
+    return edits, deleted, selected
 
 
 def pending_changes(gen: int):
-    """What the user changed in this generation's editors (see `collect_changes`)."""
+    """What the user changed in this generation's grid (see `collect_changes`)."""
     frame = st.session_state[f"ledger_rows_{gen}"][0]
-    state = st.session_state.get(f"ledger_editor_{gen}") or {}
-    new_state = st.session_state.get(f"ledger_new_{gen}") or {}
-    return collect_changes(frame, state, new_state)
+    return collect_changes(frame, st.session_state.get(f"ledger_editor_{gen}") or {})
 
 
-def on_save(gen: int) -> None:
-    """保存 (a callback, so it runs exactly once per click, before the page redraws)."""
-    edits, added, deleted, _ = pending_changes(gen)
-    if not (edits or added or deleted):
-        flash("info", "没有需要保存的修改")
-        return
+def save(edits: list[RowEdit], added: list[dict[str, Any]], deleted: list[tuple[int, int]]) -> None:
+    """One save of the grid or of the hand-typed rows: all of it or, on an error, nothing
+    (the input stays in the editor for the user to fix)."""
     try:
         with Session(DB) as session:
             result = save_ledger(session, me, edits=edits, added=added, deleted=deleted)
             session.commit()
-    except DubanError as exc:  # the edits stay in the grid for the user to fix
+    except DubanError as exc:
         flash("error", str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
@@ -278,9 +229,28 @@ def on_save(gen: int) -> None:
     next_generation()
 
 
+def on_save(gen: int) -> None:
+    """保存 (a callback, so it runs exactly once per click, before the page redraws)."""
+    edits, deleted, _ = pending_changes(gen)
+    if not (edits or deleted):
+        flash("info", "没有需要保存的修改")
+        return
+    save(edits, [], deleted)
+
+
+def on_add(gen: int) -> None:
+    """保存新增工单: the rows typed into 手工录入."""
+    state = st.session_state.get(f"ledger_new_{gen}") or {}
+    added = [dict(r) for r in (state.get("added_rows") or [])]
+    if not added:
+        flash("info", "没有需要保存的新工单")
+        return
+    save([], added, [])
+
+
 def on_open_case(gen: int) -> None:
     """对选中工单立案: hand the ticked tickets to pages/case_new.py."""
-    selected = pending_changes(gen)[3]
+    selected = pending_changes(gen)[2]
     if not selected:
         flash("warning", "请先在“选择”列勾选要立案的工单")
         return
@@ -305,11 +275,11 @@ def export_view(flt: TicketFilter, total: int) -> None:
 
 
 def ledger_tab() -> None:
-    with Session(DB) as session:
-        units = unit_choices(session)
-    flt = filter_bar(units)
+    stamp = change_stamp()
+    units, categories, statuses = choices(stamp)
+    flt = filter_bar(units, categories, statuses)
     gen = st.session_state.setdefault("ledger_gen", 0)
-    frame, total, pages = loaded_rows(flt, gen)
+    frame, total, pages = loaded_rows(stamp, flt, gen)
     if st.session_state.get("ledger_page", 1) > pages:  # rows were deleted meanwhile
         st.session_state["ledger_page"] = pages
     c1, c2, c3 = st.columns([1, 5, 1])
@@ -325,13 +295,6 @@ def ledger_tab() -> None:
             column_config=column_config(list(units.values())),
             column_order=[k for k in GRID if k not in ("id", "version")] + ["id", "version"],
         )  # fmt: skip
-        if CAN_EDIT:
-            st.caption("新增工单（手工录入，诉求时间如 2024-01-24 09:30）")
-            st.data_editor(
-                new_rows_frame(), key=f"ledger_new_{gen}", hide_index=True, num_rows="add",
-                column_config={k: st.column_config.TextColumn(GRID[k][0]) for k in NEW_ROW_FIELDS}
-                | {"unit": st.column_config.SelectboxColumn("承办单位", options=list(units.values()))},
-            )  # fmt: skip
         b1, b2, _ = st.columns([1, 1, 4])
         b1.form_submit_button(
             "保存", type="primary", disabled=not CAN_EDIT, on_click=on_save, args=(gen,)
@@ -346,6 +309,20 @@ def ledger_tab() -> None:
         )
         st.caption("工单详情：" + links + (" …" if len(frame) > 10 else ""))
     export_view(flt, total)
+
+
+def manual_tab() -> None:
+    """手工录入: tickets that did not come through the platform export, typed in by hand."""
+    units = choices(change_stamp())[0]
+    gen = st.session_state.setdefault("ledger_gen", 0)
+    st.caption("每行一张工单；工单编号与诉求时间必填，诉求时间如 2024-01-24 09:30。")
+    with st.form("ledger_new_form", border=False):
+        st.data_editor(
+            new_rows_frame(), key=f"ledger_new_{gen}", hide_index=True, num_rows="add",
+            column_config={k: st.column_config.TextColumn(GRID[k][0]) for k in NEW_ROW_FIELDS}
+            | {"unit": st.column_config.SelectboxColumn("承办单位", options=list(units.values()))},
+        )  # fmt: skip
+        st.form_submit_button("保存新增工单", type="primary", on_click=on_add, args=(gen,))
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -662,14 +639,16 @@ if param:
             raise NotFound(f"工单编号参数无效：{param}") from exc
     st.stop()
 
-names = ["台账"] + (["导入"] if CAN_IMPORT else []) + ["回收站", "工单详情"]
-tabs = dict(zip(names, st.tabs(names), strict=True))
-with tabs["台账"]:
-    ledger_tab()
-if CAN_IMPORT:
-    with tabs["导入"]:
-        import_tab()
-with tabs["回收站"]:
-    recycle_tab()
-with tabs["工单详情"]:
-    detail_tab()
+# Only the open tab runs (a click on another tab reruns the page with that one).
+views = {"台账": ledger_tab, "手工录入": manual_tab, "导入": import_tab, "回收站": recycle_tab,
+         "工单详情": detail_tab}  # fmt: skip
+if not CAN_EDIT:
+    del views["手工录入"]
+if not CAN_IMPORT:
+    del views["导入"]
+for tab, view in zip(
+    st.tabs(list(views), key="ledger_tab", on_change="rerun"), views.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            view()

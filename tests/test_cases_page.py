@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from duban import cases, meetings
+from duban.cases import Action
 from duban.enums import CaseStatus, Level, Progress, Role, Scope, StepKind, StepStatus
 from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload
 from duban.permissions import Actor
@@ -80,6 +81,15 @@ def expanders(at: AppTest) -> list[str]:
     return [e.label for e in at.expander]
 
 
+def open_form(at: AppTest, action: Action) -> AppTest:
+    """Click an action's heading: only an opened form is drawn."""
+    assert action.label in expanders(at), expanders(at)
+    at.session_state[f"cases_form_{action.value}"] = True
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_the_list_shows_cases_and_filters_by_level(world):
     at = open_page(CLERK)
     shown = at.dataframe[0].value["督办编号"].tolist()
@@ -107,7 +117,7 @@ def test_the_detail_shows_header_units_tickets_steps_and_marks_provisional_dates
 
 def test_registering_compliant_feedback_with_a_scan_closes_the_step(engine, world):
     """书面反馈 with received date, text, 签字, 公章, scanned file and 处置进展."""
-    at = open_page(CLERK, case=str(world["written"]))
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.FEEDBACK)
     widget(at.date_input, "收到日期").set_value(date(2024, 3, 8))
     widget(at.text_area, "反馈内容").input("已责令夜间停工")
     widget(at.checkbox, "主要领导已签字").check()
@@ -132,7 +142,7 @@ def test_registering_compliant_feedback_with_a_scan_closes_the_step(engine, worl
 
 def test_feedback_without_a_stamp_is_registered_as_non_compliant(engine, world):
     """Feedback without both signature and stamp is recorded but 不合规 and does not close."""
-    at = open_page(CLERK, case=str(world["written"]))
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.FEEDBACK)
     widget(at.date_input, "收到日期").set_value(date(2024, 3, 8))
     widget(at.text_area, "反馈内容").input("已处理")
     widget(at.checkbox, "主要领导已签字").check()
@@ -186,14 +196,16 @@ def test_escalating_a_case_that_is_not_eligible_needs_a_reason(engine, world):
 
 def test_the_onsite_notice_registration_and_site_visit_through_the_page(engine, world):
     """现场协调督办: notice fields, 当天登记, 实地踏勘 with the deadline in working days."""
-    at = open_page(CLERK, case=str(world["onsite"]))
+    at = open_form(open_page(CLERK, case=str(world["onsite"])), Action.ISSUE_NOTICE)
     widget(at.date_input, "通知日期").set_value(date(2024, 3, 6))
     widget(at.text_input, "协调督办地点").input("示例镇示例路8号")
     widget(at.date_input, "现场督办日期").set_value(date(2024, 3, 7))
     widget(at.button, "发出通知").click().run()
     assert at.success[0].value == "现场协调督办通知已发出"
+    open_form(at, Action.REGISTER_NOTICE)
     widget(at.date_input, "登记日期").set_value(date(2024, 3, 6))
     widget(at.button, "登记收到通知").click().run()
+    open_form(at, Action.SITE_VISIT)
     widget(at.date_input, "踏勘日期").set_value(date(2024, 3, 7))
     widget(at.text_area, "踏勘情况").input("违建属实")
     widget(at.number_input, "工作日天数").set_value(3)
@@ -219,10 +231,11 @@ def test_closing_through_the_page(engine, world):
             stamped=True, progress=Progress.DONE,
         )  # fmt: skip
         s.commit()
-    at = open_page(CLERK, case=str(world["written"]))
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.VERIFY)
     widget(at.date_input, "核实日期").set_value(date(2024, 3, 11))
     widget(at.text_area, "核实情况").input("现场已停工")
     widget(at.button, "记录跟踪核实").click().run()
+    open_form(at, Action.CLOSE)
     widget(at.date_input, "办结日期").set_value(date(2024, 3, 12))
     widget(at.text_area, "督办情况（办结结果，将写入督办单）").input("已停工整改")
     widget(at.button, "办结").click().run()
@@ -248,6 +261,7 @@ def test_leaders_record_an_instruction(engine, world):
     """Leaders can record a 批示 (Perm.INSTRUCT) and nothing else."""
     at = open_page(LEADER, case=str(world["written"]))
     assert expanders(at) == ["领导批办"]
+    open_form(at, Action.LEADER_INSTRUCTION)
     widget(at.date_input, "批示日期").set_value(date(2024, 3, 6))
     widget(at.text_area, "批示内容").input("请生态环境办三日内办结")
     widget(at.button, "录入批示").click().run()

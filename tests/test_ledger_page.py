@@ -123,3 +123,18 @@ def test_a_unit_user_sees_only_their_units_tickets_masked_and_cannot_save(
 def test_ticket_detail_opens_from_the_query_parameter(engine: Engine, tickets) -> None:
     at = open_ledger(ticket=str(tickets["T2"]))
     assert [h.value for h in at.subheader][0] == "工单 T2"
+
+
+def test_filters_under_more_keep_filtering_while_folded_away(engine: Engine, tickets) -> None:
+    at = open_ledger()
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T2", "T1"]
+    at.session_state["ledger_f_more"] = True  # open 更多筛选
+    at.run()
+    at.text_area(key="ledger_f_numbers").input("T1\nT3").run()
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T1"]
+    at.session_state["ledger_f_more"] = False  # fold it away again
+    at.run()
+    assert not at.exception and not at.warning, at.warning
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T1"]
+    assert [e.label for e in at.expander] == ["更多筛选（已设 1 项）"]
+    assert not at.text_area  # not drawn while folded

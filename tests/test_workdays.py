@@ -1,7 +1,8 @@
 """The seed's deadlines ("在 5 个工作日内") are working days on China's official calendar."""
 
-from datetime import date
+from datetime import date, timedelta
 
+import chinese_calendar
 import pytest
 
 from duban.enums import Role
@@ -37,6 +38,13 @@ def test_weekends_and_holidays_are_not_workdays():
     assert not is_workday(date(2024, 10, 1))  # National Day
     assert not is_workday(date(2024, 3, 9))  # an ordinary Saturday
     assert is_workday(date(2024, 3, 8))
+
+
+def test_every_day_the_package_knows_is_judged_as_the_package_judges_it():
+    calendar, day = Calendar(), date(2004, 1, 1)
+    while day.year < 2027:
+        assert calendar.is_workday(day) == chinese_calendar.is_workday(day), day
+        day += timedelta(days=1)
 
 
 def test_workdays_between_is_the_inverse_of_add():

@@ -16,17 +16,16 @@ from duban.clock import cn_date
 from duban.documents import (
     DOCX_MIME,
     KINDS,
-    applicable_steps,
-    case_documents,
     document_file,
     document_pdf,
-    load_case,
     pdf_available,
     render_document,
 )
 from duban.enums import DocumentKind
 from duban.permissions import Actor, Perm
+from ui.case_data import case_papers, paper_steps
 from ui.common import actor, engine, user_action
+from ui.shared import change_stamp
 
 CASE_KINDS = [kind for kind, spec in KINDS.items() if spec.build is not None]
 
@@ -76,10 +75,9 @@ def render_controls(case_id: int, key: str) -> None:
     spec = KINDS[kind]
     step_id = None
     if spec.step_kinds:
-        with Session(engine()) as session:
-            steps = applicable_steps(kind, load_case(session, case_id))
+        steps = paper_steps(change_stamp(), kind, case_id)
         if steps:
-            labels = {s.id: f"{s.kind.label}（{cn_date(s.issued_at)}发出）" for s in steps}
+            labels = {i: f"{label}（{cn_date(issued)}发出）" for i, label, issued in steps}
             step_id = st.selectbox(
                 "对应督办环节", list(labels), format_func=labels.get, key=f"{key}_step_{kind}"
             )
@@ -104,8 +102,7 @@ def case_documents_panel(case_id: int) -> None:
             render_controls(case_id, key)
     st.markdown("**已生成的文书**")
     with user_action():
-        with Session(engine()) as session:
-            rows = case_documents(session, me, case_id)
+        rows = case_papers(change_stamp(), me, case_id)
         if not rows:
             st.caption("尚未生成文书")
         for row in rows:

@@ -96,7 +96,7 @@ def test_upload_edit_save_reload(page, server) -> None:
     editor.press("Enter")
     # the grid hands its edits to the form when it loses focus: click outside it first and
     # give it a moment, as a user does on the way to the button
-    page.get_by_text("新增工单（手工录入").click()
+    page.get_by_text("工单详情：").click()
     page.wait_for_timeout(800)
     page.get_by_role("button", name="保存").click()
     page.get_by_text("已保存：修改 1 条").wait_for()

@@ -1,0 +1,179 @@
+"""The boards' data (看板 and 首页) as the pages show it, shared by every session until the
+data changes (`ui.shared`): frames and chart specs, built once per state of the data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+from sqlmodel import Session, select
+
+from duban import boards
+from duban.boards import BoardFilter, EscalationRow, StepRow
+from duban.models import Unit
+from duban.workdays import Calendar
+from ui.common import engine
+from ui.shared import Stamp, shared_data
+
+URGENT = 5  # rows per list on 首页
+
+
+@shared_data
+def summary(stamp: Stamp, day: date, filt: BoardFilter) -> boards.Summary:
+    """首页's numbers and lists."""
+    with Session(engine()) as session:
+        return boards.summary(session, day, filt, URGENT)
+
+
+@shared_data
+def active_units(stamp: Stamp) -> dict[int, str]:
+    with Session(engine()) as session:
+        return dict(
+            session.exec(
+                select(Unit.id, Unit.name)
+                .where(Unit.deleted_at.is_(None), Unit.active)  # type: ignore[union-attr]
+                .order_by(Unit.name)
+            ).all()
+        )
+
+
+def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "督办编号": [r.case_no for r in rows],
+            "事由": [r.title for r in rows],
+            "督办类型": [r.level.label for r in rows],
+            "环节": [r.kind.label for r in rows],
+            "承办单位": [r.unit_name for r in rows],
+            "下发日期": [r.issued_at for r in rows],
+            "截止日期": [r.due_at for r in rows],
+            "暂估": ["暂估" if r.provisional else "" for r in rows],
+            days_label: [r.workdays for r in rows],
+            "最近反馈": [r.last_feedback for r in rows],
+            "查看": [r.link for r in rows],
+        }
+    )
+
+
+def escalation_frame(rows: list[EscalationRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "督办编号": [r.case_no for r in rows],
+            "事由": [r.title for r in rows],
+            "当前级别": [r.level.label for r in rows],
+            "可提至": [r.next_level.label if r.next_level else "" for r in rows],
+            "承办单位": [r.unit_name for r in rows],
+            "截止日期": [r.due_at for r in rows],
+            "暂估": ["暂估" if r.provisional else "" for r in rows],
+            "理由": [r.reason for r in rows],
+            "查看": [r.link for r in rows],
+            "提级": [r.escalate_link for r in rows],
+        }
+    )
+
+
+# --- each board's data, shared by everyone until the data changes (ui/shared.py) ----------
+
+
+@shared_data
+def overdue_frame(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+    with Session(engine()) as session:
+        rows = boards.overdue_board(session, day, Calendar.load(session), filt)
+    return step_frame(rows, "逾期工作日")
+
+
+@shared_data
+def due_soon_frame(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+    with Session(engine()) as session:
+        rows = boards.due_soon_board(session, day, Calendar.load(session), filt)
+    return step_frame(rows, "剩余工作日")
+
+
+@shared_data
+def escalation_table(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+    with Session(engine()) as session:
+        return escalation_frame(boards.escalation_board(session, day, filt))
+
+
+@shared_data
+def units_tables(
+    stamp: Stamp, day: date, filt: BoardFilter
+) -> tuple[pd.DataFrame, list[int], dict, dict]:
+    """The units table, its unit ids (row → unit for a click), the two charts' specs."""
+    with Session(engine()) as session:
+        unit_rows = boards.unit_board(session, day, Calendar.load(session), filt)
+        trend = boards.month_trend(session, day, filt)
+        unit = session.get(Unit, filt.unit_id) if filt.unit_id else None
+    unit_name = unit.name if unit else "全部单位"
+    frame = pd.DataFrame(
+        {
+            "承办单位": [r.unit_name for r in unit_rows],
+            "在办督办事项": [r.open_cases for r in unit_rows],
+            "逾期环节": [r.overdue_steps for r in unit_rows],
+            "按时反馈率": [
+                None if r.on_time.value is None else r.on_time.value * 100 for r in unit_rows
+            ],
+            "按时/应反馈": [f"{r.on_time.numerator}/{r.on_time.denominator}" for r in unit_rows],
+            "提级": [r.escalations for r in unit_rows],
+            "移交纪委": [r.referrals for r in unit_rows],
+            "回访满意率": [
+                None if r.satisfaction.value is None else r.satisfaction.value * 100
+                for r in unit_rows
+            ],
+            "满意/已回访": [
+                f"{r.satisfaction.numerator}/{r.satisfaction.denominator}" for r in unit_rows
+            ],
+        }
+    )
+    bars = pd.DataFrame(
+        [
+            {"unit_id": r.unit_id, "承办单位": r.unit_name, "指标": name, "数量": n}
+            for r in unit_rows
+            for name, n in (("在办督办事项", r.open_cases), ("逾期环节", r.overdue_steps))
+            if r.open_cases or r.overdue_steps
+        ]
+    )
+    months = pd.DataFrame(
+        [
+            {"月份": m.month, "指标": name, "数量": n}
+            for m in trend
+            for name, n in (("新立案", m.opened), ("到期环节", m.due), ("逾期环节", m.late))
+        ]
+    )
+    return frame, [r.unit_id for r in unit_rows], bar_spec(bars), trend_spec(months, unit_name)
+
+
+def bar_spec(bars: pd.DataFrame) -> dict:
+    """各单位在办与逾期, clickable (the point selection `unit` sets the unit filter); built
+    and validated by Altair once per state of the data, drawn from the plain spec."""
+    if bars.empty:
+        return {}
+    pick = alt.selection_point(name="unit", fields=["unit_id"])
+    return (
+        alt.Chart(bars, title="各单位在办与逾期")
+        .mark_bar()
+        .encode(
+            y=alt.Y("承办单位:N", sort="-x", title=None),
+            x=alt.X("数量:Q", title="数量"),
+            color=alt.Color("指标:N", title=None),
+            yOffset="指标:N",
+            tooltip=["承办单位", "指标", "数量"],
+        )
+        .add_params(pick)
+        .to_dict()
+    )
+
+
+def trend_spec(months: pd.DataFrame, who: str) -> dict:
+    return (
+        alt.Chart(months, title=f"按月趋势（{who}）")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("月份:O", title=None),
+            y=alt.Y("数量:Q", title="数量"),
+            color=alt.Color("指标:N", title=None),
+            tooltip=["月份", "指标", "数量"],
+        )
+        .to_dict()
+    )
