@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, extract, func
+from sqlalchemy import ColumnElement, and_, case, extract, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -507,7 +507,7 @@ def _counts(session: Session, stmt: Any) -> dict:
 def unit_board(
     session: Session, today: date, calendar: Calendar, filt: BoardFilter | None = None
 ) -> list[UnitRow]:
-    """承办单位: per active unit, six grouped aggregates (one query each), by unit name.
+    """承办单位: per active unit, four grouped aggregates (one query each), by unit name.
 
     Open cases count for each of a case's units (主办 and 协办); steps count for the unit
     that must answer them; referrals for the 主办 unit; tickets for their 承办单位. The level
@@ -525,36 +525,30 @@ def unit_board(
         .where(*_case_conditions(filt), *case_level, Case.status == CaseStatus.OPEN)
         .group_by(CaseUnit.unit_id),
     )
-    step_filt = replace(filt, unit_id=None)
-    overdue = _counts(
-        session,
-        select(unit, func.count())
-        .select_from(Step)
-        .join(Case, Case.id == Step.case_id)
-        .where(*_open_step_conditions(step_filt), Step.due_at <= horizon.overdue_through)  # type: ignore[operator]
-        .group_by(unit),
-    )
+    # the steps' three figures in one pass over steps ⋈ cases (conditional sums)
     outcome = step_outcome(today)
-    outcomes = _counts(
-        session,
-        select(unit, outcome, func.count())
-        .select_from(Step)
-        .join(Case, Case.id == Step.case_id)
-        .where(
-            *_step_conditions(step_filt),
-            Step.status != StepStatus.CANCELLED,
-            Step.due_at.is_not(None),  # type: ignore[union-attr]
-        )
-        .group_by(unit, outcome),
+    judged = and_(Step.status != StepStatus.CANCELLED, Step.due_at.is_not(None))  # type: ignore[union-attr]
+    overdue_now = and_(
+        Step.status == StepStatus.OPEN,
+        Case.status == CaseStatus.OPEN,
+        Step.due_at <= horizon.overdue_through,  # type: ignore[operator]
     )
-    escalations = _counts(
-        session,
-        select(unit, func.count())
-        .select_from(Step)
-        .join(Case, Case.id == Step.case_id)
-        .where(*_step_conditions(step_filt), escalated_step())
-        .group_by(unit),
-    )
+    step_counts = {
+        r[0]: r[1:]
+        for r in session.exec(
+            select(
+                unit,
+                func.sum(_as_int(overdue_now)),
+                func.sum(_as_int(and_(judged, outcome == ON_TIME))),
+                func.sum(_as_int(and_(judged, outcome == LATE))),
+                func.sum(_as_int(escalated_step())),
+            )
+            .select_from(Step)
+            .join(Case, Case.id == Step.case_id)
+            .where(*_step_conditions(replace(filt, unit_id=None)))
+            .group_by(unit)
+        ).all()
+    }
     referrals = _counts(
         session,
         select(Case.lead_unit_id, func.count())
@@ -576,15 +570,17 @@ def unit_board(
     for unit_id, name in session.exec(units.order_by(Unit.name)).all():
         answered = sum(callbacks.get((unit_id, c), 0) for c in ANSWERED)
         satisfied = sum(callbacks.get((unit_id, c), 0) for c in SATISFIED)
-        on_time = outcomes.get((unit_id, ON_TIME), 0)
+        overdue, on_time, late, escalations = (
+            int(n or 0) for n in step_counts.get(unit_id, (0, 0, 0, 0))
+        )
         rows.append(
             UnitRow(
                 unit_id=unit_id,
                 unit_name=name,
                 open_cases=open_cases.get(unit_id, 0),
-                overdue_steps=overdue.get(unit_id, 0),
-                on_time=Ratio(on_time, on_time + outcomes.get((unit_id, LATE), 0)),
-                escalations=escalations.get(unit_id, 0),
+                overdue_steps=overdue,
+                on_time=Ratio(on_time, on_time + late),
+                escalations=escalations,
                 referrals=referrals.get(unit_id, 0),
                 satisfaction=Ratio(satisfied, answered),
             )

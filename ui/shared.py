@@ -25,6 +25,10 @@ from duban import audit
 from ui.common import engine
 
 TTL = 600  # seconds
+# Results per function: after a save the old stamp's entries are never asked for again, so
+# a few are enough for the filters in use, and memory stays bounded (the largest entry, the
+# 逾期 board at 1,000,000 tickets, pickles to about 1.5 MB).
+ENTRIES = 16
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -39,4 +43,4 @@ def change_stamp() -> Stamp:
 
 def shared_data(func: Callable[P, R]) -> Callable[P, R]:
     """`st.cache_data` with the app's settings: quiet, bounded, expiring."""
-    return st.cache_data(ttl=TTL, max_entries=256, show_spinner=False)(func)
+    return st.cache_data(ttl=TTL, max_entries=ENTRIES, show_spinner=False)(func)
