@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from itertools import chain, repeat
 from typing import Any
 
 from openpyxl import Workbook
@@ -124,22 +126,35 @@ class ScoreItem:
 
 @dataclass
 class UnitSheet:
+    """A unit's score. Its deductions are either listed one by one in `items` (each traced to
+    its case), or only counted in `counted` (`assess(detail=False)`); both give the same
+    counts, points and score — `counted` adds up its points exactly as the listed items
+    would be added up, so even fractional rules round alike."""
+
     unit_id: int
     unit_name: str
     base: float
     on_time: Ratio
     items: list[ScoreItem] = field(default_factory=list)
     rank: int = 0
+    counted: dict[str, tuple[int, float]] = field(default_factory=dict)  # rule → (n, points each)
 
     def count(self, rule: str) -> int:
-        return sum(1 for item in self.items if item.rule == rule)
+        listed = sum(1 for item in self.items if item.rule == rule)
+        return self.counted.get(rule, (0, 0.0))[0] + listed
 
     def points(self, rule: str) -> float:
-        return sum(item.points for item in self.items if item.rule == rule)
+        n, each = self.counted.get(rule, (0, 0.0))
+        return sum(chain(repeat(each, n), (i.points for i in self.items if i.rule == rule)))
+
+    def _counted_points(self) -> Iterator[float]:
+        """The counted deductions' points in the order listed items would have them."""
+        return chain.from_iterable(repeat(each, n) for n, each in self.counted.values())
 
     @property
     def deductions(self) -> float:
-        return -sum(item.points for item in self.items if item.points < 0)
+        listed = (item.points for item in self.items if item.points < 0)
+        return -sum(chain(self._counted_points(), listed))
 
     @property
     def bonus(self) -> float:
@@ -155,6 +170,7 @@ class Assessment:
     selection: Selection
     rules: ScoringRules
     sheets: list[UnitSheet]  # by rank
+    detailed: bool = True  # False: deductions counted, not listed (`assess(detail=False)`)
 
     @property
     def title(self) -> str:
@@ -168,14 +184,22 @@ def assess(
     calendar: Calendar | None = None,
     *,
     computed: kpi.KpiReport | None = None,
+    detail: bool = True,
 ) -> Assessment:
     """Score every active unit (and any inactive one with deductions) over the selection.
 
     `computed` is the selection's `kpi.compute` result when the caller already has it.
+    `detail=False` counts the deductions instead of listing them: the numbers of late steps,
+    escalations, non-compliant feedback and referrals per unit are `computed`'s per-unit
+    figures — the same item queries, grouped by unit in SQL — so the sheets hold the same
+    counts, points, scores and ranks without loading and describing every item (at a
+    district's year, ≈ 40,000 rows). The work report prints only those totals; the 报表
+    page and `to_xlsx` need the items.
     """
     rules = rules or load_rules(session)
     calendar = calendar or Calendar.load(session)
-    computed = computed or kpi.compute(session, sel, calendar)
+    if computed is None or not computed.by_unit:
+        computed = kpi.compute(session, sel, calendar)
     figures = {row.unit_id: row for row in computed.units}
     units = session.exec(
         select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
@@ -187,9 +211,14 @@ def assess(
             sheets[unit.id] = UnitSheet(unit.id, unit.name, rules.base_score, on_time)  # type: ignore[arg-type]
     if sel.unit_ids:
         sheets = {k: v for k, v in sheets.items() if k in sel.unit_ids}
-    for item_unit, item in _deductions(session, sel, rules, calendar):
-        if item_unit in sheets:
-            sheets[item_unit].items.append(item)
+    if detail:
+        for item_unit, item in _deductions(session, sel, rules, calendar):
+            if item_unit in sheets:
+                sheets[item_unit].items.append(item)
+    else:
+        for unit_id, sheet in sheets.items():
+            if unit_id in figures:
+                sheet.counted = _counted(figures[unit_id], rules)
     for sheet in sheets.values():
         rate = sheet.on_time.value
         if rules.on_time_bonus and rate is not None and rate * 100 >= rules.on_time_threshold:
@@ -204,7 +233,28 @@ def assess(
     for position, sheet in enumerate(ranked, start=1):
         same = position > 1 and ranked[position - 2].score == sheet.score
         sheet.rank = ranked[position - 2].rank if same else position
-    return Assessment(selection=sel, rules=rules, sheets=ranked)
+    return Assessment(selection=sel, rules=rules, sheets=ranked, detailed=detail)
+
+
+# The per-unit figure (`kpi.Kpis`) that counts each deduction rule's items: the same item
+# query `_deductions` lists (late steps of `steps_due`, `escalations`, ...), grouped by unit.
+COUNTED_BY = {
+    "overdue_step": "steps_late",
+    "escalation": "escalations",
+    "noncompliant_feedback": "noncompliant_feedback",
+    "referral": "referrals",
+}
+
+
+def _counted(figures: kpi.Kpis, rules: ScoringRules) -> dict[str, tuple[int, float]]:
+    """rule → (deductions, points each) in sheet order; a rule worth 0 points lists nothing,
+    as `_deductions` drops its items."""
+    out = {}
+    for rule, figure in COUNTED_BY.items():
+        n, each = getattr(figures, figure), -getattr(rules, rule)
+        if n and each:
+            out[rule] = (n, each)
+    return out
 
 
 def _deductions(
@@ -308,6 +358,8 @@ def sheet_name(name: str, taken: set[str]) -> str:
 
 def to_xlsx(result: Assessment) -> bytes:
     """汇总 sheet, the rules, then one sheet per unit with every item traced to its case."""
+    if not result.detailed:
+        raise ValueError("to_xlsx lists every item: score with assess(detail=True)")
     wb = Workbook()
     summary = wb.active
     summary.title = "汇总"

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -105,55 +106,74 @@ def build_report(
     """Everything a report for `period` shows, judged on `as_of` (default: today)."""
     calendar = calendar or Calendar.load(session)
     sel = Selection(period, as_of=as_of or today())
-    figures = kpi.compute(session, sel, calendar)
+    figures = kpi.compute(session, sel, calendar, with_levels=True)
+    assert figures.levels is not None
     return WorkReport(
         selection=sel,
         overall=figures.overall,
-        levels=kpi.by_level(session, sel, calendar),
+        levels=figures.levels,
         units=figures.units,
         months=kpi.cases_by_month(session, sel),
         escalated=escalated_matters(session, period),
         meetings=meetings_held(session, period),
         referrals=referral_lines(session, sel),
         typical=typical_cases(session, period),
-        assessment=assess(session, sel, calendar=calendar, computed=figures),
+        # The report prints each unit's totals, not the items behind them (those are on
+        # the 报表 page and in its xlsx export): count them, don't list them.
+        assessment=assess(session, sel, calendar=calendar, computed=figures, detail=False),
     )
 
 
-def _unit_names(session: Session, case_ids: list[int]) -> dict[int, str]:
-    """Case id → its units, 主办 first, joined by 、."""
+# What a CaseLine needs of a case: a few columns, not the ORM entity (a district's year
+# lists ≈ 5,000 escalated cases).
+LINE_COLUMNS = (
+    Case.id,
+    Case.case_no,
+    Case.title,
+    Case.level,
+    Case.opened_at,
+    Case.status,
+    Case.closed_at,
+    Case.result_text,
+    Case.verification_note,
+    Case.typical_text,
+)
+
+
+def _lines(session: Session, criteria: list[Any], outcome) -> list[CaseLine]:
+    """The cases meeting `criteria`, by opening date, as report lines with their units (主办
+    first, joined by 、): one query, a row per case and unit."""
     rows = session.exec(
-        select(CaseUnit.case_id, Unit.name, CaseUnit.role)
-        .join(Unit, Unit.id == CaseUnit.unit_id)
-        .where(CaseUnit.case_id.in_(case_ids))
-        .order_by(CaseUnit.case_id, CaseUnit.role.desc(), Unit.name)  # "lead" > "co": 主办 first
+        select(*LINE_COLUMNS, Unit.name.label("unit_name"))  # type: ignore[call-overload]
+        .outerjoin(CaseUnit, CaseUnit.case_id == Case.id)
+        .outerjoin(Unit, Unit.id == CaseUnit.unit_id)
+        .where(*criteria)
+        # "lead" > "co": 主办 first
+        .order_by(Case.opened_at, Case.case_no, Case.id, CaseUnit.role.desc(), Unit.name)
     ).all()
-    out: dict[int, list[str]] = {}
-    for case_id, name, _ in rows:
-        out.setdefault(case_id, []).append(name)
-    return {k: "、".join(v) for k, v in out.items()}
-
-
-def _lines(session: Session, cases: list[Case], outcome) -> list[CaseLine]:
-    names = _unit_names(session, [c.id for c in cases])  # type: ignore[misc]
-    return [
-        CaseLine(
-            case_id=c.id,  # type: ignore[arg-type]
-            case_no=c.case_no,
-            title=c.title,
-            units=names.get(c.id, ""),  # type: ignore[arg-type]
-            level=c.level,
-            opened_at=c.opened_at,
-            status=c.status,
-            closed_at=c.closed_at,
-            outcome=outcome(c),
+    lines: list[CaseLine] = []
+    for _, group in groupby(rows, key=lambda row: row.id):
+        c, *more = group
+        names = [r.unit_name for r in (c, *more) if r.unit_name is not None]
+        lines.append(
+            CaseLine(
+                case_id=c.id,
+                case_no=c.case_no,
+                title=c.title,
+                units="、".join(names),
+                level=c.level,
+                opened_at=c.opened_at,
+                status=c.status,
+                closed_at=c.closed_at,
+                outcome=outcome(c),
+            )
         )
-        for c in cases
-    ]
+    return lines
 
 
-def case_outcome(case: Case) -> str:
-    """办理结果 of a case: closed with its 督办情况 and 跟踪核实, or still open."""
+def case_outcome(case: Any) -> str:
+    """办理结果 of a case (a `Case`, or a row of its columns): closed with its 督办情况 and
+    跟踪核实, or still open."""
     if case.status == CaseStatus.CLOSED:
         text = f"已办结（{cn_date(case.closed_at)}）"
         if case.result_text:
@@ -172,19 +192,15 @@ def escalated_matters(session: Session, period: Period) -> list[CaseLine]:
         Step.issued_at >= period.start,
         Step.issued_at <= period.end,
     )
-    cases = session.exec(
-        select(Case)
-        .where(
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
-            Case.level == Level.ESCALATED,
-            or_(
-                Case.id.in_(in_period),  # type: ignore[union-attr]
-                Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
-            ),
-        )
-        .order_by(Case.opened_at, Case.case_no)
-    ).all()
-    return _lines(session, list(cases), case_outcome)
+    criteria = [
+        Case.deleted_at.is_(None),  # type: ignore[union-attr]
+        Case.level == Level.ESCALATED,
+        or_(
+            Case.id.in_(in_period),  # type: ignore[union-attr]
+            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
+        ),
+    ]
+    return _lines(session, criteria, case_outcome)
 
 
 def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
@@ -238,19 +254,15 @@ def referral_lines(session: Session, sel: Selection) -> list[ReferralLine]:
 
 def typical_cases(session: Session, period: Period) -> list[CaseLine]:
     """典型案例 picked by staff, for cases opened or closed in the period."""
-    cases = session.exec(
-        select(Case)
-        .where(
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
-            Case.typical_text != "",
-            or_(
-                Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
-                Case.closed_at.between(period.start, period.end),  # type: ignore[union-attr]
-            ),
-        )
-        .order_by(Case.opened_at, Case.case_no)
-    ).all()
-    return _lines(session, list(cases), lambda c: c.typical_text)
+    criteria = [
+        Case.deleted_at.is_(None),  # type: ignore[union-attr]
+        Case.typical_text != "",
+        or_(
+            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
+            Case.closed_at.between(period.start, period.end),  # type: ignore[union-attr]
+        ),
+    ]
+    return _lines(session, criteria, lambda c: c.typical_text)
 
 
 # --- 典型案例: staff pick a case for the report, with a text ------------------------------

@@ -4,13 +4,22 @@ Seed §三 (三): "将协调督办落实情况纳入对承办单位的年度绩�
 """
 
 import io
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from duban.assessment import assess, load_rules, save_rules, sheet_name, to_xlsx
+from duban.assessment import (
+    DEDUCTIONS,
+    ScoringRules,
+    assess,
+    load_rules,
+    save_rules,
+    sheet_name,
+    summary_rows,
+    to_xlsx,
+)
 from duban.enums import Level, Role, StepKind, StepStatus
 from duban.errors import PermissionDenied, ValidationError
 from duban.kpi import Period, Ratio, Selection
@@ -196,3 +205,157 @@ def test_the_bonus_needs_steps_to_judge(session):
     session.commit()
     (sheet,) = assess(session, YEAR_2024).sheets
     assert (sheet.on_time.denominator, sheet.score) == (0, 100)
+
+
+# --- the work report's totals: counted in SQL, equal to the listed items ------------------
+
+
+@pytest.fixture
+def busy_year(session):
+    """2024 with every kind of deduction, spread so that a miscount would show:
+
+    镇城建中心: ten steps answered late, three still unanswered past due and one left upward
+      unanswered (14 overdue), two escalations (one by status, one by reason only), two
+      unsigned feedbacks, two referrals — and a deleted case whose items must not count.
+    镇城管中队: made responsible at a site visit of 镇城建中心's notice, so the notice's
+      lateness and escalation are its own; an unsigned feedback it sent for another unit's
+      step (the feedback's unit answers for it); one step on time.
+    镇旧机构 (inactive): one late step, so it is assessed. 镇房管办: nothing.
+    A referral and late steps in 2023 count nowhere.
+    """
+    a = make_unit(session, "镇城建中心")
+    b = make_unit(session, "镇城管中队")
+    old = make_unit(session, "镇旧机构", active=False)
+    make_unit(session, "镇房管办")
+    written = make_case(session, a, opened_at=date(2024, 2, 1), title="道路积水")
+    for day in range(10):
+        make_step(
+            session,
+            written,
+            issued_at=date(2024, 3, 1),
+            due_at=date(2024, 3, 11 + day),
+            status=StepStatus.CLOSED,
+            on_time=False,
+            margin_workdays=-1 - day,
+            closed_at=date(2024, 3, 25),
+        )
+    for due in (date(2024, 11, 4), date(2024, 12, 2)):
+        make_step(session, written, due_at=due, issued_at=due)  # open past due on 2025-01-15
+    make_step(
+        session,
+        written,
+        issued_at=date(2024, 4, 1),
+        due_at=date(2024, 4, 8),
+        status=StepStatus.ESCALATED,
+    )
+    answered = make_step(
+        session,
+        written,
+        issued_at=date(2024, 5, 6),
+        due_at=date(2024, 5, 13),
+        status=StepStatus.CLOSED,
+        on_time=True,
+        margin_workdays=0,
+        escalation_reason="书面督办后无进展",
+    )
+    make_feedback(session, answered, received_at=date(2024, 5, 10), signed=False)
+    make_feedback(session, answered, received_at=date(2024, 5, 11), stamped=False)
+    for day in (date(2024, 6, 1), date(2024, 7, 1)):
+        session.add(Referral(case_id=written.id, referred_at=day, reason="推诿扯皮"))
+    onsite = make_case(session, a, level=Level.ONSITE, opened_at=date(2024, 8, 1), title="噪声")
+    make_step(
+        session,
+        onsite,
+        kind=StepKind.ONSITE_NOTICE,
+        issued_at=date(2024, 8, 5),
+        due_at=date(2024, 8, 12),
+        responsible_unit_id=b.id,
+        status=StepStatus.ESCALATED,
+        escalation_reason="现场督办后仍无进展",
+    )
+    other = make_step(session, onsite, issued_at=date(2024, 9, 2), due_at=date(2024, 9, 9))
+    make_feedback(session, other, received_at=date(2024, 9, 5), signed=False, unit_id=b.id)
+    b_case = make_case(session, b, opened_at=date(2024, 3, 1))
+    make_step(
+        session,
+        b_case,
+        status=StepStatus.CLOSED,
+        on_time=True,
+        margin_workdays=2,
+        due_at=date(2024, 3, 11),
+    )
+    gone = make_case(session, a, opened_at=date(2024, 3, 1), deleted_at=datetime(2024, 12, 1))
+    make_step(session, gone, due_at=date(2024, 3, 11), status=StepStatus.ESCALATED)
+    session.add(Referral(case_id=gone.id, referred_at=date(2024, 6, 1), reason="已删除"))
+    old_case = make_case(session, old, opened_at=date(2024, 1, 8))
+    make_step(session, old_case, issued_at=date(2024, 1, 8), due_at=date(2024, 1, 15))
+    last_year = make_case(session, a, opened_at=date(2023, 11, 1))
+    make_step(session, last_year, issued_at=date(2023, 11, 1), due_at=date(2023, 11, 8))
+    session.add(Referral(case_id=last_year.id, referred_at=date(2023, 12, 1), reason="去年"))
+    session.commit()
+    return a, b, old
+
+
+def listed_and_counted(session, sel, rules=None):
+    """The same selection scored twice: every item listed, and only counted."""
+    listed = assess(session, sel, rules=rules)
+    counted = assess(session, sel, rules=rules, detail=False)
+    assert listed.detailed and not counted.detailed
+    return listed, counted
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        None,  # the defaults
+        # fourteen 0.3s added up are 4.199999999999999, not 4.2: the count must add up as
+        # the items do; a rule worth nothing lists nothing, so it counts nothing either
+        ScoringRules.from_dict({"overdue_step": 0.3, "escalation": 0, "referral": 2.5}),
+    ],
+)
+def test_counted_totals_equal_the_listed_items_of_every_unit(session, busy_year, rules):
+    listed, counted = listed_and_counted(session, YEAR_2024, rules)
+    assert [s.unit_name for s in counted.sheets] == [s.unit_name for s in listed.sheets]
+    for mine, items in zip(counted.sheets, listed.sheets, strict=True):
+        assert mine.items == [i for i in items.items if i.points > 0]  # only the bonus
+        for rule in DEDUCTIONS:
+            of_rule = [i for i in items.items if i.rule == rule]
+            assert mine.count(rule) == items.count(rule) == len(of_rule)
+            assert mine.points(rule) == items.points(rule) == sum(i.points for i in of_rule)
+        assert (mine.deductions, mine.bonus, mine.score, mine.rank, mine.on_time) == (
+            items.deductions,
+            items.bonus,
+            items.score,
+            items.rank,
+            items.on_time,
+        )
+    assert summary_rows(counted) == summary_rows(listed)
+
+
+def test_the_busy_year_has_every_kind_of_deduction(session, busy_year):
+    """The data set above is what the equality test needs: known counts per unit and kind."""
+    listed, _ = listed_and_counted(session, YEAR_2024)
+    counts = {s.unit_name: [s.count(rule) for rule in DEDUCTIONS] for s in listed.sheets}
+    assert counts == {
+        "镇城建中心": [14, 2, 2, 2],  # 10 late, 3 open past due, 1 left upward unanswered
+        "镇城管中队": [1, 1, 1, 0],  # the site visit's step, and its unsigned feedback
+        "镇旧机构": [1, 0, 0, 0],
+        "镇房管办": [0, 0, 0, 0],
+    }
+    fractional = ScoringRules.from_dict({"overdue_step": 0.3})
+    city = next(
+        s for s in assess(session, YEAR_2024, rules=fractional).sheets if s.count("referral")
+    )
+    assert city.points("overdue_step") != -14 * 0.3  # summed, not multiplied: the test can tell
+
+
+def test_counted_totals_follow_the_unit_filter(session, busy_year):
+    a, b, _ = busy_year
+    listed, counted = listed_and_counted(session, YEAR_2024.with_units({b.id}))
+    assert [s.unit_name for s in counted.sheets] == ["镇城管中队"]
+    assert summary_rows(counted) == summary_rows(listed)
+
+
+def test_a_counted_assessment_has_no_items_to_export(session, busy_year):
+    with pytest.raises(ValueError, match="detail=True"):
+        to_xlsx(assess(session, YEAR_2024, detail=False))

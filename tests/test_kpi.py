@@ -20,7 +20,22 @@ from duban.enums import (
     UnitRole,
 )
 from duban.errors import ValidationError
-from duban.kpi import Period, Ratio, Selection, WorkdayIndex, by_level, cases_by_month, compute
+from duban.kpi import (
+    LATE,
+    ON_TIME,
+    PENDING,
+    Period,
+    Ratio,
+    Selection,
+    WorkdayIndex,
+    by_level,
+    cases_by_month,
+    compute,
+    escalations,
+    items,
+    onsite_notices,
+    steps_due,
+)
 from duban.models import CaseUnit, Referral, Step
 from duban.permissions import SYSTEM
 from duban.workdays import Calendar, set_year_schedule
@@ -436,3 +451,118 @@ def test_outcomes_frozen_by_the_workflow_survive_a_calendar_edit_and_recompute(s
         ("镇城建中心", Ratio(0, 1)),
         ("镇城管中队", Ratio(1, 1)),
     ]
+
+
+# --- fewer queries, same figures ------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_march(session, units):
+    """March 2024 with every step measure at every level, across two units: steps on time,
+    late, open past due and pending; notices registered the same day, late and never, one
+    whose site visit made the other unit responsible; escalations by status and by reason;
+    cases opened, closed and still open; an unsigned feedback, a referral, tickets."""
+    a, b = units
+    written = make_case(
+        session,
+        a,
+        opened_at=date(2024, 3, 1),
+        status=CaseStatus.CLOSED,
+        closed_at=date(2024, 3, 22),
+    )
+    frozen_step(session, written, due=date(2024, 3, 11), feedback_on=date(2024, 3, 8), margin=1)
+    frozen_step(session, written, due=date(2024, 3, 12), feedback_on=date(2024, 3, 14), margin=-2)
+    make_step(session, written, due_at=date(2024, 3, 13), status=StepStatus.ESCALATED)
+    make_step(session, written, due_at=date(2024, 3, 29))  # pending on 3-20
+    onsite = make_case(session, b, level=Level.ONSITE, opened_at=date(2024, 3, 4))
+    session.add(CaseUnit(case_id=onsite.id, unit_id=a.id, role=UnitRole.CO))
+    for issued, registered, responsible in (
+        (date(2024, 3, 4), datetime(2024, 3, 4, 16, 0), None),
+        (date(2024, 3, 5), datetime(2024, 3, 6, 9, 0), a.id),
+        (date(2024, 3, 6), None, None),
+    ):
+        make_step(
+            session,
+            onsite,
+            kind=StepKind.ONSITE_NOTICE,
+            level=Level.ONSITE,
+            issued_at=issued,
+            due_at=issued + (date(2024, 3, 11) - date(2024, 3, 4)),
+            registered_at=registered,
+            responsible_unit_id=responsible,
+            escalation_reason="现场督办后仍无进展" if responsible else "",
+        )
+    up = make_case(session, b, level=Level.ESCALATED, opened_at=date(2024, 3, 8))
+    late = frozen_step(
+        session,
+        up,
+        due=date(2024, 3, 15),
+        feedback_on=date(2024, 3, 18),
+        margin=-1,
+        level=Level.ESCALATED,
+    )
+    make_feedback(session, late, received_at=date(2024, 3, 14), signed=False)
+    session.add(Referral(case_id=up.id, referred_at=date(2024, 3, 20), reason="推诿"))
+    make_ticket(session, unit_id=a.id, repeat_group="G1", callback_result=CallbackResult.SATISFIED)
+    make_ticket(session, unit_id=b.id, callback_result=CallbackResult.UNSATISFIED)
+    session.commit()
+    return a, b
+
+
+def selections(a, b) -> list[Selection]:
+    as_of = date(2024, 3, 20)
+    return [
+        march(as_of),
+        march(as_of).with_units({a.id}),
+        march(as_of).with_levels({Level.ONSITE, Level.ESCALATED}),
+    ]
+
+
+def test_the_one_pass_step_counts_equal_the_item_queries(session, mixed_march):
+    """`step_counts` counts three measures in one scan; per unit its figures are the rows of
+    the item queries `steps_due`, `onsite_notices` and `escalations` counted one by one."""
+    a, b = mixed_march
+    position = {ON_TIME: 0, LATE: 1, PENDING: 2}
+    for sel in selections(a, b):
+        expected: dict[int, list[int]] = {}
+        for row in items(session, steps_due(sel)):
+            expected.setdefault(row.unit_id, [0] * 6)[position[row.outcome]] += 1
+        for row in items(session, onsite_notices(sel)):
+            counts = expected.setdefault(row.unit_id, [0] * 6)
+            counts[3] += 1
+            counts[4] += row.registered_same_day
+        for row in items(session, escalations(sel)):
+            expected.setdefault(row.unit_id, [0] * 6)[5] += 1
+        measured = {
+            r.unit_id: figures
+            for r in compute(session, sel).units
+            if any(
+                figures := [
+                    r.steps_on_time,
+                    r.steps_late,
+                    r.steps_pending,
+                    r.notices,
+                    r.notices_registered,
+                    r.escalations,
+                ]
+            )
+        }
+        assert measured == expected
+    everything = compute(session, selections(a, b)[0])
+    assert (everything.overall.notices, everything.overall.notices_registered) == (3, 1)
+    assert everything.overall.escalations == 2
+
+
+def test_figures_with_levels_equal_the_separate_calls(session, mixed_march):
+    """`compute(with_levels=True)` (the work report) groups each measure by unit and level at
+    once; the figures are those of `compute` and `by_level` called apart."""
+    a, b = mixed_march
+    for sel in selections(a, b):
+        together = compute(session, sel, with_levels=True)
+        apart = compute(session, sel)
+        assert together.overall == apart.overall
+        assert together.units == apart.units
+        assert together.levels == by_level(session, sel)
+    assert compute(session, march()).levels is None
+    levels = compute(session, march(date(2024, 3, 20)), with_levels=True).levels
+    assert [levels[lv].cases for lv in Level] == [1, 1, 1]

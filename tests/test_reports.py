@@ -14,6 +14,7 @@ from docx import Document as open_docx
 from matplotlib import font_manager
 from sqlmodel import select
 
+from duban.assessment import assess, summary_rows
 from duban.cli import main
 from duban.enums import (
     AuditAction,
@@ -25,10 +26,20 @@ from duban.enums import (
     Scope,
     StepKind,
     StepStatus,
+    UnitRole,
 )
 from duban.errors import ConflictError, PermissionDenied, ValidationError
-from duban.kpi import Period
-from duban.models import AuditLog, Document, Meeting, MeetingCase, Referral, RoutingRule
+from duban.kpi import Period, by_level
+from duban.models import (
+    AuditLog,
+    CaseUnit,
+    Document,
+    Meeting,
+    MeetingCase,
+    Referral,
+    RoutingRule,
+    Unit,
+)
 from duban.permissions import SYSTEM, Actor
 from duban.reports import (
     build_report,
@@ -363,3 +374,32 @@ def test_cli_report_refuses_a_bad_range_in_chinese(engine, capsys, tmp_path):
     assert main(["report", "--from", "2024-03-31", "--to", "2024-01-01", "--out", str(out)]) == 2
     assert "结束日期 2024-01-01 早于开始日期 2024-03-31" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_report_counts_the_assessment_the_items_list(session, quarter):
+    """The report scores units from counted deductions (`assess(detail=False)`); its table is
+    the one the listed items give, and its per-level figures are `kpi.by_level`'s."""
+    report = build_report(session, Q1, as_of=AS_OF)
+    sel = report.selection
+    assert not report.assessment.detailed
+    assert summary_rows(report.assessment) == summary_rows(assess(session, sel))
+    assert summary_rows(report.assessment)  # both units are there, with deductions
+    assert report.levels == by_level(session, sel)
+
+
+def test_case_lines_name_every_unit_lead_first(session, quarter):
+    """An escalated case handled by two units lists both, 主办 first (the 协办's name sorts
+    first); a case whose units were never recorded lists none."""
+    _, c2, _ = quarter
+    a = session.exec(select(Unit).where(Unit.name == "镇城建中心")).one()
+    session.add(CaseUnit(case_id=c2.id, unit_id=a.id, role=UnitRole.CO))
+    bare = make_case(session, a, level=Level.ESCALATED, opened_at=date(2024, 3, 25), title="无单位")
+    for link in session.exec(select(CaseUnit).where(CaseUnit.case_id == bare.id)):
+        session.delete(link)
+    session.commit()
+    lines = build_report(session, Q1, as_of=AS_OF).escalated
+    assert [(c.case_no, c.units) for c in lines] == [
+        (c2.case_no, "镇城管中队、镇城建中心"),
+        (bare.case_no, ""),
+    ]
+    assert lines[1].outcome == "督办中"
