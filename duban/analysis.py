@@ -24,6 +24,15 @@ index on bigram prefixes (AllPairs prefix filtering: two token sets with Jaccard
 a token among the first |x| − ⌈t·|x|⌉ + 1 tokens of each, in one global rarest-first
 order), and every candidate pair is verified exactly. `bench/bench_candidates.py` measures
 it against the all-pairs baseline and checks both give the same matters.
+
+Kept between runs (tables TicketMatchKey, MatterLink, CandidateRun). What a ticket
+contributes to the relation is stable: its wording (address, category, normalised text)
+and the links between wordings. A run prepares only the tickets that are new or whose
+address, category, content, date or 市级督办 flag changed since the last run — found by
+`Ticket.version` — and compares them with the tickets they can meet in a window; the rest
+is read back. Statuses, callbacks and due dates are read fresh on every run, so a run
+gives exactly what a run from nothing would (`rebuild=True`, and automatically when
+INDEX_VERSION, the similarity threshold or a longer look-back no longer match).
 """
 
 from __future__ import annotations
@@ -32,19 +41,22 @@ import gc
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import cache, wraps
-from typing import Any, ParamSpec, TypeVar
+from hashlib import blake2b
+from time import perf_counter
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
-from sqlalchemy import String, and_, or_, type_coerce
+from sqlalchemy import String, and_, delete, or_, type_coerce, update
+from sqlalchemy import text as sql
 from sqlmodel import Session, select
 
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
-from duban.models import Case, CaseTicket, Ticket
+from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes
 from duban.settings import clean_setting, get_setting
@@ -57,6 +69,7 @@ SMALL = 24  # up to this many wordings at one address are compared pairwise, dir
 FEW = 4  # a contained address with up to this many wordings is compared directly too
 _SPECIFIC = re.compile(r"[0-9号弄幢栋楼室组]")
 _NOT_TEXT = re.compile(r"[\W_]+")
+_NOT_DIGIT = re.compile(r"\D")
 _STATUS_SPLIT = re.compile(r"[、,，;；\s]+")
 _CLAUSE = re.compile(r"[，,。；;！!？?\s]")
 
@@ -204,7 +217,7 @@ def same_matter(
 
 @dataclass(frozen=True)
 class Link:
-    """Two tickets (indices into the input) with near-identical contents."""
+    """Two tickets (indices into the input, `a` < `b`) with near-identical contents."""
 
     a: int
     b: int
@@ -339,165 +352,296 @@ def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+def _nested_with(addresses: Iterable[str], targets: set[str]) -> list[tuple[str, str]]:
+    """The pairs of `nested_addresses(addresses)` that hold one of `targets`, for a few
+    targets: each target's own substrings are looked up in the set, and the addresses
+    holding a target are those holding its last four characters, so the rest of the
+    addresses are never paired with each other.
+    """
+    pool = sorted({a for a in addresses if len(a) >= MIN_NESTED_ADDRESS})
+    if len(targets) * 8 > len(pool):  # many targets: pairing everything costs no more
+        return [p for p in nested_addresses(pool) if p[0] in targets or p[1] in targets]
+    known = set(pool)
+    pairs = set()
+    for long in targets:  # a known address inside a target …
+        for start in range(len(long) - MIN_NESTED_ADDRESS + 1):
+            for end in range(start + MIN_NESTED_ADDRESS, len(long) + 1):
+                part = long[start:end]
+                if part != long and part in known and nested(part, long):
+                    pairs.add((part, long))
+    shorts = [t for t in targets if len(t) >= MIN_NESTED_ADDRESS]  # … and targets inside one
+    tails = {short[-MIN_NESTED_ADDRESS:] for short in shorts}
+    holders: dict[str, list[str]] = defaultdict(list)
+    for long in pool:
+        for start in range(len(long) - MIN_NESTED_ADDRESS + 1):
+            piece = long[start : start + MIN_NESTED_ADDRESS]
+            if piece in tails:
+                holders[piece].append(long)
+    for short in shorts:
+        for long in holders.get(short[-MIN_NESTED_ADDRESS:], ()):
+            if long != short and short in long and nested(short, long):
+                pairs.add((short, long))
+    return sorted(pairs)
+
+
 Wording = tuple[str, str, str]  # (address, category at a specific address else "", text)
 
 
-class MatterIndex:
-    """Tickets' addresses, categories and wordings prepared once; `group` splits any subset
-    into matters.
+def _wording(address: str, category: str, text: str) -> Wording:
+    """What tells two tickets' contents apart: at a specific address the category counts too
+    (one node per address and category), elsewhere only the text."""
+    return (address, category if is_specific(address) else "", text)
+
+
+@_without_cyclic_gc
+def _find_links(
+    addresses: Sequence[str],
+    categories: Sequence[str],
+    texts: Callable[[int], str],
+    percent: int,
+    fresh: Sequence[bool] | None = None,
+) -> tuple[dict[tuple[Wording, Wording], float], dict[Wording, list[int]]]:
+    """Every pair of wordings with near-identical texts at agreeing addresses that may join
+    two matters, where at least one wording belongs to a `fresh` ticket (default: all).
+
+    Tickets are `addresses` (normalised), `categories` and `texts(i)` (normalised content,
+    asked only of tickets where a comparison may happen). Two wordings of one node (one
+    specific address and category, or one text at a vague address) are not linked: they
+    are one matter already. Returns the links ((wording, wording) → Jaccard, each pair
+    once) and the tickets of each wording compared.
+
+    Contents are compared only inside an address — a vague one, or a specific one holding
+    several categories — or across a nested pair, through the prefix index; a wording
+    known from an earlier run meets only the fresh ones.
+    """
+    is_fresh = fresh if fresh is not None else [True] * len(addresses)
+    by_address: dict[str, list[int]] = defaultdict(list)
+    for i, address in enumerate(addresses):
+        by_address[address].append(i)
+    if fresh is None:
+        targets = set(by_address)
+    else:
+        targets = {a for a, new in zip(addresses, fresh, strict=True) if new}
+    if not targets:
+        return {}, {}
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for address, category in zip(addresses, categories, strict=True):
+        if address in targets:
+            kinds[address].add(category)
+    # compared within itself: a vague address, or a specific one holding several categories
+    self_joined = sorted(a for a in targets if not is_specific(a) or len(kinds[a]) > 1)
+    pairs = _nested_with((a for a in by_address if a), targets)
+    words: dict[str, dict[Wording, list[int]]] = {}
+    new_words: dict[str, set[Wording]] = {}
+    for address in {*self_joined, *(a for pair in pairs for a in pair)}:
+        here: dict[Wording, list[int]] = defaultdict(list)
+        specific = is_specific(address)
+        for i in by_address[address]:
+            text = texts(i)
+            if text:
+                here[(address, categories[i] if specific else "", text)].append(i)
+        words[address] = here
+        new_words[address] = (
+            set(here)
+            if fresh is None
+            else {w for w, tickets in here.items() if any(is_fresh[i] for i in tickets)}
+        )
+    tokens = _token_ids({w[2] for here in words.values() for w in here})
+    sets = {text: frozenset(ids) for text, ids in tokens.items()}
+    links: dict[tuple[Wording, Wording], float] = {}
+    for address in self_joined:
+        known, new = words[address], new_words[address]
+        if not new:
+            continue
+        by_kind = is_specific(address)  # one category here is one node already
+        # known wordings first: they are only indexed, the new ones probe then join
+        ordered = list(known) if len(new) == len(known) else [*(known.keys() - new), *new]
+        if len(ordered) <= SMALL:  # a few wordings: compare them directly
+            for j, b in enumerate(ordered):
+                if b in new:
+                    for a in ordered[:j]:
+                        if not by_kind or a[1] != b[1]:
+                            score = _similar(sets[a[2]], sets[b[2]], percent)
+                            if score is not None:
+                                links[(a, b)] = score
+            continue
+        index = _PrefixIndex(percent)
+        for w in ordered:
+            if w in new:
+                for other, score in index.probe(tokens[w[2]]):
+                    if not by_kind or other[1] != w[1]:
+                        links[(other, w)] = score
+            index.add(w, tokens[w[2]])
+
+    indexes: dict[tuple[str, bool], _PrefixIndex] = {}
+
+    def index_of(address: str, only_new: bool) -> _PrefixIndex:
+        key = (address, only_new)
+        if key not in indexes:
+            index = indexes[key] = _PrefixIndex(percent)
+            for w in new_words[address] if only_new else words[address]:
+                index.add(w, tokens[w[2]])
+        return indexes[key]
+
+    for short, long in pairs:
+        shorts, longs = words[short], words[long]
+        new_shorts, new_longs = new_words[short], new_words[long]
+        if not shorts or not longs or not (new_shorts or new_longs):
+            continue
+        if len(shorts) <= FEW:  # the shorter address is probed by many: index it unless tiny
+            for b in longs:
+                for a in shorts:
+                    if a in new_shorts or b in new_longs:
+                        score = _similar(sets[a[2]], sets[b[2]], percent)
+                        if score is not None:
+                            links[(a, b)] = score
+            continue
+        for b in longs:
+            if b not in new_longs and not new_shorts:
+                continue
+            for a, score in index_of(short, b not in new_longs).probe(tokens[b[2]]):
+                links[(a, b)] = score
+    compared = {w: tickets for here in words.values() for w, tickets in here.items()}
+    return links, compared
+
+
+class _Matters:
+    """Tickets as nodes (one per specific address and category; elsewhere one per wording)
+    and the links between wordings; `group` splits any subset into matters.
 
     The result equals the connected components of `same_matter` over all pairs of the
-    subset, without comparing all pairs (see the module docstring): similar wordings are
-    found once for all tickets, and a subset keeps the links whose two wordings it holds.
+    subset: a subset keeps the links whose two wordings it holds, each link standing for
+    its first two tickets. Of several links joining the same two nodes the strongest is
+    kept as evidence, the earliest tickets on a tie, so the evidence depends only on the
+    tickets and not on the order the links were found in.
     """
 
-    @_without_cyclic_gc
     def __init__(
         self,
-        addresses: Sequence[str],
-        contents: Sequence[str],
-        percent: int,
-        categories: Sequence[str] | None = None,
+        nodes: Sequence[Hashable],
+        wordings: Sequence[Hashable],
+        links: Iterable[tuple[Hashable, Hashable, float]],
     ) -> None:
-        """`addresses` normalised (`Ticket.address_norm`), `contents` as written.
-
-        Only contents at addresses that take part in a comparison are normalised and
-        tokenised; elsewhere the wording does not matter (one node per specific address
-        and category).
-        """
-        self.addresses, self.percent = list(addresses), percent
-        self.categories = list(categories) if categories is not None else [""] * len(addresses)
-        distinct = set(self.addresses)
-        self.specific = {a: is_specific(a) for a in distinct}
-        kinds: dict[str, set[str]] = defaultdict(set)
-        for address, category in zip(self.addresses, self.categories, strict=True):
-            kinds[address].add(category)
-        pairs = nested_addresses(a for a in distinct if a)
-        # compared within itself: a vague address, or a specific one holding several categories
-        self_joined = {a for a in distinct if not self.specific[a] or len(kinds[a]) > 1}
-        compared = self_joined | {a for pair in pairs for a in pair}
-        clean: dict[str, str] = {}
-        self.texts = [
-            (clean.get(c) or clean.setdefault(c, normalize_text(c))) if a in compared else ""
-            for a, c in zip(self.addresses, contents, strict=True)
-        ]
-        wordings: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for i, address in enumerate(self.addresses):
-            if address in compared:
-                wordings[address].add(self.wording(i)[1:])
-        self.links: list[tuple[Wording, Wording, float]] = []  # near-identical contents
-        self._keys: tuple[list[Wording], list[tuple]] | None = None
-        tokens = _token_ids({text for words in wordings.values() for _, text in words})
-        sets = {text: frozenset(ids) for text, ids in tokens.items()}
-        indexes: dict[str, _PrefixIndex] = {}
-
-        def index_of(address: str) -> _PrefixIndex:
-            if address not in indexes:
-                index = indexes[address] = _PrefixIndex(percent)
-                for category, text in sorted(wordings[address]):
-                    index.add((category, text), tokens[text])
-            return indexes[address]
-
-        def link(address_a: str, a: tuple[str, str], address_b: str, b: tuple[str, str]) -> None:
-            score = _similar(sets[a[1]], sets[b[1]], percent)
-            if score is not None:
-                self.links.append(((address_a, *a), (address_b, *b), score))
-
-        for address in sorted(self_joined):
-            words = sorted(wordings[address])
-            if len(words) <= SMALL:  # a few wordings: compare them directly
-                for j, b in enumerate(words):
-                    for a in words[:j]:
-                        link(address, a, address, b)
-                continue
-            index = indexes[address] = _PrefixIndex(percent)
-            for category, text in words:
-                for (other_category, other), score in index.probe(tokens[text]):
-                    self.links.append(
-                        ((address, other_category, other), (address, category, text), score)
-                    )
-                index.add((category, text), tokens[text])
-        for short, long in pairs:
-            shorts, longs = sorted(wordings[short]), sorted(wordings[long])
-            if len(shorts) <= FEW:  # the shorter address is probed by many: index it unless tiny
-                for b in longs:
-                    for a in shorts:
-                        link(short, a, long, b)
-                continue
-            for category, text in longs:
-                for (other_category, other), score in index_of(short).probe(tokens[text]):
-                    self.links.append(
-                        ((short, other_category, other), (long, category, text), score)
-                    )
-
-    def wording(self, i: int) -> Wording:
-        address = self.addresses[i]
-        return (address, self.categories[i] if self.specific[address] else "", self.texts[i])
-
-    def node_key(self, wording: Wording) -> tuple[str, str]:
-        """One node per specific address and category; elsewhere one per wording."""
-        address, category, text = wording
-        return (address, category) if self.specific[address] else (address, text)
-
-    def _ticket_keys(self) -> tuple[list[Wording], list[tuple]]:
-        """Each ticket's wording and node key, computed once for every `group` call."""
-        wordings = [self.wording(i) for i in range(len(self.addresses))]
-        keys: list[tuple] = [
-            (w[0], i) if not w[2] and not self.specific[w[0]] else self.node_key(w)
-            for i, w in enumerate(wordings)  # no wording to compare: like no other ticket
-        ]
-        return wordings, keys
+        """`nodes[i]`, `wordings[i]`: ticket i's node and wording (falsy: no text)."""
+        number: dict[Hashable, int] = {}
+        self.nodes = [number.setdefault(key, len(number)) for key in nodes]
+        self.wordings = wordings
+        self.links = list(links)
+        linked = {w for a, b, _ in self.links for w in (a, b)}
+        self.linked = [bool(w) and w in linked for w in wordings]  # a link may reach it
 
     @_without_cyclic_gc
-    def group(self, subset: Iterable[int] | None = None) -> list[Matter]:
-        """The matters among the tickets `subset` (indices; default all), members sorted."""
-        if self._keys is None:
-            self._keys = self._ticket_keys()
-        wordings, keys = self._keys
-        ids = range(len(self.addresses)) if subset is None else subset
-        node_of: dict[tuple, int] = {}
-        node_members: list[list[int]] = []
-        first: dict[Wording, int] = {}  # a wording → its first ticket in the subset
+    def group(self, subset: Iterable[int] | None = None, smallest: int = 1) -> list[Matter]:
+        """The matters of at least `smallest` tickets among the tickets `subset` (indices,
+        ascending; default all), members sorted, in the order of their first members."""
+        nodes, wordings, linked = self.nodes, self.wordings, self.linked
+        ids = range(len(nodes)) if subset is None else subset
+        members: dict[int, list[int]] = {}
+        first: dict[Hashable, int] = {}  # a linked wording → its first ticket in the subset
         for i in ids:
-            key = keys[i]
-            n = node_of.get(key)
-            if n is None:
-                n = node_of[key] = len(node_members)
-                node_members.append([])
-            node_members[n].append(i)
-            first.setdefault(wordings[i], i)
+            node = nodes[i]
+            found = members.get(node)
+            if found is None:
+                members[node] = [i]
+            else:
+                found.append(i)
+            if linked[i] and wordings[i] not in first:
+                first[wordings[i]] = i
         best: dict[tuple[int, int], Link] = {}
         for wording_a, wording_b, score in self.links:
             a, b = first.get(wording_a), first.get(wording_b)
             if a is None or b is None:
                 continue
-            u, v = node_of[self.node_key(wording_a)], node_of[self.node_key(wording_b)]
+            u, v = nodes[a], nodes[b]
             if u == v:
                 continue
-            key = (min(u, v), max(u, v))
-            if key not in best or best[key].score < score:
+            if a > b:
+                a, b = b, a
+            key = (u, v) if u < v else (v, u)
+            held = best.get(key)
+            if (
+                held is None
+                or score > held.score
+                or (score == held.score and (a, b) < (held.a, held.b))
+            ):
                 best[key] = Link(a, b, score)
-        uf = _UnionFind(len(node_members))
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while parent.get(x, x) != root:
+                parent[x], x = root, parent[x]
+            return root
+
         for u, v in best:
-            uf.union(u, v)
-        matters: dict[int, Matter] = {}
-        for n, members in enumerate(node_members):
-            matters.setdefault(uf.find(n), Matter([])).members.extend(members)
+            ru, rv = find(u), find(v)
+            if ru != rv:
+                parent[max(ru, rv)] = min(ru, rv)
+        linked_nodes = {node for pair in best for node in pair}
+        matters: list[Matter] = []
+        joined: dict[int, Matter] = {}  # components of several nodes, by root
+        for node, tickets in members.items():
+            if node in linked_nodes:
+                joined.setdefault(find(node), Matter([])).members.extend(tickets)
+            elif len(tickets) >= smallest:  # a node alone (most are): no links, no sorting
+                matters.append(Matter(tickets if len(tickets) == 1 else sorted(tickets)))
         for (u, _), link in best.items():
-            matters[uf.find(u)].links.append(link)
-        for matter in matters.values():
-            matter.members.sort()
-        return list(matters.values())
+            joined[find(u)].links.append(link)
+        for matter in joined.values():
+            if len(matter.members) >= smallest:
+                matter.members.sort()
+                matters.append(matter)
+        matters.sort(key=lambda m: m.members[0])
+        return matters
 
 
+def _nodes(
+    addresses: Sequence[str], categories: Sequence[str], wordings: Sequence[Hashable]
+) -> list[Hashable]:
+    """Each ticket's node: one per specific address and category; elsewhere one per
+    wording, and a ticket without a wording at a vague address is like no other."""
+    specific: dict[str, bool] = {}
+    nodes: list[Hashable] = []
+    for i, (address, category, wording) in enumerate(
+        zip(addresses, categories, wordings, strict=True)
+    ):
+        known = specific.get(address)
+        if known is None:
+            known = specific[address] = is_specific(address)
+        if known:
+            nodes.append((address, category))
+        else:
+            nodes.append((address, wording) if wording else (i,))
+    return nodes
+
+
+@_without_cyclic_gc
 def group_matters(
     addresses: Sequence[str],
     contents: Sequence[str],
     percent: int,
     categories: Sequence[str] | None = None,
 ) -> list[Matter]:
-    """Split tickets (normalised address, content as written, category) into matters."""
-    return MatterIndex(addresses, contents, percent, categories).group()
+    """Split tickets (normalised address, content as written, category) into matters, in
+    memory (`find_candidates` keeps what it finds in the database instead)."""
+    categories = list(categories) if categories is not None else [""] * len(addresses)
+    texts: dict[int, str] = {}
+
+    def text(i: int) -> str:
+        if i not in texts:
+            texts[i] = normalize_text(contents[i])
+        return texts[i]
+
+    links, _ = _find_links(addresses, categories, text, percent)
+    wordings = [
+        _wording(a, c, texts[i]) if texts.get(i) else None
+        for i, (a, c) in enumerate(zip(addresses, categories, strict=True))
+    ]
+    nodes = _nodes(addresses, categories, wordings)
+    matters = _Matters(nodes, wordings, ((a, b, s) for (a, b), s in links.items()))
+    return matters.group()
 
 
 def _token_ids(texts: Iterable[str]) -> dict[str, list[int]]:
@@ -515,9 +659,9 @@ def _rarest(item: tuple[str, int]) -> tuple[int, str]:
 # --- tickets and groups --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TicketInfo:
-    """What the rules and the page need of a ticket."""
+class TicketInfo(NamedTuple):
+    """What the rules and the page need of a ticket (a named tuple: a run builds one per
+    ticket of the window, five times faster than a frozen dataclass)."""
 
     id: int
     ticket_no: str
@@ -536,7 +680,7 @@ class TicketInfo:
 
     def caller_key(self) -> str:
         """Who called: the phone number's digits, else the name ("" when neither is known)."""
-        digits = re.sub(r"\D", "", self.phone or "")
+        digits = _NOT_DIGIT.sub("", self.phone or "")
         return digits if len(digits) >= 7 else (self.caller or "").strip()
 
 
@@ -617,33 +761,48 @@ class Candidates:
     as_of: datetime
     thresholds: Thresholds
     groups: tuple[Group, ...]
+    index: IndexUpdate | None = None  # what this run did to the stored same-matter index
 
     def by_rule(self, rule: Rule) -> list[Group]:
         return [g for g in self.groups if g.rule is rule]
 
 
+@_without_cyclic_gc
 def find_candidates(
-    session: Session, as_of: datetime | None = None, thresholds: Thresholds | None = None
+    session: Session,
+    as_of: datetime | None = None,
+    thresholds: Thresholds | None = None,
+    *,
+    rebuild: bool = False,
 ) -> Candidates:
-    """All candidate groups as of `as_of` (default: now), under the configured thresholds."""
+    """All candidate groups as of `as_of` (default: now), under the configured thresholds.
+
+    The stored same-matter index is brought up to date first (`_update_index`: only the
+    tickets new or changed since the last run are prepared; `rebuild` prepares them all
+    again). Its writes join the session's transaction and hold the index lock until the
+    caller commits (or rolls back: the next run then prepares them again). Statuses,
+    callbacks and due dates are read fresh every time, so the result equals a full run's.
+    """
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
-    tickets = _load_tickets(session, as_of, th)
-    index = MatterIndex(
-        [t.address_norm for t in tickets],
-        [t.content for t in tickets],
-        th.similarity_percent,
-        [t.category for t in tickets],
+    window = _load_tickets(session, as_of, th)
+    tickets = window.tickets
+    update = _update_index(session, as_of, th, window, rebuild)
+    since = _window_start(as_of, _horizon(th))
+    old_city = bool(tickets) and tickets[0].received_at < since  # open 市级督办 from before
+    nodes = _nodes(
+        [t.address_norm for t in tickets], [t.category for t in tickets], window.wordings
     )
+    index = _Matters(nodes, window.wordings, _read_links(session, since, old_city))
     repeat_from = _window_start(as_of, th.repeat_window_days)
     conc_from = _window_start(as_of, th.concentrated_window_days)
     recent = [i for i, t in enumerate(tickets) if t.received_at >= repeat_from]
     groups: list[Group] = []
-    for matter in index.group(recent):
+    for matter in index.group(recent, min(th.repeat_min, th.unsatisfied_min)):
         groups.extend(_repeated(tickets, matter, th))
         groups.extend(_unsatisfied(tickets, matter, th))
     latest = [i for i in recent if tickets[i].received_at >= conc_from]
-    for matter in index.group(latest):
+    for matter in index.group(latest, th.concentrated_min_callers):
         groups.extend(_concentrated(tickets, matter, th))
     city = [
         i
@@ -662,12 +821,17 @@ def find_candidates(
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
-    return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups))
+    return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
 
 
 def _window_start(as_of: datetime, days: int) -> datetime:
     """The first instant of the last `days` days up to `as_of` (today counts as one)."""
     return datetime.combine(as_of.date() - timedelta(days=days - 1), time.min)
+
+
+def _horizon(th: Thresholds) -> int:
+    """The longest look-back of any rule: tickets further apart never meet in one window."""
+    return max(th.repeat_window_days, th.concentrated_window_days)
 
 
 def _open(ticket: TicketInfo, th: Thresholds) -> bool:
@@ -686,10 +850,21 @@ def _latest(group: Group) -> datetime:
 _CALLBACKS = {m.value: m for m in CallbackResult}
 
 
+@dataclass
+class _Window:
+    """The tickets a run judges, with what the stored index knew of each."""
+
+    tickets: list[TicketInfo]
+    versions: list[int]  # Ticket.version now
+    key_versions: list[int | None]  # … and when its key was prepared (None: never)
+    wordings: list[int]  # the stored wording (0: none), brought up to date by _update_index
+
+
 @_without_cyclic_gc
-def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[TicketInfo]:
-    """Live tickets up to `as_of` that any rule may look at, oldest first (one query)."""
-    since = _window_start(as_of, max(th.repeat_window_days, th.concentrated_window_days))
+def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
+    """Live tickets up to `as_of` that any rule may look at, oldest first, with their stored
+    match keys (one query)."""
+    since = _window_start(as_of, _horizon(th))
     still_open = and_(
         Ticket.platform_status != "",
         Ticket.platform_status.not_in(sorted(th.done_statuses)),  # type: ignore[attr-defined]
@@ -710,7 +885,11 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[Tic
             Ticket.platform_status,
             type_coerce(Ticket.platform_due_at, String),
             Ticket.city_supervised,
+            Ticket.version,
+            TicketMatchKey.ticket_version,
+            TicketMatchKey.wording,
         )
+        .outerjoin(TicketMatchKey, TicketMatchKey.ticket_id == Ticket.id)  # type: ignore[arg-type]
         .where(
             Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
             Ticket.received_at <= as_of,
@@ -718,13 +897,36 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> list[Tic
         )
         .order_by(Ticket.received_at, Ticket.id)
     )
-    rows = session.connection().execute(stmt).all()
-    return [
+    connection = session.connection()
+    rows = connection.execute(stmt).all()
+    when = _datetime if connection.dialect.name == "sqlite" else _as_is  # ISO text, or datetime
+    callback = _CALLBACKS.get
+    tickets = [
         TicketInfo(
-            *r[:2], _datetime(r[2]), *r[3:10], _CALLBACKS.get(r[10]), r[11], _datetime(r[12]), r[13]
-        )
+            r[0],
+            r[1],
+            when(r[2]),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            callback(r[10]),
+            r[11],
+            when(r[12]),
+            r[13],
+        )  # fmt: skip
         for r in rows
     ]
+    return _Window(
+        tickets, [r[14] for r in rows], [r[15] for r in rows], [r[16] or 0 for r in rows]
+    )
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _datetime(value: datetime | str | None) -> datetime | None:
@@ -732,6 +934,376 @@ def _datetime(value: datetime | str | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
+
+
+# --- the stored same-matter index ----------------------------------------------------------
+
+# Bump when the same-matter relation, the wordings or how links are found change: the next
+# run sees a different version in the last CandidateRun and rebuilds the whole index.
+INDEX_VERSION = 1
+_LOCK = 0x6475_6261_6E00  # PostgreSQL advisory lock: one index update at a time
+_KEY = TicketMatchKey.__table__  # type: ignore[attr-defined]
+_LINK = MatterLink.__table__  # type: ignore[attr-defined]
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    """One recorded update of the stored index (a `CandidateRun`, kept apart from its session)."""
+
+    at: datetime
+    as_of: datetime
+    rebuilt: bool
+    prepared: int
+    links: int
+    max_ticket_id: int
+    horizon_days: int
+    seconds: float
+
+    @classmethod
+    def of(cls, row: CandidateRun | None) -> IndexRun | None:
+        if row is None:
+            return None
+        return cls(row.at, row.as_of, row.rebuilt, row.prepared, row.links, row.max_ticket_id,
+                   row.horizon_days, row.seconds)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """What one run did to the stored index."""
+
+    rebuilt: bool  # prepared every ticket of the window afresh
+    prepared: int  # tickets new, or whose address, category, content, date or city changed
+    links: int  # links found from them
+    seconds: float
+    last: IndexRun | None  # the latest recorded update (this one, if it changed anything)
+
+
+def wording_id(address: str, category: str, text: str) -> int:
+    """A ticket's wording (`_wording`) as a stable signed 64-bit number; 0 for no text."""
+    if not text:
+        return 0
+    address, category, text = _wording(address, category, text)
+    data = f"{address}\x1f{category}\x1f{text}".encode()
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True) or 1
+
+
+def last_index_run(session: Session) -> CandidateRun | None:
+    """The latest update of the stored index (None: never built)."""
+    return session.exec(select(CandidateRun).order_by(CandidateRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+
+
+def _usable(run: CandidateRun | None, th: Thresholds) -> bool:
+    """Whether the stored index answers for these thresholds with this code."""
+    return (
+        run is not None
+        and run.index_version == INDEX_VERSION
+        and run.similarity_percent == th.similarity_percent
+        and run.horizon_days >= _horizon(th)
+    )
+
+
+def _update_index(
+    session: Session, as_of: datetime, th: Thresholds, window: _Window, rebuild: bool
+) -> IndexUpdate:
+    """Prepare the window's tickets that are new or changed since the last run: their
+    wordings, and the links between them and every ticket they may meet in a window.
+
+    Invariant kept: any two prepared tickets whose dates are less than the horizon apart,
+    or that are both 市级督办, have had their wordings compared. So a new ticket is
+    compared with the window and with the prepared tickets outside it that are as close
+    (deleted ones too: they may be restored), and nothing else needs comparing again.
+    A ticket whose version moved while its address, category, content, date and city did
+    not (a new status or callback) is not compared again.
+    """
+    tickets, wordings = window.tickets, window.wordings
+    last = last_index_run(session)
+    if not rebuild and _usable(last, th):
+        stale = [i for i, v in enumerate(window.versions) if window.key_versions[i] != v]
+        if not stale:
+            return IndexUpdate(False, 0, 0, 0.0, IndexRun.of(last))
+    started = perf_counter()
+    _lock(session)
+    last = last_index_run(session)  # another run may have updated it while we waited
+    rebuilt = rebuild or not _usable(last, th)
+    if rebuilt:
+        session.execute(delete(_LINK))
+        session.execute(delete(_KEY))
+        horizon, known = _horizon(th), {}
+        stale = list(range(len(tickets)))
+    else:
+        assert last is not None
+        horizon = last.horizon_days
+        stale = [i for i, v in enumerate(window.versions) if window.key_versions[i] != v]
+        known = _read_keys(session, [tickets[i].id for i in stale])
+    texts: dict[int, str] = {}
+    clean: dict[str, str] = {}  # content → normalised (complaints repeat word for word)
+    fresh: list[int] = []
+    inserts: list[tuple] = []
+    updates: list[tuple] = []
+    for i in stale:
+        t, version = tickets[i], window.versions[i]
+        stored = known.get(t.id)
+        if stored is not None and stored[0] == version:  # prepared by another run meanwhile
+            wordings[i] = stored[1]
+            continue
+        text = clean.get(t.content)
+        if text is None:
+            text = clean[t.content] = normalize_text(t.content)
+        texts[i] = text
+        wordings[i] = wording_id(t.address_norm, t.category, text)
+        row = (t.id, version, wordings[i], t.received_at, t.city)
+        if stored is None:
+            inserts.append(row)
+        else:
+            updates.append(row)
+            if stored[1:] == (wordings[i], t.received_at, t.city):
+                continue  # only its status or callback moved: nothing to compare
+        fresh.append(i)
+    links = _link_fresh(session, as_of, th, window, fresh, texts, horizon, rebuilt)
+    _write_keys(session, inserts, updates)
+    _write_links(session, links)
+    if not fresh and not rebuilt:
+        return IndexUpdate(False, 0, 0, perf_counter() - started, IndexRun.of(last))
+    ids = [tickets[i].id for i in fresh]
+    run = CandidateRun(
+        as_of=as_of,
+        rebuilt=rebuilt,
+        prepared=len(fresh),
+        links=len(links),
+        max_ticket_id=max([*ids, last.max_ticket_id if last and not rebuilt else 0]),
+        index_version=INDEX_VERSION,
+        similarity_percent=th.similarity_percent,
+        horizon_days=horizon,
+        seconds=round(perf_counter() - started, 3),
+    )
+    session.add(run)
+    session.flush()
+    return IndexUpdate(rebuilt, len(fresh), len(links), run.seconds, IndexRun.of(run))
+
+
+def _lock(session: Session) -> None:
+    """Serialise index updates: two runs must not prepare the same tickets at once.
+
+    PostgreSQL: an advisory lock held to the end of the transaction. SQLite: the first
+    write of a transaction takes the database's one write lock (a write of no rows will do).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    else:
+        connection.execute(update(_KEY).where(_KEY.c.ticket_id < 0).values(city=False))
+
+
+def _read_keys(session: Session, ids: list[int]) -> dict[int, tuple[int, int, datetime, bool]]:
+    """The stored keys of these tickets: id → (version, wording, received_at, city)."""
+    found = {}
+    connection = session.connection()
+    for start in range(0, len(ids), _CHUNK):
+        stmt = select(
+            _KEY.c.ticket_id,
+            _KEY.c.ticket_version,
+            _KEY.c.wording,
+            type_coerce(_KEY.c.received_at, String),
+            _KEY.c.city,
+        ).where(_KEY.c.ticket_id.in_(ids[start : start + _CHUNK]))
+        for tid, version, wording, received, city in connection.execute(stmt):
+            found[tid] = (version, wording, _datetime(received), city)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Neighbour:
+    """A prepared ticket outside the window that a fresh one may meet."""
+
+    id: int
+    received_at: datetime
+    address_norm: str
+    category: str
+    content: str
+    city: bool
+
+
+def _link_fresh(
+    session: Session,
+    as_of: datetime,
+    th: Thresholds,
+    window: _Window,
+    fresh: list[int],
+    texts: dict[int, str],
+    horizon: int,
+    rebuilt: bool,
+) -> dict[tuple[int, int], tuple[float, datetime, bool]]:
+    """Links between the fresh tickets' wordings and those of every prepared ticket they
+    may meet: (wording_a, wording_b) → (score, latest ticket of the two wordings, whether
+    both have a 市级督办 ticket)."""
+    if not fresh:
+        return {}
+    tickets = window.tickets
+    outside = [] if rebuilt else _neighbours(session, as_of, th, tickets, fresh, horizon)
+    pool: list[Any] = [*tickets, *outside]  # TicketInfo and _Neighbour share what is read here
+    is_fresh = [False] * len(pool)
+    for i in fresh:
+        is_fresh[i] = True
+
+    def text(i: int) -> str:
+        if i not in texts:
+            texts[i] = normalize_text(pool[i].content)
+        return texts[i]
+
+    found, compared = _find_links(
+        [p.address_norm for p in pool],
+        [p.category for p in pool],
+        text,
+        th.similarity_percent,
+        is_fresh,
+    )
+    ids: dict[Wording, tuple[int, datetime, bool]] = {}
+
+    def described(w: Wording) -> tuple[int, datetime, bool]:
+        if w not in ids:
+            members = compared[w]
+            ids[w] = (
+                wording_id(*w),
+                max(pool[i].received_at for i in members),
+                any(pool[i].city for i in members),
+            )
+        return ids[w]
+
+    links: dict[tuple[int, int], tuple[float, datetime, bool]] = {}
+    for (a, b), score in found.items():
+        (id_a, at_a, city_a), (id_b, at_b, city_b) = described(a), described(b)
+        key = (id_a, id_b) if id_a < id_b else (id_b, id_a)
+        links[key] = (score, max(at_a, at_b), city_a and city_b)
+    return links
+
+
+def _neighbours(
+    session: Session,
+    as_of: datetime,
+    th: Thresholds,
+    tickets: list[TicketInfo],
+    fresh: list[int],
+    horizon: int,
+) -> list[_Neighbour]:
+    """Prepared tickets outside the window that the fresh ones may meet in some window:
+    received less than the horizon's days from one of them (before the window, after
+    `as_of`, or deleted), and, for a fresh 市级督办 ticket, every prepared 市级督办 ticket."""
+    since = _window_start(as_of, _horizon(th))
+    days = [tickets[i].received_at.date() for i in fresh]
+    low = datetime.combine(min(days) - timedelta(days=horizon - 1), time.min)
+    high = datetime.combine(max(days) + timedelta(days=horizon), time.min)
+    near = or_(
+        and_(Ticket.received_at >= low, Ticket.received_at < since),
+        and_(Ticket.received_at > as_of, Ticket.received_at < high),
+        and_(
+            Ticket.deleted_at.is_not(None),  # type: ignore[union-attr]
+            Ticket.received_at >= since,
+            Ticket.received_at <= as_of,
+        ),
+    )
+    if any(tickets[i].city for i in fresh):
+        near = or_(near, Ticket.city_supervised)
+    stmt = (
+        select(
+            Ticket.id,
+            type_coerce(Ticket.received_at, String),
+            Ticket.address_norm,
+            Ticket.category,
+            Ticket.content,
+            Ticket.city_supervised,
+        )
+        .join(TicketMatchKey, TicketMatchKey.ticket_id == Ticket.id)  # type: ignore[arg-type]
+        .where(near)
+    )
+    inside = {t.id for t in tickets}
+    return [
+        _Neighbour(r[0], _datetime(r[1]), *r[2:])  # type: ignore[arg-type]
+        for r in session.connection().execute(stmt).all()
+        if r[0] not in inside
+    ]
+
+
+_KEY_COLUMNS = "ticket_id, ticket_version, wording, received_at, city"
+_LINK_COLUMNS = "wording_a, wording_b, score, last_at, city"
+_PG_ROWS = 20_000  # rows per UPDATE or INSERT … SELECT FROM unnest(…) statement
+
+
+def _write_keys(session: Session, inserts: list[tuple], updates: list[tuple]) -> None:
+    """Store keys (id, version, wording, received_at, city): bulk statements on the driver,
+    since a full build writes one row per ticket of the window and the ORM's per-row cost
+    would be most of its time."""
+    connection = session.connection()
+    table = _KEY.name
+    if connection.dialect.name == "postgresql":
+        if inserts:  # COPY: several times faster than INSERT for a full build's rows
+            driver = connection.connection.driver_connection
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                with cursor.copy(f"COPY {table} ({_KEY_COLUMNS}) FROM STDIN") as copy:
+                    for row in inserts:
+                        copy.write_row(row)
+        rows = "unnest(%s::int[], %s::int[], %s::bigint[], %s::timestamp[], %s::bool[])"
+        for start in range(0, len(updates), _PG_ROWS):
+            connection.exec_driver_sql(
+                f"UPDATE {table} AS k SET ticket_version = u.v, wording = u.w, received_at = u.r, "
+                f"city = u.c FROM {rows} AS u(id, v, w, r, c) WHERE k.ticket_id = u.id",
+                tuple(map(list, zip(*updates[start : start + _PG_ROWS], strict=True))),
+            )
+        return
+    if inserts:
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            [(i, v, w, _sqlite_time(r), c) for i, v, w, r, c in inserts],
+        )
+    if updates:
+        connection.exec_driver_sql(
+            f"UPDATE {table} SET ticket_version = ?, wording = ?, received_at = ?, city = ? "
+            "WHERE ticket_id = ?",
+            [(v, w, _sqlite_time(r), c, i) for i, v, w, r, c in updates],
+        )
+
+
+def _write_links(
+    session: Session, links: dict[tuple[int, int], tuple[float, datetime, bool]]
+) -> None:
+    """Add the links; one already known keeps its score and learns the later date."""
+    if not links:
+        return
+    connection = session.connection()
+    table = _LINK.name
+    rows = [(a, b, score, at, city) for (a, b), (score, at, city) in sorted(links.items())]
+    if connection.dialect.name == "postgresql":
+        arrays = "unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::timestamp[], %s::bool[])"
+        for start in range(0, len(rows), _PG_ROWS):
+            connection.exec_driver_sql(
+                f"INSERT INTO {table} ({_LINK_COLUMNS}) SELECT * FROM {arrays} "
+                "ON CONFLICT (wording_a, wording_b) DO UPDATE SET "
+                f"last_at = GREATEST({table}.last_at, EXCLUDED.last_at), "
+                f"city = {table}.city OR EXCLUDED.city",
+                tuple(map(list, zip(*rows[start : start + _PG_ROWS], strict=True))),
+            )
+        return
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (wording_a, wording_b) DO UPDATE SET "
+        "last_at = max(last_at, excluded.last_at), city = city OR excluded.city",
+        [(a, b, score, _sqlite_time(at), city) for a, b, score, at, city in rows],
+    )
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A timestamp as SQLAlchemy stores it in SQLite, so stored ones compare as text."""
+    return value.isoformat(" ", "microseconds")
+
+
+def _read_links(session: Session, since: datetime, old_city: bool) -> list[tuple[int, int, float]]:
+    """The stored links a window starting at `since` can use (and those between 市级督办
+    tickets, when open ones from before the window are in it)."""
+    recent = _LINK.c.last_at >= since
+    stmt = select(_LINK.c.wording_a, _LINK.c.wording_b, _LINK.c.score).where(
+        or_(recent, _LINK.c.city) if old_city else recent
+    )
+    return [tuple(r) for r in session.connection().execute(stmt).all()]  # type: ignore[misc]
 
 
 def _group(
@@ -821,7 +1393,7 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
         .where(Case.status == CaseStatus.OPEN, Case.deleted_at.is_(None))  # type: ignore[union-attr]
     )
     in_case: dict[int, list[OpenCase]] = defaultdict(list)
-    for ticket_id, case_id, case_no in session.exec(stmt).all():
+    for ticket_id, case_id, case_no in session.connection().execute(stmt).all():
         if ticket_id in ids:
             in_case[ticket_id].append(OpenCase(ticket_id, case_id, case_no))
     out = []

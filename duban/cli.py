@@ -319,6 +319,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     as_of = datetime.combine(parse_date(args.as_of), time(23, 59, 59)) if args.as_of else None
     with Session(open_db()) as session:
         result = find_candidates(session, as_of)
+        session.commit()  # the matter index it brought up to date: the next run is incremental
     rows = [(g.rule.label, " ".join(g.ticket_nos), g.reason) for g in result.groups]
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -14,7 +14,16 @@ from datetime import date
 from typing import Any
 
 from pydantic import NaiveDatetime
-from sqlalchemy import JSON, Column, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from duban.clock import now
@@ -155,6 +164,45 @@ class ColumnMapping(SQLModel, table=True):
     header: str = Field(max_length=100, unique=True)  # normalised header text
     field: str = Field(max_length=50)  # a Ticket attribute name, or "" to ignore
     created_at: NaiveDatetime = Field(default_factory=now)
+
+
+# --- 督办线索: the stored same-matter index (duban.analysis) --------------------------------
+
+
+# What the same-matter relation reads of one ticket, kept so a run prepares only new or
+# changed tickets. Derived data: rebuilt from the tickets whenever the algorithm changes.
+class TicketMatchKey(SQLModel, table=True):
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", primary_key=True)
+    ticket_version: int  # Ticket.version when prepared: a cheap "may have changed" test
+    wording: int = Field(sa_type=BigInteger)  # hash of (address, category, text); 0: no text
+    received_at: NaiveDatetime  # as prepared: which tickets it was compared with
+    city: bool  # city_supervised as prepared (city tickets are compared at any distance)
+
+
+# Two wordings (TicketMatchKey.wording) of one matter: near-identical contents at agreeing
+# addresses. A pure function of the two wordings, so never stale; `last_at` (the latest
+# ticket it was found between) lets a run read only the links its window can use.
+class MatterLink(SQLModel, table=True):
+    wording_a: int = Field(sa_type=BigInteger, primary_key=True)  # the smaller
+    wording_b: int = Field(sa_type=BigInteger, primary_key=True)
+    score: float  # bigram Jaccard of the two texts
+    last_at: NaiveDatetime = Field(index=True)
+    city: bool = Field(default=False, index=True)  # found between two city-supervised tickets
+
+
+# One update of the same-matter index: when, how much, and what it was built with.
+class CandidateRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: NaiveDatetime = Field(default_factory=now)
+    as_of: NaiveDatetime  # the analysis it ran for
+    rebuilt: bool = False  # the whole index was rebuilt (first run, or its rules changed)
+    prepared: int = 0  # tickets new or changed since the last run
+    links: int = 0  # links found between their wordings and the others'
+    max_ticket_id: int = 0  # the newest ticket indexed so far
+    index_version: int  # duban.analysis.INDEX_VERSION
+    similarity_percent: int  # the threshold the links were found with
+    horizon_days: int  # tickets this many days apart were compared
+    seconds: float = 0.0
 
 
 # --- 督办事项 -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from duban.analysis import (
     SETTING_KEYS,
     Candidates,
     Group,
+    IndexRun,
     Rule,
     Thresholds,
     find_candidates,
@@ -50,11 +51,25 @@ def data_stamp() -> tuple:
 
 
 @st.cache_resource(ttl=600, max_entries=8, show_spinner="正在分析工单…")
-def analyse(url: str, as_of: datetime, stamp: tuple, thresholds: Thresholds) -> Candidates:
+def analyse(
+    url: str, as_of: datetime, stamp: tuple, thresholds: Thresholds, rebuild: bool = False
+) -> Candidates:
     """The analysis, cached per database, moment, data version and thresholds (kept as the
-    object itself, never copied: `Candidates` is immutable)."""
+    object itself, never copied: `Candidates` is immutable). The same-matter index it
+    brings up to date is committed, so the next analysis prepares only newer tickets."""
     with Session(engine()) as session:
-        return find_candidates(session, as_of, thresholds)
+        found = find_candidates(session, as_of, thresholds, rebuild=rebuild)
+        session.commit()
+        return found
+
+
+def index_line(run: IndexRun) -> str:
+    """When the same-matter index last took in tickets, and how many."""
+    what = "全部重新建立" if run.rebuilt else f"新增或变更工单 {run.prepared:,} 件"
+    return (
+        f"同一事项索引：{cn_date(run.at)} {run.at:%H:%M} 更新，{what}（用时 {run.seconds:.1f} 秒）；"
+        "此后每次分析只比对新导入或修改过的工单"
+    )
 
 
 def threshold_form() -> None:
@@ -92,6 +107,8 @@ with user_action():  # e.g. a threshold out of range: its message, no traceback
     with Session(engine()) as session:
         thresholds = Thresholds.load(session)
     found = analyse(engine().url.render_as_string(), as_of, data_stamp(), thresholds)
+if found is not None and found.index is not None and found.index.last is not None:
+    st.caption(index_line(found.index.last))
 if flash := st.session_state.pop("candidates_flash", None):
     st.success(flash)
 with st.expander("规则与阈值"):
@@ -100,6 +117,16 @@ with st.expander("规则与阈值"):
             st.markdown(f"- {line}")
     if me.can(Perm.MANAGE_SETTINGS):
         threshold_form()
+        if found is not None and st.button(
+            "重新建立同一事项索引",
+            key="candidates_rebuild",
+            help="规则版本或相似度阈值改变时索引会自动重建；仅在怀疑索引与工单不一致时使用",
+        ):
+            with user_action():
+                analyse.clear()
+                analyse(engine().url.render_as_string(), as_of, data_stamp(), thresholds, True)
+                st.session_state["candidates_flash"] = "已重新建立同一事项索引"
+                st.rerun()
     else:
         st.caption("阈值由管理员在此调整。")
 if found is None:

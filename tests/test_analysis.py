@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+import threading
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from duban import analysis
 from duban.analysis import (
     Rule,
     bigrams,
@@ -32,6 +35,7 @@ from duban.enums import CallbackResult, CaseStatus, Role
 from duban.errors import PermissionDenied, ValidationError
 from duban.models import AuditLog, Ticket
 from duban.permissions import SYSTEM, Actor
+from duban.records import apply_changes, restore, soft_delete
 from duban.settings import set_setting
 from duban.text import normalize_address
 from tests.factories import make_case, make_ticket, make_unit
@@ -303,6 +307,20 @@ def test_nested_addresses_are_found_by_substring():
     ]
 
 
+def test_nested_pairs_of_a_few_new_addresses_are_those_of_all_pairs():
+    """An incremental run pairs only its new addresses with the known ones; the pairs are
+    the same as pairing everything and keeping those holding a new address."""
+    rng = random.Random(2)
+    parts = ["示例镇", "和睦家园", "和平路", "12号", "120号", "3号楼", "302室", "1组", "新城大道"]
+    for _ in range(50):
+        known = {normalize_address("".join(rng.choices(parts, k=rng.randrange(1, 5))))
+                 for _ in range(300)}  # fmt: skip
+        new = {*rng.sample(sorted(known), 3), normalize_address("".join(rng.choices(parts, k=3)))}
+        everything = sorted(known | new)
+        expected = [p for p in nested_addresses(everything) if p[0] in new or p[1] in new]
+        assert analysis._nested_with(everything, new) == expected
+
+
 def test_text_is_compared_without_punctuation_or_width():
     assert normalize_text("ＡＢ路 12号，漏水！") == "ab路12号漏水"
 
@@ -371,3 +389,297 @@ def test_cli_writes_csv(session, repeat_cluster, capsys):
 def test_windows_count_back_from_the_day_of_analysis(session, repeat_cluster):
     later = AS_OF + timedelta(days=60)  # R1 and R2 fall out of the 90-day window
     assert find_candidates(session, later).groups == ()
+
+
+# --- the stored index: an incremental run equals a full one --------------------------------
+
+
+def signature(result) -> list[tuple]:
+    """Everything a group shows: rule, tickets, reason, evidence, callers, open cases."""
+    return [
+        (
+            g.rule.value,
+            tuple(g.ticket_nos),
+            g.reason,
+            g.similar,
+            g.shared_addresses,
+            g.callers,
+            g.open_cases,
+        )  # fmt: skip
+        for g in result.groups
+    ]
+
+
+def incremental_and_full(session, as_of: datetime = AS_OF):
+    """A run as the page makes it (the index kept, committed), then a full rebuild of the
+    index from nothing, rolled back so the next run is incremental again."""
+    mine = find_candidates(session, as_of)
+    session.commit()
+    full = find_candidates(session, as_of, rebuild=True)
+    session.rollback()
+    assert full.index.rebuilt
+    assert signature(mine) == signature(full)
+    return mine
+
+
+def nos(result, rule: Rule) -> list[tuple[str, ...]]:
+    return [tuple(g.ticket_nos) for g in result.by_rule(rule)]
+
+
+@pytest.fixture
+def town(session):
+    """A repeat cluster over three spellings of one building, a vague road with reworded
+    complaints, one door with two kinds of complaint, and a 市级督办 ticket from before the
+    window still open."""
+    who = {"caller": "张先生", "phone": "14700000001"}
+    ticket(session, "R1", "2024-05-06", "示例镇和睦家园12号楼", ELEVATOR,
+           callback_result=CallbackResult.UNSATISFIED, platform_status="已办结", **who)  # fmt: skip
+    ticket(session, "R2", "2024-05-20", "示例镇和睦家园12号楼", "电梯又坏了，物业还是不修，老人上楼很困难",
+           callback_result=CallbackResult.UNSATISFIED, platform_status="已办结", **who)  # fmt: skip
+    ticket(session, "R3", "2024-06-10", "和睦家园12号楼", ELEVATOR + "，已经反映过多次",
+           platform_status="处理中", **who)  # fmt: skip
+    for no, day, text in (
+        ("V1", "2024-06-01", "新城大道路灯坏了好几盏，晚上很黑"),
+        ("V2", "2024-06-08", "新城大道路灯坏了好几盏，晚上很黑，希望尽快修"),
+        ("V3", "2024-06-16", "新城大道道路积水严重"),
+    ):
+        ticket(session, no, day, "示例镇新城大道", text, platform_status="处理中")
+    ticket(session, "D1", "2024-06-03", "示例镇育才路19号", "门口垃圾堆放", category="市容环境",
+           platform_status="处理中")  # fmt: skip
+    ticket(session, "D2", "2024-06-04", "示例镇育才路19号", "门口垃圾堆放无人清运", category="市容环境",
+           platform_status="处理中")  # fmt: skip
+    ticket(session, "M0", "2024-01-15", "示例镇业辉路3号", "拖欠工资", city_supervised=True,
+           platform_status="处理中")  # fmt: skip
+    session.commit()
+
+
+def test_a_second_run_with_nothing_new_prepares_nothing(session, town):
+    first = find_candidates(session, AS_OF)
+    session.commit()
+    assert first.index.rebuilt and first.index.prepared == 9  # the window, and M0
+    again = find_candidates(session, AS_OF)
+    assert (again.index.rebuilt, again.index.prepared, again.index.links) == (False, 0, 0)
+    assert signature(again) == signature(first)
+    assert again.index.last is not None and again.index.last.prepared == 9
+
+
+def test_incremental_runs_equal_full_runs_as_tickets_arrive_change_and_go(session, town):
+    """After each change the kept index gives exactly what a rebuild from nothing gives,
+    having prepared only the tickets that are new or whose matter could have changed."""
+    incremental_and_full(session)
+
+    # new tickets: one spelling with the flat joins the building's complaints, one
+    # rewording joins the road's lamps, another kind of complaint comes to the door
+    ticket(session, "R4", "2024-06-20", "示例镇和睦家园12号楼302室", ELEVATOR + "，还是没有修好",
+           platform_status="处理中", caller="李女士", phone="14700000002")  # fmt: skip
+    ticket(session, "V4", "2024-06-21", "示例镇新城大道", "新城大道的路灯坏了好几盏，晚上很黑",
+           platform_status="处理中")  # fmt: skip
+    ticket(session, "D3", "2024-06-22", "示例镇育才路19号", "门口垃圾堆放，无人清运", category="物业服务",
+           platform_status="处理中")  # fmt: skip
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 3
+    assert ("R1", "R2", "R3", "R4") in nos(mine, Rule.REPEATED)
+    assert ("V1", "V2", "V4") in nos(mine, Rule.REPEATED)
+    assert ("D1", "D2", "D3") in nos(mine, Rule.REPEATED)  # two categories, one wording
+
+    # an edited address takes the ticket out of its matter
+    r2 = session.exec(select(Ticket).where(Ticket.ticket_no == "R2")).one()
+    apply_changes(session, SYSTEM, r2, {"address": "示例镇丰收路7号",
+                  "address_norm": normalize_address("示例镇丰收路7号")},
+                  expected_version=None, label="R2")  # fmt: skip
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 1
+    assert ("R1", "R3", "R4") in nos(mine, Rule.REPEATED)
+
+    # a new callback only: judged afresh, nothing to compare again
+    v4 = session.exec(select(Ticket).where(Ticket.ticket_no == "V4")).one()
+    apply_changes(session, SYSTEM, v4, {"callback_result": CallbackResult.SATISFIED,
+                  "platform_status": "已办结"}, expected_version=None, label="V4")  # fmt: skip
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 0
+    assert ("V1", "V2", "V4") not in nos(mine, Rule.REPEATED)  # the latest is 满意 and done
+
+    # a deleted ticket leaves its matter; a new spelling nested only in the deleted one's is
+    # still compared with it, so once restored the three join again without a new comparison
+    r3 = session.exec(select(Ticket).where(Ticket.ticket_no == "R3")).one()
+    soft_delete(session, SYSTEM, r3, expected_version=None, label="R3")
+    session.commit()
+    mine = incremental_and_full(session)
+    assert ("R1", "R3", "R4") not in nos(mine, Rule.REPEATED)
+    ticket(session, "R5", "2024-06-25", "和睦家园12号楼东单元", ELEVATOR + "，已经反映过多次！",
+           platform_status="处理中")  # fmt: skip
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 1 and "R5" not in str(nos(mine, Rule.REPEATED))
+    restore(session, SYSTEM, session.exec(select(Ticket).where(Ticket.ticket_no == "R3")).one())
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 0
+    assert ("R1", "R3", "R4", "R5") in nos(mine, Rule.REPEATED)
+
+
+def test_a_late_ticket_meets_indexed_tickets_from_before_the_window(session, town):
+    """A ticket imported late (received 2024-04-02) is compared with tickets indexed by an
+    earlier analysis that the current window no longer holds, so looking back to a day
+    when they were all recent gives what a full run gives."""
+    lamps = "新城大道路灯坏了好几盏，晚上很黑"
+    ticket(session, "E1", "2024-03-10", "示例镇新城大道", lamps, platform_status="处理中")
+    ticket(
+        session,
+        "E2",
+        "2024-03-20",
+        "示例镇新城大道",
+        lamps + "，希望尽快修",
+        platform_status="处理中",
+    )
+    session.commit()
+    assert nos(incremental_and_full(session, datetime(2024, 3, 25)), Rule.REPEATED) == []
+    incremental_and_full(session)  # as of 2024-06-28: E1 and E2 are outside the window
+    ticket(session, "L1", "2024-04-02", "示例镇新城大道", lamps + "！", platform_status="处理中")
+    session.commit()
+    assert incremental_and_full(session).index.prepared == 1
+    earlier = incremental_and_full(session, datetime(2024, 4, 20))
+    assert earlier.index.prepared == 0
+    assert nos(earlier, Rule.REPEATED) == [("E1", "E2", "L1")]
+
+
+def test_a_new_city_ticket_meets_closed_city_tickets_that_may_reopen(session, town):
+    """市级督办 tickets are grouped at any distance in time, so a new one is compared with
+    the indexed ones a window no longer holds: M0 closed is out of the window, open again it
+    is back, joined to the new one at its other spelling without a new comparison."""
+    incremental_and_full(session)
+    m0 = session.exec(select(Ticket).where(Ticket.ticket_no == "M0")).one()
+    apply_changes(session, SYSTEM, m0, {"platform_status": "已办结"}, expected_version=None,
+                  label="M0")  # fmt: skip
+    session.commit()
+    assert nos(incremental_and_full(session), Rule.CITY) == []
+    ticket(session, "M1", "2024-06-20", "业辉路3号", "拖欠工资！", city_supervised=True,
+           platform_status="处理中")  # fmt: skip
+    session.commit()
+    assert nos(incremental_and_full(session), Rule.CITY) == [("M1",)]
+    apply_changes(session, SYSTEM, m0, {"platform_status": "处理中"}, expected_version=None,
+                  label="M0")  # fmt: skip
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 0
+    assert nos(mine, Rule.CITY) == [("M0", "M1")]
+
+
+def test_open_city_tickets_from_before_the_window_stay_joined(session):
+    """Two 市级督办 tickets about one matter, both older than the window and still open,
+    are one group whichever run found their link."""
+    ticket(session, "C1", "2024-01-10", "示例镇业辉路3号", "拖欠工资三个月", city_supervised=True,
+           platform_status="处理中")  # fmt: skip
+    ticket(session, "C2", "2024-02-10", "业辉路3号", "拖欠工资三个月了", city_supervised=True,
+           platform_status="处理中")  # fmt: skip
+    session.commit()
+    assert nos(incremental_and_full(session, datetime(2024, 2, 15)), Rule.CITY) == [("C1", "C2")]
+    mine = incremental_and_full(session)
+    assert mine.index.prepared == 0
+    assert nos(mine, Rule.CITY) == [("C1", "C2")]
+
+
+def test_the_evidence_kept_does_not_depend_on_the_order_links_are_read():
+    """Of several equally strong links between two nodes, the earliest tickets' is kept."""
+    nodes = [("a", "x"), ("a", "x"), ("a", "y")]
+    wordings = ["w0", "w1", "w2"]
+    links = [("w1", "w2", 0.75), ("w0", "w2", 0.75)]
+    for order in (links, links[::-1]):
+        (matter,) = analysis._Matters(nodes, wordings, order).group()
+        assert matter.links == [analysis.Link(0, 2, 0.75)]
+
+
+def test_two_runs_at_once_prepare_each_ticket_once(engine, session, town):
+    """A second analysis started while the first still holds its new index rows uncommitted
+    waits for it, then finds the tickets prepared: nothing is prepared twice."""
+    first = find_candidates(session, AS_OF)  # holds the index lock until it commits
+    assert first.index.rebuilt
+    second: list = []
+
+    def run() -> None:
+        with Session(engine) as other:
+            second.append(find_candidates(other, AS_OF))
+            other.commit()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.5)  # let it reach the lock (it waits there whether or not it got that far)
+    session.commit()
+    worker.join(timeout=60)
+    (found,) = second
+    assert (found.index.rebuilt, found.index.prepared) == (False, 0)
+    assert signature(found) == signature(first)
+
+
+def test_a_new_algorithm_version_or_threshold_rebuilds_the_index(session, town, monkeypatch):
+    incremental_and_full(session)
+    monkeypatch.setattr(analysis, "INDEX_VERSION", analysis.INDEX_VERSION + 1)
+    mine = incremental_and_full(session)
+    assert mine.index.rebuilt and mine.index.prepared == 9
+    set_setting(session, SYSTEM, "candidate_similarity_percent", 80)
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.rebuilt
+    assert ("V1", "V2") not in nos(mine, Rule.REPEATED)  # 0.8 keeps the lamps apart
+    set_setting(session, SYSTEM, "candidate_repeat_window_days", 120)  # a longer look-back
+    session.commit()
+    mine = incremental_and_full(session)
+    assert mine.index.rebuilt and mine.index.last.horizon_days == 120
+    assert find_candidates(session, AS_OF).index.prepared == 0
+
+
+def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):
+    """Tickets arrive, move, change wording or category, get deleted and restored, in a
+    random order over places that nest and wordings that nearly repeat."""
+    rng = random.Random(11)
+    places = ["示例镇和平路12号", "和平路12号", "示例镇和平路12号302室", "示例镇和平路", "",
+              "示例镇和睦家园", "示例镇和睦家园3号楼", "和睦家园3号楼"]  # fmt: skip
+    words = ["路灯不亮", "路灯坏了不亮", "夜间施工噪声扰民", "夜间施工噪声很大扰民", "积水严重"]
+    kinds = ["", "市容环境", "噪声扰民"]
+
+    def fields() -> dict:
+        place = rng.choice(places)
+        return {
+            "address": place, "address_norm": normalize_address(place),
+            "content": rng.choice(words) + rng.choice(["", "，请处理", "！", "，多次反映"]),
+            "category": rng.choice(kinds), "city_supervised": rng.random() < 0.15,
+            "platform_status": rng.choice(["处理中", "已办结"]),
+            "callback_result": rng.choice(list(CallbackResult)),
+        }  # fmt: skip
+
+    made = 0
+
+    def add(count: int) -> None:
+        nonlocal made
+        for _ in range(count):
+            made += 1
+            day = AS_OF - timedelta(days=rng.randrange(0, 130), hours=rng.randrange(0, 9))
+            make_ticket(session, ticket_no=f"X{made:03d}", received_at=day, phone=f"141{made:08d}",
+                        **fields())  # fmt: skip
+        session.commit()
+
+    add(40)
+    for step in range(8):
+        live = session.exec(select(Ticket).where(Ticket.deleted_at.is_(None))).all()
+        for t in rng.sample(live, 4):
+            change = rng.choice(["move", "reword", "kind", "status", "delete"])
+            if change == "delete":
+                soft_delete(session, SYSTEM, t, expected_version=None, label=t.ticket_no)
+                continue
+            values = fields()
+            keep = {"move": ("address", "address_norm"), "reword": ("content",),
+                    "kind": ("category", "city_supervised"),
+                    "status": ("platform_status", "callback_result")}[change]  # fmt: skip
+            apply_changes(session, SYSTEM, t, {k: values[k] for k in keep},
+                          expected_version=None, label=t.ticket_no)  # fmt: skip
+        gone = session.exec(select(Ticket).where(Ticket.deleted_at.is_not(None))).all()
+        if gone and rng.random() < 0.5:
+            restore(session, SYSTEM, rng.choice(gone))
+        session.commit()
+        add(rng.randrange(1, 6))
+        as_of = AS_OF - timedelta(days=rng.choice([0, 0, 0, 15, 45]))
+        mine = incremental_and_full(session, as_of)
+        assert mine.groups, f"step {step}: nothing to compare"
