@@ -41,7 +41,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, select, text, update
+from sqlalchemy import Engine, bindparam, create_engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -118,8 +118,25 @@ def database_url(database: str, tickets: int, workdir: Path, pg_url: str) -> str
 
 
 def open_server(pg_url: str) -> Engine:
-    """The PostgreSQL database itself (no schema chosen), for schemas and its description."""
+    """The PostgreSQL database itself (no schema chosen), for schemas and its description;
+    created on first use, so a fresh server needs no set-up."""
+    ensure_database(pg_url)
     return make_engine(pg_url)
+
+
+def ensure_database(pg_url: str) -> None:
+    """CREATE DATABASE for the benchmark's database if the server does not have it yet."""
+    url = make_url(pg_url)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            ).first()
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        server.dispose()
 
 
 def stored_signature(engine: Engine, url: str) -> dict[str, Any] | None:
