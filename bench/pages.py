@@ -4,7 +4,8 @@
 
 Each page is opened the way a logged-in user opens it: `AppTest.from_file("app.py")` with a
 center-staff `Actor` in `st.session_state["actor"]`, a first run (the home page, untimed),
-then `switch_page` and the timed run — a fresh session every time, best of RUNS. The pages:
+then `switch_page` and the timed run — a fresh session every time, best of RUNS × ROUNDS
+(page and floor measured in turn). The pages:
 首页, 工单台账, 看板 (逾期 and 承办单位 tabs) and one escalated case (`/cases?case=ID`).
 
 Each page is timed twice. "First view after a change": the pages' shared data
@@ -32,7 +33,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,7 @@ APP = str(ROOT / "app.py")
 CLERK = Actor(None, "bench", Role.CENTER)
 TARGET_RATIO = 3.0
 RUNS = 5
+ROUNDS = 3  # page and floor measured in turn, best of all rounds
 COLD_TARGET = 1.0  # seconds: the first view after a change
 # The floor: the app's own shell (app.py's login gate, account sidebar and navigation) running
 # a page that only shows the precomputed tables; the bare variant is Streamlit alone.
@@ -307,6 +309,13 @@ def page_figures(url: str, database: str, tickets: int, folder: Path) -> list[Fi
             cold = time_page(spec, cold=True)
             page = time_page(spec, cold=False)
             floor, bare = time_floor(page.size)
+            for _ in range(ROUNDS - 1):  # alternate: a busy moment weighs on both alike
+                again = time_page(spec, cold=False)
+                if again.seconds < page.seconds:
+                    page = replace(again, peak_mb=max(again.peak_mb, page.peak_mb))
+                floor, bare = (
+                    min(a, b) for a, b in zip((floor, bare), time_floor(page.size), strict=True)
+                )
             ratio = page.seconds / floor
             figures.append(
                 Figure(

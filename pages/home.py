@@ -10,7 +10,7 @@ from duban.boards import BoardFilter
 from duban.clock import cn_date, today
 from duban.enums import Level
 from ui.board_data import URGENT, summary
-from ui.common import actor
+from ui.common import actor, literal
 from ui.shared import change_stamp
 
 me = actor()
@@ -21,19 +21,19 @@ st.caption(f"今天是 {cn_date(day)} · 当前用户：{me.username}")
 data = summary(change_stamp(), day, BoardFilter().pinned_to(me))
 numbers, overdue, soon, eligible = data.numbers, data.overdue, data.due_soon, data.eligible
 
-cols = st.columns(5)
+cols = st.columns(7)
 cols[0].metric("在办督办事项", numbers.open_cases)
 for col, level in zip(cols[1:4], Level, strict=True):
     col.metric(level.label, numbers.open_by_level[level])
 cols[4].metric("逾期环节", numbers.overdue_steps)
-cols = st.columns(5)
-cols[0].metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
-cols[1].metric("待提级", data.eligible_count)
+cols[5].metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
+cols[6].metric("待提级", data.eligible_count)
 
 
 def case_link(case_id: int, case_no: str, title: str, note: str) -> None:
-    st.page_link("pages/cases.py", label=f"{case_no} {title}", query_params={"case": str(case_id)})
-    st.caption(note)
+    """The case as a link, its state in grey after it (one element: the page stays light)."""
+    label = f"{literal(case_no)} {literal(title)} :gray[{literal(note)}]"
+    st.page_link("pages/cases.py", label=label, query_params={"case": str(case_id)})
 
 
 def more(tab: str, count: int) -> None:
