@@ -26,14 +26,14 @@ cols[0].metric("在办督办事项", numbers.open_cases)
 for col, level in zip(cols[1:4], Level, strict=True):
     col.metric(level.label, numbers.open_by_level[level])
 cols[4].metric("逾期环节", numbers.overdue_steps)
-cols[5].metric("即将到期（2 个工作日内）", numbers.due_soon_steps)
+cols[5].metric("即将到期", numbers.due_soon_steps, help="今天或 2 个工作日内到期的督办环节")
 cols[6].metric("待提级", data.eligible_count)
 
 
 def case_link(case_id: int, case_no: str, title: str, note: str) -> None:
-    """The case as a link, its state in grey after it (one element: the page stays light)."""
-    label = f"{literal(case_no)} {literal(title)} :gray[{literal(note)}]"
+    label = f"{literal(case_no)} {literal(title)}"
     st.page_link("pages/cases.py", label=label, query_params={"case": str(case_id)})
+    st.caption(note)
 
 
 def more(tab: str, count: int) -> None:

@@ -111,16 +111,11 @@ def units_tables(
             "承办单位": [r.unit_name for r in unit_rows],
             "在办督办事项": [r.open_cases for r in unit_rows],
             "逾期环节": [r.overdue_steps for r in unit_rows],
-            "按时反馈率": [
-                None if r.on_time.value is None else r.on_time.value * 100 for r in unit_rows
-            ],
+            "按时反馈率": percents([r.on_time.value for r in unit_rows]),
             "按时/应反馈": [f"{r.on_time.numerator}/{r.on_time.denominator}" for r in unit_rows],
             "提级": [r.escalations for r in unit_rows],
             "移交纪委": [r.referrals for r in unit_rows],
-            "回访满意率": [
-                None if r.satisfaction.value is None else r.satisfaction.value * 100
-                for r in unit_rows
-            ],
+            "回访满意率": percents([r.satisfaction.value for r in unit_rows]),
             "满意/已回访": [
                 f"{r.satisfaction.numerator}/{r.satisfaction.denominator}" for r in unit_rows
             ],
@@ -142,6 +137,11 @@ def units_tables(
         ]
     )
     return frame, [r.unit_id for r in unit_rows], bar_spec(bars), trend_spec(months, unit_name)
+
+
+def percents(values: list[float | None]) -> pd.Series:
+    """Rates as percentages; a unit with nothing to judge shows an empty cell, not "None"."""
+    return pd.Series([None if v is None else v * 100 for v in values], dtype="float64")
 
 
 def bar_spec(bars: pd.DataFrame) -> dict:
