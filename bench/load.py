@@ -370,7 +370,7 @@ class Staff:
         )
         if not await _poll(lambda: _text_is(cell, value)):
             raise Retry("the grid did not keep the edit")
-        await page.get_by_text("新增工单（手工录入").click()  # the grid hands over on blur
+        await page.get_by_text("工单详情：").click()  # the grid hands over on blur
         await page.wait_for_timeout(800)
 
     async def refresh(self) -> None:
