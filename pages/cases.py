@@ -185,25 +185,24 @@ def show_header(d: CaseDetail) -> None:
         )
     lead = [u.name for u, role in d.units if role == UnitRole.LEAD]
     co = [u.name for u, role in d.units if role == UnitRole.CO]
-    st.markdown(
-        f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else "")
-    )
+    lines = [f"**主办单位：** {'、'.join(lead)}" + (f"　**协办：** {'、'.join(co)}" if co else "")]
     if case.start_level_reason:
-        st.markdown(f"**起始督办类型理由：** {literal(case.start_level_reason)}")
+        lines.append(f"**起始督办类型理由：** {literal(case.start_level_reason)}")
     if case.source_note:
-        st.markdown(
+        lines.append(
             f"**来源：** {literal(case.source_note)}"
             + (f"（{cn_date(case.source_date)}）" if case.source_date else "")
         )
-    st.markdown(f"**相关情况：** {literal(case.related_info)}")
-    st.markdown(f"**督办意见：** {literal(case.opinion)}")
+    lines.append(f"**相关情况：** {literal(case.related_info)}")
+    lines.append(f"**督办意见：** {literal(case.opinion)}")
     if case.verification_note:
         verified = f"（{cn_date(case.verified_at)} 核实）" if case.verified_at else "（核实未通过）"
-        st.markdown(f"**跟踪核实：** {literal(case.verification_note)}{verified}")
+        lines.append(f"**跟踪核实：** {literal(case.verification_note)}{verified}")
     if case.result_text:
-        st.markdown(f"**督办情况：** {literal(case.result_text)}")
+        lines.append(f"**督办情况：** {literal(case.result_text)}")
     if case.reopen_reason:
-        st.markdown(f"**重新督办理由：** {literal(case.reopen_reason)}")
+        lines.append(f"**重新督办理由：** {literal(case.reopen_reason)}")
+    st.markdown("\n\n".join(lines))  # one block: a paragraph per fact
     if d.tickets:
         st.subheader(f"关联工单（{len(d.tickets)}）")
         st.dataframe(

@@ -564,5 +564,8 @@ def test_case_documents_panel_lists_and_renders(session, case):
     at.run()
     assert not at.exception
     assert any("督办单-赵巷督〔2024〕第007号.docx" in m.value for m in at.markdown)
+    assert f"case_documents_{case.id}_render" not in [b.key for b in at.button]  # folded
+    at.session_state[f"case_documents_{case.id}_open"] = True  # open 生成文书
+    at.run()
     at.button(key=f"case_documents_{case.id}_render").click().run()
     assert len(session.exec(select(Document)).all()) == 2

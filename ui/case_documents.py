@@ -98,8 +98,11 @@ def case_documents_panel(case_id: int) -> None:
     me = actor()
     key = f"case_documents_{case_id}"
     if me.can(Perm.RENDER_DOCUMENTS):
-        with user_action():
-            render_controls(case_id, key)
+        # drawn only when opened (opening reruns the page), like the case's action forms
+        box = st.expander("生成文书", key=f"{key}_open", on_change="rerun")
+        if box.open:
+            with box, user_action():
+                render_controls(case_id, key)
     st.markdown("**已生成的文书**")
     with user_action():
         rows = case_papers(change_stamp(), me, case_id)
