@@ -98,8 +98,10 @@ if period is None:
 sel = Selection(period, frozenset(unit_ids), frozenset(levels), as_of=today())
 with Session(engine()) as session:
     calendar = Calendar.load(session)
-    figures = kpi.compute(session, sel, calendar)
-    per_level = kpi.by_level(session, sel, calendar)
+    # the per-level table from the same grouped queries as the unit table
+    figures = kpi.compute(session, sel, calendar, with_levels=True)
+    assert figures.levels is not None
+    per_level = figures.levels
     months = kpi.cases_by_month(session, sel)
 o = figures.overall
 st.caption(

@@ -14,23 +14,31 @@ from pathlib import Path
 
 import docx
 import pytest
-from docx.shared import Mm
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, RGBColor
+from docxtpl import DocxTemplate
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from duban import cli, config
 from duban.documents import (
+    ENV,
+    KINDS,
     ImageSpec,
     case_documents,
+    default_template,
     document_file,
     document_pdf,
     pdf_available,
+    prepare,
     register_document,
     render_batch,
     render_document,
     render_kind,
     render_template,
     safe_name,
+    sample_context,
     sample_png,
     sha256,
 )
@@ -480,6 +488,175 @@ def test_an_image_value_becomes_a_picture_of_the_given_width(tmp_path):
     out = open_doc(render_template(buffer.getvalue(), {"chart": ImageSpec(sample_png(), 50)}))
     assert len(out.inline_shapes) == 1
     assert round(out.inline_shapes[0].width / Mm(1)) == 50
+
+
+# --- long tables: duban's renderer against plain docxtpl ----------------------------------
+
+
+def plain_docxtpl(template: bytes, context: dict) -> bytes:
+    """The same template and values through docxtpl's own methods (same sandbox, same values)."""
+    tpl = DocxTemplate(io.BytesIO(template))
+    tpl.init_docx()
+    tpl.render({k: prepare(v, tpl) for k, v in context.items()}, jinja_env=ENV, autoescape=True)
+    buffer = io.BytesIO()
+    tpl.save(buffer)
+    return buffer.getvalue()
+
+
+def content(data: bytes) -> tuple[list[str], list[list[list[str]]], list[bytes]]:
+    """What a reader sees: paragraphs, every table's cells row by row, the pictures' bytes."""
+    document = open_doc(data)
+    tables = [[[c.text for c in row_cells(r)] for r in t.rows] for t in document.tables]
+    pictures = [
+        rel.target_part.blob for rel in document.part.rels.values() if "image" in rel.reltype
+    ]
+    return paragraphs(document), tables, sorted(pictures)
+
+
+def document_xml(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read("word/document.xml")
+
+
+def escalated_rows(n: int) -> list[dict]:
+    """n rows of 提级办理事项 with the values that need care: breaks, tabs, markup, blanks."""
+    return [
+        {
+            "case_no": f"赵巷督〔2024〕第{i:05d}号",
+            "title": f"事项{i} <b>&amp;</b> “引号”" if i % 7 == 0 else f"事项{i}",
+            "units": "镇城建中心、镇城管中队" if i % 3 else None,
+            "level": "提级协调督办",
+            "opened_at": date(2024, 1, 1 + i % 28),
+            "status": "已办结",
+            "outcome": f"已办结：第一行\n第二行\t附注{i}" if i % 5 == 0 else f"督办中{i}",
+        }
+        for i in range(n)
+    ]
+
+
+def work_report_context(rows: int) -> dict:
+    context = sample_context(KINDS[DocumentKind.WORK_REPORT])
+    context["escalated"] = escalated_rows(rows)
+    context["chart_months"] = ImageSpec(sample_png(), 150)
+    context["overview"] = "第一段\n第二段"
+    return context
+
+
+def test_a_long_table_renders_as_plain_docxtpl_renders_it():
+    """The work report with 300 escalated matters: the same paragraphs, cells and pictures
+    as docxtpl's own rendering, indeed the same document.xml byte for byte."""
+    template = default_template(DocumentKind.WORK_REPORT).read()
+    context = work_report_context(300)
+    ours, theirs = render_template(template, context), plain_docxtpl(template, context)
+    assert content(ours) == content(theirs)
+    assert document_xml(ours) == document_xml(theirs)
+    tables = content(ours)[1]
+    escalated = next(t for t in tables if t[0][:2] == ["督办编号", "督办事项"])
+    assert len(escalated) == 1 + 300
+    assert escalated[8][1] == "事项7 <b>&amp;</b> “引号”"
+    assert escalated[1][2] == ""  # None prints blank
+    assert escalated[1][3] == "已办结：第一行\n第二行\t附注0"  # two paragraphs, a tab
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_default_template_renders_as_plain_docxtpl_renders_it(kind):
+    """Merged cells (the forms), headers and footers, lists: byte for byte docxtpl's result."""
+    template = default_template(kind).read()
+    context = sample_context(KINDS[kind])
+    assert document_xml(render_template(template, context)) == document_xml(
+        plain_docxtpl(template, context)
+    )
+
+
+def edit_escalated_row(template: bytes) -> bytes:
+    """The work-report template as staff might edit it in Word: in the escalated matters'
+    row, 督办事项 in bold red on a yellow cell."""
+    document = open_doc(template)
+    for table in document.tables:
+        texts = [row_cells(r)[0].text for r in table.rows]
+        if any("for r in escalated" in t for t in texts):
+            row = table.rows[next(i for i, t in enumerate(texts) if "for r in escalated" in t) + 1]
+            cell = row_cells(row)[1]
+            for run in cell.paragraphs[0].runs:
+                run.bold = True
+                run.font.color.rgb = RGBColor(0xC0, 0, 0)
+            shading = OxmlElement("w:shd")
+            shading.set(qn("w:val"), "clear")
+            shading.set(qn("w:fill"), "FFFF00")
+            cell._tc.get_or_add_tcPr().append(shading)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_edited_row_keeps_its_formatting_on_every_row():
+    template = edit_escalated_row(default_template(DocumentKind.WORK_REPORT).read())
+    context = work_report_context(250)
+    ours = render_template(template, context)
+    assert document_xml(ours) == document_xml(plain_docxtpl(template, context))
+    table = next(t for t in open_doc(ours).tables if row_cells(t.rows[0])[0].text == "督办编号")
+    rows = table.rows[1:]
+    assert len(rows) == 250
+    for row in rows:
+        cell = row_cells(row)[1]
+        runs = [run for p in cell.paragraphs for run in p.runs]
+        assert runs and all(run.bold and run.font.color.rgb == RGBColor(0xC0, 0, 0) for run in runs)
+        assert cell._tc.tcPr.find(qn("w:shd")).get(qn("w:fill")) == "FFFF00"
+    unedited = row_cells(rows[0])[0].paragraphs[0].runs[0]
+    assert not unedited.bold
+
+
+def grid_template() -> bytes:
+    """Tables whose grid docxtpl adjusts: column loops (`{%tc %}`) that give more or fewer
+    cells than the grid has columns, the second under a header with merged cells (three
+    cells spanning the four columns)."""
+    document = docx.Document()
+    for loop in ("cols", "few"):
+        table = document.add_table(rows=2 if loop == "few" else 1, cols=4)
+        texts = ("名称", f"{{%tc for c in {loop} %}}", "{{ c }}", "{%tc endfor %}")
+        for cell, text in zip(table.rows[-1].cells, texts, strict=True):
+            cell.text = text
+        if loop == "few":
+            header = table.rows[0].cells
+            header[0].merge(header[1]).text = "合并"
+            header[2].text, header[3].text = "甲", "乙"
+    rows = document.add_table(rows=3, cols=2)
+    rows.rows[0].cells[0].text = "{%tr for r in rows %}"
+    rows.rows[1].cells[0].text = "{{ r }}"
+    rows.rows[2].cells[0].text = "{%tr endfor %}"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "cols, few", [(["甲", "乙", "丙", "丁"], ["一"]), ([], []), (["甲"], ["一", "二", "三"])]
+)
+def test_table_grids_are_fixed_as_docxtpl_fixes_them(cols, few):
+    template = grid_template()
+    context = {"cols": cols, "few": few, "name": "名", "rows": [f"行{i}" for i in range(200)]}
+    ours = render_template(template, context)
+    assert document_xml(ours) == document_xml(plain_docxtpl(template, context))
+    assert content(ours) == content(plain_docxtpl(template, context))
+    grids = [len(t._tbl.tblGrid.findall(qn("w:gridCol"))) for t in open_doc(ours).tables]
+    assert grids == [1 + len(cols), 4, 2]  # the merged header keeps all four columns
+
+
+def test_a_template_that_renders_broken_xml_is_recovered_as_docxtpl_recovers_it():
+    """An `{% if %}` closed inside a table cell cuts the XML; docxtpl's forgiving parse
+    recovers what it can, and so does duban (by taking docxtpl's way)."""
+    document = docx.Document()
+    document.add_paragraph().add_run("开始{% if show %}")
+    document.add_table(rows=1, cols=2).rows[0].cells[0].text = "{% endif %}单元格"
+    document.add_paragraph().add_run("结束")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    template = buffer.getvalue()
+    for show in (True, False):
+        context = {"show": show}
+        assert content(render_template(template, context)) == content(
+            plain_docxtpl(template, context)
+        )
 
 
 def test_render_kind_and_register_document_serve_other_modules(session, case):

@@ -81,6 +81,31 @@ def test_unit_and_level_filters_change_the_figures(engine, year_2024):
     assert (metric(at, "督办件数"), metric(at, "按时反馈率")) == ("1", "100.0%")
 
 
+def level_table(at: AppTest):
+    """The 按督办类型 table of the 指标概览 tab."""
+    return next(d.value for d in at.dataframe if "督办类型" in d.value.columns)
+
+
+@pytest.mark.parametrize("levels", [[], [Level.ONSITE, Level.ESCALATED]])
+def test_the_level_table_shows_the_figures_per_level(engine, year_2024, levels):
+    """The page reads the level rows from `compute(with_levels=True)`; they are what
+    `kpi.by_level` computes on its own, for every level or the levels filtered."""
+    from duban.kpi import Period, Selection, by_level
+    from duban.reports import kpi_table
+
+    at = open_reports(CLERK, reports_levels=levels)
+    shown = level_table(at)
+    with Session(engine) as session:
+        expected = by_level(session, Selection(Period.year(2024), levels=frozenset(levels)))
+    rows = kpi_table(list(expected.values()), "督办类型")
+    for row, level in zip(rows, expected, strict=True):
+        row["督办类型"] = level.label
+    assert shown.to_dict("records") == rows
+    cases = dict(zip(shown["督办类型"], shown["督办件数"], strict=True))
+    assert cases == ({"书面督办": "2", "现场协调督办": "1", "提级协调督办": "0"} if not levels
+                     else {"现场协调督办": "1", "提级协调督办": "0"})  # fmt: skip
+
+
 def test_a_month_shows_that_month_only(year_2024):
     at = open_reports(CLERK, reports_kind="月度", reports_month=5)
     assert metric(at, "督办件数") == "1"
