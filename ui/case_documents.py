@@ -25,7 +25,7 @@ from duban.enums import DocumentKind
 from duban.permissions import Actor, Perm
 from ui.case_data import case_papers, paper_steps
 from ui.common import actor, engine, user_action
-from ui.shared import change_stamp
+from ui.shared import Stamp, change_stamp
 
 CASE_KINDS = [kind for kind, spec in KINDS.items() if spec.build is not None]
 
@@ -64,7 +64,7 @@ def download_buttons(doc_id: int, file_name: str, key: str) -> None:
         )
 
 
-def render_controls(case_id: int, key: str) -> None:
+def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
     """Choose a kind (and the step it belongs to) and print it."""
     kind = st.selectbox(
         "文书类型",
@@ -75,7 +75,7 @@ def render_controls(case_id: int, key: str) -> None:
     spec = KINDS[kind]
     step_id = None
     if spec.step_kinds:
-        steps = paper_steps(change_stamp(), kind, case_id)
+        steps = paper_steps(stamp, kind, case_id)
         if steps:
             labels = {i: f"{label}（{cn_date(issued)}发出）" for i, label, issued in steps}
             step_id = st.selectbox(
@@ -97,15 +97,16 @@ def case_documents_panel(case_id: int) -> None:
     """Everything about a case's papers: print a new one, list and download earlier ones."""
     me = actor()
     key = f"case_documents_{case_id}"
+    stamp = change_stamp()  # read once for the panel's shared data
     if me.can(Perm.RENDER_DOCUMENTS):
         # drawn only when opened (opening reruns the page), like the case's action forms
         box = st.expander("生成文书", key=f"{key}_open", on_change="rerun")
         if box.open:
             with box, user_action():
-                render_controls(case_id, key)
+                render_controls(case_id, key, stamp)
     st.markdown("**已生成的文书**")
     with user_action():
-        rows = case_papers(change_stamp(), me, case_id)
+        rows = case_papers(stamp, me, case_id)
         if not rows:
             st.caption("尚未生成文书")
         for row in rows:
