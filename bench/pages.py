@@ -41,6 +41,7 @@ import streamlit as st
 from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
+from bench.floor import BARE_FLOOR_SCRIPT, FLOOR_SCRIPT, set_floor_tables
 from bench.measure import Figure, PeakMemory, rss_mb, timed
 from duban.db import open_database
 from duban.enums import CaseStatus, Level, Role
@@ -54,42 +55,6 @@ TARGET_RATIO = 3.0
 RUNS = 5
 ROUNDS = 3  # page and floor measured in turn, best of all rounds
 COLD_TARGET = 1.0  # seconds: the first view after a change
-# The floor: the app's own shell (app.py's login gate, account sidebar and navigation) running
-# a page that only shows the precomputed tables; the bare variant is Streamlit alone.
-FLOOR_SCRIPT = """
-import streamlit as st
-from bench.pages import show_floor_tables
-from ui import gate
-from ui.common import engine
-
-st.set_page_config(page_title="floor", layout="wide")
-engine()
-gate.account_sidebar(gate.current_actor())
-
-
-def floor() -> None:
-    st.title("floor")
-    show_floor_tables()
-
-
-st.navigation([st.Page(floor, title="floor", default=True)]).run()
-"""
-BARE_FLOOR_SCRIPT = """
-import streamlit as st
-from bench.pages import show_floor_tables
-st.title("floor")
-show_floor_tables()
-"""
-_floor: dict[str, pd.DataFrame] = {}
-
-
-def show_floor_tables() -> None:
-    """The precomputed tables the floor page shows (set before each floor run): read-only
-    rows in a dataframe, editable rows in a data editor, as the measured page had them."""
-    if "shown" in _floor:
-        st.dataframe(_floor["shown"], hide_index=True)
-    if "edited" in _floor:
-        st.data_editor(_floor["edited"], hide_index=True, key="floor_editor")
 
 
 @dataclass(frozen=True)
@@ -270,22 +235,12 @@ def time_page(spec: PageSpec, *, cold: bool) -> PageTiming:
     return PageTiming(best.seconds, best.sql, memory.peak, best.size)
 
 
-def floor_frame(rows: int, columns: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {f"列{c}": [f"第{r}行第{c}列" if c % 2 else r for r in range(rows)] for c in range(columns)}
-    )
-
-
 def time_floor(size: Shown) -> tuple[float, float]:
     """The floor for the tables of `size`: through the app's shell, and bare (seconds, best
     of RUNS; as for the pages, an instance's first run is not timed)."""
     from streamlit.testing.v1 import AppTest
 
-    _floor.clear()
-    if size.rows:
-        _floor["shown"] = floor_frame(size.rows, size.columns)
-    if size.edited:
-        _floor["edited"] = floor_frame(size.edited, size.columns)
+    set_floor_tables(size.rows, size.edited, size.columns)
     best = {FLOOR_SCRIPT: float("inf"), BARE_FLOOR_SCRIPT: float("inf")}
     for _ in range(RUNS):
         for script in best:
@@ -295,6 +250,8 @@ def time_floor(size: Shown) -> tuple[float, float]:
             best[script] = min(best[script], timed(at.run).seconds)
             if at.exception:
                 raise RuntimeError(f"floor page: {at.exception[0].message}")
+            if shown_size(at) != size:  # a floor that showed less would flatter every page
+                raise RuntimeError(f"floor page showed {shown_size(at)}, not {size}")
     return best[FLOOR_SCRIPT], best[BARE_FLOOR_SCRIPT]
 
 

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
 
 from bench import load, run, synth
+from bench.floor import BARE_FLOOR_SCRIPT, set_floor_tables
+from bench.pages import Shown, shown_size
 from duban import audit
 from duban.db import open_database
 from duban.enums import Role
@@ -153,3 +156,12 @@ def test_consistency_check_finds_doubled_feedback_and_landed_refusals(engine, se
     problems = load.check(engine.url.render_as_string(hide_password=False), acks)
     assert "feedback marker F00-0001: in 2 feedback rows" in problems
     assert "the refused save L02-0001 is in the database" in problems
+
+
+def test_floor_page_shows_the_tables_it_is_given() -> None:
+    """The floor is "a page that only shows a precomputed table of the same size": the bare
+    floor script shows exactly the rows and columns set for it (the harness also refuses a
+    floor run that shows anything else)."""
+    set_floor_tables(rows=40, edited=7, columns=5)
+    at = AppTest.from_string(BARE_FLOOR_SCRIPT).run()
+    assert shown_size(at) == Shown(rows=40, edited=7, columns=5)
