@@ -1,12 +1,10 @@
 """duban — 12345 热线督办台账. Entry point: `streamlit run app.py`.
 
-Builds the page list by role and runs the chosen page. A page missing from the list
+Builds the page list by role (`ui/navigation.py`) and runs the chosen page. A page missing from the list
 cannot be reached by URL, so role gating lives here and in the services.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import streamlit as st
 
@@ -14,64 +12,11 @@ from duban.enums import Role
 from duban.permissions import Actor
 from ui import gate
 from ui.common import engine
+from ui.navigation import navigation
 
 st.set_page_config(
     page_title="12345 热线督办台账", page_icon=":material/assignment:", layout="wide"
 )
-
-ALL = frozenset(Role)
-STAFF = frozenset({Role.ADMIN, Role.CENTER})
-READERS = frozenset({Role.ADMIN, Role.CENTER, Role.LEADER})
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    path: str
-    title: str
-    icon: str
-    roles: frozenset[Role]
-    section: str
-
-
-PAGES = [
-    PageSpec("pages/home.py", "首页", ":material/home:", ALL, "日常"),
-    PageSpec("pages/ledger.py", "工单台账", ":material/table_view:", ALL, "日常"),
-    PageSpec("pages/cases.py", "督办事项", ":material/assignment:", ALL, "日常"),
-    PageSpec("pages/case_new.py", "新建督办", ":material/add_circle:", STAFF, "日常"),
-    PageSpec("pages/boards.py", "看板", ":material/dashboard:", ALL, "分析"),
-    PageSpec("pages/candidates.py", "督办线索", ":material/manage_search:", STAFF, "分析"),
-    PageSpec("pages/meetings.py", "专题会与处置规则", ":material/groups:", READERS, "分析"),
-    PageSpec("pages/reports.py", "报表", ":material/bar_chart:", READERS, "分析"),
-    PageSpec("pages/cockpit.py", "领导驾驶舱", ":material/monitor:", READERS, "分析"),
-    PageSpec("pages/documents.py", "文书", ":material/description:", STAFF, "文书"),
-    PageSpec(
-        "pages/templates.py",
-        "文书模板",
-        ":material/edit_document:",
-        frozenset({Role.ADMIN}),
-        "文书",
-    ),
-    PageSpec(
-        "pages/users.py", "用户管理", ":material/manage_accounts:", frozenset({Role.ADMIN}), "管理"
-    ),
-    PageSpec("pages/audit_log.py", "操作日志", ":material/history:", STAFF, "管理"),
-    PageSpec(
-        "pages/settings.py", "系统设置", ":material/settings:", frozenset({Role.ADMIN}), "管理"
-    ),
-    PageSpec("pages/account.py", "我的账户", ":material/person:", ALL, "账户"),
-]
-
-
-def navigation(role: Role) -> dict[str, list]:
-    sections: dict[str, list] = {}
-    for spec in PAGES:
-        if role in spec.roles:
-            page = st.Page(
-                spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"
-            )
-            sections.setdefault(spec.section, []).append(page)
-    return sections
-
 
 engine()
 current: Actor | None = gate.current_actor()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pyarrow as pa
 import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
@@ -111,12 +112,23 @@ def test_filters_apply_to_every_board(world):
     assert shown(at) == ["到期件"]
 
 
+def chart_rows(chart) -> set[tuple]:
+    """The rows a chart sends to the browser (its datasets, in Arrow IPC), as (who, what, n)."""
+    rows = set()
+    for dataset in chart.proto.datasets:
+        for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist():
+            rows.add((row.get("承办单位", row.get("月份")), row["指标"], row["数量"]))
+    return rows
+
+
 def test_the_unit_board_is_a_table_with_charts_and_a_unit_pick_filters_the_others(world):
     at = open_page(LEADER, "pages/boards.py", boards_tab="承办单位")
     table = at.dataframe[0].value.set_index("承办单位")
     assert table.loc["镇城建中心", ["在办督办事项", "逾期环节"]].tolist() == [1, 1]
     assert table.loc["镇城管中队", ["在办督办事项", "逾期环节"]].tolist() == [2, 0]
-    assert len(at.get("vega_lite_chart")) == 2  # bar per unit, trend per month
+    bars, trend = at.get("vega_lite_chart")  # bar per unit, trend per month
+    assert chart_rows(bars) >= {("镇城建中心", "逾期环节", 1), ("镇城管中队", "在办督办事项", 2)}
+    assert {kind for _, kind, _ in chart_rows(trend)} == {"新立案", "到期环节", "逾期环节"}
     # picking 镇城管中队 (row or bar) sets the unit filter the other boards read
     at.session_state["boards_unit"] = world["patrol"]
     del at.query_params["boards_tab"]  # the user switches tabs
