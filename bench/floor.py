@@ -11,17 +11,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-# The app's own shell (app.py's login gate, account sidebar and navigation) running a page
-# that only shows the precomputed tables; the bare variant is Streamlit alone.
+# The app's own shell (app.py's login gate, account sidebar and navigation with the user's
+# page list) running a page that only shows the precomputed tables; the bare variant is
+# Streamlit alone.
 FLOOR_SCRIPT = """
 import streamlit as st
 from bench.floor import show_floor_tables
 from ui import gate
 from ui.common import engine
+from ui.navigation import navigation
 
 st.set_page_config(page_title="floor", layout="wide")
 engine()
-gate.account_sidebar(gate.current_actor())
+me = gate.current_actor()
+gate.account_sidebar(me)
 
 
 def floor() -> None:
@@ -29,7 +32,8 @@ def floor() -> None:
     show_floor_tables()
 
 
-st.navigation([st.Page(floor, title="floor", default=True)]).run()
+pages = {"floor": [st.Page(floor, title="floor", default=True)], **navigation(me.role)}
+st.navigation(pages, expanded=True).run()
 """
 BARE_FLOOR_SCRIPT = """
 import streamlit as st

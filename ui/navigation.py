@@ -6,11 +6,13 @@ Defined here, once per process, rather than in app.py, which runs again on every
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
 from duban.enums import Role
 
+ROOT = Path(__file__).resolve().parent.parent  # the pages' paths are relative to it
 ALL = frozenset(Role)
 STAFF = frozenset({Role.ADMIN, Role.CENTER})
 READERS = frozenset({Role.ADMIN, Role.CENTER, Role.LEADER})
@@ -55,13 +57,12 @@ PAGES = [
 
 
 def navigation(role: Role) -> dict[str, list]:
-    """The role's pages by section, for `st.navigation` (st.Page objects are made per run:
-    `st.navigation` marks the one it runs, so they are not shared between sessions)."""
+    """The role's pages by section, for `st.navigation`; the first, 首页 (every role has it),
+    is the default. st.Page objects are made per run: `st.navigation` marks the one it runs,
+    so they are not shared between sessions."""
     sections: dict[str, list] = {}
     for spec in PAGES:
         if role in spec.roles:
-            page = st.Page(
-                spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"
-            )
+            page = st.Page(ROOT / spec.path, title=spec.title, icon=spec.icon)
             sections.setdefault(spec.section, []).append(page)
     return sections
