@@ -1823,14 +1823,13 @@ class TimelineEntry:
     who: str
     what: str
     detail: str
-    document_id: int | None = None
 
 
 def case_timeline(session: Session, actor: Actor, case_id: int) -> list[TimelineEntry]:
     """Every step, feedback, document, state change and edit of a case, oldest first.
 
     Built from the audit log (who and when), the rows written in one action grouped into
-    one entry, plus the registered documents (with their id, for a download button).
+    one entry, plus the registered documents (downloaded from the case's 已生成的文书 list).
     """
     get_case(session, actor, case_id)
     step_ids = list(session.exec(select(Step.id).where(Step.case_id == case_id)))
@@ -1865,7 +1864,6 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
                 who=username or "system",
                 what=f"生成文书：{doc.kind.label}",
                 detail=doc.file_name,
-                document_id=doc.id,
             )
         )
     return sorted(entries, key=lambda e: e.at)

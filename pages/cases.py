@@ -14,9 +14,8 @@ from sqlmodel import Session, select
 from duban import cases, meetings, uploads
 from duban.cases import Action, CaseDetail, CaseFilter
 from duban.clock import cn_date, today
-from duban.config import data_dir
 from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
-from duban.models import Document, Unit, Upload
+from duban.models import Unit, Upload
 from duban.permissions import Actor, Perm
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
@@ -159,15 +158,16 @@ def show_case(case_id: int) -> None:
         st.query_params.clear()
         st.rerun()
     with user_action():
-        view = case_view(change_stamp(), me, case_id)
-        show_header(view.detail)
+        stamp = change_stamp()  # read once: the case's data and its papers' list
+        view = case_view(stamp, me, case_id)
+        show_header(view.detail, view.tickets)
         show_steps(view.detail, view.uploads)
         show_actions(view.detail, view.meetings)
-        case_documents_panel(case_id)
-        show_timeline(view.timeline, view.documents)
+        case_documents_panel(case_id, stamp)
+        show_timeline(view.timeline)
 
 
-def show_header(d: CaseDetail) -> None:
+def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
     case = d.case
     st.title(f"{literal(case.case_no)}　{literal(case.title)}")
     st.markdown(
@@ -205,18 +205,7 @@ def show_header(d: CaseDetail) -> None:
     st.markdown("\n\n".join(lines))  # one block: a paragraph per fact
     if d.tickets:
         st.subheader(f"关联工单（{len(d.tickets)}）")
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "工单编号": [t.ticket_no for t in d.tickets],
-                    "诉求时间": [t.received_at.strftime("%Y-%m-%d %H:%M") for t in d.tickets],
-                    "诉求地址": [t.address for t in d.tickets],
-                    "内容描述": [t.content for t in d.tickets],
-                    "分类": [t.category for t in d.tickets],
-                }
-            ),
-            hide_index=True,
-        )
+        st.dataframe(tickets, hide_index=True)
 
 
 def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
@@ -250,7 +239,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
                     if path.exists():
                         st.download_button(
                             f"下载扫描件 {upload.original_name}",
-                            data=path.read_bytes(),
+                            data=path.read_bytes,  # read when clicked, not on every view
                             file_name=upload.original_name,
                             mime=upload.content_type,
                             key=f"cases_upload_{fb.id}",
@@ -682,36 +671,12 @@ def form_edit(d: CaseDetail) -> None:
 # --- timeline -----------------------------------------------------------------------------
 
 
-def show_timeline(timeline: list[cases.TimelineEntry], documents: dict[int, Document]) -> None:
+def show_timeline(timeline: pd.DataFrame) -> None:
     st.subheader("办理记录")
-    if not timeline:
+    if timeline.empty:
         st.caption("暂无记录")
-        return
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "时间": [e.at.strftime("%Y-%m-%d %H:%M") for e in timeline],
-                "操作人": [e.who for e in timeline],
-                "操作": [e.what for e in timeline],
-                "内容": [e.detail for e in timeline],
-            }
-        ),
-        hide_index=True,
-    )
-    for entry in timeline:
-        doc = documents.get(entry.document_id) if entry.document_id else None
-        if doc is None:
-            continue
-        path = data_dir() / doc.path
-        if path.is_file():
-            st.download_button(
-                f"下载 {doc.kind.label}：{doc.file_name}",
-                data=path.read_bytes(),
-                file_name=doc.file_name,
-                key=f"cases_doc_{doc.id}",
-            )
-        else:
-            st.caption(f"{doc.kind.label}：{doc.file_name}（文件缺失）")
+    else:
+        st.dataframe(timeline, hide_index=True)
 
 
 # --- page -------------------------------------------------------------------------------

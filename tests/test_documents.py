@@ -729,8 +729,9 @@ def test_documents_page_batches_many_cases_into_a_zip(session, case):
 def panel_app(case_id: int) -> None:
     """The case page's call, as a one-function app for AppTest."""
     from ui.case_documents import case_documents_panel
+    from ui.shared import change_stamp
 
-    case_documents_panel(case_id)
+    case_documents_panel(case_id, change_stamp())
 
 
 def test_case_documents_panel_lists_and_renders(session, case):

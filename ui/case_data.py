@@ -1,16 +1,18 @@
 """One case as its page shows it, shared by every session until the data changes
-(`ui.shared`): the detail, its uploads, the meetings to link, the timeline and the papers."""
+(`ui.shared`): the detail, its uploads, the meetings to link, the tables of its tickets and
+its timeline (built once, not on every view), and the papers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from sqlmodel import Session, select
 
 from duban import cases, meetings
 from duban.cases import CaseDetail
 from duban.documents import DocumentRow, applicable_steps, case_documents, load_case
-from duban.models import Document, Upload
+from duban.models import Upload
 from duban.permissions import Actor, Perm
 from ui.common import engine
 from ui.shared import Stamp, shared_data
@@ -21,8 +23,8 @@ class CaseView:
     detail: CaseDetail
     uploads: dict[int, Upload]  # the scanned replies of the feedback, by id
     meetings: list[meetings.MeetingRow]  # to link a 专题会 (staff who edit cases only)
-    timeline: list[cases.TimelineEntry]
-    documents: dict[int, Document]  # the case's papers, for the timeline's links
+    tickets: pd.DataFrame  # the linked tickets as the page's table shows them
+    timeline: pd.DataFrame  # 办理记录, oldest first
 
 
 @shared_data
@@ -41,12 +43,33 @@ def case_view(stamp: Stamp, who: Actor, case_id: int) -> CaseView:
             detail=detail,
             uploads=uploads,  # type: ignore[arg-type]
             meetings=meetings.list_meetings(session) if who.can(Perm.EDIT_CASES) else [],
-            timeline=cases.case_timeline(session, who, case_id),
-            documents={
-                d.id: d  # type: ignore[misc]
-                for d in session.exec(select(Document).where(Document.case_id == case_id))
-            },
+            tickets=tickets_frame(detail),
+            timeline=timeline_frame(cases.case_timeline(session, who, case_id)),
         )
+
+
+def tickets_frame(detail: CaseDetail) -> pd.DataFrame:
+    tickets = detail.tickets
+    return pd.DataFrame(
+        {
+            "工单编号": [t.ticket_no for t in tickets],
+            "诉求时间": [t.received_at.strftime("%Y-%m-%d %H:%M") for t in tickets],
+            "诉求地址": [t.address for t in tickets],
+            "内容描述": [t.content for t in tickets],
+            "分类": [t.category for t in tickets],
+        }
+    )
+
+
+def timeline_frame(timeline: list[cases.TimelineEntry]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "时间": [e.at.strftime("%Y-%m-%d %H:%M") for e in timeline],
+            "操作人": [e.who for e in timeline],
+            "操作": [e.what for e in timeline],
+            "内容": [e.detail for e in timeline],
+        }
+    )
 
 
 @shared_data

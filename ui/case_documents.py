@@ -25,7 +25,7 @@ from duban.enums import DocumentKind
 from duban.permissions import Actor, Perm
 from ui.case_data import case_papers, paper_steps
 from ui.common import actor, engine, user_action
-from ui.shared import Stamp, change_stamp
+from ui.shared import Stamp
 
 CASE_KINDS = [kind for kind, spec in KINDS.items() if spec.build is not None]
 
@@ -93,11 +93,11 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
         download_buttons(last[0], last[1], f"{key}_last")
 
 
-def case_documents_panel(case_id: int) -> None:
-    """Everything about a case's papers: print a new one, list and download earlier ones."""
+def case_documents_panel(case_id: int, stamp: Stamp) -> None:
+    """Everything about a case's papers: print a new one, list and download earlier ones.
+    `stamp`: the data's state as the case page read it (`ui.shared.change_stamp`)."""
     me = actor()
     key = f"case_documents_{case_id}"
-    stamp = change_stamp()  # read once for the panel's shared data
     if me.can(Perm.RENDER_DOCUMENTS):
         # drawn only when opened (opening reruns the page), like the case's action forms
         box = st.expander("生成文书", key=f"{key}_open", on_change="rerun")
