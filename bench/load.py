@@ -357,10 +357,15 @@ class Staff:
     async def type_note(self, shown: str, value: str) -> None:
         """Open the selected cell's editor, replace `shown` by `value`, and wait until the grid
         shows it (the grid keeps an edit only once its editor closed)."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
         page = self.page
         await page.keyboard.press("Enter")
         editor = page.locator("textarea.gdg-input")
-        await editor.wait_for(timeout=30_000)
+        try:
+            await editor.wait_for(timeout=30_000)
+        except PlaywrightTimeout as exc:  # a starved renderer lost the key press: nothing typed
+            raise Retry("the cell editor did not open") from exc
         if not await _poll(lambda: _value_is(editor, shown)):
             raise Retry(f"the cell editor did not show the 备注 {shown!r}")
         await editor.fill(value)
