@@ -170,13 +170,21 @@ def new_rows_frame() -> pd.DataFrame:
     return pd.DataFrame(columns=NEW_ROW_FIELDS, dtype="string")
 
 
+KEPT_GENERATIONS = 3  # a 保存 sent from a grid the page has just replaced still finds its rows
+
+
 def loaded_rows(stamp: Stamp, flt: TicketFilter, gen: int) -> tuple[pd.DataFrame, int, int]:
-    """The page of rows for this generation, loaded once and kept while the user edits."""
+    """The page of rows for this generation, loaded once and kept while the user edits.
+
+    The rows of the generations just before are kept too: a click on 保存 can reach the
+    server after a rerun has started the next generation (the browser still showed the old
+    grid), and its edits refer to the rows that grid showed, with their versions."""
     cache_key = f"ledger_rows_{gen}"
     if cache_key not in st.session_state:
         loaded = ticket_page(stamp, me, flt, st.session_state.get("ledger_page", 1))
         for old in [k for k in st.session_state if str(k).startswith("ledger_rows_")]:
-            del st.session_state[old]
+            if int(str(old).removeprefix("ledger_rows_")) <= gen - KEPT_GENERATIONS:
+                del st.session_state[old]
         st.session_state[cache_key] = loaded
     return st.session_state[cache_key]
 
@@ -200,9 +208,15 @@ def collect_changes(frame: pd.DataFrame, state: dict[str, Any]):
 
 
 def pending_changes(gen: int):
-    """What the user changed in this generation's grid (see `collect_changes`)."""
-    frame = st.session_state[f"ledger_rows_{gen}"][0]
-    return collect_changes(frame, st.session_state.get(f"ledger_editor_{gen}") or {})
+    """What the user changed in this generation's grid (see `collect_changes`); None when
+    that grid's rows are no longer kept (it was replaced several times meanwhile)."""
+    loaded = st.session_state.get(f"ledger_rows_{gen}")
+    if loaded is None:
+        return None
+    return collect_changes(loaded[0], st.session_state.get(f"ledger_editor_{gen}") or {})
+
+
+STALE_GRID = "表格已刷新，这次的修改未保存：请在当前表格中重新修改后保存。"
 
 
 def save(edits: list[RowEdit], added: list[dict[str, Any]], deleted: list[tuple[int, int]]) -> None:
@@ -231,7 +245,11 @@ def save(edits: list[RowEdit], added: list[dict[str, Any]], deleted: list[tuple[
 
 def on_save(gen: int) -> None:
     """保存 (a callback, so it runs exactly once per click, before the page redraws)."""
-    edits, deleted, _ = pending_changes(gen)
+    pending = pending_changes(gen)
+    if pending is None:
+        flash("warning", STALE_GRID)
+        return
+    edits, deleted, _ = pending
     if not (edits or deleted):
         flash("info", "没有需要保存的修改")
         return
@@ -250,7 +268,11 @@ def on_add(gen: int) -> None:
 
 def on_open_case(gen: int) -> None:
     """对选中工单立案: hand the ticked tickets to pages/case_new.py."""
-    selected = pending_changes(gen)[2]
+    pending = pending_changes(gen)
+    if pending is None:
+        flash("warning", STALE_GRID)
+        return
+    selected = pending[2]
     if not selected:
         flash("warning", "请先在“选择”列勾选要立案的工单")
         return

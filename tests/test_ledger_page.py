@@ -85,6 +85,34 @@ def test_a_row_changed_by_someone_else_is_refused_and_named(engine: Engine, tick
     assert row(engine, "T2").notes == "T2 备注"
 
 
+def test_a_save_from_a_grid_just_replaced_saves_against_the_rows_it_showed(
+    engine: Engine, tickets
+) -> None:
+    """保存 can reach the server after a rerun started the next grid (刷新 pressed, another
+    save's answer): the edits refer to the rows the old grid showed, which are kept."""
+    at = open_ledger()
+    edit(at, {0: {"notes": "旧表格里的修改"}})
+    at.session_state["ledger_gen"] = 1  # 刷新's callback ran; 保存 is still bound to grid 0
+    click(at, "保存")
+    assert [s.value for s in at.success] == ["已保存：修改 1 条，新增 0 条，删除 0 条"]
+    assert row(engine, "T3").notes == "旧表格里的修改"
+    assert at.session_state["ledger_gen"] == 2 and "ledger_rows_0" in at.session_state
+    click(at, "刷新")  # three grids later the rows of grid 0 are let go
+    kept = sorted(k for k in at.session_state if str(k).startswith("ledger_rows_"))
+    assert kept == ["ledger_rows_2", "ledger_rows_3"]
+
+
+def test_a_save_from_a_grid_no_longer_kept_is_refused_with_a_message(
+    engine: Engine, tickets
+) -> None:
+    at = open_ledger()
+    edit(at, {0: {"notes": "太旧的修改"}})
+    del at.session_state["ledger_rows_0"]  # the grid was replaced several times meanwhile
+    click(at, "保存")
+    assert "表格已刷新，这次的修改未保存" in at.warning[0].value
+    assert row(engine, "T3").notes == ""
+
+
 def test_a_bad_cell_saves_nothing_and_says_which(engine: Engine, tickets) -> None:
     at = open_ledger()
     edit(at, {0: {"notes": "好"}, 1: {"unit": "不存在的办"}})
