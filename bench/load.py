@@ -115,13 +115,18 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+def ticket_number(key: int) -> str:
+    """The 工单编号 of the shared ticket 压测路{key}号."""
+    return f"LOAD{key:014d}"
+
+
 def target_export(count: int) -> bytes:
     """The shared tickets: one per address 压测路NN号, so a keyword finds exactly one."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["工单编号", "受理时间", "诉求地址", "诉求内容", "责任单位", "工单状态"])
     for k in range(1, count + 1):
-        ws.append([f"LOAD{k:014d}", "2024/6/1 9:30", f"示例镇压测路{k:02d}号",
+        ws.append([ticket_number(k), "2024/6/1 9:30", f"示例镇压测路{k:02d}号",
                    "压测工单：路灯不亮", "镇城建中心", "处理中"])  # fmt: skip
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -236,7 +241,13 @@ async def _poll(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> bo
 
 
 async def _value_is(editor, text: str) -> bool:
-    return (await editor.input_value()).strip() == text
+    """Whether the open cell editor holds `text` (False while it is closed or redrawn)."""
+    from playwright.async_api import Error
+
+    try:
+        return (await editor.input_value(timeout=5000)).strip() == text
+    except Error:
+        return False
 
 
 async def _absent(locator) -> bool:
@@ -244,7 +255,13 @@ async def _absent(locator) -> bool:
 
 
 async def _text_is(cell, text: str) -> bool:
-    return (await cell.inner_text()).strip() == text
+    """Whether the grid cell shows `text` (False while the grid is being redrawn)."""
+    from playwright.async_api import Error
+
+    try:
+        return (await cell.inner_text(timeout=5000)).strip() == text
+    except Error:
+        return False
 
 
 async def idle(page) -> None:
@@ -317,12 +334,16 @@ class Staff:
         async def work() -> None:
             await keyword.fill(f"压测路{key:02d}号")
             await keyword.press("Enter")
+            # "共 1 条" is on screen already from the last round's filter: wait for this
+            # ticket's own link under the grid
+            await page.get_by_role("link", name=ticket_number(key), exact=True).wait_for()
             await page.get_by_text("共 1 条").first.wait_for()
 
         await self.timed("filter ledger", work)
 
-    async def select_notes_cell(self) -> str:
-        """Select the 备注 cell of the first row and return the text it shows.
+    async def select_notes_cell(self, key: int) -> str:
+        """Select the 备注 cell of the first row — the ticket of `key` — and return the text
+        it shows.
 
         The grid is a canvas: click the row, walk right with the keyboard, and check through
         the grid's accessibility table. A rerun can redraw the grid under the pointer, so
@@ -344,6 +365,8 @@ class Staff:
                 await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
                 await page.wait_for_timeout(300 + 200 * attempt)
                 if await first.get_attribute("aria-selected", timeout=5000) == "true":
+                    if (await first.inner_text(timeout=5000)).strip() != ticket_number(key):
+                        raise Retry("the grid still showed another ticket")
                     for _ in range(NOTES_OFFSET):
                         await page.keyboard.press("ArrowRight")
                     await page.wait_for_timeout(300 + 200 * attempt)
@@ -368,8 +391,11 @@ class Staff:
             raise Retry("the cell editor did not open") from exc
         if not await _poll(lambda: _value_is(editor, shown)):
             raise Retry(f"the cell editor did not show the 备注 {shown!r}")
-        await editor.fill(value)
-        await editor.press("Enter")
+        try:
+            await editor.fill(value, timeout=10_000)
+            await editor.press("Enter", timeout=10_000)
+        except PlaywrightTimeout as exc:  # the grid was redrawn and closed the editor
+            raise Retry("the cell editor closed before it took the input") from exc
         cell = page.locator('[data-testid="stDataFrame"]').first.locator(
             f"#glide-cell-{2 + NOTES_OFFSET}-0"
         )
@@ -398,7 +424,7 @@ class Staff:
             if await answer.count():  # a message from an earlier 保存 is still shown
                 await self.refresh()
             try:
-                shown = await self.select_notes_cell()
+                shown = await self.select_notes_cell(key)
                 await self.type_note(shown, f"{shown} {marker}".strip())
             except Retry:
                 self.stats.retries += 1
@@ -526,7 +552,7 @@ def check(url: str, acks: Acks) -> list[str]:
         ).all()
         trail = conn.execute(
             text(
-                "SELECT entity_id, old, new FROM auditlog WHERE entity = 'ticket' "
+                "SELECT entity_id, old, new, username, at FROM auditlog WHERE entity = 'ticket' "
                 "AND field = 'notes' ORDER BY id"
             )
         ).all()
@@ -534,23 +560,34 @@ def check(url: str, acks: Acks) -> list[str]:
     engine.dispose()
     problems: list[str] = []
     notes = {address.removeprefix("示例镇"): value or "" for _, address, value in tickets}
-    changes: dict[int, list[tuple[str, str]]] = {}
-    for ticket_id, old, new in trail:
-        changes.setdefault(ticket_id, []).append((old or "", new or ""))
+    changes: dict[int, list[tuple[str, str, str, object]]] = {}
+    for ticket_id, old, new, who, at in trail:
+        changes.setdefault(ticket_id, []).append((old or "", new or "", who, at))
     for ticket_id, address, value in tickets:
         seen = ""  # each accepted save must start from the value the previous one left
-        for old, new in changes.get(ticket_id, []):
+        for old, new, _, _ in changes.get(ticket_id, []):
             if old != seen:
                 problems.append(f"{address}: a save replaced {old!r}, but the 备注 was {seen!r}")
             seen = new
         if seen != (value or ""):
             problems.append(f"{address}: 备注 is {value!r}, the last audited save left {seen!r}")
-    saved = Counter(new.split()[-1] for _, _, new in trail if new and new.split())
+    saved = Counter(new.split()[-1] for _, _, new, _, _ in trail if new and new.split())
     in_notes = Counter(m for value in notes.values() for m in value.split())
     for marker, address in acks.notes.items():
         here = notes.get(address, "").split().count(marker)
         if here != 1:
-            problems.append(f"ticket marker {marker}: in the 备注 of {address} {here} times")
+            dropped = [
+                f"{who} at {str(at)[:19]} wrote {new!r} over {old!r}"
+                for values in changes.values()
+                for old, new, who, at in values
+                if marker in old.split() and marker not in new.split()
+            ]
+            elsewhere = [
+                a for a, value in notes.items() if a != address and marker in value.split()
+            ]
+            problems.append(f"ticket marker {marker}: in the 备注 of {address} {here} times"
+                            + (f" (dropped by {'; '.join(dropped)})" if dropped else "")
+                            + (f" (found in {', '.join(elsewhere)})" if elsewhere else ""))  # fmt: skip
         if saved[marker] != 1:
             problems.append(f"ticket marker {marker}: saved by {saved[marker]} audited saves")
     for marker in acks.feedback:

@@ -145,6 +145,31 @@ def test_consistency_check_finds_a_lost_update(engine, session, shared_ticket) -
     assert any(p.startswith("示例镇压测路01号: a save replaced ''") for p in problems)
 
 
+def test_consistency_check_names_the_save_that_dropped_a_marker(engine, session, shared_ticket) -> None:  # fmt: skip
+    """A save accepted on the current version whose text was typed over an older 备注 (the
+    audit chain holds, the marker is gone): the check names who wrote over it, and when."""
+    append_note(session, shared_ticket, 1, "L00-0001")
+    append_note(session, shared_ticket, 2, "L01-0001")  # typed over "", saved on version 2
+    acks = load.Acks(notes={"L00-0001": "压测路01号", "L01-0001": "压测路01号"})
+    problems = load.check(engine.url.render_as_string(hide_password=False), acks)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("ticket marker L00-0001: in the 备注 of 压测路01号 0 times "
+                                  "(dropped by clerk at ")  # fmt: skip
+    assert problems[0].endswith("wrote 'L01-0001' over 'L00-0001')")
+
+
+def test_consistency_check_says_where_a_misplaced_marker_is(engine, session, shared_ticket) -> None:  # fmt: skip
+    """A save acknowledged for one ticket that went to another (the grid still showed the
+    last filter's row): reported as missing where it was meant, found where it is."""
+    other = make_ticket(session, address="示例镇压测路02号")
+    session.commit()
+    append_note(session, other, 1, "L00-0001")
+    acks = load.Acks(notes={"L00-0001": "压测路01号"})
+    problems = load.check(engine.url.render_as_string(hide_password=False), acks)
+    assert problems == ["ticket marker L00-0001: in the 备注 of 压测路01号 0 times "
+                        "(found in 压测路02号)"]  # fmt: skip
+
+
 def test_consistency_check_finds_doubled_feedback_and_landed_refusals(engine, session, shared_ticket) -> None:  # fmt: skip
     unit = make_unit(session, "镇城建中心")
     step = make_step(session, make_case(session, unit))
