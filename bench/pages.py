@@ -13,8 +13,9 @@ Each page is timed twice. "First view after a change": the pages' shared data
 computes everything. "Page": another person opens the page while the data stays as it was,
 so the page's data comes from the shared cache and the run is the page's own drawing.
 
-The floor is what showing the same amount of data costs without any page work: app.py's
-shell (login gate, account sidebar, navigation) running a page that only shows precomputed
+The floor (`bench/floor.py`) is what showing the same amount of data costs without any page
+work: app.py's shell (login gate, account sidebar, navigation with the user's page list)
+running a page that only shows precomputed
 tables with as many rows and columns as the measured page's tables held (counted from its
 own dataframes and editors after its run), read-only rows in a dataframe and editable rows
 in a data editor, as the page had them; the bare-Streamlit variant (the tables alone, no
