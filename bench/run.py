@@ -1,6 +1,7 @@
 """Every benchmark at every size, on SQLite and PostgreSQL, each figure beside its baseline.
 
     python -m bench                      # 10,000 and 100,000 tickets, SQLite and PostgreSQL
+    python bench/run.py                  # the same
     python -m bench --large              # … and 1,000,000
     python -m bench --sizes 300 --databases sqlite --skip pages
 
@@ -40,6 +41,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # `python bench/run.py`: import `bench` from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url

@@ -6,6 +6,8 @@ are measured by bench/ scripts printing ratios against a baseline run in the sam
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from duban.tickets import RowEdit, save_ledger
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
 
 CLERK = Actor(None, "clerk", Role.CENTER)
+ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2024, 6, 28, 18, 0)
 
 
@@ -91,6 +94,16 @@ def test_harness_measures_every_figure_beside_its_baseline(tmp_path: Path) -> No
         assert figure["seconds"] > 0 and figure["baseline_seconds"] > 0
         assert figure["ratio"] == pytest.approx(figure["seconds"] / figure["baseline_seconds"])
         assert figure["peak_mb"] > 0 and figure["baseline"]
+
+
+def test_the_benchmark_command_runs_as_a_module_and_as_a_script(tmp_path: Path) -> None:
+    """ "one command runs them all: `python -m bench` or `python bench/run.py`" (the script
+    from any folder)."""
+    for command, folder in ((["-m", "bench"], ROOT), ([str(ROOT / "bench" / "run.py")], tmp_path)):
+        done = subprocess.run([sys.executable, *command, "--help"], cwd=folder,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "--large" in done.stdout
 
 
 def test_harness_leaves_the_data_as_it_found_it(tmp_path: Path) -> None:
