@@ -5,7 +5,7 @@ Session keys (prefix `ledger_`):
   rows) and `ledger_new_{gen}` (rows typed in by hand on the 手工录入 tab). A save, a filter
   change or a page change starts a new generation, so positions in `edited_rows` always
   refer to the rows loaded with that key (kept in `ledger_rows_{gen}` with their id and
-  version).
+  version, for the last three generations: a 保存 may arrive from a grid just replaced).
 - `ledger_tab`: the open tab; only its view runs.
 - `ledger_f_*`: the filter bar; `ledger_page`: page number.
 - `ledger_preview` / `ledger_result`: the import being previewed / just imported.
