@@ -1,7 +1,8 @@
 """duban — 12345 热线督办台账. Entry point: `streamlit run app.py`.
 
-Builds the page list by role (`ui/navigation.py`) and runs the chosen page. A page missing from the list
-cannot be reached by URL, so role gating lives here and in the services.
+Runs the login gate, then the page chosen from the user's page list (`ui/navigation.py`).
+A page missing from the list cannot be reached by URL, so role gating lives there and in
+the services.
 """
 
 from __future__ import annotations

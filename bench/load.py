@@ -240,26 +240,17 @@ async def _poll(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> bo
     return False
 
 
-async def _value_is(editor, text: str) -> bool:
-    """Whether the open cell editor holds `text` (False while it is closed or redrawn)."""
-    from playwright.async_api import Error
-
-    try:
-        return (await editor.input_value(timeout=5000)).strip() == text
-    except Error:
-        return False
-
-
 async def _absent(locator) -> bool:
     return not await locator.count()
 
 
-async def _text_is(cell, text: str) -> bool:
-    """Whether the grid cell shows `text` (False while the grid is being redrawn)."""
+async def _shows(read: Callable[..., Awaitable[str]], text: str) -> bool:
+    """Whether `read` (the cell editor's value, a grid cell's text) gives `text`; False while
+    the grid is redrawn and the element is gone."""
     from playwright.async_api import Error
 
     try:
-        return (await cell.inner_text(timeout=5000)).strip() == text
+        return (await read(timeout=5000)).strip() == text
     except Error:
         return False
 
@@ -389,7 +380,7 @@ class Staff:
             await editor.wait_for(timeout=30_000)
         except PlaywrightTimeout as exc:  # a starved renderer lost the key press: nothing typed
             raise Retry("the cell editor did not open") from exc
-        if not await _poll(lambda: _value_is(editor, shown)):
+        if not await _poll(lambda: _shows(editor.input_value, shown)):
             raise Retry(f"the cell editor did not show the 备注 {shown!r}")
         try:
             await editor.fill(value, timeout=10_000)
@@ -399,7 +390,7 @@ class Staff:
         cell = page.locator('[data-testid="stDataFrame"]').first.locator(
             f"#glide-cell-{2 + NOTES_OFFSET}-0"
         )
-        if not await _poll(lambda: _text_is(cell, value)):
+        if not await _poll(lambda: _shows(cell.inner_text, value)):
             raise Retry("the grid did not keep the edit")
         await page.get_by_text("工单详情：").click()  # the grid hands over on blur
         await page.wait_for_timeout(800)

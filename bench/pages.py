@@ -15,11 +15,10 @@ so the page's data comes from the shared cache and the run is the page's own dra
 
 The floor (`bench/floor.py`) is what showing the same amount of data costs without any page
 work: app.py's shell (login gate, account sidebar, navigation with the user's page list)
-running a page that only shows precomputed
-tables with as many rows and columns as the measured page's tables held (counted from its
-own dataframes and editors after its run), read-only rows in a dataframe and editable rows
-in a data editor, as the page had them; the bare-Streamlit variant (the tables alone, no
-shell) is printed beside it. The ratio page ÷ floor is the page's own work: its queries, widgets and
+running a page that only shows precomputed tables with as many rows and columns as the
+measured page's tables held (counted from its own dataframes and editors after its run),
+read-only rows in a dataframe and editable rows in a data editor, as the page had them; the
+bare-Streamlit variant (the tables alone, no shell) is printed beside it. The ratio page ÷ floor is the page's own work: its queries, widgets and
 frames. Targets: the page ≤ 3× the floor at 100,000 tickets, the first view after a change
 under 1 s (the issue's server-time bound for 1,000,000). The process RSS after the runs is
 printed too (the app loads no whole table: target < 1 GB at 1,000,000).

@@ -203,8 +203,8 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
     if case.reopen_reason:
         lines.append(f"**重新督办理由：** {literal(case.reopen_reason)}")
     st.markdown("\n\n".join(lines))  # one block: a paragraph per fact
-    if d.tickets:
-        st.subheader(f"关联工单（{len(d.tickets)}）")
+    if not tickets.empty:
+        st.subheader(f"关联工单（{len(tickets)}）")
         st.dataframe(tickets, hide_index=True)
 
 
