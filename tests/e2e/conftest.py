@@ -9,6 +9,10 @@ Accounts: the server gets an administrator `admin` and a unit user `unit` (of �
 through the CLI; `page` is already logged in as `admin`. A reload (page.goto, open_app)
 starts a new Streamlit session, so `open_app` logs the page in again with the credentials
 `login` remembered. Log in as someone else with `login(page, server, "unit", server.users["unit"])`.
+
+Every action that may start a script run goes through `settle(page, action)`: it waits until
+the run the action started has finished, so the next action never lands on a widget that the
+rerun is about to replace (an open dropdown closing under it, a click on a stale button).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -45,6 +50,26 @@ E2E_USERS = {
     "admin": (["--role", "admin"], "e2e-admin-password"),
     "unit": (["--role", "unit", "--unit", "镇城管中队"], "e2e-unit-password"),
 }
+
+
+# Counts the script runs the page has started: `data-test-script-state` on stApp turns to
+# "running" once per run. `settle` compares the count before and after an action.
+RUN_COUNTER = """
+(() => {
+  window.__dubanRuns = 0;
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) { setTimeout(watch, 20); return; }
+    let last = app.getAttribute('data-test-script-state');
+    new MutationObserver(() => {
+      const now = app.getAttribute('data-test-script-state');
+      if (now === 'running' && last !== 'running') window.__dubanRuns += 1;
+      last = now;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  };
+  watch();
+})();
+"""
 
 
 @dataclass
@@ -140,10 +165,17 @@ def browser(server: Server):
         browser.close()
 
 
+def new_context(browser):
+    """A browser context at the office's screen size whose pages count their script runs."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context.add_init_script(RUN_COUNTER)
+    return context
+
+
 @pytest.fixture
 def page(browser, server: Server, request: pytest.FixtureRequest):
     """A fresh browser context per test (its own Streamlit session), logged in as admin."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context = new_context(browser)
     page = context.new_page()
     page.set_default_timeout(20_000)
     login(page, server, "admin", server.users["admin"])
@@ -180,6 +212,30 @@ def login(page, server: Server, username: str, password: str, path: str = "") ->
     page.duban_credentials = (username, password)
 
 
+def settle(page, action: Callable[[], object], *, start_within: float = 1.5) -> None:
+    """Do `action`, then wait for the script run it started (if any) to finish.
+
+    A run that starts within `start_within` seconds is waited for; an action that starts none
+    (a click inside a form, typing) costs that wait and nothing else."""
+    before = page.evaluate("() => window.__dubanRuns")
+    action()
+    try:
+        page.wait_for_function(
+            f"() => window.__dubanRuns > {before}", timeout=int(start_within * 1000)
+        )
+    except PlaywrightTimeoutError:
+        return
+    idle(page)
+
+
+def idle(page) -> None:
+    """Wait until no script run is going on (connected, state notRunning)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached",
+        timeout=30_000,
+    )  # fmt: skip
+
+
 def _wait_drawn(page) -> None:
     page.wait_for_selector('[data-testid="stAppViewContainer"]')
     page.wait_for_selector('[data-testid="stMain"]')
@@ -187,6 +243,7 @@ def _wait_drawn(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
     )
+    idle(page)
 
 
 def _login_form(page):

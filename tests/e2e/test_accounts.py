@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from duban.db import make_engine
 from duban.models import Unit
-from tests.e2e.conftest import ARTIFACTS, login, open_app
+from tests.e2e.conftest import ARTIFACTS, login, new_context, open_app
 from tests.factories import make_case, make_ticket
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def two_cases(server) -> tuple[int, int]:
 @pytest.fixture
 def unit_page(browser, server, request):
     """A browser context not yet logged in (the `page` fixture is the admin's)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context = new_context(browser)
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page

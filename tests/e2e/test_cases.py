@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from duban.db import make_engine
 from duban.enums import Level, Progress, StepStatus
 from duban.models import Case, CaseTicket, Feedback, Step, Ticket, Upload
-from tests.e2e.conftest import open_app
+from tests.e2e.conftest import open_app, settle
 
 pytestmark = pytest.mark.e2e
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -34,30 +34,33 @@ def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
     ticket = free_ticket(server)
     open_app(page, server, "case_new")
     page.get_by_label("按工单编号添加（多个用逗号或空格分隔）").fill(ticket.ticket_no)
-    page.get_by_role("button", name="添加工单").click()
+    settle(page, page.get_by_role("button", name="添加工单").click)
     page.get_by_role("button", name="清空工单").wait_for()
     page.get_by_role("textbox", name="相关情况").fill("同一地址多次投诉，前期答复后仍未解决")
     page.get_by_role("textbox", name="督办意见").fill("请于5个工作日内核查处置并书面反馈")
-    page.get_by_role("button", name="确定督办事项").click()
+    settle(page, page.get_by_role("button", name="确定督办事项").click)
     page.get_by_text("已确定督办事项").wait_for()
     assert "赵巷督〔" in page.locator("h1").first.inner_text()
 
-    expander(page, "登记书面反馈").click()
+    settle(page, expander(page, "登记书面反馈").click)
     page.get_by_label("反馈内容").fill("涉及多个部门，本单位无法单独处置")
-    page.get_by_text("主要领导已签字").click()
-    page.get_by_text("已加盖单位公章").click()
-    page.get_by_label("处置进展").click()
-    page.get_by_role("option", name="无进展").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        {"name": "回执.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    settle(page, page.get_by_text("主要领导已签字").click)
+    settle(page, page.get_by_text("已加盖单位公章").click)
+    settle(page, page.get_by_label("处置进展").click)
+    settle(page, page.get_by_role("option", name="无进展").click)
+    settle(
+        page,
+        lambda: page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            {"name": "回执.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        ),
     )
     page.get_by_text("回执.pdf").first.wait_for()
-    page.get_by_role("button", name="登记反馈").click()
+    settle(page, page.get_by_role("button", name="登记反馈").click)
     page.get_by_text("书面反馈已登记").wait_for()
     page.get_by_text("符合提级条件：书面督办反馈“无进展”").first.wait_for()
 
-    expander(page, "提级").click()
-    page.get_by_role("button", name="确认提级至现场协调督办").click()
+    settle(page, expander(page, "提级").click)
+    settle(page, page.get_by_role("button", name="确认提级至现场协调督办").click)
     page.get_by_text("已提级至现场协调督办").wait_for()
 
     engine = make_engine(server.env["DUBAN_DATABASE_URL"])
