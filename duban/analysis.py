@@ -49,9 +49,9 @@ from hashlib import blake2b
 from time import perf_counter
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
-from sqlalchemy import String, and_, delete, or_, type_coerce, update
+from sqlalchemy import String, and_, delete, func, or_, type_coerce, update
 from sqlalchemy import text as sql
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
@@ -61,6 +61,7 @@ from duban.permissions import Actor, Perm
 from duban.records import apply_changes
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
+from duban.tickets import mask_name, mask_phone
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -770,6 +771,7 @@ class Candidates:
 @_without_cyclic_gc
 def find_candidates(
     session: Session,
+    actor: Actor,
     as_of: datetime | None = None,
     thresholds: Thresholds | None = None,
     *,
@@ -782,7 +784,11 @@ def find_candidates(
     again). Its writes join the session's transaction and hold the index lock until the
     caller commits (or rolls back: the next run then prepares them again). Statuses,
     callbacks and due dates are read fresh every time, so the result equals a full run's.
+
+    The groups span every unit, so only roles that see all units may ask; callers' names
+    and phone numbers come masked unless the actor may see contacts.
     """
+    actor.require(Perm.VIEW_ALL, "查看督办线索")
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
     window = _load_tickets(session, as_of, th)
@@ -821,7 +827,23 @@ def find_candidates(
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
+    if not actor.can(Perm.SEE_CONTACTS):
+        groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
+
+
+def _masked(ticket: TicketInfo) -> TicketInfo:
+    """A ticket's caller and phone as a role without Perm.SEE_CONTACTS sees them."""
+    return ticket._replace(caller=mask_name(ticket.caller), phone=mask_phone(ticket.phone))
+
+
+def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:
+    """Changes whenever tickets, cases or their links change: the cache key of an analysis."""
+    actor.require(Perm.VIEW_ALL, "查看督办线索")
+    tickets = session.exec(select(func.count(col(Ticket.id)), func.max(Ticket.updated_at))).one()
+    cases = session.exec(select(func.count(col(Case.id)), func.max(Case.updated_at))).one()
+    links = session.exec(select(func.count()).select_from(CaseTicket)).one()
+    return (*tickets, *cases, links)
 
 
 def _window_start(as_of: datetime, days: int) -> datetime:
@@ -867,7 +889,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
     since = _window_start(as_of, _horizon(th))
     still_open = and_(
         Ticket.platform_status != "",
-        Ticket.platform_status.not_in(sorted(th.done_statuses)),  # type: ignore[attr-defined]
+        col(Ticket.platform_status).not_in(sorted(th.done_statuses)),
     )
     stmt = (
         select(
@@ -891,7 +913,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
         )
         .outerjoin(TicketMatchKey, TicketMatchKey.ticket_id == Ticket.id)  # type: ignore[arg-type]
         .where(
-            Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Ticket.deleted_at).is_(None),
             Ticket.received_at <= as_of,
             or_(Ticket.received_at >= since, and_(Ticket.city_supervised, still_open)),
         )
@@ -990,7 +1012,7 @@ def wording_id(address: str, category: str, text: str) -> int:
 
 def last_index_run(session: Session) -> CandidateRun | None:
     """The latest update of the stored index (None: never built)."""
-    return session.exec(select(CandidateRun).order_by(CandidateRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.exec(select(CandidateRun).order_by(col(CandidateRun.id).desc()).limit(1)).first()
 
 
 def _usable(run: CandidateRun | None, th: Thresholds) -> bool:
@@ -1197,7 +1219,7 @@ def _neighbours(
         and_(Ticket.received_at >= low, Ticket.received_at < since),
         and_(Ticket.received_at > as_of, Ticket.received_at < high),
         and_(
-            Ticket.deleted_at.is_not(None),  # type: ignore[union-attr]
+            col(Ticket.deleted_at).is_not(None),
             Ticket.received_at >= since,
             Ticket.received_at <= as_of,
         ),
@@ -1390,7 +1412,7 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
     stmt = (
         select(CaseTicket.ticket_id, Case.id, Case.case_no)
         .join(Case, Case.id == CaseTicket.case_id)
-        .where(Case.status == CaseStatus.OPEN, Case.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(Case.status == CaseStatus.OPEN, col(Case.deleted_at).is_(None))
     )
     in_case: dict[int, list[OpenCase]] = defaultdict(list)
     for ticket_id, case_id, case_no in session.connection().execute(stmt).all():
@@ -1421,7 +1443,7 @@ def mark_repeat_group(session: Session, actor: Actor, group: Group) -> int:
     if group.rule not in REPEAT_RULES:
         raise ValidationError(f"“{group.rule.label}”线索不是重复投诉，不能标记为重复件")
     marked = 0
-    for ticket in session.exec(select(Ticket).where(Ticket.id.in_(group.ticket_ids))):  # type: ignore[union-attr]
+    for ticket in session.exec(select(Ticket).where(col(Ticket.id).in_(group.ticket_ids))):
         if ticket.repeat_group or ticket.deleted_at is not None:
             continue
         apply_changes(

@@ -23,7 +23,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import kpi
 from duban.clock import cn_date
@@ -202,7 +202,7 @@ def assess(
         computed = kpi.compute(session, sel, calendar)
     figures = {row.unit_id: row for row in computed.units}
     units = session.exec(
-        select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
+        select(Unit).where(col(Unit.deleted_at).is_(None)).order_by(Unit.name)
     ).all()
     sheets: dict[int, UnitSheet] = {}
     for unit in units:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, event, func
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.enums import AuditAction
 from duban.errors import PermissionDenied
@@ -156,7 +156,7 @@ def search(
     stmt = (
         select(AuditLog)
         .where(*conditions)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(AuditLog.at.desc(), col(AuditLog.id).desc())
         .limit(limit)
         .offset(offset)
     )
@@ -179,7 +179,7 @@ def latest(session: Session, action: AuditAction, entity: str | None = None) -> 
     stmt = select(AuditLog).where(AuditLog.action == action)
     if entity is not None:
         stmt = stmt.where(AuditLog.entity == entity)
-    stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+    stmt = stmt.order_by(AuditLog.at.desc(), col(AuditLog.id).desc()).limit(1)
     return session.exec(stmt).first()
 
 
@@ -189,7 +189,7 @@ def head(session: Session | Connection) -> tuple[int | None, datetime | None]:
     the time tells apart two databases whose logs happen to be equally long). A bare
     connection will do: pages ask it on every run."""
     row = session.execute(
-        select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+        select(AuditLog.id, AuditLog.at).order_by(col(AuditLog.id).desc()).limit(1)
     ).first()
     return (row[0], row[1]) if row else (None, None)
 

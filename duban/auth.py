@@ -24,7 +24,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit, records
 from duban.clock import now
@@ -32,6 +32,7 @@ from duban.enums import AuditAction, Role
 from duban.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from duban.models import AuditLog, Unit, User
 from duban.permissions import Actor, Perm
+from duban.records import get_live
 from duban.settings import get_setting
 
 MIN_PASSWORD_LENGTH = 10
@@ -117,9 +118,7 @@ def _check_unit(session: Session, role: Role, unit_id: int | None) -> int | None
         return None
     if unit_id is None:
         raise ValidationError(f"所属单位：“{Role.UNIT.label}”角色必须选择所属单位")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"所属单位：编号 {unit_id} 的单位不存在或已删除")
+    get_live(session, Unit, unit_id, "所属单位：单位", ValidationError)
     return unit_id
 
 
@@ -473,7 +472,7 @@ def update_user(
 def _require_another_admin(session: Session, user: User) -> None:
     stmt = select(func.count()).where(
         User.role == Role.ADMIN,
-        User.active.is_(True),  # type: ignore[attr-defined]
+        col(User.active).is_(True),
         User.id != user.id,
     )
     if session.exec(stmt).one() == 0:
@@ -481,6 +480,20 @@ def _require_another_admin(session: Session, user: User) -> None:
 
 
 LOGIN_EVENTS = (AuditAction.LOGIN, AuditAction.LOGIN_FAILED, AuditAction.LOCKED, AuditAction.LOGOUT)
+
+
+def own_account(session: Session, actor: Actor) -> User | None:
+    """The actor's own account row (None for the system actor), for 我的账户."""
+    return session.get(User, actor.user_id) if actor.user_id is not None else None
+
+
+def display_names(session: Session, actor: Actor) -> dict[int, str]:
+    """Every account's 姓名 by id, to name who uploaded or changed something; staff only
+    (the pages that name other accounts are theirs)."""
+    if not actor.can(Perm.VIEW_AUDIT):
+        actor.require(Perm.MANAGE_TEMPLATES, "查看用户姓名")
+    rows = session.exec(select(User.id, User.display_name)).all()
+    return {user_id: name for user_id, name in rows if user_id is not None}
 
 
 def login_history(session: Session, actor: Actor, limit: int = 20) -> list[AuditLog]:
@@ -493,15 +506,9 @@ def login_history(session: Session, actor: Actor, limit: int = 20) -> list[Audit
         .where(
             AuditLog.entity == "user",
             AuditLog.entity_id == actor.user_id,
-            AuditLog.action.in_(LOGIN_EVENTS),  # type: ignore[union-attr]
+            col(AuditLog.action).in_(LOGIN_EVENTS),
         )
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(AuditLog.at.desc(), col(AuditLog.id).desc())
         .limit(limit)
     )
-    return list(session.exec(stmt))
-
-
-def unit_choices(session: Session) -> list[Unit]:
-    """The live units a unit account can belong to, by name."""
-    stmt = select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
     return list(session.exec(stmt))

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.cases import answering_unit_sql, eligible_for_escalation
 from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
@@ -87,7 +87,7 @@ def answering_unit() -> Any:
 
 
 def _case_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds: list[ColumnElement[bool]] = [col(Case.deleted_at).is_(None)]
     if filt.scope is not None:
         conds.append(Case.scope == filt.scope)
     if filt.since is not None:
@@ -99,7 +99,7 @@ def _case_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
 
 def _step_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
     """Live steps of live cases within the filter (the step's unit and level)."""
-    conds = [*_case_conditions(filt), Step.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds = [*_case_conditions(filt), col(Step.deleted_at).is_(None)]
     if filt.unit_id is not None:
         conds.append(answering_unit() == filt.unit_id)
     if filt.level is not None:
@@ -112,7 +112,7 @@ def _open_step_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
     return [
         *_step_conditions(filt),
         Step.status == StepStatus.OPEN,
-        Step.due_at.is_not(None),  # type: ignore[union-attr]
+        col(Step.due_at).is_not(None),
         Case.status == CaseStatus.OPEN,
     ]
 
@@ -134,16 +134,20 @@ class Headline:
 
 
 def headline(
-    session: Session, today: date, calendar: Calendar, filt: BoardFilter | None = None
+    session: Session,
+    actor: Actor,
+    today: date,
+    calendar: Calendar,
+    filt: BoardFilter | None = None,
 ) -> Headline:
     """Open cases per level, overdue and due-soon steps: three COUNT queries."""
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     cases = select(Case.level, func.count()).where(
         *_case_conditions(filt), Case.status == CaseStatus.OPEN
     )
     if filt.unit_id is not None:
         cases = cases.where(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))
         )
     if filt.level is not None:
         cases = cases.where(Case.level == filt.level)
@@ -152,11 +156,11 @@ def headline(
     horizon = Horizon.of(today, calendar)
     base = select(func.count()).select_from(Step).join(Case, Case.id == Step.case_id)
     base = base.where(*_open_step_conditions(filt))
-    overdue = session.exec(base.where(Step.due_at <= horizon.overdue_through)).one()  # type: ignore[operator]
+    overdue = session.exec(base.where(col(Step.due_at) <= horizon.overdue_through)).one()
     soon = session.exec(
         base.where(
-            Step.due_at > horizon.overdue_through,  # type: ignore[operator]
-            Step.due_at <= horizon.soon_through,  # type: ignore[operator]
+            col(Step.due_at) > horizon.overdue_through,
+            col(Step.due_at) <= horizon.soon_through,
         )
     ).one()
     return Headline(open_by_level=by_level, overdue_steps=overdue, due_soon_steps=soon)
@@ -192,10 +196,6 @@ class StepRow:
     feedback_compliant: bool | None
 
     @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
     def last_feedback(self) -> str:
         """`3月8日 无进展（不合规）`, or `未反馈`."""
         if self.feedback_at is None:
@@ -206,19 +206,14 @@ class StepRow:
         return text + ("" if self.feedback_compliant else "（不合规）")
 
 
-def case_link(case_id: int, action: str | None = None) -> str:
-    """The URL of a case on the 督办事项 page (`action=escalate` opens the escalation form)."""
-    return f"/cases?case={case_id}" + (f"&action={action}" if action else "")
-
-
 def _open_steps(
     session: Session, filt: BoardFilter, window: Sequence[ColumnElement[bool]], limit: int | None
 ) -> list[Any]:
     """Open steps within the filter and a due-date window, with their latest feedback."""
     latest = (
         select(Feedback.id)
-        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Feedback.received_at.desc(), Feedback.id.desc())  # type: ignore[attr-defined]
+        .where(Feedback.step_id == Step.id, col(Feedback.deleted_at).is_(None))
+        .order_by(Feedback.received_at.desc(), col(Feedback.id).desc())
         .limit(1)
         .correlate(Step)
         .scalar_subquery()
@@ -301,6 +296,7 @@ def working_days_late(
 
 def overdue_board(
     session: Session,
+    actor: Actor,
     today: date,
     calendar: Calendar,
     filt: BoardFilter | None = None,
@@ -314,8 +310,8 @@ def overdue_board(
     horizon = Horizon.of(today, calendar)
     raw = _open_steps(
         session,
-        filt or BoardFilter(),
-        [Step.due_at <= horizon.overdue_through],  # type: ignore[operator]
+        (filt or BoardFilter()).pinned_to(actor),
+        [col(Step.due_at) <= horizon.overdue_through],
         limit,
     )
     return _to_rows(raw, working_days_late(calendar, today, (r.due_at for r in raw)))
@@ -323,6 +319,7 @@ def overdue_board(
 
 def due_soon_board(
     session: Session,
+    actor: Actor,
     today: date,
     calendar: Calendar,
     filt: BoardFilter | None = None,
@@ -333,10 +330,10 @@ def due_soon_board(
     horizon = Horizon.of(today, calendar)
     raw = _open_steps(
         session,
-        filt or BoardFilter(),
+        (filt or BoardFilter()).pinned_to(actor),
         [
-            Step.due_at > horizon.overdue_through,  # type: ignore[operator]
-            Step.due_at <= horizon.soon_through,  # type: ignore[operator]
+            col(Step.due_at) > horizon.overdue_through,
+            col(Step.due_at) <= horizon.soon_through,
         ],
         limit,
     )
@@ -373,18 +370,10 @@ class EscalationRow:
     def next_level(self) -> Level | None:
         return self.level.next()
 
-    @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
-    def escalate_link(self) -> str:
-        """One click to the next level's step form on the 督办事项 page."""
-        return case_link(self.case_id, "escalate")
-
 
 def escalation_board(
     session: Session,
+    actor: Actor,
     today: date,
     filt: BoardFilter | None = None,
     *,
@@ -394,7 +383,7 @@ def escalation_board(
 
     The longest-waiting first (the eligible step's due date, then 督办编号).
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     eligible = {e.step_id: e.reason for e in eligible_for_escalation(session, today)}
     if not eligible:
         return []
@@ -421,7 +410,7 @@ def escalation_board(
             select(*columns)
             .join(Case, Case.id == Step.case_id)
             .outerjoin(Unit, Unit.id == unit)
-            .where(*_step_conditions(filt), Step.id.in_(ids[start : start + CHUNK]))  # type: ignore[union-attr]
+            .where(*_step_conditions(filt), col(Step.id).in_(ids[start : start + CHUNK]))
         )
         raw.extend(session.exec(stmt).all())
     raw.sort(key=lambda r: (r.due_at is None, r.due_at or date.max, r.case_no))
@@ -461,14 +450,14 @@ class Summary:
     eligible_count: int
 
 
-def summary(session: Session, today: date, filt: BoardFilter, rows: int) -> Summary:
+def summary(session: Session, actor: Actor, today: date, filt: BoardFilter, rows: int) -> Summary:
     """Today's numbers and the `rows` most urgent items of 逾期, 即将到期 and 待提级."""
     calendar = Calendar.load(session)
-    eligible = escalation_board(session, today, filt)
+    eligible = escalation_board(session, actor, today, filt)
     return Summary(
-        numbers=headline(session, today, calendar, filt),
-        overdue=overdue_board(session, today, calendar, filt, limit=rows),
-        due_soon=due_soon_board(session, today, calendar, filt, limit=rows),
+        numbers=headline(session, actor, today, calendar, filt),
+        overdue=overdue_board(session, actor, today, calendar, filt, limit=rows),
+        due_soon=due_soon_board(session, actor, today, calendar, filt, limit=rows),
         eligible=eligible[:rows],
         eligible_count=len(eligible),
     )
@@ -505,7 +494,11 @@ def _counts(session: Session, stmt: Any) -> dict:
 
 
 def unit_board(
-    session: Session, today: date, calendar: Calendar, filt: BoardFilter | None = None
+    session: Session,
+    actor: Actor,
+    today: date,
+    calendar: Calendar,
+    filt: BoardFilter | None = None,
 ) -> list[UnitRow]:
     """承办单位: per active unit, four grouped aggregates (one query each), by unit name.
 
@@ -513,7 +506,7 @@ def unit_board(
     that must answer them; referrals for the 主办 unit; tickets for their 承办单位. The level
     and scope filters do not apply to tickets; their date filter is the 诉求时间.
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     horizon = Horizon.of(today, calendar)
     unit = answering_unit()
     case_level = [Case.level == filt.level] if filt.level is not None else []
@@ -527,11 +520,11 @@ def unit_board(
     )
     # the steps' three figures in one pass over steps ⋈ cases (conditional sums)
     outcome = step_outcome(today)
-    judged = and_(Step.status != StepStatus.CANCELLED, Step.due_at.is_not(None))  # type: ignore[union-attr]
+    judged = and_(Step.status != StepStatus.CANCELLED, col(Step.due_at).is_not(None))
     overdue_now = and_(
         Step.status == StepStatus.OPEN,
         Case.status == CaseStatus.OPEN,
-        Step.due_at <= horizon.overdue_through,  # type: ignore[operator]
+        col(Step.due_at) <= horizon.overdue_through,
     )
     step_counts = {
         r[0]: r[1:]
@@ -554,16 +547,16 @@ def unit_board(
         select(Case.lead_unit_id, func.count())
         .select_from(Referral)
         .join(Case, Case.id == Referral.case_id)
-        .where(*_case_conditions(filt), *case_level, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(*_case_conditions(filt), *case_level, col(Referral.deleted_at).is_(None))
         .group_by(Case.lead_unit_id),
     )
     callbacks = _counts(
         session,
         select(Ticket.unit_id, Ticket.callback_result, func.count())
-        .where(*_ticket_conditions(filt), Ticket.callback_result.in_(ANSWERED))  # type: ignore[union-attr]
+        .where(*_ticket_conditions(filt), col(Ticket.callback_result).in_(ANSWERED))
         .group_by(Ticket.unit_id, Ticket.callback_result),
     )
-    units = select(Unit.id, Unit.name).where(Unit.deleted_at.is_(None), Unit.active)  # type: ignore[union-attr]
+    units = select(Unit.id, Unit.name).where(col(Unit.deleted_at).is_(None), Unit.active)
     if filt.unit_id is not None:
         units = units.where(Unit.id == filt.unit_id)
     rows = []
@@ -589,7 +582,7 @@ def unit_board(
 
 
 def _ticket_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Ticket.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds: list[ColumnElement[bool]] = [col(Ticket.deleted_at).is_(None)]
     if filt.since is not None:
         conds.append(Ticket.received_at >= filt.since)
     if filt.until is not None:
@@ -608,14 +601,19 @@ class MonthRow:
 
 
 def month_trend(
-    session: Session, today: date, filt: BoardFilter | None = None, *, months: int = 12
+    session: Session,
+    actor: Actor,
+    today: date,
+    filt: BoardFilter | None = None,
+    *,
+    months: int = 12,
 ) -> list[MonthRow]:
     """Per month: cases opened (立案日期) and steps due (截止日期) with the late ones.
 
     Without a date filter the last `months` months up to today; every month appears, zeros
     included. The unit filter keeps the cases the unit handles and the steps it answers.
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     until = filt.until or today
     since = filt.since or _months_back(until, months)
     window = replace(filt, since=None, until=None)
@@ -628,7 +626,7 @@ def month_trend(
     )
     if filt.unit_id is not None:
         opened_stmt = opened_stmt.where(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))
         )
     if filt.level is not None:
         opened_stmt = opened_stmt.where(Case.level == filt.level)
@@ -643,8 +641,8 @@ def month_trend(
         .where(
             *_step_conditions(window),
             Step.status != StepStatus.CANCELLED,
-            Step.due_at >= since,  # type: ignore[operator]
-            Step.due_at <= until,  # type: ignore[operator]
+            col(Step.due_at) >= since,
+            col(Step.due_at) <= until,
         )
         .group_by(dy, dm)
     )

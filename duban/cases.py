@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit
-from duban.clock import cn_date, now, today
+from duban.clock import cn_date, cn_due, now, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
@@ -57,9 +57,9 @@ from duban.models import (
     User,
 )
 from duban.permissions import PERM_LABELS, Actor, Perm
-from duban.records import apply_changes, check_version, insert
+from duban.records import apply_changes, check_version, get_live, insert
 from duban.settings import get_setting
-from duban.workdays import Calendar
+from duban.workdays import Calendar, set_year_schedule
 
 T = TypeVar("T")
 
@@ -177,9 +177,9 @@ def _no_open_handling_step(c: Ctx) -> str | None:
     open_step = c.session.exec(
         select(Step).where(
             Step.case_id == c.case.id,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
+            col(Step.kind).in_(HANDLING_KINDS),
             Step.status == StepStatus.OPEN,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.deleted_at).is_(None),
         )
     ).first()
     if open_step is None:
@@ -520,19 +520,14 @@ def get_case(session: Session, actor: Actor, case_id: int, *, for_update: bool =
 
 
 def _get_step(session: Session, actor: Actor, step_id: int) -> tuple[Step, Case]:
-    step = session.get(Step, step_id)
-    if step is None or step.deleted_at is not None:
-        raise NotFound(f"督办环节（编号 {step_id}）不存在或已删除")
+    step = get_live(session, Step, step_id, "督办环节")
     return step, get_case(session, actor, step.case_id, for_update=True)
 
 
 def _get_unit(session: Session, unit_id: int | None, what: str) -> Unit:
     if unit_id is None:
         raise ValidationError(f"请选择{what}")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"{what}：单位（编号 {unit_id}）不存在或已删除")
-    return unit
+    return get_live(session, Unit, unit_id, f"{what}：单位", ValidationError)
 
 
 def answering_unit_id(step: Step) -> int | None:
@@ -558,11 +553,11 @@ def latest_handling_step(session: Session, case_id: int) -> Step | None:
         select(Step)
         .where(
             Step.case_id == case_id,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
+            col(Step.kind).in_(HANDLING_KINDS),
             Step.status != StepStatus.CANCELLED,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.deleted_at).is_(None),
         )
-        .order_by(Step.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Step.id).desc())
     ).first()
 
 
@@ -575,10 +570,10 @@ def closing_feedback(session: Session, step: Step) -> Feedback | None:
         .where(
             Feedback.step_id == step.id,
             Feedback.unit_id == answering_unit_id(step),
-            Feedback.compliant.is_(True),  # type: ignore[attr-defined]
-            Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Feedback.compliant).is_(True),
+            col(Feedback.deleted_at).is_(None),
         )
-        .order_by(Feedback.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Feedback.id).desc())
     ).first()
 
 
@@ -611,17 +606,17 @@ def _current_steps(case_ids: list[int] | None):
         .join(Case, Case.id == Step.case_id)
         .where(
             Case.status == CaseStatus.OPEN,
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Case.deleted_at).is_(None),
             Case.level != Level.ESCALATED,
             Step.level == Case.level,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-            Step.status.in_((StepStatus.OPEN, StepStatus.CLOSED)),  # type: ignore[attr-defined]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.kind).in_(HANDLING_KINDS),
+            col(Step.status).in_((StepStatus.OPEN, StepStatus.CLOSED)),
+            col(Step.deleted_at).is_(None),
         )
         .group_by(Step.case_id)
     )
     if case_ids is not None:
-        stmt = stmt.where(Step.case_id.in_(case_ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Step.case_id).in_(case_ids))
     return stmt.subquery("current_step")
 
 
@@ -649,16 +644,16 @@ def eligible_for_escalation(
             .where(
                 Feedback.step_id == Step.id,
                 Feedback.unit_id == answering,
-                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Feedback.deleted_at).is_(None),
             )
-            .order_by(Feedback.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Feedback.id).desc())
             .limit(1)
             .correlate(Step)
             .scalar_subquery()
         )
 
     last_progress = latest(Feedback.progress)
-    overdue = and_(Step.status == StepStatus.OPEN, Step.due_at < today)  # type: ignore[operator]
+    overdue = and_(Step.status == StepStatus.OPEN, col(Step.due_at) < today)
     stmt = (
         select(
             current.c.case_id,
@@ -733,16 +728,14 @@ def _tickets_for_case(session: Session, ticket_ids: Sequence[int]) -> list[Ticke
     """Live tickets, none already in another open case (a matter is supervised once)."""
     tickets = []
     for ticket_id in dict.fromkeys(ticket_ids):
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None or ticket.deleted_at is not None:
-            raise ValidationError(f"工单（编号 {ticket_id}）不存在或已删除")
+        ticket = get_live(session, Ticket, ticket_id, "工单", ValidationError)
         busy = session.exec(
             select(Case.case_no)
             .join(CaseTicket, CaseTicket.case_id == Case.id)
             .where(
                 CaseTicket.ticket_id == ticket_id,
                 Case.status == CaseStatus.OPEN,
-                Case.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Case.deleted_at).is_(None),
             )
         ).first()
         if busy:
@@ -913,7 +906,7 @@ def _new_step(
     )
     text = note or kind.label
     if due is not None:
-        text += f"，截止{cn_date(due.day)}" + ("（暂估）" if due.provisional else "")
+        text += f"，截止{cn_due(due.day, due.provisional)}"
     return insert(ctx.session, ctx.actor, step, new=kind.label, note=text)
 
 
@@ -1106,9 +1099,7 @@ def record_leader_instruction(
 
 def record_special_meeting(session: Session, actor: Actor, case_id: int, meeting_id: int) -> Step:
     """镇领导专题会 (§三(三)2) as a step of an escalated case, linked to the meeting."""
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.deleted_at is not None:
-        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
+    meeting = get_live(session, Meeting, meeting_id, "专题会")
     ctx = _case_ctx(session, actor, case_id, meeting.held_at)
     return _issue_step(
         ctx,
@@ -1325,11 +1316,11 @@ def escalate_case(
             .where(
                 Step.case_id == case.id,
                 Step.level == case.level,
-                Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-                Step.status.in_((StepStatus.OPEN, StepStatus.CLOSED)),  # type: ignore[attr-defined]
-                Step.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Step.kind).in_(HANDLING_KINDS),
+                col(Step.status).in_((StepStatus.OPEN, StepStatus.CLOSED)),
+                col(Step.deleted_at).is_(None),
             )
-            .order_by(Step.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Step.id).desc())
         ).first()
         if current is not None:
             values: dict[str, Any] = {"escalation_reason": reason}
@@ -1498,13 +1489,27 @@ def list_referrals(session: Session, actor: Actor) -> list[ReferralRow]:
         select(Referral, Case.id, Case.case_no, Case.title, Unit.name)
         .join(Case, Case.id == Referral.case_id)
         .outerjoin(Unit, Unit.id == Case.lead_unit_id)
-        .where(Referral.deleted_at.is_(None), Case.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Referral.referred_at.desc(), Referral.id.desc())  # type: ignore[attr-defined]
+        .where(Referral.deleted_at.is_(None), col(Case.deleted_at).is_(None))
+        .order_by(Referral.referred_at.desc(), col(Referral.id).desc())
     ).all()
     return [ReferralRow(r, cid, no, title, unit or "") for r, cid, no, title, unit in rows]
 
 
 # --- deadlines after a calendar change --------------------------------------------------
+
+
+def change_year_schedule(
+    session: Session,
+    actor: Actor,
+    year: int,
+    holidays: list[date],
+    working_weekends: list[date],
+    note: str = "",
+) -> int:
+    """Save a year's holiday schedule and give the open steps counted in working days their
+    final (non-暂估) due dates, in the caller's one transaction. Returns the steps changed."""
+    set_year_schedule(session, actor, year, holidays, working_weekends, note)
+    return recompute_due_dates(session, actor)
 
 
 def recompute_due_dates(session: Session, actor: Actor) -> int:
@@ -1520,8 +1525,8 @@ def recompute_due_dates(session: Session, actor: Actor) -> int:
     steps = session.exec(
         select(Step).where(
             Step.status == StepStatus.OPEN,
-            Step.due_workdays.is_not(None),  # type: ignore[union-attr]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.due_workdays).is_not(None),
+            col(Step.deleted_at).is_(None),
         )
     ).all()
     for step in steps:
@@ -1593,16 +1598,16 @@ def list_cases(
         )
         .where(
             Step.status == StepStatus.OPEN,
-            Step.due_at.is_not(None),  # type: ignore[union-attr]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.due_at).is_not(None),
+            col(Step.deleted_at).is_(None),
         )
         .group_by(Step.case_id)
         .subquery("due")
     )
-    referred = exists().where(Referral.case_id == Case.id, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
-    conds: list[Any] = [Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    referred = exists().where(Referral.case_id == Case.id, col(Referral.deleted_at).is_(None))
+    conds: list[Any] = [col(Case.deleted_at).is_(None)]
     if not actor.can(Perm.VIEW_ALL):
-        conds.append(Case.id.in_(_visible_case_ids(actor)))  # type: ignore[union-attr]
+        conds.append(col(Case.id).in_(_visible_case_ids(actor)))
     if f.status is not None:
         conds.append(Case.status == f.status)
     if f.level is not None:
@@ -1611,15 +1616,15 @@ def list_cases(
         conds.append(Case.scope == f.scope)
     if f.unit_id is not None:
         conds.append(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == f.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == f.unit_id))
         )
     if _text(f.search):
         like = f"%{_text(f.search)}%"
         conds.append(
             or_(
-                Case.case_no.like(like),  # type: ignore[attr-defined]
-                Case.title.like(like),  # type: ignore[attr-defined]
-                Case.related_info.like(like),  # type: ignore[attr-defined]
+                col(Case.case_no).like(like),
+                col(Case.title).like(like),
+                col(Case.related_info).like(like),
             )
         )
     if f.overdue_only:
@@ -1647,7 +1652,7 @@ def list_cases(
     )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     rows = session.exec(
-        base.order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit).offset(offset)  # type: ignore[attr-defined]
+        base.order_by(Case.opened_at.desc(), col(Case.id).desc()).limit(limit).offset(offset)
     ).all()
     return [
         CaseRow(
@@ -1713,7 +1718,7 @@ def case_detail(
             select(Unit, CaseUnit.role)
             .join(CaseUnit, CaseUnit.unit_id == Unit.id)
             .where(CaseUnit.case_id == case_id)
-            .order_by(CaseUnit.role.desc(), Unit.name)  # type: ignore[attr-defined]
+            .order_by(col(CaseUnit.role).desc(), Unit.name)
         )
     ]
     names = {u.id: u.name for u, _ in units if u.id is not None}
@@ -1728,7 +1733,7 @@ def case_detail(
     steps = list(
         session.exec(
             select(Step)
-            .where(Step.case_id == case_id, Step.deleted_at.is_(None))  # type: ignore[union-attr]
+            .where(Step.case_id == case_id, col(Step.deleted_at).is_(None))
             .order_by(Step.id)
         )
     )
@@ -1737,8 +1742,8 @@ def case_detail(
         for fb in session.exec(
             select(Feedback)
             .where(
-                Feedback.step_id.in_([s.id for s in steps]),  # type: ignore[attr-defined]
-                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Feedback.step_id).in_([s.id for s in steps]),
+                col(Feedback.deleted_at).is_(None),
             )
             .order_by(Feedback.id)
         ):
@@ -1757,7 +1762,7 @@ def case_detail(
     referrals = list(
         session.exec(
             select(Referral)
-            .where(Referral.case_id == case_id, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
+            .where(Referral.case_id == case_id, col(Referral.deleted_at).is_(None))
             .order_by(Referral.referred_at)
         )
     )
@@ -1765,16 +1770,19 @@ def case_detail(
         session.exec(
             select(Meeting)
             .join(MeetingCase, MeetingCase.meeting_id == Meeting.id)
-            .where(MeetingCase.case_id == case_id, Meeting.deleted_at.is_(None))  # type: ignore[union-attr]
+            .where(MeetingCase.case_id == case_id, col(Meeting.deleted_at).is_(None))
             .order_by(Meeting.held_at)
         )
     )
     found = eligible_for_escalation(session, on or today(), [case_id])
+    # imported here: duban.tickets imports duban.meetings, which imports this module
+    from duban.tickets import masked_ticket
+
     return CaseDetail(
         case=case,
         state=case_state(case),
         units=units,
-        tickets=tickets,
+        tickets=[masked_ticket(actor, t) for t in tickets],
         steps=views,
         referrals=referrals,
         meetings=meetings,
@@ -1782,6 +1790,16 @@ def case_detail(
         done_feedback=done_feedback(session, case_id),
         unit_names=names,
     )
+
+
+def feedback_uploads(session: Session, actor: Actor, case_id: int) -> dict[int, Upload]:
+    """The scanned replies attached to a case's feedback, by upload id (for their download
+    buttons); refused like the case itself for a unit that does not handle it."""
+    get_case(session, actor, case_id)
+    ids = select(Feedback.upload_id).join(Step, col(Step.id) == Feedback.step_id)
+    ids = ids.where(Step.case_id == case_id, col(Feedback.deleted_at).is_(None))
+    stmt = select(Upload).where(col(Upload.id).in_(ids))
+    return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
 # --- the timeline -----------------------------------------------------------------------
@@ -1834,7 +1852,7 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
     get_case(session, actor, case_id)
     step_ids = list(session.exec(select(Step.id).where(Step.case_id == case_id)))
     feedback_ids = (
-        list(session.exec(select(Feedback.id).where(Feedback.step_id.in_(step_ids))))  # type: ignore[attr-defined]
+        list(session.exec(select(Feedback.id).where(col(Feedback.step_id).in_(step_ids))))
         if step_ids
         else []
     )
@@ -1842,7 +1860,7 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
     owners = [and_(AuditLog.entity == "case", AuditLog.entity_id == case_id)]
     for entity, ids in (("step", step_ids), ("feedback", feedback_ids), ("referral", referral_ids)):
         if ids:
-            owners.append(and_(AuditLog.entity == entity, AuditLog.entity_id.in_(ids)))  # type: ignore[union-attr]
+            owners.append(and_(AuditLog.entity == entity, col(AuditLog.entity_id).in_(ids)))
     rows = session.exec(select(AuditLog).where(or_(*owners)).order_by(AuditLog.id)).all()
     entries: list[TimelineEntry] = []
     group: list[AuditLog] = []

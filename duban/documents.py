@@ -59,7 +59,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from duban import audit, config
-from duban.clock import cn_date, today
+from duban.clock import cn_date, cn_due, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
@@ -86,7 +86,7 @@ from duban.models import (
     User,
 )
 from duban.permissions import Actor, Perm
-from duban.records import insert
+from duban.records import get_live, insert
 from duban.settings import get_setting
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -450,9 +450,7 @@ def load_case(session: Session, case_id: int) -> CaseBundle:
 
 
 def load_meeting(session: Session, meeting_id: int) -> MeetingBundle:
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.deleted_at is not None:
-        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
+    meeting = get_live(session, Meeting, meeting_id, "专题会")
     case_ids = session.exec(
         select(MeetingCase.case_id).where(MeetingCase.meeting_id == meeting_id)
     ).all()
@@ -489,9 +487,7 @@ def cn_datetime(value: datetime | None) -> str:
 
 def due_text(step: Step | None) -> str:
     """A step's due date, marked 暂估 when the year's holiday schedule was unknown."""
-    if step is None or step.due_at is None:
-        return ""
-    return cn_date(step.due_at) + ("（暂估）" if step.due_provisional else "")
+    return cn_due(step.due_at, step.due_provisional) if step is not None else ""
 
 
 def join(values: Iterable[str]) -> str:
@@ -1216,6 +1212,17 @@ def applicable_steps(kind: DocumentKind | str, bundle: CaseBundle) -> list[Step]
     """The steps of a case a paper can be printed for, newest first (for a picker)."""
     spec = kind_spec(kind)
     return [s for s in reversed(bundle.steps) if s.kind in spec.step_kinds]
+
+
+def paper_steps(
+    session: Session, actor: Actor, kind: DocumentKind | str, case_id: int
+) -> list[tuple[int, str, date]]:
+    """The steps of a case the actor may see that a paper of `kind` can be printed for:
+    (step id, step kind label, issued date), newest first."""
+    bundle = load_case(session, case_id)
+    actor.require_unit(case_unit_ids(session, bundle.case), "查看该事项的文书")
+    steps = applicable_steps(kind, bundle)
+    return [(s.id, s.kind.label, s.issued_at) for s in steps if s.id is not None]
 
 
 # --- storing and registering ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from duban import audit
 from duban.enums import AuditAction
@@ -156,7 +156,7 @@ def tickets_xlsx(session: Session, actor: Actor, flt: TicketFilter | None = None
 def _case_rows(session: Session, actor: Actor) -> list[dict[str, Any]]:
     cases = list(
         session.execute(
-            select(Case).where(Case.deleted_at.is_(None)).order_by(Case.year, Case.seq)  # type: ignore[union-attr]
+            select(Case).where(col(Case.deleted_at).is_(None)).order_by(Case.year, Case.seq)
         ).scalars()
     )
     names = dict(session.execute(select(Unit.id, Unit.name)).all())

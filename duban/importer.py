@@ -41,6 +41,7 @@ from typing import Any
 import python_calamine
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
+from sqlmodel import col as column_of
 
 from duban import audit
 from duban.clock import SHANGHAI, now
@@ -49,6 +50,7 @@ from duban.errors import ValidationError
 from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
+from duban.records import get_live
 from duban.text import normalize_address, normalize_header
 
 TICKET_TABLE = Ticket.__table__  # type: ignore[attr-defined]
@@ -1011,9 +1013,7 @@ def map_unit_alias(session: Session, actor: Actor, raw_name: str, unit_id: int) 
     """Record `raw_name` as an alias of an existing unit (so future imports match it) and
     assign the tickets already imported under that name. Returns how many were assigned."""
     actor.require(Perm.IMPORT_TICKETS, "对应承办单位")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"承办单位（编号 {unit_id}）不存在")
+    unit = get_live(session, Unit, unit_id, "承办单位", ValidationError)
     name = tidy(raw_name)
     if not name:
         raise ValidationError("单位名称不能为空")
@@ -1073,5 +1073,5 @@ def save_column_mapping(session: Session, actor: Actor, header: str, target: str
 
 def import_history(session: Session, limit: int = 20) -> list[ImportBatch]:
     """The latest import batches, newest first."""
-    stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = select(ImportBatch).order_by(column_of(ImportBatch.id).desc()).limit(limit)
     return list(session.execute(stmt).scalars())

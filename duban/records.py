@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from duban import audit
 from duban.clock import now
 from duban.enums import AuditAction
-from duban.errors import ConflictError, NotFound
+from duban.errors import ConflictError, DubanError, NotFound
 from duban.models import AuditLog
 from duban.permissions import Actor
 
@@ -27,11 +27,18 @@ def entity_name(model: type[SQLModel]) -> str:
     return model.__tablename__  # type: ignore[attr-defined,return-value]
 
 
-def get_live(session: Session, model: type[T], row_id: int, label: str = "记录") -> T:
-    """A row that exists and is not soft-deleted, or NotFound naming it."""
+def get_live(
+    session: Session,
+    model: type[T],
+    row_id: int,
+    label: str = "记录",
+    error: type[DubanError] = NotFound,
+) -> T:
+    """A row that exists and is not soft-deleted, or `error` (NotFound; ValidationError where
+    the id came from a form field) naming it: `{label}（编号 N）不存在或已删除`."""
     row = session.get(model, row_id)
     if row is None or getattr(row, "deleted_at", None) is not None:
-        raise NotFound(f"{label}（编号 {row_id}）不存在或已删除")
+        raise error(f"{label}（编号 {row_id}）不存在或已删除")
     return row
 
 
@@ -39,7 +46,7 @@ def last_change(session: Session, entity: str, entity_id: int) -> AuditLog | Non
     stmt = (
         select(AuditLog)
         .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id)
-        .order_by(AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(col(AuditLog.id).desc())
         .limit(1)
     )
     return session.exec(stmt).first()

@@ -19,7 +19,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import kpi
 from duban.assessment import Assessment, ScoringRules, assess, points
@@ -144,7 +144,7 @@ def _lines(session: Session, criteria: list[Any], outcome) -> list[CaseLine]:
     """The cases meeting `criteria`, by opening date, as report lines with their units (主办
     first, joined by 、): one query, a row per case and unit."""
     rows = session.exec(
-        select(*LINE_COLUMNS, Unit.name.label("unit_name"))  # type: ignore[call-overload]
+        select(*LINE_COLUMNS, col(Unit.name).label("unit_name"))
         .outerjoin(CaseUnit, CaseUnit.case_id == Case.id)
         .outerjoin(Unit, Unit.id == CaseUnit.unit_id)
         .where(*criteria)
@@ -188,16 +188,16 @@ def escalated_matters(session: Session, period: Period) -> list[CaseLine]:
     """提级办理事项: cases at 提级 with a 提级-level step in the period, or opened there."""
     in_period = select(Step.case_id).where(
         Step.level == Level.ESCALATED,
-        Step.deleted_at.is_(None),  # type: ignore[union-attr]
+        col(Step.deleted_at).is_(None),
         Step.issued_at >= period.start,
         Step.issued_at <= period.end,
     )
     criteria = [
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
+        col(Case.deleted_at).is_(None),
         Case.level == Level.ESCALATED,
         or_(
-            Case.id.in_(in_period),  # type: ignore[union-attr]
-            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
+            col(Case.id).in_(in_period),
+            col(Case.opened_at).between(period.start, period.end),
         ),
     ]
     return _lines(session, criteria, case_outcome)
@@ -208,7 +208,7 @@ def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
     meetings = session.exec(
         select(Meeting)
         .where(
-            Meeting.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Meeting.deleted_at).is_(None),
             Meeting.held_at >= period.start,
             Meeting.held_at <= period.end,
         )
@@ -219,14 +219,14 @@ def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
     for meeting_id, name, unit, path in session.exec(
         select(RoutingRule.meeting_id, RoutingRule.name, Unit.name, RoutingRule.handling_path)
         .join(Unit, Unit.id == RoutingRule.unit_id)
-        .where(RoutingRule.meeting_id.in_(ids), RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(RoutingRule.meeting_id.in_(ids), col(RoutingRule.deleted_at).is_(None))
         .order_by(RoutingRule.id)
     ).all():
         rules.setdefault(meeting_id, []).append((name, unit, path))
     counts = dict(
         session.exec(
             select(MeetingCase.meeting_id, func.count())
-            .where(MeetingCase.meeting_id.in_(ids))  # type: ignore[attr-defined]
+            .where(col(MeetingCase.meeting_id).in_(ids))
             .group_by(MeetingCase.meeting_id)
         ).all()
     )
@@ -255,11 +255,11 @@ def referral_lines(session: Session, sel: Selection) -> list[ReferralLine]:
 def typical_cases(session: Session, period: Period) -> list[CaseLine]:
     """典型案例 picked by staff, for cases opened or closed in the period."""
     criteria = [
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
+        col(Case.deleted_at).is_(None),
         Case.typical_text != "",
         or_(
-            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
-            Case.closed_at.between(period.start, period.end),  # type: ignore[union-attr]
+            col(Case.opened_at).between(period.start, period.end),
+            col(Case.closed_at).between(period.start, period.end),
         ),
     ]
     return _lines(session, criteria, lambda c: c.typical_text)
