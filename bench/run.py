@@ -357,7 +357,9 @@ def bench_boards(run: Run) -> None:
         timed_boards: dict[str, Callable[[], Any]] = {
             "首页 headline": lambda: boards.headline(session, SYSTEM, day, calendar, filt),
             "逾期 overdue": lambda: boards.overdue_board(session, SYSTEM, day, calendar, filt),
-            "即将到期 due soon": lambda: boards.due_soon_board(session, SYSTEM, day, calendar, filt),
+            "即将到期 due soon": lambda: boards.due_soon_board(
+                session, SYSTEM, day, calendar, filt
+            ),
             "待提级 escalation": lambda: boards.escalation_board(session, SYSTEM, day, filt),
             "承办单位 units": lambda: boards.unit_board(session, SYSTEM, day, calendar, filt),
             "按月趋势 trend": lambda: boards.month_trend(session, SYSTEM, day, filt),
