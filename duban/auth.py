@@ -124,7 +124,7 @@ def _check_unit(session: Session, role: Role, unit_id: int | None) -> int | None
 
 def find_user(session: Session, username: str) -> User | None:
     """A user by name, ignoring case (`Admin` and `admin` are one account)."""
-    stmt = select(User).where(func.lower(User.username) == (username or "").strip().lower())
+    stmt = select(User).where(func.lower(col(User.username)) == (username or "").strip().lower())
     return session.exec(stmt).first()
 
 
@@ -150,7 +150,7 @@ def actor_for(user: User) -> Actor:
 
 
 def has_users(session: Session) -> bool:
-    return session.exec(select(User.id).limit(1)).first() is not None
+    return session.exec(select(col(User.id)).limit(1)).first() is not None
 
 
 def _insert_user(
@@ -394,7 +394,7 @@ def _set_password(session: Session, actor: Actor, user: User, password: str, not
 
 def list_users(session: Session, actor: Actor) -> list[User]:
     actor.require(Perm.MANAGE_USERS)
-    return list(session.exec(select(User).order_by(User.username)))
+    return list(session.exec(select(User).order_by(col(User.username))))
 
 
 def reset_password(session: Session, actor: Actor, user_id: int, new: str) -> None:
@@ -471,9 +471,9 @@ def update_user(
 
 def _require_another_admin(session: Session, user: User) -> None:
     stmt = select(func.count()).where(
-        User.role == Role.ADMIN,
+        col(User.role) == Role.ADMIN,
         col(User.active).is_(True),
-        User.id != user.id,
+        col(User.id) != user.id,
     )
     if session.exec(stmt).one() == 0:
         raise ValidationError(f"{user.username} 是唯一启用的管理员，不能停用或改为其他角色")
@@ -492,7 +492,7 @@ def display_names(session: Session, actor: Actor) -> dict[int, str]:
     (the pages that name other accounts are theirs)."""
     if not actor.can(Perm.VIEW_AUDIT):
         actor.require(Perm.MANAGE_TEMPLATES, "查看用户姓名")
-    rows = session.exec(select(User.id, User.display_name)).all()
+    rows = session.exec(select(col(User.id), col(User.display_name))).all()
     return {user_id: name for user_id, name in rows if user_id is not None}
 
 
@@ -504,11 +504,11 @@ def login_history(session: Session, actor: Actor, limit: int = 20) -> list[Audit
     stmt = (
         select(AuditLog)
         .where(
-            AuditLog.entity == "user",
-            AuditLog.entity_id == actor.user_id,
+            col(AuditLog.entity) == "user",
+            col(AuditLog.entity_id) == actor.user_id,
             col(AuditLog.action).in_(LOGIN_EVENTS),
         )
-        .order_by(AuditLog.at.desc(), col(AuditLog.id).desc())
+        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
         .limit(limit)
     )
     return list(session.exec(stmt))

@@ -204,7 +204,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
         user = find_user(session, args.name)
         if user is None:
             raise ValidationError(f"用户“{args.name}”不存在")
-        reset_password(session, SYSTEM, user.id, read_password(args.password_stdin))
+        reset_password(session, SYSTEM, user.id, read_password(args.password_stdin))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         session.commit()
         print(f"已重置 {user.username} 的密码（锁定已解除）")
     return 0

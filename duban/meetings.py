@@ -82,7 +82,7 @@ def create_meeting(
         note=f"记录专题会：{cn_date(held_at)} {title}（主持：{chair}）",
     )
     for case_id in dict.fromkeys(case_ids):
-        link_case(session, actor, meeting.id, case_id)  # type: ignore[arg-type]
+        link_case(session, actor, meeting.id, case_id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     return meeting
 
 
@@ -180,9 +180,9 @@ def list_rules(
 ) -> list[RuleRow]:
     """Rules with their department and meeting, newest first; `search` looks in every text."""
     stmt = (
-        select(RoutingRule, Unit.name, Meeting.title, Meeting.held_at)
-        .join(Unit, Unit.id == RoutingRule.unit_id)
-        .outerjoin(Meeting, Meeting.id == RoutingRule.meeting_id)
+        select(RoutingRule, col(Unit.name), col(Meeting.title), col(Meeting.held_at))
+        .join(Unit, col(Unit.id) == col(RoutingRule.unit_id))
+        .outerjoin(Meeting, col(Meeting.id) == col(RoutingRule.meeting_id))
         .where(col(RoutingRule.deleted_at).is_(None))
         .order_by(col(RoutingRule.id).desc())
     )
@@ -288,7 +288,7 @@ def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> li
         ]
         score, rule_id = max(scored, key=lambda x: (x[0], x[1] or 0))
         if score:
-            hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]
+            hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]  # a positive score comes from a stored rule, whose id is set
     return [RouteSuggestion(by_id[i], tuple(nos)) for i, nos in sorted(hits.items())]
 
 
@@ -305,30 +305,30 @@ def list_meetings(session: Session, actor: Actor) -> list[MeetingRow]:
     actor.require(Perm.VIEW_ALL, "查看专题会")
     case_counts = dict(
         session.exec(
-            select(MeetingCase.meeting_id, func.count()).group_by(MeetingCase.meeting_id)
+            select(col(MeetingCase.meeting_id), func.count()).group_by(col(MeetingCase.meeting_id))
         ).all()
     )
     rule_counts = dict(
         session.exec(
-            select(RoutingRule.meeting_id, func.count())
+            select(col(RoutingRule.meeting_id), func.count())
             .where(col(RoutingRule.deleted_at).is_(None))
-            .group_by(RoutingRule.meeting_id)
+            .group_by(col(RoutingRule.meeting_id))
         ).all()
     )
     meetings = session.exec(
         select(Meeting)
         .where(col(Meeting.deleted_at).is_(None))
-        .order_by(Meeting.held_at.desc(), col(Meeting.id).desc())
+        .order_by(col(Meeting.held_at).desc(), col(Meeting.id).desc())
     ).all()
-    return [MeetingRow(m, case_counts.get(m.id, 0), rule_counts.get(m.id, 0)) for m in meetings]
+    return [MeetingRow(m, case_counts.get(m.id, 0), rule_counts.get(m.id, 0)) for m in meetings]  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
 
 def meeting_cases(session: Session, meeting_id: int) -> list[Case]:
     return list(
         session.exec(
             select(Case)
-            .join(MeetingCase, MeetingCase.case_id == Case.id)
-            .where(MeetingCase.meeting_id == meeting_id)
-            .order_by(Case.id)
+            .join(MeetingCase, col(MeetingCase.case_id) == col(Case.id))
+            .where(col(MeetingCase.meeting_id) == meeting_id)
+            .order_by(col(Case.id))
         )
     )

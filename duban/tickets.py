@@ -38,6 +38,7 @@ from duban.importer import (
 from duban.meetings import match_rules
 from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
 from duban.permissions import Actor, Perm
+from duban.records import table_of
 from duban.text import normalize_address
 from duban.units import live_units
 
@@ -147,10 +148,10 @@ def parse_ticket_nos(text: str) -> tuple[str, ...]:
 
 
 def _columns() -> list[Any]:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return [
         t.id, t.version, t.ticket_no, t.received_at, t.title, t.address, t.content, t.category,
-        t.caller, t.phone, t.unit_id, t.unit_raw, Unit.__table__.c.name.label("unit_name"),
+        t.caller, t.phone, t.unit_id, t.unit_raw, table_of(Unit).c.name.label("unit_name"),
         t.platform_due_at, t.platform_status, t.callback_result, t.resolved, t.city_supervised,
         t.notes, t.tags, t.repeat_group, t.raw, t.deleted_at, t.import_batch_id,
     ]  # fmt: skip
@@ -158,7 +159,7 @@ def _columns() -> list[Any]:
 
 def apply_filter(stmt: Select, actor: Actor, flt: TicketFilter) -> Select:
     """Apply the unit scope of `actor` and the filter's conditions, all in SQL."""
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     if not actor.can(Perm.VIEW_ALL):
         if actor.unit_id is None:
             return stmt.where(t.id.is_(None))
@@ -207,24 +208,24 @@ def _escape_like(text: str) -> str:
 
 
 def _with_unit() -> Select:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return select(*_columns()).select_from(
-        Ticket.__table__.outerjoin(  # type: ignore[attr-defined]
-            Unit.__table__,  # type: ignore[attr-defined]
-            Unit.__table__.c.id == t.unit_id,  # type: ignore[attr-defined]
+        table_of(Ticket).outerjoin(
+            table_of(Unit),
+            table_of(Unit).c.id == t.unit_id,
         )
     )
 
 
 def _select(actor: Actor, flt: TicketFilter) -> Select:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return apply_filter(_with_unit(), actor, flt).order_by(t.received_at.desc(), t.id.desc())
 
 
 def count_tickets(session: Session, actor: Actor, flt: TicketFilter) -> int:
     """The filtered total. `count(*)`, not `count(id)`: PostgreSQL then answers from an index
     alone (1,000,000 live tickets: 60 ms instead of 280 ms, bench/run.py)."""
-    stmt = apply_filter(select(func.count()).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+    stmt = apply_filter(select(func.count()).select_from(table_of(Ticket)), actor, flt)
     return int(session.execute(stmt).scalar_one())
 
 
@@ -248,9 +249,9 @@ def query_tickets(
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
     # first the page's ids (sorting narrow rows is cheap), then those rows in full
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     ids_stmt = (
-        apply_filter(select(t.id).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+        apply_filter(select(t.id).select_from(table_of(Ticket)), actor, flt)
         .order_by(t.received_at.desc(), t.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
@@ -276,7 +277,7 @@ def distinct_values(session: Session, column: str) -> list[str]:
     per value — instead of `SELECT DISTINCT` over every ticket, which neither database can
     skip through: a dozen categories among 1,000,000 tickets cost 5 ms instead of 210 ms.
     """
-    values = Ticket.__table__.c[column]  # type: ignore[attr-defined]
+    values = table_of(Ticket).c[column]
     seen = select(func.min(values).label("value")).where(values > "").cte("seen", recursive=True)
     following = select(func.min(values)).where(values > seen.c.value).scalar_subquery()
     seen = seen.union_all(select(following).where(seen.c.value.is_not(None)))
@@ -441,7 +442,7 @@ def save_ledger(
         planned_adds.append(clean)
     if typed:
         clash = session.execute(
-            select(Ticket.ticket_no, Ticket.deleted_at).where(
+            select(col(Ticket.ticket_no), col(Ticket.deleted_at)).where(
                 col(Ticket.ticket_no).in_(list(typed))
             )
         ).all()
@@ -589,11 +590,11 @@ def ticket_ids_by_number(
 
 def find_ticket_id(session: Session, actor: Actor, ticket_no: str) -> int:
     number = tidy(ticket_no).lstrip("'")
-    row = session.execute(select(Ticket).where(Ticket.ticket_no == number)).scalars().first()  # type: ignore[arg-type]
+    row = session.execute(select(Ticket).where(col(Ticket.ticket_no) == number)).scalars().first()
     if row is None:
         raise NotFound(f"找不到工单编号 {number}")
     actor.require_unit({row.unit_id}, "查看该工单")
-    return row.id  # type: ignore[return-value]
+    return row.id
 
 
 def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetail:
@@ -619,9 +620,9 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
         }
         for case in session.execute(
             select(Case)
-            .join(CaseTicket, CaseTicket.case_id == Case.id)  # type: ignore[arg-type]
-            .where(CaseTicket.ticket_id == ticket_id, col(Case.deleted_at).is_(None))
-            .order_by(Case.opened_at)
+            .join(CaseTicket, col(CaseTicket.case_id) == col(Case.id))
+            .where(col(CaseTicket.ticket_id) == ticket_id, col(Case.deleted_at).is_(None))
+            .order_by(col(Case.opened_at))
         ).scalars()
     ]
     return TicketDetail(

@@ -17,7 +17,11 @@ __all__ = ["live_units", "unit_name"]
 def live_units(session: Session, actor: Actor, *, active_only: bool = False) -> dict[int, str]:
     """Live units by id, in name order; `active_only` leaves out units marked inactive (the
     ones no new case or board lists, though old records still name them)."""
-    stmt = select(Unit.id, Unit.name).where(col(Unit.deleted_at).is_(None)).order_by(Unit.name)
+    stmt = (
+        select(col(Unit.id), col(Unit.name))
+        .where(col(Unit.deleted_at).is_(None))
+        .order_by(col(Unit.name))
+    )
     if active_only:
         stmt = stmt.where(col(Unit.active).is_(True))
     return {unit_id: name for unit_id, name in session.exec(stmt).all() if unit_id is not None}

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import config
 from duban.errors import ValidationError
@@ -186,7 +186,7 @@ def store_upload(
         found = f"实际为{KINDS[kind].label}" if kind else "无法识别的文件内容"
         raise ValidationError(f"文件“{shown}”的类型不符（{found}），只接受：{wanted}")
     digest = hashlib.sha256(data).hexdigest()
-    existing = session.exec(select(Upload).where(Upload.sha256 == digest)).first()
+    existing = session.exec(select(Upload).where(col(Upload.sha256) == digest)).first()
     if existing is not None:
         if not upload_path(existing).exists():
             _write(upload_path(existing), data)

@@ -54,7 +54,7 @@ class Calendar:
     @classmethod
     def load(cls, session: Session) -> Calendar:
         overrides = {o.day: o.is_workday for o in session.exec(select(HolidayOverride))}
-        years = set(session.exec(select(CalendarYear.year)))
+        years = set(session.exec(select(col(CalendarYear.year))))
         return cls(overrides=overrides, confirmed_years=years)
 
     def year_known(self, year: int) -> bool:
@@ -185,7 +185,8 @@ def set_year_schedule(
         raise ValidationError(f"日期 {first} 同时出现在节假日与调休上班日中")
     for old in session.exec(
         select(HolidayOverride).where(
-            HolidayOverride.day >= date(year, 1, 1), HolidayOverride.day <= date(year, 12, 31)
+            col(HolidayOverride.day) >= date(year, 1, 1),
+            col(HolidayOverride.day) <= date(year, 12, 31),
         )
     ):
         session.delete(old)
