@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from duban.cases import answered_on_time, feedback_compliant
 from duban.enums import Level, Progress, Scope, StepKind, StepStatus, UnitKind
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket, Unit
 
@@ -112,8 +113,8 @@ def make_feedback(
         progress=progress,
         signed=signed,
         stamped=stamped,
-        compliant=signed and stamped,
-        on_time=step.due_at is None or received_at <= step.due_at,
+        compliant=feedback_compliant(signed, stamped),
+        on_time=answered_on_time(received_at, step.due_at),
         text=kw.pop("text", "已处置完毕"),
         **kw,
     )
