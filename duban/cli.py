@@ -314,6 +314,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
+    from duban import formulas
     from duban.analysis import find_candidates
 
     as_of = datetime.combine(parse_date(args.as_of), time(23, 59, 59)) if args.as_of else None
@@ -324,7 +325,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["规则", "工单编号", "理由"])
-        writer.writerows(rows)
+        writer.writerows([[formulas.csv_field(v) for v in row] for row in rows])
     else:
         for row in rows:
             print("\t".join(row))
