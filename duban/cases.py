@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from duban import audit
+from duban import audit, uploads
 from duban.clock import cn_date, now, today
 from duban.enums import (
     AuditAction,
@@ -53,7 +53,6 @@ from duban.models import (
     Step,
     Ticket,
     Unit,
-    Upload,
     User,
 )
 from duban.permissions import PERM_LABELS, Actor, Perm
@@ -1233,8 +1232,8 @@ def register_feedback(
         unit_id = actor.unit_id
     unit_id = unit_id or answering_unit_id(step)
     text = _required(text, "反馈内容")
-    if upload_id is not None and session.get(Upload, upload_id) is None:
-        raise ValidationError(f"扫描件（编号 {upload_id}）不存在")
+    if upload_id is not None:
+        uploads.require_own_upload(session, actor, upload_id)
     ctx = Ctx(session, actor, case, received_at, step=step, unit_id=unit_id)
 
     def apply() -> Feedback:

@@ -976,7 +976,14 @@ def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dic
 
 
 def assign_unassigned(session: Session, actor: Actor, raw_name: str, unit_id: int) -> int:
-    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count."""
+    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count.
+
+    Checked here as well as in its callers: a unit user must not move tickets into their unit.
+    """
+    actor.require(Perm.IMPORT_TICKETS, "对应承办单位")
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.deleted_at is not None:
+        raise ValidationError(f"承办单位（编号 {unit_id}）不存在")
     key = unit_key(raw_name)
     table = Ticket.__table__  # type: ignore[attr-defined]
     rows = session.execute(

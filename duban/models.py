@@ -316,7 +316,8 @@ class Feedback(Tracked, table=True):
 # A stored file (scanned feedback, imported export), kept by content hash.
 class Upload(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    sha256: str = Field(max_length=64, unique=True)
+    # the bytes are stored once per hash; each uploader gets their own row and name
+    sha256: str = Field(max_length=64, index=True)
     original_name: str = Field(max_length=255)
     content_type: str = Field(max_length=100)
     size: int
