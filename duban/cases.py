@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from duban import audit, uploads
+from duban import audit, masking, uploads
 from duban.clock import cn_date, now, today
 from duban.enums import (
     AuditAction,
@@ -1724,6 +1724,9 @@ def case_detail(
             .order_by(Ticket.received_at)
         )
     )
+    if not masking.sees_contacts(actor):  # unit and leader users: callers masked here
+        safe = masking.safe_columns(session)
+        tickets = [masking.mask_ticket_copy(actor, t, safe) for t in tickets]
     steps = list(
         session.exec(
             select(Step)

@@ -25,10 +25,10 @@ from duban.analysis import (
     mark_repeat_group,
 )
 from duban.clock import cn_date, now, today
+from duban.masking import mask_name, mask_phone
 from duban.models import Case, CaseTicket, Ticket
 from duban.permissions import Actor, Perm
 from duban.settings import LABELS, RANGES, get_setting, save_settings
-from duban.tickets import mask_name, mask_phone
 from ui.common import actor, engine, literal, user_action
 
 PAGE_SIZE = 30
