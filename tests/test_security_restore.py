@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from tests.test_backup are parameters here
 """A restore that cannot destroy data (issue #15): a crafted or incomplete backup is refused
 before anything changes, and a swap that fails half-way puts database and files back."""
 
@@ -55,7 +56,7 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("attack", sorted(CRAFTED))
-def test_a_crafted_backup_is_refused_before_anything_changes(sqlite_only, ledger, data_dir, attack):  # noqa: F811
+def test_a_crafted_backup_is_refused_before_anything_changes(sqlite_only, ledger, data_dir, attack):
     folder = run_backup(ledger).backup.path
     alter, resealed, message = CRAFTED[attack]
     alter(folder)
@@ -78,7 +79,7 @@ def test_a_swap_that_fails_half_way_puts_database_and_files_back(
     sqlite_only,
     ledger,
     data_dir,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     folder = run_backup(ledger).backup.path
     (data_dir / "uploads" / "newer.pdf").write_bytes(b"%PDF-1.4 newer scan")
