@@ -42,7 +42,7 @@ import python_calamine
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from duban import audit
+from duban import archives, audit
 from duban.clock import SHANGHAI, now
 from duban.enums import AuditAction, CallbackResult, UnitKind
 from duban.errors import ValidationError
@@ -465,6 +465,10 @@ def read_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
 
 
 def _excel_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
+    try:
+        archives.check_zip(data, file_name, max_unpacked=archives.IMPORT_UNPACKED)
+    except ValidationError as exc:
+        raise ImportRefused(str(exc)) from exc
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = workbook.sheet_names

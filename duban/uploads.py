@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from sqlmodel import Session, select
 
-from duban import config
+from duban import archives, config
 from duban.errors import PermissionDenied, ValidationError
 from duban.models import Upload, User
 from duban.permissions import Actor, Perm
@@ -187,6 +187,8 @@ def store_upload(
         wanted = "、".join(KINDS[k].label for k in allowed)
         found = f"实际为{KINDS[kind].label}" if kind else "无法识别的文件内容"
         raise ValidationError(f"文件“{shown}”的类型不符（{found}），只接受：{wanted}")
+    if kind in ("xlsx", "docx"):
+        archives.check_zip(data, shown, max_unpacked=archives.UPLOAD_UNPACKED)
     digest = hashlib.sha256(data).hexdigest()
     mine = select(Upload).where(Upload.sha256 == digest, Upload.created_by == actor.user_id)
     existing = session.exec(mine).first()
