@@ -56,12 +56,12 @@ from sqlmodel import Session, col, select
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
+from duban.masking import mask_name, mask_phone
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, table_of
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
-from duban.tickets import mask_name, mask_phone
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from duban import kpi
+from duban import formulas, kpi
 from duban.clock import cn_date
 from duban.errors import ValidationError
 from duban.kpi import LATE, Ratio, Selection, WorkdayIndex
@@ -409,6 +409,8 @@ def _table(ws: Any, title: str, headers: list[str], rows: list[list[Any]]) -> No
         cell.alignment = Alignment(horizontal="center")
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            formulas.harden(cell)
     for i, header in enumerate(headers, start=1):
         width = max([len(str(header))] + [len(str(r[i - 1])) for r in rows if len(r) >= i])
         ws.column_dimensions[get_column_letter(i)].width = min(60, 2 * width + 2)

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from duban import audit
+from duban import audit, masking, uploads
 from duban.clock import cn_date, cn_due, now, today
 from duban.enums import (
     AuditAction,
@@ -1234,8 +1234,8 @@ def register_feedback(
         unit_id = actor.unit_id
     unit_id = unit_id or answering_unit_id(step)
     text = _required(text, "反馈内容")
-    if upload_id is not None and session.get(Upload, upload_id) is None:
-        raise ValidationError(f"扫描件（编号 {upload_id}）不存在")
+    if upload_id is not None:
+        uploads.require_own_upload(session, actor, upload_id)
     ctx = Ctx(session, actor, case, received_at, step=step, unit_id=unit_id)
 
     def apply() -> Feedback:
@@ -1744,6 +1744,9 @@ def case_detail(
             .order_by(col(Ticket.received_at))
         )
     )
+    if not masking.sees_contacts(actor):  # unit and leader users: callers masked here
+        safe = masking.safe_columns(session)
+        tickets = [masking.mask_ticket_copy(actor, t, safe) for t in tickets]
     steps = list(
         session.exec(
             select(Step)
@@ -1789,14 +1792,11 @@ def case_detail(
         )
     )
     found = eligible_for_escalation(session, on or today(), [case_id])
-    # imported here: duban.tickets imports duban.meetings, which imports this module
-    from duban.tickets import masked_ticket
-
     return CaseDetail(
         case=case,
         state=case_state(case),
         units=units,
-        tickets=[masked_ticket(actor, t) for t in tickets],
+        tickets=tickets,
         steps=views,
         referrals=referrals,
         meetings=meetings,

@@ -315,6 +315,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
+    from duban import formulas
     from duban.analysis import find_candidates
     from duban.permissions import SYSTEM
 
@@ -326,7 +327,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["规则", "工单编号", "理由"])
-        writer.writerows(rows)
+        writer.writerows([[formulas.csv_field(v) for v in row] for row in rows])
     else:
         for row in rows:
             print("\t".join(row))

@@ -58,7 +58,7 @@ from lxml import etree
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from duban import audit, config
+from duban import archives, audit, config, template_limits
 from duban.clock import cn_date, cn_due, today
 from duban.enums import (
     AuditAction,
@@ -1814,7 +1814,8 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
 
     It must be a real .docx, its Jinja must parse, it may use only the kind's fields (the
     unknown ones are named with the list of valid ones), it may not touch Python internals,
-    and it must render with example values.
+    and it must render with example values in a child process with time, memory and output
+    limits (`duban.template_limits`); its zip is checked first (`duban.archives`).
     """
     spec = kind_spec(kind)
     if file_name and not file_name.lower().endswith(".docx"):
@@ -1823,6 +1824,10 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
         return ["这是旧版 Word（.doc）文件，请在 Word/WPS 中“另存为” .docx 后再上传"]
     if not zipfile.is_zipfile(io.BytesIO(data)):
         return ["文件不是有效的 .docx 文档（无法打开），请用 Word/WPS 另存为 .docx 后再上传"]
+    try:
+        archives.check_zip(data, file_name or "模板", max_unpacked=archives.TEMPLATE_UNPACKED)
+    except ValidationError as exc:
+        return [str(exc)]
     try:
         xml = template_xml(data)
     except Exception:  # noqa: BLE001 - any failure to open means "not a Word document"
@@ -1849,11 +1854,7 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
     problems += unknown_item_fields(spec, tree)
     if problems:
         return problems
-    try:
-        render_template(data, sample_context(spec))
-    except Exception as exc:  # noqa: BLE001 - a template error of any kind is the user's to fix
-        return [f"用示例数据试生成失败：{exc}"]
-    return []
+    return template_limits.trial_render(spec.kind.value, data)
 
 
 def upload_template(

@@ -23,7 +23,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from duban import audit
+from duban import audit, formulas
 from duban.enums import AuditAction
 from duban.importer import Reject
 from duban.models import Case, CaseTicket, CaseUnit, Ticket, Unit
@@ -99,7 +99,7 @@ def _sheet(wb: Workbook, title: str, headers: list[str]) -> WriteOnlyWorksheet:
     bold = Font(bold=True)
     row = []
     for header in headers:
-        cell = WriteOnlyCell(ws, value=header)
+        cell = formulas.harden(WriteOnlyCell(ws, value=header))
         cell.font = bold
         row.append(cell)
     ws.append(row)
@@ -109,7 +109,7 @@ def _sheet(wb: Workbook, title: str, headers: list[str]) -> WriteOnlyWorksheet:
 def _append(ws: WriteOnlyWorksheet, values: list[Any], formats: list[str]) -> None:
     row = []
     for value, fmt in zip(values, formats, strict=True):
-        cell = WriteOnlyCell(ws, value=cell_value(value))
+        cell = formulas.harden(WriteOnlyCell(ws, value=cell_value(value)))
         if fmt != PLAIN:
             cell.number_format = fmt
         row.append(cell)

@@ -43,7 +43,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 from sqlmodel import col as column_of
 
-from duban import audit
+from duban import archives, audit
 from duban.clock import SHANGHAI, now
 from duban.enums import AuditAction, CallbackResult, UnitKind
 from duban.errors import ValidationError
@@ -467,6 +467,10 @@ def read_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
 
 
 def _excel_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
+    try:
+        archives.check_zip(data, file_name, max_unpacked=archives.IMPORT_UNPACKED)
+    except ValidationError as exc:
+        raise ImportRefused(str(exc)) from exc
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = workbook.sheet_names
@@ -980,7 +984,14 @@ def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dic
 
 
 def assign_unassigned(session: Session, actor: Actor, raw_name: str, unit_id: int) -> int:
-    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count."""
+    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count.
+
+    Checked here as well as in its callers: a unit user must not move tickets into their unit.
+    """
+    actor.require(Perm.IMPORT_TICKETS, "对应承办单位")
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.deleted_at is not None:
+        raise ValidationError(f"承办单位（编号 {unit_id}）不存在")
     key = unit_key(raw_name)
     table = table_of(Ticket)
     rows = session.execute(

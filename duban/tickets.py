@@ -7,14 +7,15 @@ caller's one transaction, each change audited.
 
 The center edits only its own columns of an imported ticket (notes, tags, repeat group,
 and a correction of the unit); the platform's columns change only through an import.
-Callers' names and phone numbers are masked for roles without `Perm.SEE_CONTACTS`, and a
+Callers' names, phone numbers and raw columns are masked for roles without
+`Perm.SEE_CONTACTS` (duban.masking), and a
 unit user sees only the tickets of their own unit.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +35,13 @@ from duban.importer import (
     parse_ticket_no,
     tidy,
     tidy_long,
+)
+from duban.masking import (
+    mask_entry,
+    mask_ticket,
+    mask_ticket_copy,
+    safe_columns,
+    sees_contacts,
 )
 from duban.meetings import match_rules
 from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
@@ -68,55 +76,27 @@ LABELS = {
     "unit": "承办单位",
 }
 CENTER_LIMITS = {"tags": 200, "repeat_group": 64}
-CONTACT_FIELDS = ("caller", "phone")
-_CONTACT_HEADER = re.compile(r"电话|手机|号码|联系人|诉求人|来电人")
 _NUMBER_SPLIT = re.compile(r"[\s,，;；、|]+")
 
 
-# --- masking ------------------------------------------------------------------------------
+# --- masking (duban.masking) ------------------------------------------------------------
 
 
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`; short numbers keep only their last two digits."""
-    phone = phone or ""
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "*" * max(len(phone) - 2, 0) + phone[-2:] if phone else ""
-
-
-def mask_name(name: str) -> str:
-    """`张先生` → `张**`: the surname stays, so staff can still tell callers apart."""
-    name = name or ""
-    return name[:1] + "*" * (len(name) - 1) if name else ""
-
-
-def sees_contacts(actor: Actor) -> bool:
-    return actor.can(Perm.SEE_CONTACTS)
-
-
-def mask_row(actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
-    """A ticket row as `actor` may see it (contacts masked unless permitted)."""
+def masker(session: Session, actor: Actor) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The function that shows a ticket row as `actor` may see it (contacts, numbers in
+    free text and raw columns masked; the admin's safe columns read once)."""
     if sees_contacts(actor):
-        return row
-    row = dict(row)
-    if "caller" in row:
-        row["caller"] = mask_name(row["caller"])
-    if "phone" in row:
-        row["phone"] = mask_phone(row["phone"])
-    if isinstance(row.get("raw"), dict):
-        row["raw"] = {
-            k: (mask_phone(str(v)) if _CONTACT_HEADER.search(k) else v)
-            for k, v in row["raw"].items()
-        }
-    return row
+        return lambda row: row
+    safe = safe_columns(session)
+    return lambda row: mask_ticket(actor, row, safe)
 
 
-def masked_ticket(actor: Actor, ticket: Ticket) -> Ticket:
+def masked_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     """The ticket as `actor` may see it: itself, or a detached copy (never added to a
     session, so nothing masked is ever written back) with the contacts masked."""
     if sees_contacts(actor):
         return ticket
-    return Ticket.model_validate(mask_row(actor, ticket.model_dump()))
+    return mask_ticket_copy(actor, ticket, safe_columns(session))
 
 
 # --- filters and pages -------------------------------------------------------------------
@@ -258,15 +238,17 @@ def query_tickets(
     )
     ids = list(session.execute(ids_stmt).scalars())
     found = {r["id"]: r for r in session.execute(_with_unit().where(t.id.in_(ids))).mappings()}
-    rows = [mask_row(actor, dict(found[i])) for i in ids]
+    mask = masker(session, actor)
+    rows = [mask(dict(found[i])) for i in ids]
     return TicketPage(rows=rows, total=total, page=page, page_size=page_size)
 
 
 def iter_tickets(session: Session, actor: Actor, flt: TicketFilter) -> Iterator[dict[str, Any]]:
     """Every ticket of the filter (for the export), streamed in chunks; contacts masked."""
+    mask = masker(session, actor)
     result = session.execute(_select(actor, flt).execution_options(yield_per=2000))
     for row in result.mappings():
-        yield mask_row(actor, dict(row))
+        yield mask(dict(row))
 
 
 def distinct_values(session: Session, column: str) -> list[str]:
@@ -571,7 +553,7 @@ def live_tickets(session: Session, actor: Actor, ticket_ids: Iterable[int]) -> l
         return []
     stmt = select(Ticket).where(col(Ticket.id).in_(ids), col(Ticket.deleted_at).is_(None))
     found = {t.id: t for t in session.execute(stmt).scalars() if _visible(actor, t)}
-    return [masked_ticket(actor, found[i]) for i in ids if i in found]
+    return [masked_ticket(session, actor, found[i]) for i in ids if i in found]
 
 
 def ticket_ids_by_number(
@@ -602,12 +584,13 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
     if row is None:
         raise NotFound(f"工单（编号 {ticket_id}）不存在")
     actor.require_unit({row.unit_id}, "查看该工单")
-    data = mask_row(actor, row.model_dump())
+    data = masker(session, actor)(row.model_dump())
     unit = session.get(Unit, row.unit_id) if row.unit_id else None
     batch = session.get(ImportBatch, row.import_batch_id) if row.import_batch_id else None
     trail = audit.history(session, "ticket", ticket_id)
     if not sees_contacts(actor):
-        trail = [_masked_entry(e) for e in trail]
+        safe = safe_columns(session)
+        trail = [mask_entry(actor, e, safe) for e in trail]
     cases = [
         {
             "id": case.id,
@@ -635,13 +618,3 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
         trail=trail,
         rules=match_rules(session, category=row.category, content=row.content, address=row.address),
     )
-
-
-def _masked_entry(entry: AuditLog) -> AuditLog:
-    if entry.field not in CONTACT_FIELDS:
-        return entry
-    mask = mask_phone if entry.field == "phone" else mask_name
-    copy = AuditLog.model_validate(entry.model_dump())
-    copy.old = mask(entry.old) if entry.old else entry.old
-    copy.new = mask(entry.new) if entry.new else entry.new
-    return copy

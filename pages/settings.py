@@ -68,7 +68,13 @@ with tab_calendar:
         )
 
 with tab_office:
-    OFFICE_KEYS = ["office_name", "office_contact", "office_phone", "case_no_prefix"]
+    OFFICE_KEYS = [
+        "office_name",
+        "office_contact",
+        "office_phone",
+        "case_no_prefix",
+        "raw_columns_safe",
+    ]
     with Session(engine()) as session:
         current = {key: get_setting(session, key) for key in [*OFFICE_KEYS, "idle_timeout_minutes"]}
     with st.form("settings_office_form"):
