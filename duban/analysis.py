@@ -56,7 +56,7 @@ from sqlmodel import Session, col, select
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
-from duban.masking import mask_name, mask_phone
+from duban.masking import mask_name, mask_phone, mask_text, sees_contacts
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, table_of
@@ -827,14 +827,20 @@ def find_candidates(
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
-    if not actor.can(Perm.SEE_CONTACTS):
+    if not sees_contacts(actor):
         groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
 
 
 def _masked(ticket: TicketInfo) -> TicketInfo:
-    """A ticket's caller and phone as a role without Perm.SEE_CONTACTS sees them."""
-    return ticket._replace(caller=mask_name(ticket.caller), phone=mask_phone(ticket.phone))
+    """A ticket as a role without Perm.SEE_CONTACTS sees it (duban.masking): caller and
+    phone masked, and numbers inside the address and content."""
+    return ticket._replace(
+        caller=mask_name(ticket.caller),
+        phone=mask_phone(ticket.phone),
+        address=mask_text(ticket.address) or "",
+        content=mask_text(ticket.content) or "",
+    )
 
 
 def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:

@@ -498,7 +498,7 @@ def _touch(row: Any, actor: Actor) -> None:
 
 
 def case_unit_ids(session: Session, case_id: int) -> set[int | None]:
-    stmt = select(CaseUnit.unit_id).where(col(CaseUnit.case_id) == case_id)
+    stmt = select(col(CaseUnit.unit_id)).where(col(CaseUnit.case_id) == case_id)
     rows = session.exec(stmt).all()
     return set(rows)
 
