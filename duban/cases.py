@@ -1588,6 +1588,17 @@ class CaseRow:
     referred: bool
 
 
+def escalation_eligible(
+    session: Session, actor: Actor, case_ids: Sequence[int], on: date | None = None
+) -> set[int]:
+    """Which of `case_ids` the actor may see are eligible for escalation (提级) today."""
+    ids = list(case_ids)
+    if not actor.can(Perm.VIEW_ALL):
+        mine = _visible_case_ids(actor).where(col(CaseUnit.case_id).in_(ids))
+        ids = list(set(session.exec(mine)))
+    return {e.case_id for e in eligible_for_escalation(session, on or today(), ids)}
+
+
 def list_cases(
     session: Session,
     actor: Actor,

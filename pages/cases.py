@@ -82,9 +82,7 @@ def show_list() -> None:
         rows, total = cases.list_cases(
             session, me, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        eligible = {
-            e.case_id for e in cases.eligible_for_escalation(session, today(), [r.id for r in rows])
-        }
+        eligible = cases.escalation_eligible(session, me, [r.id for r in rows], today())
     st.caption(f"共 {total} 件，本页 {len(rows)} 件")
     if rows:
         frame = pd.DataFrame(

@@ -58,7 +58,7 @@ with tab_meetings:
         with Session(engine()) as session:
             discussed = meetings.meeting_cases(session, meeting.id)  # type: ignore[arg-type]
             decided = [
-                r for r in meetings.list_rules(session, include_inactive=True)
+                r for r in meetings.list_rules(session, me, include_inactive=True)
                 if r.rule.meeting_id == meeting.id
             ]  # fmt: skip
         with st.container(border=True):
@@ -142,7 +142,7 @@ with tab_rules:
     )
     inactive = c2.checkbox("包括已停用", key="meetings_inactive")
     with Session(engine()) as session:
-        rules = meetings.list_rules(session, search=search, include_inactive=inactive)
+        rules = meetings.list_rules(session, me, search=search, include_inactive=inactive)
     if rules:
         st.dataframe(
             pd.DataFrame(

@@ -11,11 +11,10 @@ from duban.documents import (
     DOCX_MIME,
     KINDS,
     activate_template_version,
-    current_template,
     default_template,
     describe,
     restore_default_template,
-    template_versions,
+    template_listing,
     upload_template,
 )
 from duban.enums import DocumentKind
@@ -38,8 +37,7 @@ spec = KINDS[kind]
 st.caption(spec.description)
 
 with Session(engine()) as session:
-    current = current_template(session, kind)
-    versions = template_versions(session, kind)
+    current, versions = template_listing(session, me, kind)
     users = auth.display_names(session, me)
 
 notice = st.session_state.pop(NOTICE, None)

@@ -253,6 +253,19 @@ READS: dict[str, tuple[Call, Any, Any]] = {
         None,
         PermissionDenied,
     ),
+    "cases.escalation_eligible": (
+        lambda s, w: (
+            cases.escalation_eligible(s, w.clerk, [w.own_case, w.other_case], DAY) == {w.own_case}
+        ),
+        True,
+        None,
+    ),
+    "meetings.list_rules": (lambda s, w: meetings.list_rules(s, w.clerk), None, PermissionDenied),
+    "documents.template_listing": (
+        lambda s, w: documents.template_listing(s, w.clerk, "supervision_form"),
+        None,
+        PermissionDenied,
+    ),
     "audit.search": (lambda s, w: audit.search(s, w.clerk), None, PermissionDenied),
     "auth.display_names": (lambda s, w: auth.display_names(s, w.clerk), None, PermissionDenied),
 }
