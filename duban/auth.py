@@ -29,7 +29,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, update
+from sqlalchemy import ColumnElement, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -330,7 +330,7 @@ def authenticate(
     return LoginResult(actor)
 
 
-def _not_locked(at: datetime) -> Any:
+def _not_locked(at: datetime) -> ColumnElement[bool]:
     return col(User.locked_until).is_(None) | (col(User.locked_until) <= at)
 
 
