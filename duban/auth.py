@@ -28,9 +28,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, update
+from sqlalchemy import ColumnElement, Connection, case, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit, records
 from duban.clock import now
@@ -38,6 +38,7 @@ from duban.enums import AuditAction, Role
 from duban.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from duban.models import AuditLog, SetupGuard, Unit, User
 from duban.permissions import Actor, Perm
+from duban.records import get_live
 from duban.settings import get_setting
 from duban.text import fold_username
 
@@ -153,9 +154,7 @@ def _check_unit(session: Session, role: Role, unit_id: int | None) -> int | None
         return None
     if unit_id is None:
         raise ValidationError(f"所属单位：“{Role.UNIT.label}”角色必须选择所属单位")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"所属单位：编号 {unit_id} 的单位不存在或已删除")
+    get_live(session, Unit, unit_id, "所属单位：单位", ValidationError)
     return unit_id
 
 
@@ -166,7 +165,7 @@ def username_key(username: str) -> str:
 
 def find_user(session: Session, username: str) -> User | None:
     """A user by name, ignoring case in any script (`Admin` and `admin` are one account)."""
-    stmt = select(User).where(User.username_key == username_key((username or "").strip()))
+    stmt = select(User).where(col(User.username_key) == username_key((username or "").strip()))
     return session.exec(stmt).first()
 
 
@@ -192,7 +191,7 @@ def actor_for(user: User) -> Actor:
 
 
 def has_users(session: Session) -> bool:
-    return session.exec(select(User.id).limit(1)).first() is not None
+    return session.exec(select(col(User.id)).limit(1)).first() is not None
 
 
 def _insert_user(
@@ -336,14 +335,18 @@ def _password_of(session: Session, username: str) -> tuple[int, str] | None:
     """The id and hash of an account, read on a connection returned to the pool at once:
     the password check that follows takes a while, and parallel logins must not each hold
     a pooled connection (and on SQLite a read snapshot) through it."""
-    stmt = select(User.id, User.password_hash).where(User.username_key == username_key(username))
-    with session.get_bind().connect() as conn:
+    stmt = select(col(User.id), col(User.password_hash)).where(
+        col(User.username_key) == username_key(username)
+    )
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with engine.connect() as conn:
         row = conn.execute(stmt).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1]) if row is not None and row[0] is not None else None
 
 
-def _not_locked(at: datetime) -> Any:
-    return User.locked_until.is_(None) | (User.locked_until <= at)  # type: ignore[union-attr,operator]
+def _not_locked(at: datetime) -> ColumnElement[bool]:
+    return col(User.locked_until).is_(None) | (col(User.locked_until) <= at)
 
 
 def _open_session_if_unlocked(session: Session, user: User, at: datetime) -> bool:
@@ -354,9 +357,9 @@ def _open_session_if_unlocked(session: Session, user: User, at: datetime) -> boo
     """
     stmt = (
         update(User)
-        .where(User.id == user.id, User.active.is_(True), _not_locked(at))  # type: ignore[attr-defined]
+        .where(col(User.id) == user.id, col(User.active).is_(True), _not_locked(at))
         .values(failed_logins=0, locked_until=None, last_login_at=at)
-        .returning(User.id)
+        .returning(col(User.id))
         .execution_options(synchronize_session=False)
     )
     opened = session.execute(stmt).first() is not None
@@ -371,16 +374,16 @@ def _count_failure(session: Session, user: User, claimant: Actor, at: datetime) 
     parallel guesses count as 3); the guess that reaches `MAX_FAILED_LOGINS` sets the lock.
     Guesses during a lock are logged but do not extend it.
     """
-    counted = User.failed_logins + 1
+    counted = col(User.failed_logins) + 1
     locks = counted >= MAX_FAILED_LOGINS
     stmt = (
         update(User)
-        .where(User.id == user.id, _not_locked(at))
+        .where(col(User.id) == user.id, _not_locked(at))
         .values(
             failed_logins=case((locks, 0), else_=counted),
             locked_until=case((locks, at + timedelta(minutes=LOCK_MINUTES)), else_=None),
         )
-        .returning(User.failed_logins, User.locked_until)
+        .returning(col(User.failed_logins), col(User.locked_until))
         .execution_options(synchronize_session=False)
     )
     row = session.execute(stmt).first()
@@ -486,7 +489,7 @@ def _set_password(session: Session, actor: Actor, user: User, password: str, not
 
 def list_users(session: Session, actor: Actor) -> list[User]:
     actor.require(Perm.MANAGE_USERS)
-    return list(session.exec(select(User).order_by(User.username)))
+    return list(session.exec(select(User).order_by(col(User.username))))
 
 
 def reset_password(session: Session, actor: Actor, user_id: int, new: str) -> None:
@@ -563,15 +566,29 @@ def update_user(
 
 def _require_another_admin(session: Session, user: User) -> None:
     stmt = select(func.count()).where(
-        User.role == Role.ADMIN,
-        User.active.is_(True),  # type: ignore[attr-defined]
-        User.id != user.id,
+        col(User.role) == Role.ADMIN,
+        col(User.active).is_(True),
+        col(User.id) != user.id,
     )
     if session.exec(stmt).one() == 0:
         raise ValidationError(f"{user.username} 是唯一启用的管理员，不能停用或改为其他角色")
 
 
 LOGIN_EVENTS = (AuditAction.LOGIN, AuditAction.LOGIN_FAILED, AuditAction.LOCKED, AuditAction.LOGOUT)
+
+
+def own_account(session: Session, actor: Actor) -> User | None:
+    """The actor's own account row (None for the system actor), for 我的账户."""
+    return session.get(User, actor.user_id) if actor.user_id is not None else None
+
+
+def display_names(session: Session, actor: Actor) -> dict[int, str]:
+    """Every account's 姓名 by id, to name who uploaded or changed something; staff only
+    (the pages that name other accounts are theirs)."""
+    if not actor.can(Perm.VIEW_AUDIT):
+        actor.require(Perm.MANAGE_TEMPLATES, "查看用户姓名")
+    rows = session.exec(select(col(User.id), col(User.display_name))).all()
+    return {user_id: name for user_id, name in rows if user_id is not None}
 
 
 def login_history(session: Session, actor: Actor, limit: int = 20) -> list[AuditLog]:
@@ -582,17 +599,11 @@ def login_history(session: Session, actor: Actor, limit: int = 20) -> list[Audit
     stmt = (
         select(AuditLog)
         .where(
-            AuditLog.entity == "user",
-            AuditLog.entity_id == actor.user_id,
-            AuditLog.action.in_(LOGIN_EVENTS),  # type: ignore[union-attr]
+            col(AuditLog.entity) == "user",
+            col(AuditLog.entity_id) == actor.user_id,
+            col(AuditLog.action).in_(LOGIN_EVENTS),
         )
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
         .limit(limit)
     )
-    return list(session.exec(stmt))
-
-
-def unit_choices(session: Session) -> list[Unit]:
-    """The live units a unit account can belong to, by name."""
-    stmt = select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
     return list(session.exec(stmt))

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pypdf
 from PIL import Image
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import archives, config
 from duban.errors import PermissionDenied, ValidationError
@@ -218,7 +218,9 @@ def store_upload(
             f"文件“{shown}”看似{KINDS[kind].label}，但内容损坏或不是真正的{KINDS[kind].label}"
         )
     digest = hashlib.sha256(data).hexdigest()
-    mine = select(Upload).where(Upload.sha256 == digest, Upload.created_by == actor.user_id)
+    mine = select(Upload).where(
+        col(Upload.sha256) == digest, col(Upload.created_by) == actor.user_id
+    )
     existing = session.exec(mine).first()
     if existing is not None:
         if not upload_path(existing).exists():
