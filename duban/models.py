@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -41,6 +42,7 @@ from duban.enums import (
     UnitKind,
     UnitRole,
 )
+from duban.text import fold_username
 
 
 class CodeEnum(TypeDecorator):
@@ -471,6 +473,12 @@ class Setting(SQLModel, table=True):
 
 
 # --- security hardening (issue 15) ---
+
+
+@event.listens_for(User, "before_insert")
+def _fold_username(_mapper: Any, _connection: Any, user: User) -> None:
+    """Every account row gets its folded name, however it was created."""
+    user.username_key = fold_username(user.username)
 
 
 # One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
