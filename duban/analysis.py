@@ -59,6 +59,7 @@ from duban.errors import ValidationError
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes
+from duban.score import losing_units
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
 
@@ -82,6 +83,7 @@ class Rule(LabeledEnum):
     UNSATISFIED = ("unsatisfied", "不满意回访")
     CITY = ("city", "市级督办")
     OVERDUE = ("overdue", "超期工单")
+    SCORE_LOSS = ("score_loss", "热线考核失分")
 
 
 # The 协调督办范围 (§二) a case opened from a group starts with; 不满意 twice on one matter
@@ -92,6 +94,7 @@ RULE_SCOPE: dict[Rule, Scope] = {
     Rule.UNSATISFIED: Scope.REPEATED,
     Rule.CITY: Scope.CITY,
     Rule.OVERDUE: Scope.OTHER,
+    Rule.SCORE_LOSS: Scope.OTHER,
 }
 
 
@@ -816,6 +819,7 @@ def find_candidates(
         days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]
         note = f"超过平台办结期限仍未办结（最长超期 {days} 天）"
         groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
+    groups.extend(_score_loss(session, as_of))
     groups = _mark_open_cases(session, groups)
     order = list(Rule)
     groups.sort(
@@ -1380,6 +1384,40 @@ def _concentrated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) ->
         f"（共 {len(matter.members)} 张工单，按来电号码区分）"
     )
     return [_group(Rule.CONCENTRATED, pool, matter.members, matter, headline)]
+
+
+def _score_loss(session: Session, as_of: datetime) -> list[Group]:
+    """热线考核失分: the units losing the most points over the last 30 days (duban.score), each
+    a group of the tickets that cost them points, the points per indicator as the reason."""
+    groups = []
+    for loss in losing_units(session, as_of):
+        rows = session.exec(
+            select(Ticket)
+            .where(Ticket.id.in_(loss.ticket_ids))  # type: ignore[union-attr]
+            .order_by(Ticket.received_at, Ticket.id)
+        )
+        tickets = [
+            TicketInfo(
+                t.id,
+                t.ticket_no,
+                t.received_at,
+                t.address,
+                t.address_norm,
+                t.content,
+                t.category,
+                t.caller,
+                t.phone,
+                t.unit_id,
+                t.callback_result,
+                t.platform_status,
+                t.platform_due_at,
+                t.city_supervised,
+            )  # type: ignore[arg-type]  # fmt: skip
+            for t in rows
+        ]
+        callers = len({t.caller_key() for t in tickets} - {""})
+        groups.append(Group(Rule.SCORE_LOSS, tuple(tickets), loss.reason, (), (), callers, ()))
+    return groups
 
 
 def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:

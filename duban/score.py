@@ -511,16 +511,12 @@ class Scorecard:
         return next((r for r in self.rows if r.unit_id == unit_id), None)
 
     def change(self, unit_id: int) -> tuple[Decimal | None, int | None]:
-        """(总得分 now − before, 排名 before − now: positive = moved up); None when unknown."""
+        """(总得分 now − before, 排名 before − now: positive = moved up); (None, None) unless
+        the unit is ranked in both periods (had tickets in each)."""
         now_row, before = self.row(unit_id), self.previous.get(unit_id)
-        if now_row is None or before is None:
+        if now_row is None or before is None or now_row.rank is None or before.rank is None:
             return None, None
-        places = (
-            before.rank - now_row.rank
-            if before.rank is not None and now_row.rank is not None
-            else None
-        )
-        return now_row.total - before.total, places
+        return now_row.total - before.total, before.rank - now_row.rank
 
 
 def previous_period(period: Period) -> Period:
@@ -566,7 +562,7 @@ def scorecard(session: Session, actor: Actor, period: Period) -> Scorecard:
 @dataclass(frozen=True)
 class TrendPoint:
     period: Period
-    total: Decimal | None  # None: the unit is not listed that month
+    total: Decimal | None  # None: the unit had no tickets that month (not ranked)
     rank: int | None
 
 
@@ -581,7 +577,8 @@ def trend(
     for _ in range(months):
         period = Period.month(y, m)
         row = next((r for r in compute(session, period, rules) if r.unit_id == unit_id), None)
-        out.append(TrendPoint(period, row.total if row else None, row.rank if row else None))
+        ranked = row is not None and row.rank is not None
+        out.append(TrendPoint(period, row.total if ranked else None, row.rank if ranked else None))  # type: ignore[union-attr]
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out[::-1]
 
