@@ -108,7 +108,11 @@ if not choices:
     st.info("本区间没有可考核的承办单位")
     st.stop()
 c1, c2 = st.columns([1.4, 3])
-unit_id = c1.selectbox("承办单位", choices, format_func=names.get, key="score_unit")
+if len(choices) == 1:  # a unit user: its own unit only
+    unit_id = choices[0]
+    c1.markdown(f"承办单位：**{literal(names[unit_id])}**")
+else:
+    unit_id = c1.selectbox("承办单位", choices, format_func=names.get, key="score_unit")
 indicator = c2.segmented_control(
     "考核指标",
     list(score.INDICATORS),
