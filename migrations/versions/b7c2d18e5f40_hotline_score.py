@@ -1,7 +1,7 @@
 """热线考核: ticket fields 先行联系 / 办理结果 / 办结时间 / 是否逾期, manual score deductions
 
 Revision ID: b7c2d18e5f40
-Revises: 1aaf195f3166
+Revises: 5e6b0c1d2a15
 Create Date: 2026-12-01 21:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "b7c2d18e5f40"
-down_revision: str | None = "1aaf195f3166"
+down_revision: str | None = "5e6b0c1d2a15"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
