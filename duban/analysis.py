@@ -1417,12 +1417,12 @@ def _score_loss(session: Session, as_of: datetime) -> list[Group]:
     for loss in losing_units(session, as_of):
         rows = session.exec(
             select(Ticket)
-            .where(Ticket.id.in_(loss.ticket_ids))  # type: ignore[union-attr]
-            .order_by(Ticket.received_at, Ticket.id)
+            .where(col(Ticket.id).in_(loss.ticket_ids))
+            .order_by(col(Ticket.received_at), col(Ticket.id))
         )
         tickets = [
             TicketInfo(
-                t.id,
+                t.id or 0,
                 t.ticket_no,
                 t.received_at,
                 t.address,
@@ -1436,7 +1436,7 @@ def _score_loss(session: Session, as_of: datetime) -> list[Group]:
                 t.platform_status,
                 t.platform_due_at,
                 t.city_supervised,
-            )  # type: ignore[arg-type]  # fmt: skip
+            )  # fmt: skip
             for t in rows
         ]
         callers = len({t.caller_key() for t in tickets} - {""})

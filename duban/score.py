@@ -36,7 +36,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from duban import audit
 from duban.clock import cn_date
@@ -45,14 +45,14 @@ from duban.errors import NotFound, PermissionDenied, ValidationError
 from duban.kpi import Period
 from duban.models import AuditLog, ScoreDeduction, Ticket, Unit
 from duban.permissions import Actor, Perm
-from duban.records import soft_delete
+from duban.records import soft_delete, table_of
 from duban.settings import DEFAULTS, get_setting, set_setting
 
 SETTING_KEY = "score_rules"
 VILLAGE, DEPARTMENT = "村居", "部门"
 GROUPS = (VILLAGE, DEPARTMENT)
-_T = Ticket.__table__.c  # type: ignore[attr-defined]
-_D = ScoreDeduction.__table__.c  # type: ignore[attr-defined]
+_T = table_of(Ticket).c
+_D = table_of(ScoreDeduction).c
 _SPLIT = re.compile(r"[、,，;；\s]+")
 DONE_STATUSES_KEY = "platform_done_statuses"
 
@@ -177,8 +177,8 @@ def rule_history(session: Session, actor: Actor) -> list[RuleChange]:
     actor.require(Perm.VIEW_ALL, "查看考核规则的修改记录")
     rows = session.execute(
         select(AuditLog)
-        .where(AuditLog.entity == "setting", AuditLog.field == SETTING_KEY)
-        .order_by(AuditLog.id.desc())  # type: ignore[union-attr]
+        .where(col(AuditLog.entity) == "setting", col(AuditLog.field) == SETTING_KEY)
+        .order_by(col(AuditLog.id).desc())
     ).scalars()
     out = []
     for row in rows:
@@ -426,17 +426,20 @@ def score_units(
 ) -> list[UnitScore]:
     """The rows of both groups, ranked: pure arithmetic over the counts."""
     listed = [
-        u for u in units if u.id in counts or u.id in manual or (u.deleted_at is None and u.active)
+        (u.id, u)
+        for u in units
+        if u.id is not None
+        and (u.id in counts or u.id in manual or (u.deleted_at is None and u.active))
     ]
-    group = {u.id: group_of(u, rules) for u in listed}
+    group = {uid: group_of(u, rules) for uid, u in listed}
     group_tickets = dict.fromkeys(GROUPS, 0)
-    for u in listed:
-        group_tickets[group[u.id]] += counts.get(u.id, Counts()).tickets  # type: ignore[index]
+    for uid, _ in listed:
+        group_tickets[group[uid]] += counts.get(uid, Counts()).tickets
     rows = []
     r = rules
-    for u in listed:
-        c = counts.get(u.id, Counts())  # type: ignore[arg-type]
-        g = group[u.id]
+    for uid, u in listed:
+        c = counts.get(uid, Counts())
+        g = group[uid]
         volume = ratio(r.volume_weight * c.tickets, group_tickets[g]) or Fraction(0)
         contact = ratio(r.contact_weight * c.contact_yes, c.contact_yes + c.contact_no)
         solve = ratio(
@@ -447,11 +450,11 @@ def score_units(
             c.satisfied + c.basic + c.unsatisfied,
         )
         late = r.overdue_points * (c.finished_late + c.open_late)
-        by_hand = manual.get(u.id, Fraction(0))  # type: ignore[arg-type]
+        by_hand = manual.get(uid, Fraction(0))
         parts = volume + (contact or 0) + (solve or 0) + (sat or 0)
         rows.append(
             UnitScore(
-                unit_id=u.id,  # type: ignore[arg-type]
+                unit_id=uid,
                 unit_name=u.name,
                 group=g,
                 counts=c,
@@ -577,8 +580,10 @@ def trend(
     for _ in range(months):
         period = Period.month(y, m)
         row = next((r for r in compute(session, period, rules) if r.unit_id == unit_id), None)
-        ranked = row is not None and row.rank is not None
-        out.append(TrendPoint(period, row.total if ranked else None, row.rank if ranked else None))  # type: ignore[union-attr]
+        if row is None or row.rank is None:
+            out.append(TrendPoint(period, None, None))
+        else:
+            out.append(TrendPoint(period, row.total, row.rank))
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out[::-1]
 
@@ -620,6 +625,7 @@ def _lost(
 ) -> list[LostTicket]:
     r, c = row.rules, row.counts
     late = overdue(period, done)
+    each: dict[str | None, Fraction | None]
     if indicator == "contact":
         each = {None: ratio(r.contact_weight, c.contact_yes + c.contact_no)}
         cond: ColumnElement[bool] = _T.first_contact.is_(False)
@@ -751,17 +757,17 @@ class DeductionLine:
 def deductions(session: Session, actor: Actor, period: Period) -> list[DeductionLine]:
     """The live manual deductions dated in the period (a unit user: its own)."""
     stmt = (
-        select(ScoreDeduction, Unit.name)
-        .join(Unit, Unit.id == ScoreDeduction.unit_id)
+        select(ScoreDeduction, col(Unit.name))
+        .join(Unit, col(Unit.id) == col(ScoreDeduction.unit_id))
         .where(
-            ScoreDeduction.deleted_at.is_(None),  # type: ignore[union-attr]
-            ScoreDeduction.day >= period.start,
-            ScoreDeduction.day <= period.end,
+            col(ScoreDeduction.deleted_at).is_(None),
+            col(ScoreDeduction.day) >= period.start,
+            col(ScoreDeduction.day) <= period.end,
         )
-        .order_by(ScoreDeduction.day, ScoreDeduction.id)
+        .order_by(col(ScoreDeduction.day), col(ScoreDeduction.id))
     )
     if not actor.can(Perm.VIEW_ALL):
-        stmt = stmt.where(ScoreDeduction.unit_id == (actor.unit_id or -1))
+        stmt = stmt.where(col(ScoreDeduction.unit_id) == (actor.unit_id or -1))
     return [
         DeductionLine(
             d.id, d.version, name, d.day, d.points, d.reason, d.created_by_name, d.created_at

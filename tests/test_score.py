@@ -257,7 +257,7 @@ def test_trend_gives_each_month_of_the_year(session: Session, town) -> None:
 def test_the_units_losing_the_most_points_become_candidates(session: Session, town) -> None:
     """督办线索 热线考核失分: 市场所 lost 71, 和睦村 29.5, 城建中心 15 (城管中队 lost only by
     a manual deduction: no ticket to supervise)."""
-    found = find_candidates(session, datetime(2024, 3, 31, 18, 0))
+    found = find_candidates(session, CENTER, datetime(2024, 3, 31, 18, 0))
     groups = {g.ticket_nos[0]: g for g in found.by_rule(Rule.SCORE_LOSS)}
     assert sorted(g.ticket_nos for g in groups.values()) == [["A2", "A3", "A4"], ["C2"], ["H1"]]
     assert groups["H1"].reason == (
