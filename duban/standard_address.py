@@ -30,6 +30,7 @@ from duban.permissions import Actor, Perm
 from duban.settings import get_setting
 
 PREFIXES_KEY = "address_prefixes"
+ADDRESS_PARTS = ("address_place", "address_key", "address_detail")  # Ticket columns
 
 
 def address_prefixes(session: Session) -> tuple[str, ...]:
