@@ -1467,8 +1467,7 @@ def _group(
         ),
         key=lambda s: (-s.score, s.ticket_a, s.ticket_b),
     )
-    counts = Counter(w for t in members for w in key_words(normalize_text(t.content), t.key))
-    keywords = tuple(w for w, n in sorted(counts.items(), key=lambda c: (-c[1], c[0])) if n >= 2)
+    keywords = _shared_words(members)
     phones = Counter((t.key, _NOT_DIGIT.sub("", t.phone or "")) for t in members)
     calls = max(
         (n for (key, phone), n in phones.items() if len(phone) >= 7 and is_specific(key)),
@@ -1499,6 +1498,24 @@ def _group(
         rule, tuple(members), "；".join(words), shared, tuple(similar), callers, (),
         top, keywords[:6], calls,
     )  # fmt: skip
+
+
+def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
+    """The key words at least two complaints of a group share, commonest first, in reading
+    order; a pair straddling two words already shown (圾堆 after 垃圾) is left out."""
+    texts = [normalize_text(t.content) for t in members]
+    counts = Counter(
+        w for t, text in zip(members, texts, strict=True) for w in key_words(text, t.key)
+    )
+    joined = "\x00".join(texts)
+    order = sorted(
+        (w for w, n in counts.items() if n >= 2), key=lambda w: (-counts[w], joined.find(w))
+    )
+    shown: list[str] = []
+    for word in order:
+        if not any(word[0] == s[1] or word[1] == s[0] for s in shown):
+            shown.append(word)
+    return tuple(shown)
 
 
 def _repeated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) -> list[Group]:

@@ -293,3 +293,58 @@ def recompute_address_parts(session: Session, actor: Actor) -> int:
         audit.record(session, actor, AuditAction.UPDATE, "ticket", None, field="address_key",
                      note=f"地址前缀改为“{'、'.join(prefixes)}”，重新解析 {count} 张工单的地址")  # fmt: skip
     return count
+
+
+def _ticket_keys(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """Each live ticket's address key as parsed; an unknown or deleted id is refused."""
+    prefixes = address_prefixes(session)
+    rows = session.exec(
+        select(Ticket.id, Ticket.ticket_no, Ticket.address, Ticket.address_key).where(
+            Ticket.id.in_(ticket_ids),  # type: ignore[union-attr]
+            Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    found = {
+        tid: key or parse_address(address or "", prefixes).key for tid, _, address, key in rows
+    }
+    missing = [t for t in ticket_ids if t not in found]
+    if missing:
+        raise NotFound(f"工单（编号 {'、'.join(map(str, missing))}）不存在或已删除")
+    return found
+
+
+def confirm_same_place(session: Session, actor: Actor, ticket_ids: list[int]) -> str:
+    """Staff confirm a 督办线索 group: the address keys of its tickets become spellings of
+    one standard address (returned). The caller commits."""
+    keys = _ticket_keys(session, ticket_ids)
+    return merge_spellings(session, actor, [keys[t] for t in ticket_ids], "确认")
+
+
+def split_places(
+    session: Session, actor: Actor, kept_ids: list[int], taken_ids: list[int]
+) -> tuple[str, str]:
+    """Staff split a 督办线索 group: the tickets kept and those taken out are two places,
+    each part's address keys the spellings of one standard address; returns both. A key
+    found in both parts cannot be split by address, and is refused by name."""
+    if not kept_ids or not taken_ids:
+        raise ValidationError("拆分时请至少拆出一张工单，并至少留下一张")
+    keys = _ticket_keys(session, [*kept_ids, *taken_ids])
+    kept = [keys[t] for t in kept_ids]
+    taken = [keys[t] for t in taken_ids]
+    both = sorted(set(kept) & set(taken))
+    if both:
+        raise ValidationError(
+            f"地址“{'、'.join(both)}”在拆分的两部分中都有，无法按地址拆分；"
+            "如确属两件事，请勿立为同一督办事项"
+        )
+    book = address_book(session)
+    if {book.of(k) for k in kept} & {book.of(k) for k in taken}:
+        raise ValidationError("拆分的两部分已登记为同一标准地址，请先在“标准地址与别名”中修改")
+    return merge_spellings(session, actor, kept, "拆分"), merge_spellings(
+        session, actor, taken, "拆分"
+    )
+
+
+def address_stamp(session: Session) -> str:
+    """Changes whenever the prefixes or an alias change (part of the page's cache key)."""
+    return address_book(session).stamp(address_prefixes(session))

@@ -34,8 +34,24 @@ from duban.importer import import_tickets
 from duban.permissions import SYSTEM
 
 AS_OF = datetime(2024, 6, 28, 18, 0)
-HEADER = ["工单编号", "诉求时间", "诉求地址", "内容描述", "问题分类", "诉求人", "联系电话", "工单状态"]
-PREFIXES = ["", "赵巷镇", "青浦区赵巷镇", "上海市青浦区赵巷镇", "上海市 青浦区 赵巷镇", "青浦区 赵巷镇 "]
+HEADER = [
+    "工单编号",
+    "诉求时间",
+    "诉求地址",
+    "内容描述",
+    "问题分类",
+    "诉求人",
+    "联系电话",
+    "工单状态",
+]
+PREFIXES = [
+    "",
+    "赵巷镇",
+    "青浦区赵巷镇",
+    "上海市青浦区赵巷镇",
+    "上海市 青浦区 赵巷镇",
+    "青浦区 赵巷镇 ",
+]
 ROADS = ["南崧路", "业辉路", "嘉松中路", "沪青平公路", "赵重公路", "崧泽大道", "镇中路", "福泉山路"]
 ESTATES = ["和睦家园", "崧泽华城", "赵巷佳园", "中建锦绣", "万科城市花园", "嘉和苑"]
 LANDMARKS = [
@@ -141,7 +157,9 @@ def generate(matters: int = 60, singles: int = 400, seed: int = 21) -> Labelled:
         label[no] = matter
 
     def person() -> tuple[str, str]:
-        return rng.choice("张王李赵刘陈杨黄周吴") + rng.choice(["先生", "女士", "阿姨"]), next(phones)
+        return rng.choice("张王李赵刘陈杨黄周吴") + rng.choice(["先生", "女士", "阿姨"]), next(
+            phones
+        )
 
     start = AS_OF - timedelta(days=85)
     for m in range(matters):
