@@ -54,7 +54,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from functools import cache, wraps
+from functools import cache, lru_cache, wraps
 from hashlib import blake2b
 from time import perf_counter
 from typing import Any, NamedTuple, ParamSpec, TypeVar
@@ -184,6 +184,9 @@ def normalize_text(text: str) -> str:
     if unicodedata.is_normalized("NFKC", bare):  # the common case, and a fast check
         return bare
     return _NOT_TEXT.sub("", to_halfwidth(bare).lower())
+
+
+_normalized = lru_cache(maxsize=262_144)(normalize_text)  # groups read their texts again
 
 
 def bigrams(text: str) -> set[str]:
@@ -688,8 +691,11 @@ def _callers(addresses: Sequence[str], phones: Sequence[str]) -> list[Hashable |
     """Each ticket's (specific address key, phone digits), or None: its caller at a place."""
     out: list[Hashable | None] = []
     for address, phone in zip(addresses, phones, strict=True):
-        digits = _NOT_DIGIT.sub("", phone) if phone else ""
-        out.append((address, digits) if len(digits) >= 7 and is_specific(address) else None)
+        if not phone or not is_specific(address):
+            out.append(None)
+            continue
+        digits = phone if phone.isdigit() else _NOT_DIGIT.sub("", phone)
+        out.append((address, digits) if len(digits) >= 7 else None)
     return out
 
 
@@ -1503,7 +1509,7 @@ def _group(
 def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
     """The key words at least two complaints of a group share, commonest first, in reading
     order; a pair straddling two words already shown (圾堆 after 垃圾) is left out."""
-    texts = [normalize_text(t.content) for t in members]
+    texts = [_normalized(t.content) for t in members]
     counts = Counter(
         w for t, text in zip(members, texts, strict=True) for w in key_words(text, t.key)
     )

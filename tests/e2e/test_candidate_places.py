@@ -57,15 +57,13 @@ def plant(server) -> None:
 
 
 def find(page, words: str):
-    """The 重复投诉 tab filtered to one place; the group's box."""
+    """The 重复投诉 tab filtered to one place, showing its one group."""
     settle(page, lambda: page.get_by_role("tab", name=re.compile("^重复投诉")).click())
     box = page.get_by_role("textbox", name="按地址、内容或工单编号查找")
     settle(page, lambda: (box.fill(words), box.press("Enter")))
     expect(page.get_by_role("button", name="确认同一地点")).to_have_count(1)
-    return (
-        page.get_by_test_id("stVerticalBlock")
-        .filter(has=page.get_by_role("button", name="确认同一地点"))
-        .last
+    return page.get_by_test_id("stTabPanel").filter(
+        has=page.get_by_role("button", name="确认同一地点")
     )
 
 
