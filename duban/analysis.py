@@ -67,7 +67,7 @@ from duban.address import parse_address
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
-from duban.keywords import key_words
+from duban.keywords import key_words, matter_words
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes
@@ -1507,15 +1507,17 @@ def _group(
 
 
 def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
-    """The key words at least two complaints of a group share, commonest first, in reading
-    order; a pair straddling two words already shown (圾堆 after 垃圾) is left out."""
+    """The key words at least two complaints of a group share, commonest first, common
+    words of complaints (duban.keywords.matter_words) before other pairs, then in reading
+    order; a pair straddling two words already shown (修电 beside 维修、电梯) is left out."""
     texts = [_normalized(t.content) for t in members]
     counts = Counter(
         w for t, text in zip(members, texts, strict=True) for w in key_words(text, t.key)
     )
-    joined = "\x00".join(texts)
+    joined, known = "\x00".join(texts), matter_words()
     order = sorted(
-        (w for w, n in counts.items() if n >= 2), key=lambda w: (-counts[w], joined.find(w))
+        (w for w, n in counts.items() if n >= 2),
+        key=lambda w: (-counts[w], w not in known, joined.find(w)),
     )
     shown: list[str] = []
     for word in order:

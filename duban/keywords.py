@@ -16,9 +16,10 @@ import re
 from functools import cache, lru_cache
 from pathlib import Path
 
-__all__ = ["STOPWORDS_FILE", "key_words", "stop_lists"]
+__all__ = ["MATTERWORDS_FILE", "STOPWORDS_FILE", "key_words", "matter_words", "stop_lists"]
 
 STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
+MATTERWORDS_FILE = Path(__file__).with_name("matterwords.txt")
 
 
 @cache
@@ -35,6 +36,13 @@ def stop_lists() -> tuple[frozenset[str], frozenset[str]]:
         else:
             words.update(items)
     return frozenset(chars), frozenset(words)
+
+
+@cache
+def matter_words() -> frozenset[str]:
+    """Common words of complaints (`matterwords.txt`), shown first among shared key words."""
+    lines = MATTERWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.startswith("#") for w in line.split())
 
 
 @cache

@@ -210,14 +210,15 @@ def standard_addresses() -> None:
     choice = st.selectbox("编辑", ["（新增标准地址）", *by_name], key="candidates_std_pick")
     row = by_name.get(choice)
     with st.form("candidates_std_form"):
-        name = st.text_input("标准地址", value=row.name if row else "")
+        name = st.text_input("标准地址", value=row.name if row else "", key="candidates_std_name")
         aliases = st.text_area(
             "别名（每行一个，按平台写法填写）",
             value="\n".join(row.aliases) if row else "",
             placeholder="例如：赵巷镇和睦家园三号楼",
+            key="candidates_std_aliases",
         )
-        note = st.text_input("备注", value=row.note if row else "")
-        if st.form_submit_button("保存标准地址"):
+        note = st.text_input("备注", value=row.note if row else "", key="candidates_std_note")
+        if st.form_submit_button("保存标准地址", key="candidates_std_save"):
             with user_action(), Session(engine()) as session:
                 save_standard_address(
                     session, me, name, aliases.splitlines(), note,
