@@ -79,6 +79,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 MIN_NESTED_ADDRESS = 4  # a shorter address than this is too vague to contain another
 SMALL = 24  # up to this many wordings at one address are compared pairwise, directly
+SHOWN_WORDS = 6  # shared key words named in a group's reason
 FEW = 4  # a contained address with up to this many wordings is compared directly too
 _SPECIFIC = re.compile(r"[0-9号弄幢栋楼室组]")
 _NOT_TEXT = re.compile(r"[\W_]+")
@@ -1493,7 +1494,7 @@ def _group(
             notes.append("细节：" + "、".join(details[:4]) + ("等" if len(details) > 4 else ""))
         words.append(f"地址键“{key}”（{'；'.join(notes)}）")
     if keywords:
-        words.append("共同关键词：" + "、".join(keywords[:6]))
+        words.append("共同关键词：" + "、".join(keywords))
     if calls >= 2:
         words.append(f"同一来电号码在同一地址来电 {calls} 次")
     words += [f"工单 {s.ticket_a} 与 {s.ticket_b} 内容相似度 {s.score:.2f}" for s in similar[:2]]
@@ -1502,7 +1503,7 @@ def _group(
     top = by_key.most_common(1)[0][0] if by_key else members[0].key
     return Group(
         rule, tuple(members), "；".join(words), shared, tuple(similar), callers, (),
-        top, keywords[:6], calls,
+        top, keywords, calls,
     )  # fmt: skip
 
 
@@ -1520,9 +1521,14 @@ def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
         key=lambda w: (-counts[w], w not in known, joined.find(w)),
     )
     shown: list[str] = []
+    starts, ends = set(), set()
     for word in order:
-        if not any(word[0] == s[1] or word[1] == s[0] for s in shown):
+        if word[0] not in ends and word[1] not in starts:
             shown.append(word)
+            if len(shown) == SHOWN_WORDS:
+                break
+            starts.add(word[0])
+            ends.add(word[1])
     return tuple(shown)
 
 
