@@ -355,12 +355,14 @@ def bench_boards(run: Run) -> None:
             runs=5,
         )
         timed_boards: dict[str, Callable[[], Any]] = {
-            "首页 headline": lambda: boards.headline(session, day, calendar, filt),
-            "逾期 overdue": lambda: boards.overdue_board(session, day, calendar, filt),
-            "即将到期 due soon": lambda: boards.due_soon_board(session, day, calendar, filt),
-            "待提级 escalation": lambda: boards.escalation_board(session, day, filt),
-            "承办单位 units": lambda: boards.unit_board(session, day, calendar, filt),
-            "按月趋势 trend": lambda: boards.month_trend(session, day, filt),
+            "首页 headline": lambda: boards.headline(session, SYSTEM, day, calendar, filt),
+            "逾期 overdue": lambda: boards.overdue_board(session, SYSTEM, day, calendar, filt),
+            "即将到期 due soon": lambda: boards.due_soon_board(
+                session, SYSTEM, day, calendar, filt
+            ),
+            "待提级 escalation": lambda: boards.escalation_board(session, SYSTEM, day, filt),
+            "承办单位 units": lambda: boards.unit_board(session, SYSTEM, day, calendar, filt),
+            "按月趋势 trend": lambda: boards.month_trend(session, SYSTEM, day, filt),
         }
         for name, fn in timed_boards.items():
             mine = timed(fn, runs=3)
@@ -408,7 +410,7 @@ def bench_candidates(run: Run) -> None:
 
     def detect(as_of: datetime, rebuild: bool = False) -> Any:
         with Session(run.engine) as session:
-            found = find_candidates(session, as_of, th, rebuild=rebuild)
+            found = find_candidates(session, SYSTEM, as_of, th, rebuild=rebuild)
             session.commit()  # the index kept, as the page keeps it
             return found
 

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "address_prefixes": "上海市、上海、青浦区、赵巷镇",
     # platform statuses meaning the platform has handled a ticket (others count as open)
     "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
+    # imported columns the importer did not recognise that unit and leader users may read
+    # unmasked (duban.masking): every other such column is masked for them
+    "raw_columns_safe": "",
 }
 
 
@@ -93,6 +96,7 @@ LABELS: dict[str, str] = {
     "candidate_unsatisfied_min": "不满意回访：最少不满意次数",
     "candidate_similarity_percent": "内容相似度阈值（%）",
     "platform_done_statuses": "平台“已处置”状态",
+    "raw_columns_safe": "可对单位和领导显示的导入原始列（用、分隔，其余原始列脱敏）",
     "candidate_keyword_min": "改写投诉：最少共同关键词数",
     "address_prefixes": "地址前缀（省市、区、镇，用顿号分隔）",
 }

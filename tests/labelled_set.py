@@ -247,7 +247,7 @@ def run(session: Session, labelled: Labelled) -> Candidates:
     """Import the set as a clerk does, then analyse it as 督办线索 does."""
     import_tickets(session, SYSTEM, labelled.data, "12345工单导出.csv")
     session.commit()
-    found = find_candidates(session, AS_OF)
+    found = find_candidates(session, SYSTEM, AS_OF)
     session.commit()
     return found
 

@@ -48,7 +48,7 @@ def ids(session, *nos):
 
 
 def repeated(session) -> list[tuple[str, ...]]:
-    found = find_candidates(session, AS_OF)
+    found = find_candidates(session, SYSTEM, AS_OF)
     session.commit()
     return [tuple(g.ticket_nos) for g in found.by_rule(Rule.REPEATED)]
 
@@ -137,13 +137,13 @@ def test_the_table_is_edited_by_hand_with_spellings_as_written(session, garden):
 
 
 def test_new_prefixes_reparse_every_ticket_and_rebuild_the_index(session, garden):
-    first = find_candidates(session, AS_OF)
+    first = find_candidates(session, SYSTEM, AS_OF)
     session.commit()
     assert not first.by_rule(Rule.REPEATED)[0].address_key.startswith("赵巷")
     set_setting(session, SYSTEM, "address_prefixes", "上海市、青浦区、赵巷镇、赵巷")
     assert recompute_address_parts(session, SYSTEM) == 2  # the two 赵巷测试花园8号楼
     session.commit()
-    again = find_candidates(session, AS_OF)
+    again = find_candidates(session, SYSTEM, AS_OF)
     assert again.index.rebuilt
     assert [g.ticket_nos for g in again.by_rule(Rule.REPEATED)] == [["G1", "G2", "G3", "G4"]]
 
@@ -174,7 +174,7 @@ def test_the_migration_computes_the_parts_of_stored_tickets(engine):
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "1aaf195f3166")
+        command.downgrade(cfg, "e3aef29fbb62-1")  # the revision before this issue's
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO ticket (ticket_no, received_at, title, address, address_norm, content, "
