@@ -401,7 +401,8 @@ def bench_candidates(run: Run) -> None:
         window = window_tickets(session, run.end, th.repeat_window_days)
     sample = random.Random(5).sample(window, min(SAMPLE, len(window)))
     started = time.perf_counter()
-    addresses, contents, categories, phones = (list(c) for c in zip(*sample, strict=True))
+    columns = [list(c) for c in zip(*sample, strict=True)] if sample else [[], [], [], []]
+    addresses, contents, categories, phones = columns
     all_pairs(addresses, contents, categories, phones, th.similarity_percent)
     measured = time.perf_counter() - started
     n, k = len(window), len(sample)
