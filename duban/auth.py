@@ -29,7 +29,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, update
+from sqlalchemy import ColumnElement, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -330,8 +330,8 @@ def authenticate(
     return LoginResult(actor)
 
 
-def _not_locked(at: datetime) -> Any:
-    return User.locked_until.is_(None) | (User.locked_until <= at)  # type: ignore[union-attr,operator]
+def _not_locked(at: datetime) -> ColumnElement[bool]:
+    return col(User.locked_until).is_(None) | (col(User.locked_until) <= at)
 
 
 def _open_session_if_unlocked(session: Session, user: User, at: datetime) -> bool:
@@ -342,9 +342,9 @@ def _open_session_if_unlocked(session: Session, user: User, at: datetime) -> boo
     """
     stmt = (
         update(User)
-        .where(User.id == user.id, User.active.is_(True), _not_locked(at))  # type: ignore[attr-defined]
+        .where(col(User.id) == user.id, col(User.active).is_(True), _not_locked(at))
         .values(failed_logins=0, locked_until=None, last_login_at=at)
-        .returning(User.id)
+        .returning(col(User.id))
         .execution_options(synchronize_session=False)
     )
     opened = session.execute(stmt).first() is not None
@@ -359,16 +359,16 @@ def _count_failure(session: Session, user: User, claimant: Actor, at: datetime) 
     parallel guesses count as 3); the guess that reaches `MAX_FAILED_LOGINS` sets the lock.
     Guesses during a lock are logged but do not extend it.
     """
-    counted = User.failed_logins + 1
+    counted = col(User.failed_logins) + 1
     locks = counted >= MAX_FAILED_LOGINS
     stmt = (
         update(User)
-        .where(User.id == user.id, _not_locked(at))
+        .where(col(User.id) == user.id, _not_locked(at))
         .values(
             failed_logins=case((locks, 0), else_=counted),
             locked_until=case((locks, at + timedelta(minutes=LOCK_MINUTES)), else_=None),
         )
-        .returning(User.failed_logins, User.locked_until)
+        .returning(col(User.failed_logins), col(User.locked_until))
         .execution_options(synchronize_session=False)
     )
     row = session.execute(stmt).first()

@@ -18,8 +18,13 @@ ticket whose `unit_id` is set and differs from the unit its stored `unit_raw` re
 was corrected by the center, and a re-import keeps that `unit_id` (it still refreshes
 `unit_raw`, the platform's word).
 
-Speed: Excel is read with python-calamine, rows are written with SQLAlchemy Core bulk
-statements, existing tickets are fetched by number in chunks.
+History: each changed field of an updated ticket gets its own audit row; a new ticket's
+creation is the batch's audit row, which the ticket references by `import_batch_id`
+(`tickets.ticket_history` reads it back as the ticket's first entry).
+
+Speed: Excel is read with python-calamine, new rows and audit rows go to the driver at once
+(`duban.bulk`: executemany on SQLite, COPY on PostgreSQL), updates are Core bulk statements,
+existing tickets are fetched by number in chunks.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 from sqlmodel import col as column_of
 
-from duban import archives, audit
+from duban import archives, audit, bulk
 from duban.clock import SHANGHAI, now
 from duban.enums import AuditAction, CallbackResult, UnitKind
 from duban.errors import ValidationError
@@ -949,16 +954,7 @@ def _write(
                 created_by=actor.user_id,
                 updated_by=actor.user_id,
             )
-        session.execute(insert(TICKET_TABLE), inserts)  # Core: one executemany
-        table = table_of(Ticket)
-        ids = session.execute(
-            select(table.c.id, table.c.ticket_no).where(table.c.import_batch_id == batch.id)
-        ).all()
-        entries += [
-            {**base, "action": AuditAction.IMPORT, "entity": "ticket", "entity_id": tid,
-             "field": "", "old": None, "new": number}
-            for tid, number in ids
-        ]  # fmt: skip
+        bulk.insert_rows(session, TICKET_TABLE, inserts)  # creation: the batch's audit row
     if updates:
         params = []
         for row in updates:
@@ -976,8 +972,7 @@ def _write(
         {**base, "action": AuditAction.IMPORT, "entity": "importbatch", "entity_id": batch.id,
          "field": "", "old": None, "new": report.summary_line()}
     )  # fmt: skip
-    session.execute(insert(AUDIT_TABLE), entries)
-    session.flush()
+    bulk.insert_rows(session, AUDIT_TABLE, entries)
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
