@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from duban.clock import now
 from duban.db import make_engine
-from duban.models import AddressAlias, StandardAddress, Ticket
+from duban.models import AddressAlias, StandardAddress, Ticket, Unit
 from duban.standard_address import address_columns, address_prefixes
 from tests.e2e.conftest import open_app, settle
 
@@ -48,11 +48,12 @@ def plant(server) -> None:
     ]
     with Session(engine) as s:
         prefixes = address_prefixes(s)
+        unit = s.exec(select(Unit.id).order_by(Unit.id)).first()  # a 立案 needs a unit
         for i, (no, address, content, category, phone) in enumerate(rows):
             s.add(Ticket(ticket_no=no, received_at=day + timedelta(hours=i), address=address,
                          address_norm=address, **address_columns(address, prefixes),
                          content=content, category=category, caller="测试", phone=phone,
-                         platform_status="处理中"))  # fmt: skip
+                         platform_status="处理中", unit_id=unit))  # fmt: skip
         s.commit()
     engine.dispose()
 
