@@ -125,6 +125,10 @@ class Ticket(Tracked, table=True):
     title: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=300)
     address_norm: str = Field(default="", max_length=300, index=True)  # for grouping
+    # the address's parts (duban.address): road/estate, its key (+ numbers), the landmark
+    address_place: str = Field(default="", max_length=300)
+    address_key: str = Field(default="", max_length=300, index=True)
+    address_detail: str = Field(default="", max_length=300)
     content: str = text_field()
     category: str = Field(default="", max_length=100, index=True)
     caller: str = Field(default="", max_length=100)
@@ -211,6 +215,7 @@ class CandidateRun(SQLModel, table=True):
     similarity_percent: int  # the threshold the links were found with
     horizon_days: int  # tickets this many days apart were compared
     seconds: float = 0.0
+    match_stamp: str = Field(default="", max_length=64)  # prefixes, aliases, key-word minimum
 
 
 # --- 督办事项 -----------------------------------------------------------------------------
@@ -506,3 +511,26 @@ class ScoreDeduction(Tracked, table=True):
     reason: str = text_field()
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_by_name: str = Field(default="", max_length=100)
+
+
+# --- 标准地址 (duban.standard_address) --------------------------------------------------
+
+
+# A place as the center names it (标准地址): the address key every alias of it stands for.
+class StandardAddress(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300, index=True)  # an address key (duban.address)
+    note: str = Field(default="", max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# Another spelling (its address key) of a standard address, recorded by staff confirming
+# or splitting a 督办线索 group, or typed in the table; every later run reads it.
+class AddressAlias(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = Field(max_length=300, unique=True)  # an address key
+    standard_id: int = Field(foreign_key="standardaddress.id", index=True)
+    source: str = Field(default="", max_length=20)  # 确认 / 拆分 / 手工
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
