@@ -48,6 +48,13 @@ DEFAULTS: dict[str, Any] = {
     "candidate_similarity_percent": 60,  # near-identical content: bigram Jaccard ≥ this %
     # platform statuses meaning the platform has handled a ticket (others count as open)
     "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
+    # 签收与催办 (duban.chasing): 及时签收 within this many working days of issue
+    "sign_within_workdays": 1,
+    # sending each unit's to-do list (duban.chasing): empty host = not configured
+    "smtp_host": "",
+    "smtp_port": 25,
+    "smtp_security": "none",  # none | starttls | ssl
+    "smtp_sender": "",
 }
 
 
@@ -88,6 +95,11 @@ LABELS: dict[str, str] = {
     "candidate_unsatisfied_min": "不满意回访：最少不满意次数",
     "candidate_similarity_percent": "内容相似度阈值（%）",
     "platform_done_statuses": "平台“已处置”状态",
+    "sign_within_workdays": "及时签收时限（工作日）",
+    "smtp_host": "邮件服务器地址",
+    "smtp_port": "邮件服务器端口",
+    "smtp_security": "加密方式",
+    "smtp_sender": "发件人地址",
 }
 RANGES: dict[str, tuple[int, int]] = {
     "idle_timeout_minutes": (5, 1440),
@@ -98,6 +110,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "candidate_concentrated_window_days": (1, 3650),
     "candidate_unsatisfied_min": (1, 100),
     "candidate_similarity_percent": (30, 100),
+    "sign_within_workdays": (1, 10),
+    "smtp_port": (1, 65535),
 }
 REQUIRED = {"office_name", "case_no_prefix"}
 
