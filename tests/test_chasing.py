@@ -4,15 +4,12 @@ issue → 签收 → 临期提醒 → 催办 → 延期 → feedback judged agai
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import sys
 import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
-from email import message_from_bytes, policy
-from email.message import Message
 from pathlib import Path
 
 import docx
@@ -458,36 +455,6 @@ def test_digest_counts_agree_with_the_boards_for_the_demo_town(engine, tmp_path)
     name = lines[0].split(" ")[0]
     sheet = openpyxl.load_workbook(out / f"{name}-待办清单-{day.isoformat()}.xlsx").active
     assert sheet.max_row - 2 == counts[name]["open"]
-
-
-@pytest.fixture
-def smtp_server():
-    """A local SMTP server (aiosmtpd) collecting what it receives."""
-    from aiosmtpd.controller import Controller
-
-    class Collect:
-        def __init__(self) -> None:
-            self.messages: list[tuple[list[str], Message]] = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-            self.messages.append(
-                (
-                    list(envelope.rcpt_tos),
-                    message_from_bytes(envelope.content, policy=policy.default),
-                )
-            )
-            return "250 OK"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def test_each_unit_gets_its_list_by_mail_and_the_test_button_works(session, town, smtp_server):

@@ -132,3 +132,20 @@ def test_the_center_records_a_written_chase_and_downloads_every_units_list(engin
     assert sorted(names) == sorted(
         f"{unit}-待办清单-{today().isoformat()}.xlsx" for unit in ("镇城管中队", "镇城建中心")
     )
+
+
+def test_an_admin_sets_the_mail_server_and_the_test_button_sends(engine, world, smtp_server):
+    handler, port = smtp_server
+    at = open_page(Actor(None, "admin", Role.ADMIN), "pages/settings.py")
+    inputs = {t.label: t for t in at.text_input}
+    inputs["邮件服务器地址"].input("127.0.0.1")
+    inputs["发件人地址"].input("center@example.cn")
+    next(n for n in at.number_input if n.label == "邮件服务器端口").set_value(port)
+    next(b for b in at.button if b.label == "保存邮件设置").click().run()
+    assert not at.exception, at.exception
+    assert "邮件服务器地址" in at.success[0].value
+    next(t for t in at.text_input if t.label == "测试收件人").input("admin@example.cn")
+    next(b for b in at.button if b.label == "发送测试邮件").click().run()
+    assert not at.exception, at.exception
+    assert "测试邮件已发送至" in at.success[-1].value
+    assert [to for to, _ in handler.messages] == [["admin@example.cn"]]
