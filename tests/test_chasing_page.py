@@ -149,3 +149,21 @@ def test_an_admin_sets_the_mail_server_and_the_test_button_sends(engine, world, 
     assert not at.exception, at.exception
     assert "测试邮件已发送至" in at.success[-1].value
     assert [to for to, _ in handler.messages] == [["admin@example.cn"]]
+
+
+def test_the_case_page_shows_sign_for_chases_and_extensions_on_the_step(engine, world):
+    with Session(engine) as s:
+        step = s.get(Step, world["soon_step"])
+        case_id = step.case_id
+        chasing.record_chase(
+            s, CLERK, step.id, chased_on=today(), way="phone", reached="王科长", note=""
+        )
+        ext = chasing.request_extension(s, unit_user(world), step.id, workdays=2, reason="需协调")
+        chasing.decide_extension(s, CLERK, ext.id, approve=False, note="事项紧急")
+        s.commit()
+    at = open_page(CLERK, "pages/cases.py", case=str(case_id))
+    text = " ".join(m.value for m in at.markdown)
+    assert "签收：" in text and "单位签收（及时）" in text
+    assert f"催办：1 次（最近 {today().year}年" in text and "电话，王科长" in text
+    assert "2 个工作日，不予批准（事项紧急）" in text
+    assert "催办次数：1" in [c.value for c in at.caption]

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from duban import chasing
+from duban.clock import cn_date
 from duban.kpi import Period
 from duban.permissions import Actor
 from ui.common import engine
@@ -77,3 +78,22 @@ def figures_frame(rows: dict[int | None, chasing.UnitFigures]) -> pd.DataFrame:
             "不予批准": [r.extensions_refused for r in ordered],
         }
     )
+
+
+def step_lines(info: chasing.StepChasing) -> list[str]:
+    """签收, 催办 and 延期 of one step as the case page lists them (plain text)."""
+    lines = [f"签收：{info.sign_text}"] if info.needs_sign else []
+    if info.chases:
+        last = info.chases[-1]
+        reached = f"，{last.reached}" if last.reached else ""
+        lines.append(
+            f"催办：{len(info.chases)} 次（最近 {cn_date(last.chased_on)} {last.way.label}{reached}）"
+        )
+    for e in info.extensions:
+        text = f"延期申请：{cn_date(e.requested_on)} 申请 {e.workdays} 个工作日，{e.status.label}"
+        if e.new_due_at is not None:
+            text += f"（原截止 {cn_date(e.old_due_at)}，现截止 {cn_date(e.new_due_at)}）"
+        elif e.decision_note:
+            text += f"（{e.decision_note}）"
+        lines.append(text)
+    return lines
