@@ -167,3 +167,19 @@ def test_the_case_page_shows_sign_for_chases_and_extensions_on_the_step(engine, 
     assert f"催办：1 次（最近 {today().year}年" in text and "电话，王科长" in text
     assert "2 个工作日，不予批准（事项紧急）" in text
     assert "催办次数：1" in [c.value for c in at.caption]
+
+
+def test_the_units_board_shows_sign_rate_chases_and_extensions(engine, world):
+    with Session(engine) as s:
+        chasing.record_chase(
+            s, CLERK, world["soon_step"], chased_on=today(), way="system", reached=""
+        )
+        chasing.request_extension(
+            s, unit_user(world), world["soon_step"], workdays=1, reason="需协调"
+        )
+        s.commit()
+    at = open_page(CLERK, "pages/boards.py", boards_tab="承办单位")
+    table = at.dataframe[0].value.set_index("承办单位")
+    assert table.loc["镇城管中队", ["催办次数", "延期申请"]].tolist() == [1, 1]
+    assert table.loc["镇城管中队", "及时签收率"] == 100.0  # 临期件 signed, 新发件 still in time
+    assert table.loc["镇城建中心", "催办次数"] == 0
