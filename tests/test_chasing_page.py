@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from duban import chasing
+from duban import chasing, reports
 from duban.clock import now, today
 from duban.enums import ExtensionStatus, Role
+from duban.kpi import Period
 from duban.models import Chase, Document, Extension, Step, StepReceipt
 from duban.permissions import Actor
 from duban.workdays import Calendar
@@ -183,3 +184,23 @@ def test_the_units_board_shows_sign_rate_chases_and_extensions(engine, world):
     assert table.loc["镇城管中队", ["催办次数", "延期申请"]].tolist() == [1, 1]
     assert table.loc["镇城管中队", "及时签收率"] == 100.0  # 临期件 signed, 新发件 still in time
     assert table.loc["镇城建中心", "催办次数"] == 0
+
+
+def test_the_reports_page_and_the_work_report_count_sign_for_chases_and_extensions(engine, world):
+    with Session(engine) as s:
+        chasing.record_chase(s, CLERK, world["soon_step"], chased_on=today(), way="system")
+        ext = chasing.request_extension(
+            s, unit_user(world), world["soon_step"], workdays=1, reason="需协调"
+        )
+        chasing.decide_extension(s, CLERK, ext.id, approve=True)
+        s.commit()
+        report = reports.build_report(s, Period.month(today().year, today().month))
+    assert "催办 1 次" in reports.overview_text(report)
+    assert (
+        "延期申请 1 件（批准 1 件，不予批准 0 件），其中镇城管中队 1 次"
+        in reports.overview_text(report)
+    )
+    at = open_page(CLERK, "pages/reports.py")
+    frame = next(d.value for d in at.dataframe if "及时签收率" in d.value.columns)
+    row = frame.set_index("承办单位").loc["镇城管中队"]
+    assert (row["催办次数"], row["延期申请"], row["批准延期"]) == (1, 1, 1)
