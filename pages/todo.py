@@ -66,12 +66,12 @@ notice = st.session_state.pop("todo_notice", None)
 if notice:
     st.success(notice)
 
-for name, empty in SECTIONS:
+for n, (name, empty) in enumerate(SECTIONS):
     st.subheader(f"{name}（{len(groups[name])}）")
     if not groups[name]:
         st.caption(empty)
     for item in groups[name]:
-        with st.container(border=True):
+        with st.container(border=True, key=f"todo_item_{n}_{item.step_id}"):
             text, action = st.columns([5, 2])
             text.markdown(f"**{literal(item.case_no)}** {literal(item.title)}")
             text.caption(

@@ -59,13 +59,13 @@ PAGES = [
 ]
 
 
-def navigation(role: Role) -> dict[str, list]:
+def navigation(role: Role | None) -> dict[str, list]:
     """The role's pages by section, for `st.navigation`; the first (待办 for a unit user,
     首页 for the others) is the default. st.Page objects are made per run: `st.navigation` marks the one it runs,
     so they are not shared between sessions."""
     sections: dict[str, list] = {}
     for spec in PAGES:
-        if role in spec.roles:
+        if role is None or role in spec.roles:  # None: every page (the login gate's list)
             page = st.Page(ROOT / spec.path, title=spec.title, icon=spec.icon)
             sections.setdefault(spec.section, []).append(page)
     return sections
