@@ -338,7 +338,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
-    from duban import chasing
+    from duban import chasing, mailing
     from duban.clock import today
     from duban.permissions import SYSTEM
 
@@ -350,7 +350,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
             print(unit_list.line())
         if not args.send:
             return 0
-        results = chasing.send_unit_lists(session, SYSTEM, lists, day)
+        results = mailing.send_unit_lists(session, SYSTEM, lists, day)
         session.commit()
     for r in results:
         if not r.sent:

@@ -9,7 +9,7 @@ from datetime import datetime, time
 import streamlit as st
 from sqlmodel import Session
 
-from duban import chasing, documents
+from duban import chasing, documents, mailing
 from duban.clock import cn_date, now, today
 from duban.enums import ChaseWay
 from ui import chasing_data
@@ -196,7 +196,7 @@ if tabs[5].open:
             with user_action(), Session(engine()) as session:
                 lists = chasing.unit_lists(session, me, day)
                 bar = st.progress(0.0, text="正在发送…")
-                results = chasing.send_unit_lists(
+                results = mailing.send_unit_lists(
                     session,
                     me,
                     lists,

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from duban import chasing, kpi
+from duban import chasing, kpi, mailing
 from duban.assessment import assess
 from duban.boards import BoardFilter, due_soon_board, overdue_board, unit_board
 from duban.cases import latest_handling_step, open_case, register_feedback
@@ -462,21 +462,21 @@ def test_each_unit_gets_its_list_by_mail_and_the_test_button_works(session, town
     issue(session, town)
     assert_refused(
         session,
-        lambda: chasing.save_smtp_settings(
+        lambda: mailing.save_smtp_settings(
             session, SYSTEM, host="127.0.0.1", port=port, security="tls?", sender="a@b.cn"
         ),
         match="加密方式无效",
     )
-    with pytest.raises(chasing.MailError, match="尚未配置邮件服务器"):
-        chasing.send_test_mail(session, SYSTEM, "x@example.cn")
-    chasing.save_smtp_settings(
+    with pytest.raises(mailing.MailError, match="尚未配置邮件服务器"):
+        mailing.send_test_mail(session, SYSTEM, "x@example.cn")
+    mailing.save_smtp_settings(
         session, SYSTEM, host="127.0.0.1", port=port, security="none", sender="center@example.cn"
     )
-    chasing.set_unit_addresses(session, SYSTEM, town.dept.id, "a@example.cn；b@example.cn")
+    mailing.set_unit_addresses(session, SYSTEM, town.dept.id, "a@example.cn；b@example.cn")
     session.commit()
-    chasing.send_test_mail(session, SYSTEM, "admin@example.cn")
+    mailing.send_test_mail(session, SYSTEM, "admin@example.cn")
     lists = chasing.unit_lists(session, SYSTEM, date(2024, 3, 12))
-    results = chasing.send_unit_lists(session, SYSTEM, lists, date(2024, 3, 12))
+    results = mailing.send_unit_lists(session, SYSTEM, lists, date(2024, 3, 12))
     session.commit()
     assert [(r.unit_name, r.sent) for r in results] == [("镇生态环境办", True)]
     (test_to, test_msg), (to, msg) = handler.messages
@@ -490,6 +490,6 @@ def test_each_unit_gets_its_list_by_mail_and_the_test_button_works(session, town
 def test_a_bad_address_is_refused_naming_the_unit(session, town):
     assert_refused(
         session,
-        lambda: chasing.set_unit_addresses(session, SYSTEM, town.dept.id, "a@example.cn, 不是邮箱"),
+        lambda: mailing.set_unit_addresses(session, SYSTEM, town.dept.id, "a@example.cn, 不是邮箱"),
         match="镇生态环境办的邮箱地址格式不正确：“不是邮箱”",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlmodel import Session
 
-from duban import chasing
+from duban import mailing
 from duban.settings import LABELS, get_setting, save_settings
 from ui import board_data
 from ui.common import actor, engine, literal, user_action
@@ -17,8 +17,8 @@ def draw() -> None:
     me = actor()
     with Session(engine()) as session:
         sign_days = int(get_setting(session, "sign_within_workdays"))
-        config = chasing.smtp_config(session)
-        addresses = chasing.unit_addresses(session)
+        config = mailing.smtp_config(session)
+        addresses = mailing.unit_addresses(session)
     with st.form("settings_sign_form"):
         days = st.number_input(
             LABELS["sign_within_workdays"],
@@ -42,12 +42,12 @@ def draw() -> None:
             LABELS["smtp_host"], value=config.host, placeholder="如 smtp.example.gov.cn"
         )
         port = st.number_input(LABELS["smtp_port"], min_value=1, max_value=65535, value=config.port)
-        options = list(chasing.SECURITY)
+        options = list(mailing.SECURITY)
         security = st.selectbox(
             LABELS["smtp_security"],
             options,
             index=options.index(config.security) if config.security in options else 0,
-            format_func=chasing.SECURITY.get,
+            format_func=mailing.SECURITY.get,
         )
         sender = st.text_input(
             LABELS["smtp_sender"],
@@ -56,7 +56,7 @@ def draw() -> None:
         )
         if st.form_submit_button("保存邮件设置", type="primary"):
             with user_action(), Session(engine()) as session:
-                changed = chasing.save_smtp_settings(
+                changed = mailing.save_smtp_settings(
                     session, me, host=host, port=int(port), security=security, sender=sender
                 )
                 session.commit()
@@ -67,7 +67,7 @@ def draw() -> None:
         to = st.text_input("测试收件人", placeholder="填写一个邮箱，发送一封测试邮件")
         if st.form_submit_button("发送测试邮件"):
             with user_action(), Session(engine()) as session:
-                chasing.send_test_mail(session, me, to)
+                mailing.send_test_mail(session, me, to)
                 st.success(f"测试邮件已发送至 {literal(to)}")
 
     st.subheader("承办单位邮箱")
@@ -89,6 +89,6 @@ def draw() -> None:
             )
             if st.form_submit_button("保存邮箱"):
                 with user_action(), Session(engine()) as session:
-                    saved = chasing.set_unit_addresses(session, me, unit_id, text)
+                    saved = mailing.set_unit_addresses(session, me, unit_id, text)
                     session.commit()
                     st.success(f"已保存 {len(saved)} 个邮箱地址")
