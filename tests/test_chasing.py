@@ -185,7 +185,9 @@ def test_walk_sign_remind_chase_extend_and_answer_on_time_against_the_new_deadli
     sel = kpi.Selection(period=march, as_of=date(2024, 4, 1))
     report = kpi.compute(session, sel)
     assert (report.overall.steps_on_time, report.overall.steps_late) == (1, 0)
-    board = {r.unit_name: r for r in unit_board(session, date(2024, 4, 1), Calendar.load(session))}
+    board = {
+        r.unit_name: r for r in unit_board(session, CLERK, date(2024, 4, 1), Calendar.load(session))
+    }
     assert board["镇生态环境办"].on_time.numerator == 1
     sheets = {s.unit_name: s for s in assess(session, sel).sheets}
     assert sheets["镇生态环境办"].count("overdue_step") == 0
@@ -433,17 +435,17 @@ def test_digest_counts_agree_with_the_boards_for_the_demo_town(engine, tmp_path)
         counts[name] = {k: int(v) for k, v in (p.split("=") for p in pairs)}
     with Session(engine) as session:
         calendar = Calendar.load(session)
-        board = {r.unit_name: r for r in unit_board(session, day, calendar)}
+        board = {r.unit_name: r for r in unit_board(session, SYSTEM, day, calendar)}
         assert sum(c["overdue"] for c in counts.values()) > 0
         assert sum(c["due_soon"] for c in counts.values()) > 0
         for unit_name, c in counts.items():
             unit_id = board[unit_name].unit_id
             filt = BoardFilter(unit_id=unit_id)
             assert c["overdue"] == board[unit_name].overdue_steps
-            assert c["overdue"] == len(overdue_board(session, day, calendar, filt))
+            assert c["overdue"] == len(overdue_board(session, SYSTEM, day, calendar, filt))
             soon = [
                 r
-                for r in due_soon_board(session, day, calendar, filt)
+                for r in due_soon_board(session, SYSTEM, day, calendar, filt)
                 if r.workdays <= chasing.DUE_SOON_WORKDAYS and r.feedback_at is None
             ]
             assert c["due_soon"] == len(soon)

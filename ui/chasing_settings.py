@@ -71,7 +71,7 @@ def draw() -> None:
                 st.success(f"测试邮件已发送至 {literal(to)}")
 
     st.subheader("承办单位邮箱")
-    units = board_data.active_units(change_stamp())
+    units = board_data.active_units(change_stamp(), me)
     unit_id = st.selectbox(
         "承办单位",
         list(units),
