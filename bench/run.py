@@ -406,11 +406,11 @@ def bench_boards(run: Run) -> None:
 SAMPLE = 1500
 
 
-def window_tickets(session: Session, as_of: datetime, days: int) -> list[tuple[str, str, str]]:
-    """(normalised address, content, category) of the live tickets of the analysis window."""
+def window_tickets(session: Session, as_of: datetime, days: int) -> list[tuple[str, str, str, str]]:
+    """(address key, content, category, phone) of the live tickets of the analysis window."""
     t = Ticket.__table__.c  # type: ignore[attr-defined]
     since = datetime.combine(as_of.date() - timedelta(days=days - 1), datetime.min.time())
-    stmt = select(t.address_norm, t.content, t.category).where(
+    stmt = select(t.address_key, t.content, t.category, t.phone).where(
         t.deleted_at.is_(None), t.received_at >= since, t.received_at <= as_of
     )
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
@@ -428,8 +428,9 @@ def bench_candidates(run: Run) -> None:
         window = window_tickets(session, run.end, th.repeat_window_days)
     sample = random.Random(5).sample(window, min(SAMPLE, len(window)))
     started = time.perf_counter()
-    all_pairs([a for a, _, _ in sample], [c for _, c, _ in sample], [g for _, _, g in sample],
-              th.similarity_percent)  # fmt: skip
+    columns = [list(c) for c in zip(*sample, strict=True)] if sample else [[], [], [], []]
+    addresses, contents, categories, phones = columns
+    all_pairs(addresses, contents, categories, phones, th.similarity_percent)
     measured = time.perf_counter() - started
     n, k = len(window), len(sample)
     extrapolated = measured * (n * (n - 1)) / max(k * (k - 1), 1)

@@ -20,10 +20,13 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from duban import cases, meetings
+from duban.address import parse_prefixes
 from duban.clock import now, today
 from duban.enums import CallbackResult, Level, Progress, Resolution, Role, Scope, UnitKind
 from duban.models import Case, Step, Ticket, Unit
 from duban.permissions import Actor
+from duban.settings import DEFAULTS
+from duban.standard_address import address_columns
 from duban.text import normalize_address
 from duban.workdays import Calendar
 
@@ -237,6 +240,7 @@ def _ticket_rows(
     rng: random.Random, units: dict[str, int], n: int, end: datetime
 ) -> list[dict[str, Any]]:
     """Ordinary tickets plus repeat clusters and concentrated complaints, in time order."""
+    prefixes = parse_prefixes(DEFAULTS["address_prefixes"])  # 示例镇 stays in the keys
     start = end - timedelta(days=365)
     specs: list[dict[str, Any]] = []
     # ~85 % scattered single complaints
@@ -290,6 +294,7 @@ def _ticket_rows(
             unit_raw=owner,
             platform_due_at=(received + timedelta(days=7)).replace(hour=17, minute=0, second=0),
             address_norm=normalize_address(spec["address"]),
+            **address_columns(spec["address"], prefixes),
             raw={},
             notes="",
             tags="",

@@ -56,6 +56,7 @@ from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.records import get_live, table_of
+from duban.standard_address import ADDRESS_PARTS, address_columns, address_prefixes
 from duban.text import normalize_address, normalize_header
 
 TICKET_TABLE = table_of(Ticket)
@@ -863,7 +864,7 @@ def _import(
     else:
         report.unknown_units = unknown
     existing = _existing(session, [p.values["ticket_no"] for p in parsed])
-    inserts, updates = _plan(parsed, existing, resolver, layout, report)
+    inserts, updates = _plan(parsed, existing, resolver, layout, report, address_prefixes(session))
     report.inserted, report.updated = len(inserts), len(updates)
     report.route_suggestions = suggest_routes(session, inserts)
     if not dry_run:
@@ -882,7 +883,8 @@ def _create_units(session: Session, actor: Actor, names: list[str]) -> None:
         )  # fmt: skip
 
 
-EXISTING_COLUMNS = ("id", "ticket_no", "unit_id", "unit_raw", "raw", "address_norm", "version")
+EXISTING_COLUMNS = ("id", "ticket_no", "unit_id", "unit_raw", "raw", "address_norm", "version",
+                    *ADDRESS_PARTS)  # fmt: skip
 
 
 def _existing(session: Session, numbers: list[str]) -> dict[str, dict[str, Any]]:
@@ -903,8 +905,10 @@ def _plan(
     resolver: UnitResolver,
     layout: Layout,
     report: ImportReport,
+    prefixes: tuple[str, ...],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split rows into inserts and updates (with their changed fields); count unchanged."""
+    """Split rows into inserts and updates (with their changed fields); count unchanged.
+    An address is parsed into its parts (duban.address) with the town's `prefixes`."""
     present = [f for f in PLATFORM_FIELDS if f in layout.fields]
     has_unit, has_address = "unit" in layout.fields, "address" in layout.fields
     inserts: list[dict[str, Any]] = []
@@ -913,11 +917,12 @@ def _plan(
         values = item.values
         old = existing.get(values["ticket_no"])
         if old is None:
-            inserts.append(_new_row(values, item.raw, resolver))
+            inserts.append(_new_row(values, item.raw, resolver, prefixes))
             continue
         new = {f: values[f] for f in present}
         if has_address and values["address"] != old["address"]:
             new["address_norm"] = normalize_address(values["address"])  # derived: only on change
+            new.update(address_columns(values["address"], prefixes))
         if has_unit:
             new["unit_raw"] = values["unit"]
             corrected = old["unit_id"] is not None and old["unit_id"] != resolver.resolve(
@@ -946,9 +951,12 @@ def _address_key(address: str) -> str:
     return normalize_address(address)
 
 
-def _new_row(values: dict[str, Any], raw: dict[str, str], resolver: UnitResolver) -> dict[str, Any]:
+def _new_row(
+    values: dict[str, Any], raw: dict[str, str], resolver: UnitResolver, prefixes: tuple[str, ...]
+) -> dict[str, Any]:
     unit_raw = values.get("unit", "")
     return {
+        **address_columns(values.get("address", ""), prefixes),
         "ticket_no": values["ticket_no"],
         "received_at": values["received_at"],
         "title": values.get("title", ""),

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +43,7 @@ from duban.enums import (
     UnitKind,
     UnitRole,
 )
+from duban.text import fold_username
 
 
 class CodeEnum(TypeDecorator):
@@ -123,6 +125,10 @@ class Ticket(Tracked, table=True):
     title: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=300)
     address_norm: str = Field(default="", max_length=300, index=True)  # for grouping
+    # the address's parts (duban.address): road/estate, its key (+ numbers), the landmark
+    address_place: str = Field(default="", max_length=300)
+    address_key: str = Field(default="", max_length=300, index=True)
+    address_detail: str = Field(default="", max_length=300)
     content: str = text_field()
     category: str = Field(default="", max_length=100, index=True)
     caller: str = Field(default="", max_length=100)
@@ -209,6 +215,7 @@ class CandidateRun(SQLModel, table=True):
     similarity_percent: int  # the threshold the links were found with
     horizon_days: int  # tickets this many days apart were compared
     seconds: float = 0.0
+    match_stamp: str = Field(default="", max_length=64)  # prefixes, aliases, key-word minimum
 
 
 # --- 督办事项 -----------------------------------------------------------------------------
@@ -479,6 +486,12 @@ class Setting(SQLModel, table=True):
 # --- security hardening (issue 15) ---
 
 
+@event.listens_for(User, "before_insert")
+def _fold_username(_mapper: Any, _connection: Any, user: User) -> None:
+    """Every account row gets its folded name, however it was created."""
+    user.username_key = fold_username(user.username)
+
+
 # One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
 # several parallel first-start requests through.
 class SetupGuard(SQLModel, table=True):
@@ -498,3 +511,26 @@ class ScoreDeduction(Tracked, table=True):
     reason: str = text_field()
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_by_name: str = Field(default="", max_length=100)
+
+
+# --- 标准地址 (duban.standard_address) --------------------------------------------------
+
+
+# A place as the center names it (标准地址): the address key every alias of it stands for.
+class StandardAddress(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300, index=True)  # an address key (duban.address)
+    note: str = Field(default="", max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# Another spelling (its address key) of a standard address, recorded by staff confirming
+# or splitting a 督办线索 group, or typed in the table; every later run reads it.
+class AddressAlias(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = Field(max_length=300, unique=True)  # an address key
+    standard_id: int = Field(foreign_key="standardaddress.id", index=True)
+    source: str = Field(default="", max_length=20)  # 确认 / 拆分 / 手工
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")

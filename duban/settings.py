@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "candidate_concentrated_window_days": 30,  # … within these last days
     "candidate_unsatisfied_min": 2,  # 不满意回访: 不满意 callbacks on one matter
     "candidate_similarity_percent": 60,  # near-identical content: bigram Jaccard ≥ this %
+    # 督办线索 (duban.analysis, duban.address): reworded complaints at one address key and of
+    # one category are one matter when they share at least this many key words …
+    "candidate_keyword_min": 1,
+    # … and the town's own address prefixes, stripped before addresses are compared
+    "address_prefixes": "上海市、上海、青浦区、赵巷镇",
     # platform statuses meaning the platform has handled a ticket (others count as open)
     "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
     # imported columns the importer did not recognise that unit and leader users may read
@@ -107,6 +112,8 @@ LABELS: dict[str, str] = {
     "candidate_similarity_percent": "内容相似度阈值（%）",
     "platform_done_statuses": "平台“已处置”状态",
     "raw_columns_safe": "可对单位和领导显示的导入原始列（用、分隔，其余原始列脱敏）",
+    "candidate_keyword_min": "改写投诉：最少共同关键词数",
+    "address_prefixes": "地址前缀（省市、区、镇，用顿号分隔）",
 }
 RANGES: dict[str, tuple[int, int]] = {
     "idle_timeout_minutes": (5, 1440),
@@ -117,6 +124,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "candidate_concentrated_window_days": (1, 3650),
     "candidate_unsatisfied_min": (1, 100),
     "candidate_similarity_percent": (30, 100),
+    "candidate_keyword_min": (1, 10),
 }
 REQUIRED = {"office_name", "case_no_prefix"}
 
