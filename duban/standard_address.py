@@ -18,7 +18,7 @@ from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit
 from duban.address import AddressParts, parse_address, parse_prefixes
@@ -247,8 +247,8 @@ def merge_spellings(session: Session, actor: Actor, keys: list[str], source: str
         moved = session.exec(select(AddressAlias).where(AddressAlias.standard_id == other.id)).all()
         session.execute(
             update(AddressAlias)
-            .where(AddressAlias.standard_id == other.id)
-            .values(standard_id=row.id)  # type: ignore[arg-type]
+            .where(col(AddressAlias.standard_id) == other.id)
+            .values(standard_id=row.id)
         )
         other.deleted_at, other.version = now(), other.version + 1
         session.add(other)
@@ -304,8 +304,10 @@ def _ticket_keys(session: Session, ticket_ids: list[int]) -> dict[int, str]:
             Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
         )
     ).all()
-    found = {
-        tid: key or parse_address(address or "", prefixes).key for tid, _, address, key in rows
+    found: dict[int, str] = {
+        tid: key or parse_address(address or "", prefixes).key
+        for tid, _, address, key in rows
+        if tid is not None
     }
     missing = [t for t in ticket_ids if t not in found]
     if missing:
