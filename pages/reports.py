@@ -20,7 +20,7 @@ from duban.permissions import Perm
 from duban.units import live_units
 from duban.workdays import Calendar
 from ui import charts
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 me = actor()
 st.title("报表")
@@ -256,7 +256,7 @@ with tabs[3]:
             st.session_state["reports_docx"] = rendered
     rendered = st.session_state.get("reports_docx")
     if rendered is not None:
-        st.success(f"已生成：{rendered.file_name}")
+        st.success(f"已生成：{literal(rendered.file_name)}")
         st.download_button(
             "下载工作报告（docx）",
             rendered.content,

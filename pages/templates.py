@@ -19,7 +19,7 @@ from duban.documents import (
 )
 from duban.enums import DocumentKind
 from duban.permissions import Perm
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 st.title("文书模板")
 me = actor()
@@ -44,7 +44,7 @@ notice = st.session_state.pop(NOTICE, None)
 if notice:
     st.success(notice)
 
-st.markdown(f"**当前使用：{describe(current)}**（`{current.name}`）")
+st.markdown(f"**当前使用：{literal(describe(current))}**（{literal(current.name)}）")
 left, right = st.columns(2)
 left.download_button(
     "下载当前模板",

@@ -121,3 +121,16 @@ def make_feedback(
     session.add(fb)
     session.flush()
     return fb
+
+
+def sample_file(kind: str) -> bytes:
+    """A small real PDF, PNG or JPEG (made with Pillow): uploads are checked by structure."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(
+        buffer, {"pdf": "PDF", "png": "PNG", "jpeg": "JPEG"}[kind]
+    )
+    return buffer.getvalue()

@@ -34,7 +34,7 @@ from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope, StepKi
 from duban.errors import PermissionDenied
 from duban.models import AuditLog, Step, User
 from duban.permissions import SYSTEM, Actor
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
 
 @dataclass
@@ -177,9 +177,7 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
         {"admin", "center", "unit A"},
     ),
     "上传签字盖章的扫描件": (
-        lambda s, a, w: uploads.store_upload(
-            s, a, name="反馈.pdf", data=b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
-        ),
+        lambda s, a, w: uploads.store_upload(s, a, name="反馈.pdf", data=sample_file("pdf")),
         {"admin", "center", "unit A", "unit B"},
     ),
     "查看本单位的督办事项": (
