@@ -486,7 +486,7 @@ def _add(session: Session, actor: Actor, values: dict[str, Any]) -> Ticket:
     ticket = Ticket(
         **values,
         address_norm=normalize_address(values.get("address", "")),
-        **address_columns(values.get("address", ""), address_prefixes(session)),
+        **address_columns(values.get("address", ""), address_prefixes(session)),  # type: ignore[arg-type]  # the address columns are text
         unit_raw=unit_name,
         created_at=stamp,
         updated_at=stamp,
