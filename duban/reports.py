@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from itertools import groupby
@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from duban import kpi
 from duban.assessment import Assessment, ScoringRules, assess, load_rules, points
+from duban.chasing import UnitFigures, unit_figures
 from duban.clock import cn_date, today
 from duban.documents import ImageSpec, case_by_no, register_document, render_kind
 from duban.enums import CaseStatus, DocumentKind, Level, Scope
@@ -90,6 +91,8 @@ class WorkReport:
     referrals: list[ReferralLine]
     typical: list[CaseLine]
     assessment: Assessment
+    # 签收, 催办, 延期 per unit id (None: all units), from duban.chasing
+    chasing: dict[int | None, UnitFigures] = field(default_factory=dict)
 
     @property
     def period(self) -> Period:
@@ -121,6 +124,7 @@ def build_report(
         # The report prints each unit's totals, not the items behind them (those are on
         # the 报表 page and in its xlsx export): count them, don't list them.
         assessment=assess(session, sel, calendar=calendar, computed=figures, detail=False),
+        chasing=unit_figures(session, period, as_of=sel.as_of),
     )
 
 
@@ -412,8 +416,25 @@ def overview_text(report: WorkReport) -> str:
         f"期间受理工单 {o.tickets} 件，重复投诉率 {o.repeat_rate.percent()}，"
         f"回访满意率 {o.satisfaction_rate.percent()}（未回访不计入）；"
         f"召开专题会 {len(report.meetings)} 次，移交镇纪委监察办 {o.referrals} 件。",
+        chasing_text(report.chasing),
     ]
     return "".join(parts)
+
+
+def chasing_text(figures: dict[int | None, UnitFigures]) -> str:
+    """签收, 催办 and 延期 in one sentence, with the units that asked for extensions."""
+    t = figures.get(None) or UnitFigures(None)
+    asked = sorted(
+        (f for k, f in figures.items() if k is not None and f.extensions),
+        key=lambda f: (-f.extensions, f.unit_name),
+    )
+    units = "、".join(f"{f.unit_name} {f.extensions} 次" for f in asked)
+    return (
+        f"发出督办单、现场协调督办通知 {t.papers} 份，及时签收 {t.signed_on_time} 份，"
+        f"及时签收率 {t.sign_rate.percent()}；催办 {t.chases} 次；"
+        f"延期申请 {t.extensions} 件（批准 {t.extensions_approved} 件，"
+        f"不予批准 {t.extensions_refused} 件）" + (f"，其中{units}" if units else "") + "。"
+    )
 
 
 def kpi_cells(k: Kpis) -> dict[str, str]:

@@ -17,6 +17,7 @@ from duban.clock import cn_date, cn_due, today
 from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
 from duban.permissions import Actor, Perm
 from duban.units import live_units
+from ui import chasing_data
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
@@ -199,8 +200,11 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
 
 def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
     st.subheader("督办环节")
+    chased = chasing_data.step_chasing(change_stamp(), d.case.id, me)  # 签收, 催办, 延期
     if not d.steps:
         st.caption("尚无环节")
+    else:
+        st.caption(f"催办次数：{sum(len(c.chases) for c in chased.values())}")
     for view in d.steps:
         step = view.step
         with st.container(border=True):
@@ -213,6 +217,8 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
             st.markdown(head)
             for label, value in _step_fields(step, view.responsible_unit_name):
                 st.markdown(f"- {label}：{literal(value)}")
+            for line in chasing_data.step_lines(chased[step.id]) if step.id in chased else []:
+                st.markdown(f"- {literal(line)}")
             for fb in view.feedback:
                 unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
                 flag = "合规" if fb.compliant else "不合规（未签字或未盖章）"
