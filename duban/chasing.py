@@ -27,7 +27,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit, documents
 from duban.boards import Horizon, answering_unit, effective_due, working_days_late
@@ -93,7 +93,7 @@ MAX_EXTENSION_WORKDAYS = 30
 
 def _load_step(session: Session, actor: Actor, step_id: int) -> tuple[Step, Case]:
     """A live step of a case the actor may see, locked for the change."""
-    step = session.exec(select(Step).where(Step.id == step_id).with_for_update()).first()
+    step = session.exec(select(Step).where(col(Step.id) == step_id).with_for_update()).first()
     if step is None or step.deleted_at is not None:
         raise NotFound(f"督办环节（编号 {step_id}）不存在或已删除")
     return step, get_case(session, actor, step.case_id, for_update=True)
@@ -267,7 +267,7 @@ def record_chase(
 
 def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase) -> dict:
     """The 催办通知's fields: the case, the step's deadline and this chase."""
-    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]
+    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     source = documents.Source(
         office=documents.Office.load(session),
         names=documents.unit_names(session),
@@ -275,7 +275,7 @@ def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase)
         step=step,
     )
     calendar = Calendar.load(session)
-    count = _chase_counts(session, [step.id]).get(step.id, 0)  # type: ignore[arg-type]
+    count = _chase_counts(session, [step.id]).get(step.id, 0)  # type: ignore[arg-type,list-item]  # ids are set: these rows were flushed
     status = _status_text(calendar, chase.chased_on, step.due_at) if step.due_at else "—"
     default_note = "请接到本通知后立即落实处置，并书面反馈处置情况"
     return {
@@ -315,9 +315,9 @@ def _chase_counts(session: Session, step_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     rows = session.exec(
-        select(Chase.step_id, func.count())
-        .where(Chase.step_id.in_(ids))  # type: ignore[attr-defined]
-        .group_by(Chase.step_id)
+        select(col(Chase.step_id), func.count())
+        .where(col(Chase.step_id).in_(ids))
+        .group_by(col(Chase.step_id))
     ).all()
     return {step_id: int(n) for step_id, n in rows}
 
@@ -328,8 +328,8 @@ def case_chase_count(session: Session, actor: Actor, case_id: int) -> int:
     return session.exec(
         select(func.count())
         .select_from(Chase)
-        .join(Step, Step.id == Chase.step_id)
-        .where(Step.case_id == case_id)
+        .join(Step, col(Step.id) == col(Chase.step_id))
+        .where(col(Step.case_id) == case_id)
     ).one()
 
 
@@ -376,9 +376,9 @@ def request_extension(
         raise ValidationError("请填写延期理由")
     waiting = session.exec(
         select(Extension).where(
-            Extension.step_id == step_id,
-            Extension.status == ExtensionStatus.PENDING,
-            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Extension.step_id) == step_id,
+            col(Extension.status) == ExtensionStatus.PENDING,
+            col(Extension.deleted_at).is_(None),
         )
     ).first()
     if waiting is not None:
@@ -428,7 +428,7 @@ def decide_extension(
     """
     actor.require(Perm.EDIT_CASES, "审批延期申请")
     ext = session.exec(
-        select(Extension).where(Extension.id == extension_id).with_for_update()
+        select(Extension).where(col(Extension.id) == extension_id).with_for_update()
     ).first()
     if ext is None or ext.deleted_at is not None:
         raise NotFound(f"延期申请（编号 {extension_id}）不存在或已删除")
@@ -509,16 +509,16 @@ class ExtensionRow:
 
 def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
     rows = session.exec(
-        select(Extension, Step.kind, Case.id, Case.case_no, Unit.name)
-        .join(Step, Step.id == Extension.step_id)
-        .join(Case, Case.id == Step.case_id)
-        .outerjoin(Unit, Unit.id == Extension.unit_id)
-        .where(Extension.deleted_at.is_(None), *conds)  # type: ignore[union-attr]
-        .order_by(Extension.requested_on, Extension.id)
+        select(Extension, col(Step.kind), col(Case.id), col(Case.case_no), col(Unit.name))  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+        .join(Step, col(Step.id) == col(Extension.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .outerjoin(Unit, col(Unit.id) == col(Extension.unit_id))
+        .where(col(Extension.deleted_at).is_(None), *conds)
+        .order_by(col(Extension.requested_on), col(Extension.id))
     ).all()
     return [
         ExtensionRow(
-            id=e.id,  # type: ignore[arg-type]
+            id=e.id,
             version=e.version,
             step_id=e.step_id,
             case_id=case_id,
@@ -539,9 +539,9 @@ def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
 
 def pending_extensions(session: Session, actor: Actor) -> list[ExtensionRow]:
     """Requests waiting for the center; a unit user sees its own unit's only."""
-    conds = [Extension.status == ExtensionStatus.PENDING, Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds = [col(Extension.status) == ExtensionStatus.PENDING, col(Case.deleted_at).is_(None)]
     if not actor.can(Perm.VIEW_ALL):
-        conds.append(Extension.unit_id == (actor.unit_id if actor.unit_id is not None else -1))
+        conds.append(col(Extension.unit_id) == (actor.unit_id if actor.unit_id is not None else -1))
     return _extension_rows(session, *conds)
 
 
@@ -632,36 +632,36 @@ def open_items(
     has_feedback = (
         select(func.count())
         .select_from(Feedback)
-        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(col(Feedback.step_id) == col(Step.id), col(Feedback.deleted_at).is_(None))
         .correlate(Step)
         .scalar_subquery()
     )
     stmt = (
-        select(
-            Step.id,
-            Case.id,
-            Case.case_no,
-            Case.title,
-            Step.kind,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Step.id),
+            col(Case.id),
+            col(Case.case_no),
+            col(Case.title),
+            col(Step.kind),
             unit.label("unit_id"),
-            Unit.name,
-            Step.issued_at,
-            Step.due_at,
-            Step.due_provisional,
-            StepReceipt.signed_at,
-            StepReceipt.on_time,
+            col(Unit.name),
+            col(Step.issued_at),
+            col(Step.due_at),
+            col(Step.due_provisional),
+            col(StepReceipt.signed_at),
+            col(StepReceipt.on_time),
             has_feedback,
         )
-        .join(Case, Case.id == Step.case_id)
-        .outerjoin(Unit, Unit.id == unit)
-        .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .outerjoin(Unit, col(Unit.id) == unit)
+        .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
         .where(
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
-            Case.status == CaseStatus.OPEN,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
-            Step.status == StepStatus.OPEN,
-            Step.issued_at <= day,  # as of a past day: what was owed then
-            or_(Step.due_at.is_not(None), Step.kind.in_(SIGN_KINDS)),  # type: ignore[union-attr,attr-defined]
+            col(Case.deleted_at).is_(None),
+            col(Case.status) == CaseStatus.OPEN,
+            col(Step.deleted_at).is_(None),
+            col(Step.status) == StepStatus.OPEN,
+            col(Step.issued_at) <= day,  # as of a past day: what was owed then
+            or_(col(Step.due_at).is_not(None), col(Step.kind).in_(SIGN_KINDS)),
         )
     )
     if unit_id is not None:
@@ -672,10 +672,10 @@ def open_items(
     waiting = (
         set(
             session.exec(
-                select(Extension.step_id).where(
-                    Extension.step_id.in_(step_ids),  # type: ignore[attr-defined]
-                    Extension.status == ExtensionStatus.PENDING,
-                    Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+                select(col(Extension.step_id)).where(
+                    col(Extension.step_id).in_(step_ids),
+                    col(Extension.status) == ExtensionStatus.PENDING,
+                    col(Extension.deleted_at).is_(None),
                 )
             )
         )
@@ -879,25 +879,29 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     """Step id → its 签收, 催办 and 延期, for every step of a case the actor may see."""
     get_case(session, actor, case_id)
     steps = session.exec(
-        select(Step.id, Step.kind).where(Step.case_id == case_id, Step.deleted_at.is_(None))  # type: ignore[union-attr]
+        select(col(Step.id), col(Step.kind)).where(
+            col(Step.case_id) == case_id, col(Step.deleted_at).is_(None)
+        )
     ).all()
     ids = [sid for sid, _ in steps]
     if not ids:
         return {}
     receipts = {
         r.step_id: r
-        for r in session.exec(select(StepReceipt).where(StepReceipt.step_id.in_(ids)))  # type: ignore[attr-defined]
+        for r in session.exec(select(StepReceipt).where(col(StepReceipt.step_id).in_(ids)))
     }
     chases: dict[int, list[Chase]] = defaultdict(list)
     for c in session.exec(
-        select(Chase).where(Chase.step_id.in_(ids)).order_by(Chase.chased_on, Chase.id)  # type: ignore[attr-defined]
+        select(Chase)
+        .where(col(Chase.step_id).in_(ids))
+        .order_by(col(Chase.chased_on), col(Chase.id))
     ):
         chases[c.step_id].append(c)
     exts: dict[int, list[ExtensionRow]] = defaultdict(list)
-    for e in _extension_rows(session, Extension.step_id.in_(ids)):  # type: ignore[attr-defined]
+    for e in _extension_rows(session, col(Extension.step_id).in_(ids)):
         exts[e.step_id].append(e)
     return {
-        sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])
+        sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])  # type: ignore[arg-type,index,misc]  # ids are set: these rows were flushed
         for sid, kind in steps
     }
 
@@ -938,7 +942,7 @@ def unit_figures(
     as_of = as_of or today()
     calendar = Calendar.load(session)
     n_days = int(get_setting(session, "sign_within_workdays"))
-    names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    names = dict(session.exec(select(col(Unit.id), col(Unit.name))).all())
     out: dict[int | None, UnitFigures] = {}
 
     def row(unit_id: int | None) -> UnitFigures:
@@ -947,20 +951,20 @@ def unit_figures(
         return out[unit_id]
 
     live = and_(
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
-        Step.deleted_at.is_(None),  # type: ignore[union-attr]
-        Step.status != StepStatus.CANCELLED,
+        col(Case.deleted_at).is_(None),
+        col(Step.deleted_at).is_(None),
+        col(Step.status) != StepStatus.CANCELLED,
     )
-    unit_of_paper = func.coalesce(Step.unit_id, Case.lead_unit_id)
+    unit_of_paper = func.coalesce(col(Step.unit_id), col(Case.lead_unit_id))
     papers = (
-        select(unit_of_paper, Step.issued_at, StepReceipt.on_time)
-        .join(Case, Case.id == Step.case_id)
-        .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
+        select(unit_of_paper, col(Step.issued_at), col(StepReceipt.on_time))
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
         .where(
             live,
-            Step.kind.in_(SIGN_KINDS),  # type: ignore[attr-defined]
-            Step.issued_at >= period.start,
-            Step.issued_at <= period.end,
+            col(Step.kind).in_(SIGN_KINDS),
+            col(Step.issued_at) >= period.start,
+            col(Step.issued_at) <= period.end,
         )
     )
     if unit_ids:
@@ -982,23 +986,23 @@ def unit_figures(
     chases = (
         select(unit, func.count())
         .select_from(Chase)
-        .join(Step, Step.id == Chase.step_id)
-        .join(Case, Case.id == Step.case_id)
-        .where(live, Chase.chased_on >= period.start, Chase.chased_on <= period.end)
+        .join(Step, col(Step.id) == col(Chase.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .where(live, col(Chase.chased_on) >= period.start, col(Chase.chased_on) <= period.end)
         .group_by(unit)
     )
     extensions = (
-        select(unit, Extension.status, func.count())
+        select(unit, col(Extension.status), func.count())
         .select_from(Extension)
-        .join(Step, Step.id == Extension.step_id)
-        .join(Case, Case.id == Step.case_id)
+        .join(Step, col(Step.id) == col(Extension.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             live,
-            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
-            Extension.requested_on >= period.start,
-            Extension.requested_on <= period.end,
+            col(Extension.deleted_at).is_(None),
+            col(Extension.requested_on) >= period.start,
+            col(Extension.requested_on) <= period.end,
         )
-        .group_by(unit, Extension.status)
+        .group_by(unit, col(Extension.status))
     )
     if unit_ids:
         chases, extensions = chases.where(unit.in_(unit_ids)), extensions.where(unit.in_(unit_ids))

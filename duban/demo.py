@@ -694,7 +694,7 @@ class DemoCases:
         phone chase the working day after their deadline."""
         latest = min(now(), datetime.combine(self.end, time(18)))
         papers = self.s.exec(
-            select(Step).where(Step.kind.in_(chasing.SIGN_KINDS)).order_by(Step.id)  # type: ignore[attr-defined]
+            select(Step).where(col(Step.kind).in_(chasing.SIGN_KINDS)).order_by(col(Step.id))
         ).all()
         for step in papers:
             roll = self.rng.random()
@@ -704,26 +704,26 @@ class DemoCases:
             day = self.wd(step.issued_at, delay) if delay else step.issued_at
             at = datetime.combine(day, time(self.rng.randrange(8, 17), self.rng.choice((0, 30))))
             if at <= latest:
-                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)
+                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         open_steps = self.s.exec(
             select(Step)
-            .join(Case, Case.id == Step.case_id)
-            .where(Step.status == StepStatus.OPEN, Case.status == CaseStatus.OPEN)
-            .where(Step.due_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(Step.id)
+            .join(Case, col(Case.id) == col(Step.case_id))
+            .where(col(Step.status) == StepStatus.OPEN, col(Case.status) == CaseStatus.OPEN)
+            .where(col(Step.due_at).is_not(None))
+            .order_by(col(Step.id))
         ).all()
         for step in open_steps:
             assert step.due_at is not None
             chased_on = self.wd(step.due_at, 1)
             if step.due_at < self.end and chased_on <= self.end:
                 chasing.record_chase(
-                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,
+                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,  # type: ignore[arg-type]  # ids are set: these rows were flushed
                     reached=f"{_person(self.rng)}（办公室）", note="电话提醒尽快书面反馈",
                 )  # fmt: skip
         waiting = [s for s in open_steps if s.due_at and s.due_at >= self.end >= s.issued_at]
         if waiting:
             chasing.request_extension(
-                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,
+                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,  # type: ignore[arg-type]  # ids are set: these rows were flushed
                 reason="涉及多个部门，需协调后处置", requested_on=self.end,
             )  # fmt: skip
 

@@ -47,7 +47,7 @@ def draw() -> None:
             LABELS["smtp_security"],
             options,
             index=options.index(config.security) if config.security in options else 0,
-            format_func=mailing.SECURITY.get,
+            format_func=lambda k: mailing.SECURITY[k],
         )
         sender = st.text_input(
             LABELS["smtp_sender"],
@@ -57,7 +57,7 @@ def draw() -> None:
         if st.form_submit_button("保存邮件设置", type="primary"):
             with user_action(), Session(engine()) as session:
                 changed = mailing.save_smtp_settings(
-                    session, me, host=host, port=int(port), security=security, sender=sender
+                    session, me, host=host, port=int(port), security=str(security), sender=sender
                 )
                 session.commit()
                 st.success(
@@ -75,7 +75,7 @@ def draw() -> None:
     unit_id = st.selectbox(
         "承办单位",
         list(units),
-        format_func=units.get,
+        format_func=lambda u: units[u],
         index=None,
         placeholder="选择单位",
         key="settings_mail_unit",
