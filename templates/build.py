@@ -66,6 +66,8 @@ SMALL_LABEL = "列表表头"
 SMALL_CELL = "列表文字"
 SIGNATURE = "署名"
 NOTE = "附注"
+NUMBER = "表格编号"  # 工单编号, 诉求时间, 督办编号, dates: 小四, in cells sized for the longest
+PAGE_NUMBER = "页码"
 
 
 # --- document, fonts and styles ----------------------------------------------------------
@@ -141,7 +143,10 @@ def new_document(title: str) -> DocxDocument:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
-    section.header_distance, section.footer_distance = Mm(15), Mm(20)
+    section.header_distance, section.footer_distance = (
+        Mm(15),
+        Mm(22),
+    )  # 页码 7 mm under the type area
 
     normal = doc.styles["Normal"]
     normal.font.size = Pt(16)
@@ -166,10 +171,12 @@ def new_document(title: str) -> DocxDocument:
         (CELL, FANGSONG, 14, WD_ALIGN_PARAGRAPH.LEFT, 22),
         (SMALL_LABEL, HEITI, 12, WD_ALIGN_PARAGRAPH.CENTER, 18),
         (SMALL_CELL, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 18),
+        (NUMBER, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 22),
     ):
         no_autospace(add_style(doc, name, font=font, size=size, align=align, line=Pt(line)))
     add_style(doc, SIGNATURE, font=FANGSONG, size=16, align=WD_ALIGN_PARAGRAPH.RIGHT)
     add_style(doc, NOTE, font=FANGSONG, size=14, align=WD_ALIGN_PARAGRAPH.LEFT, line=Pt(24))
+    add_style(doc, PAGE_NUMBER, font=SONGTI, size=14, align=WD_ALIGN_PARAGRAPH.RIGHT, line=None)
 
     props = doc.core_properties
     props.title, props.author, props.comments = title, "duban", ""
@@ -202,21 +209,37 @@ def title(doc: DocxDocument, *parts: str) -> None:
     blank(doc)
 
 
-def signature(doc: DocxDocument, *, gap: int = 1) -> None:
-    """发文机关署名 and 成文日期, right-aligned (署名右空二字, 日期右空四字)."""
+def keep_with_next(*paragraphs: Paragraph) -> None:
+    """Each paragraph stays on the page of the next one (in a table: the row with the next)."""
+    for p in paragraphs:
+        p.paragraph_format.keep_with_next = True
+
+
+def keep_rows_with_next(*rows) -> None:
+    """Table rows that move to the next page with the row below them (a ticket's block)."""
+    for row in rows:
+        for cell in row.cells:
+            keep_with_next(*cell.paragraphs)
+
+
+def signature(doc: DocxDocument, *, gap: int = 1, after: Paragraph | None = None) -> None:
+    """发文机关署名 and 成文日期, right-aligned (署名右空二字, 日期右空四字), kept on the page of
+    the text above them (`after`: that paragraph; the last table row's paragraphs already
+    keep with what follows)."""
+    if after is not None:
+        keep_with_next(after)
     for _ in range(gap):
-        blank(doc)
+        keep_with_next(blank(doc))
     name = para(doc, SIGNATURE, "{{ office_name }}")
     name.paragraph_format.right_indent = Pt(32)
+    keep_with_next(name)
     day = para(doc, SIGNATURE, "{{ issue_date }}")
     day.paragraph_format.right_indent = Pt(64)
 
 
-def page_number_footer(doc: DocxDocument) -> None:
-    """页码 "— 1 —" in 宋体 14 pt, centred under the type area."""
-    footer = doc.sections[0].footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    write(footer, "— ", font=SONGTI)
+def page_field(paragraph: Paragraph) -> None:
+    """ "— N —": the PAGE field between two 一字线 (GB/T 9704 7.5, 4号半角宋体阿拉伯数字)."""
+    write(paragraph, "— ")
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
     run = OxmlElement("w:r")
@@ -224,10 +247,25 @@ def page_number_footer(doc: DocxDocument) -> None:
     text.text = "1"
     run.append(text)
     field.append(run)
-    footer._p.append(field)
-    write(footer, " —", font=SONGTI)
-    for r in footer.runs:
-        r.font.size = Pt(14)
+    paragraph._p.append(field)
+    write(paragraph, " —")
+
+
+def page_number_footer(doc: DocxDocument) -> None:
+    """页码 after GB/T 9704 7.5: "— 1 —" in 4号 宋体, 单页码居右空一字, 双页码居左空一字
+    (odd and even pages have their own footers)."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    section = doc.sections[0]
+    odd = section.footer.paragraphs[0]
+    odd.style = doc.styles[PAGE_NUMBER]
+    odd.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    odd.paragraph_format.right_indent = Pt(14)
+    page_field(odd)
+    even = section.even_page_footer.paragraphs[0]
+    even.style = doc.styles[PAGE_NUMBER]
+    even.alignment = WD_ALIGN_PARAGRAPH.LEFT
+    even.paragraph_format.left_indent = Pt(14)
+    page_field(even)
 
 
 def rule_line(paragraph: Paragraph, *, color: str = "FF0000", size: int = 12) -> None:
@@ -273,11 +311,14 @@ def form_table(doc: DocxDocument, widths_mm: list[float]) -> Table:
     return table
 
 
-def add_row(table: Table, *, height_mm: float = 12, exact: bool = False):
+def add_row(table: Table, *, height_mm: float = 12, exact: bool = False, split: bool = False):
+    """A row that never breaks across pages (`split`: one whose text may run past a page,
+    such as a 诉求内容 of thousands of characters, may break)."""
     row = table.add_row()
     row.height = Mm(height_mm)
     row.height_rule = WD_ROW_HEIGHT_RULE.EXACTLY if exact else WD_ROW_HEIGHT_RULE.AT_LEAST
-    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))  # a row never breaks across pages
+    if not split:
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
     widths = [c.width for c in table.columns]
     for cell, width in zip(row.cells, widths, strict=True):
         cell.width = width
@@ -302,13 +343,19 @@ def more(cell: _Cell, style: str, *parts: str) -> Paragraph:
 
 
 def labelled_row(
-    table: Table, label: str, *parts: str, height_mm: float = 12, top: bool = False
+    table: Table,
+    label: str,
+    *parts: str,
+    height_mm: float = 12,
+    top: bool = False,
+    style: str = CELL,
+    split: bool = False,
 ) -> _Cell:
     """A row: the label in the first column, the value spanning the rest."""
-    row = add_row(table, height_mm=height_mm)
+    row = add_row(table, height_mm=height_mm, split=split)
     fill(row.cells[0], LABEL, label)
     value = row.cells[1].merge(row.cells[-1])
-    fill(value, CELL, *parts, top=top)
+    fill(value, style, *parts, top=top)
     return value
 
 
@@ -337,36 +384,61 @@ def item_row(table: Table, *tags: str) -> None:
 
 
 def build_supervision_form() -> DocxDocument:
-    """附件1 12345 市民服务热线督办单, field for field; one ticket block per ticket."""
+    """附件1 12345 市民服务热线督办单, field for field in the seed's order; one block per
+    ticket, kept on one page (a 诉求内容 longer than half a page may run on); a case without
+    a ticket has no ticket boxes.
+
+    Cells are sized for their longest value: 四号 labels of four characters in 24 mm, and
+    工单编号 (20 digits), 诉求时间 ("2025年12月14日 17:31") and 督办编号 in 小四 cells of 48, 60
+    and 132 mm, so none of them breaks inside.
+    """
     doc = new_document("12345 市民服务热线督办单")
     title(doc, "12345 市民服务热线督办单")
-    table = form_table(doc, [14, 37, 14, 39, 14, 38])
+    table = form_table(doc, [24, 24, 24, 24, 60])
     tag_row(table, "{%tr for t in tickets %}")
-    row = add_row(table)
-    for cell, label in zip(row.cells[::2], ("工单编号", "诉求时间", "督办编号"), strict=True):
-        fill(cell, LABEL, label)
-    for cell, tag in zip(row.cells[1::2], ("{{ t.ticket_no }}", "{{ t.received_at }}", "{{ case_no }}"), strict=True):  # fmt: skip
-        fill(cell, CELL, tag)
+    head = add_row(table)
+    fill(head.cells[0], LABEL, "工单编号")
+    fill(head.cells[1].merge(head.cells[2]), NUMBER, "{{ t.ticket_no }}")
+    fill(head.cells[3], LABEL, "诉求时间")
+    fill(head.cells[4], NUMBER, "{{ t.received_at }}")
+    keep_rows_with_next(head)
     tag_row(table, "{%tr if loop.first %}")
-    labelled_row(table, "承办单位", "{{ units }}")
+    keep_rows_with_next(*case_rows(table))
     tag_row(table, "{%tr endif %}")
-    address = add_row(table)
-    content = add_row(table, height_mm=30)
-    topic = address.cells[0].merge(content.cells[0])
-    fill(topic, LABEL, "诉求内容")
-    fill(address.cells[1], LABEL, "诉求地址")
-    fill(address.cells[2].merge(address.cells[-1]), CELL, "{{ t.address }}")
-    fill(content.cells[1], LABEL, "内容描述")
-    fill(content.cells[2].merge(content.cells[-1]), CELL, "{{ t.content }}", top=True)
+    for long in (True, False):
+        tag_row(table, "{%tr if t.long %}" if long else "{%tr else %}")
+        address = add_row(table)
+        content = add_row(table, height_mm=30, split=long)
+        topic = address.cells[0].merge(content.cells[0])
+        fill(topic, LABEL, "诉求内容")
+        fill(address.cells[1], LABEL, "诉求地址")
+        fill(address.cells[2].merge(address.cells[-1]), CELL, "{{ t.address }}")
+        fill(content.cells[1], LABEL, "内容描述")
+        fill(content.cells[2].merge(content.cells[-1]), CELL, "{{ t.content }}", top=True)
+        keep_rows_with_next(address)
+    tag_row(table, "{%tr endif %}")
     tag_row(table, "{%tr endfor %}")
-    labelled_row(table, "相关情况", "{{ related_info }}", height_mm=24, top=True)
-    opinion = labelled_row(table, "督办意见", "{{ opinion }}", height_mm=32, top=True)
+    tag_row(table, "{%tr if not tickets %}")
+    case_rows(table)
+    labelled_row(table, "事项来源", "{{ source_note }}", height_mm=16, top=True)
+    tag_row(table, "{%tr endif %}")
+    labelled_row(table, "相关情况", "{{ related_info }}", height_mm=24, top=True, split=True)
+    opinion = labelled_row(table, "督办意见", "{{ opinion }}", height_mm=32, top=True, split=True)
     more(opinion, CELL, "{%p if due_at %}")
     more(opinion, CELL, "请于", "{{ due_at }}", "前将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章。")  # fmt: skip
     more(opinion, CELL, "{%p endif %}")
-    labelled_row(table, "督办情况", "{{ result_text }}", height_mm=24, top=True)
+    result = labelled_row(table, "督办情况", "{{ result_text }}", height_mm=24, top=True)
+    keep_with_next(*result.paragraphs, *table.rows[-1].cells[0].paragraphs)
     signature(doc)
+    page_number_footer(doc)
     return doc
+
+
+def case_rows(table: Table):
+    """督办编号 and 承办单位, once per form (after the first ticket's 工单编号 row)."""
+    labelled_row(table, "督办编号", "{{ case_no }}", style=NUMBER)
+    labelled_row(table, "承办单位", "{{ units }}")
+    return table.rows[-2:]
 
 
 def build_onsite_notice() -> DocxDocument:
@@ -375,7 +447,7 @@ def build_onsite_notice() -> DocxDocument:
     title(doc, "12345 市民服务热线现场协调督办通知")
     table = form_table(doc, [38, 48, 28, 42])
     labelled_row(table, "协调督办事由", "{{ subject }}", height_mm=16)
-    labelled_row(table, "协调督办编号", "{{ case_no }}")
+    labelled_row(table, "协调督办编号", "{{ case_no }}", style=NUMBER)
     labelled_row(table, "协调督办地点", "{{ location }}", height_mm=16)
     procedure = labelled_row(
         table, "协调督办流程", "{%p if scheduled_at %}", height_mm=60, top=True
@@ -389,8 +461,10 @@ def build_onsite_notice() -> DocxDocument:
     fill(row.cells[1], CELL, "{{ contact_name }}")
     fill(row.cells[2], LABEL, "联系电话")
     fill(row.cells[3], CELL, "{{ contact_phone }}")
-    labelled_row(table, "备注", "{{ remark }}", height_mm=24, top=True)
+    remark = labelled_row(table, "备注", "{{ remark }}", height_mm=24, top=True)
+    keep_with_next(*remark.paragraphs, *table.rows[-1].cells[0].paragraphs)
     signature(doc)
+    page_number_footer(doc)
     return doc
 
 
@@ -436,8 +510,16 @@ def build_special_report() -> DocxDocument:
     para(doc, HEADING, "一、基本情况")
     para(doc, BODY, "{{ case_summary }}")
     ticket_table(doc)
-    para(doc, HEADING, "二、有关情况和建议")
-    para(doc, BODY, "{{ report_body }}")
+    para(doc, HEADING, "二、有关情况")
+    para(doc, BODY, "{{ situation }}")
+    para(doc, BODY, "{%p if analysis %}")
+    para(doc, HEADING, "三、原因分析")
+    para(doc, BODY, "{{ analysis }}")
+    para(doc, BODY, "{%p endif %}")
+    para(doc, BODY, "{%p if suggestion %}")
+    para(doc, HEADING, "{% if analysis %}四{% else %}三{% endif %}、建议")
+    para(doc, BODY, "{{ suggestion }}")
+    para(doc, BODY, "{%p endif %}")
     closing_record(doc, "报：", "{{ recipient }}")
     page_number_footer(doc)
     return doc
@@ -461,11 +543,10 @@ def build_escalation_report() -> DocxDocument:
     para(doc, BODY, "{{ escalation_reason }}")
     para(doc, HEADING, "四、请示事项")
     para(doc, BODY, "{{ request }}")
-    para(doc, BODY, "妥否，请批示。")
-    signature(doc)
-    para(
-        doc, BODY, "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）"
-    )
+    signature(doc, after=para(doc, BODY, "妥否，请批示。"))
+    para(doc, BODY, "{%p if contact_note %}")
+    para(doc, BODY, "{{ contact_note }}")
+    para(doc, BODY, "{%p endif %}")
     blank(doc)
     box = form_table(doc, [30, 126])
     labelled_row(box, "领导批示", "", height_mm=50, top=True)
@@ -474,53 +555,71 @@ def build_escalation_report() -> DocxDocument:
 
 
 def build_meeting_minutes() -> DocxDocument:
-    """专题会纪要: the leader's instructions, the routing decisions and the cases discussed."""
+    """专题会纪要: the leader's instructions, the decisions — the department and path fixed
+    for each class of matter (同类事项) — and the cases discussed."""
     doc = new_document("专题会纪要")
     title(doc, "{{ meeting_title }}")
     para(doc, BODY, "{{ held_at }}", "，", "{{ chair }}", "主持召开 12345 市民服务热线工作专题会，听取", "{{ office_name }}", "热线办理情况汇报，研究协调督办事项。现纪要如下：")  # fmt: skip
     para(doc, HEADING, "一、会议指示要求")
     para(doc, BODY, "{{ summary }}")
-    para(doc, HEADING, "二、同类事项的处置部门和处置路径")
+    para(doc, HEADING, "二、会议议定事项")
+    para(doc, BODY, "{%p if decisions %}")
+    para(doc, BODY, "会议明确了以下同类事项的处置部门和处置路径，今后同类诉求按此派单办理：")
+    para(doc, BODY, "{%p for d in decisions %}")
+    para(doc, BODY, "{{ d.text }}")
+    para(doc, BODY, "{%p endfor %}")
+    para(doc, BODY, "{%p else %}")
+    para(doc, BODY, "会议未明确新的同类事项处置部门和处置路径。")
+    para(doc, BODY, "{%p endif %}")
+    para(doc, BODY, "{%p if rules %}")
     rules = form_table(doc, [40, 36, 80])
     header_row(rules, "事项类别", "处置部门", "处置路径")
     tag_row(rules, "{%tr for r in rules %}")
     item_row(rules, "{{ r.name }}", "{{ r.unit }}", "{{ r.handling_path }}")
     tag_row(rules, "{%tr endfor %}")
+    para(doc, BODY, "{%p endif %}")
     para(doc, HEADING, "三、研究的督办事项")
-    cases = form_table(doc, [44, 54, 34, 24])
+    cases = form_table(doc, [50, 48, 34, 24])
     header_row(cases, "督办编号", "督办事项", "承办单位", "督办类型")
     tag_row(cases, "{%tr for c in cases %}")
     item_row(cases, "{{ c.case_no }}", "{{ c.title }}", "{{ c.units }}", "{{ c.level }}")
     tag_row(cases, "{%tr endfor %}")
     blank(doc)
-    para(doc, BODY, "出席：", "{{ attendees }}")
-    signature(doc)
+    signature(doc, after=para(doc, BODY, "出席：", "{{ attendees }}"))
     page_number_footer(doc)
     return doc
 
 
 def build_feedback_receipt() -> DocxDocument:
-    """书面反馈回执: what the unit fills in, signs and stamps (§三(一)2, (二)4, (三)4)."""
+    """书面反馈回执: what the unit fills in, signs and stamps (§三(一)2, (二)4, (三)4).
+
+    督办编号 and the dates sit in 小四 cells wide enough for "赵巷督〔2025〕第043号" and
+    "2027年12月14日（暂估）"; 工单编号 are listed whole, separated by "、"."""
     doc = new_document("书面反馈回执")
     title(doc, "12345 市民服务热线督办书面反馈回执")
-    table = form_table(doc, [33, 54, 24, 45])
+    table = form_table(doc, [33, 48, 24, 51])
     row = add_row(table)
-    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办编号", "{{ case_no }}", "督办类型", "{{ level }}"), strict=True):  # fmt: skip
+    for cell, style, text in zip(row.cells, (LABEL, NUMBER, LABEL, CELL), ("督办编号", "{{ case_no }}", "督办类型", "{{ level }}"), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "工单编号", "{{ ticket_nos }}")
+    tag_row(table, "{%tr if ticket_nos %}")
+    labelled_row(table, "工单编号", "{{ ticket_nos }}", style=NUMBER)
+    tag_row(table, "{%tr endif %}")
     labelled_row(table, "督办事项", "{{ case_title }}")
     labelled_row(table, "承办单位", "{{ addressee }}")
     row = add_row(table)
-    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办日期", "{{ issued_at }}", "反馈期限", "{{ due_at }}"), strict=True):  # fmt: skip
+    for cell, style, text in zip(row.cells, (LABEL, NUMBER, LABEL, NUMBER), ("督办日期", "{{ issued_at }}", "反馈期限", "{{ due_at }}"), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=50, top=True)
+    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=50, top=True, split=True)
     labelled_row(table, "处置进展", "{{ progress_marks }}")
     row = add_row(table, height_mm=28)
     for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("主要领导签字", "", "单位盖章", ""), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "反馈日期", "{{ feedback_date }}")
-    blank(doc, NOTE)
-    para(doc, NOTE, "说明：请于", "{{ due_at }}", "前将本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）。")  # fmt: skip
+    keep_rows_with_next(row)
+    last = labelled_row(table, "反馈日期", "{{ feedback_date }}")
+    keep_with_next(*last.paragraphs, *table.rows[-1].cells[0].paragraphs)
+    keep_with_next(blank(doc, NOTE))
+    para(doc, NOTE, "说明：", "{% if due_at %}", "请于", "{{ due_at }}", "前将", "{% else %}", "请在指定时限内将", "{% endif %}", "本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "{{ contact_note }}", "。")  # fmt: skip
+    page_number_footer(doc)
     return doc
 
 
@@ -606,6 +705,7 @@ def build_work_report() -> DocxDocument:
     data_table(doc, "scopes", [("协调督办范围", 126, "scope"), ("件数", 30, "cases")])
     para(doc, HEADING, "三、各承办单位办理情况")
     data_table(doc, "units", [("承办单位", 30, "unit"), *KPI_COLUMNS])
+    para(doc, NOTE, "注：一件督办事项由几个承办单位（主办、协办）办理的，在每个单位下各计 1 件，故各单位“督办件数”之和可能大于“合计”。")  # fmt: skip
     chart(doc, "chart_on_time")
     para(doc, HEADING, "四、提级办理事项")
     optional_table(doc, "escalated", [("督办编号", 36, "case_no"), ("督办事项", 36, "title"), ("承办单位", 30, "units"), ("办理结果", 54, "outcome")], "本期无提级办理事项。")  # fmt: skip
@@ -624,8 +724,11 @@ def build_work_report() -> DocxDocument:
     para(doc, BODY, "{%p endif %}")
     para(doc, HEADING, "八、承办单位绩效考核")
     para(doc, BODY, "{{ assessment_title }}", "。", "{{ assessment_rules }}")
-    data_table(doc, "assessment", [("排名", 12, "rank"), ("承办单位", 30, "unit"), ("逾期环节", 14, "overdue"), ("提级次数", 14, "escalations"), ("不合规反馈", 14, "noncompliant"), ("移交纪委", 14, "referrals"), ("按时反馈率", 16, "on_time_rate"), ("扣分", 14, "deductions"), ("加分", 14, "bonus"), ("得分", 14, "score")])  # fmt: skip
-    signature(doc)
+    data_table(doc, "assessment", [("排名", 8, "rank"), ("承办单位", 24, "unit"), ("督办件数", 11, "cases"), ("到期环节", 11, "due"), ("按时反馈", 11, "on_time"), ("按时反馈率", 14, "on_time_rate"), ("逾期环节", 11, "overdue"), ("提级次数", 11, "escalations"), ("不合规反馈", 11, "noncompliant"), ("移交纪委", 11, "referrals"), ("扣分", 11, "deductions"), ("加分", 11, "bonus"), ("得分", 11, "score")])  # fmt: skip
+    para(doc, NOTE, "{%p if unassessed_note %}")
+    last = para(doc, NOTE, "{{ unassessed_note }}")
+    para(doc, NOTE, "{%p endif %}")
+    signature(doc, after=last)
     page_number_footer(doc)
     return doc
 

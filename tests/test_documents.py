@@ -171,7 +171,7 @@ def test_supervision_form_lists_every_ticket_of_a_case(session):
     form = read(render_document(session, CENTER, "supervision-form", case_id=case.id))
     assert right_of(form, "工单编号") == ["T-1", "T-2", "T-3"]  # oldest first
     assert right_of(form, "诉求地址") == ["地址1", "地址2", "地址3"]
-    assert right_of(form, "督办编号") == [case.case_no] * 3
+    assert right_of(form, "督办编号") == [case.case_no]  # once, after the first ticket
     assert right_of(form, "承办单位") == ["镇城管中队（主办）、示例三村村委会（协办）"]
 
 
@@ -299,10 +299,11 @@ def test_escalation_report_lists_the_supervision_so_far(session, case):
     make_step(
         session,
         case,
-        kind=StepKind.LEADER_INSTRUCTION,
+        kind=StepKind.ESCALATION_REPORT,
         level=Level.ESCALATED,
         issued_at=date(2024, 3, 20),
         recipient="分管副镇长",
+        report_reason="书面督办后无进展",
         body="请明确牵头部门",
     )
     session.commit()
@@ -311,7 +312,7 @@ def test_escalation_report_lists_the_supervision_so_far(session, case):
     assert "分管副镇长：" in texts
     assert "书面督办后无进展" in texts
     assert "请明确牵头部门" in texts
-    assert column(report, "督办环节") == ["督办单", "督办单"]  # the steps before the 批办
+    assert column(report, "督办环节") == ["督办单", "督办单"]  # the steps before the report
     assert column(report, "处置进展") == ["", "无进展"]
     assert right_of(report, "领导批示") == [""]
 
@@ -342,7 +343,7 @@ def test_meeting_minutes_can_be_printed_for_a_meeting_alone(session):
     session.commit()
     doc = render_document(session, CENTER, "meeting-minutes", meeting_id=meeting.id)
     assert doc.path == "documents/2024/专题会/专题会纪要-2024年5月6日.docx"
-    assert "第二次热线专题会" in paragraphs(read(doc))
+    assert "第二次热线专题会纪要" in paragraphs(read(doc))
 
 
 def test_feedback_receipt_is_blank_for_the_unit_to_fill_in(session, case):
@@ -417,7 +418,7 @@ def test_a_case_number_with_unsafe_characters_still_gives_a_readable_file(sessio
     doc = render_document(session, CENTER, "supervision-form", case_id=case.id)
     assert doc.file_name == "督办单-测试_督_2024_1.docx"
     assert right_of(read(doc), "督办编号") == ["测试/督:2024*1"]  # the form keeps the real number
-    assert right_of(read(doc), "工单编号") == [""]  # no ticket: the rows stay, blank
+    assert right_of(read(doc), "工单编号") == []  # no ticket: no empty ticket boxes
 
 
 def test_batch_zips_one_form_per_case_with_progress(session, case):
