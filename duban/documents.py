@@ -32,6 +32,7 @@ import functools
 import hashlib
 import io
 import itertools
+import os
 import re
 import shutil
 import struct
@@ -155,6 +156,11 @@ CASE_FIELDS = (
     f("opinion", "督办意见", "请镇生态环境办会同示例三村村委会现场核查，依法处置"),
     f("result_text", "督办情况（办结时填写）", "已责令施工单位夜间停工，市民表示满意"),
     f("ticket_nos", "全部工单编号（以“、”分隔）", "20240301000123、20240305000456"),
+    f(
+        "ticket_no_lines",
+        "全部工单编号，以“、”分隔、按回执的格宽分行（编号不从中间断开）",
+        "20240301000123、20240305000456",
+    ),
     f("ticket_count", "工单数", "2"),
     f("tickets", "工单明细（每件工单一行/一组）", items=TICKET_ITEMS),
     f(
@@ -574,6 +580,23 @@ def level_on(bundle: CaseBundle, day: date) -> Level:
     return earlier[-1].level if earlier else bundle.case.level
 
 
+NUMBER_LINE_WIDTH = 44
+"""Half-width characters of numbers per line of the 回执's 工单编号 cell (123 mm of 小四,
+with room for wider fallback digits)."""
+
+
+def packed_lines(values: list[str], width: int = NUMBER_LINE_WIDTH) -> str:
+    """Numbers joined by "、", a new line before any that would not fit whole: a word
+    processor breaks long digit runs anywhere, so the lines are made here."""
+    lines: list[str] = []
+    for value in values:
+        if lines and text_width(lines[-1] + "、" + value) * 2 <= width:
+            lines[-1] += "、" + value
+        else:
+            lines.append(value)
+    return "\n".join(lines)
+
+
 def case_summary(bundle: CaseBundle, names: Mapping[int, str], day: date | None = None) -> str:
     """One paragraph describing the matter as it stood on `day` (the paper's own date), for
     the reports' 基本情况: closed by then, or at the level it had reached — never both."""
@@ -636,6 +659,7 @@ def case_context(source: Source, day: date | None = None) -> dict[str, Any]:
         "opinion": case.opinion,
         "result_text": case.result_text,
         "ticket_nos": join(t.ticket_no for t in bundle.tickets),
+        "ticket_no_lines": packed_lines([t.ticket_no for t in bundle.tickets]),
         "ticket_count": str(len(bundle.tickets)),
         "tickets": [ticket_item(t, names) for t in bundle.tickets],
         "case_summary": case_summary(bundle, names, day),
@@ -1848,11 +1872,44 @@ def pdf_available() -> bool:
     return shutil.which("soffice") is not None
 
 
+FONT_SUBSTITUTES = {
+    "方正小标宋简体": ("Noto Serif CJK SC", True),
+    "仿宋_GB2312": ("Noto Serif CJK SC", False),
+    "楷体_GB2312": ("Noto Serif CJK SC", False),
+    "宋体": ("Noto Serif CJK SC", False),
+    "Times New Roman": ("Noto Serif CJK SC", False),
+    "黑体": ("Noto Sans CJK SC", False),
+}
+"""Where the GB fonts (and Times New Roman) are absent — a Linux server with fonts-noto-cjk —
+LibreOffice draws them with these (bold for 小标宋), so a PDF keeps the papers' proportions
+instead of falling back to wider Latin faces; where the real fonts are installed, the
+fontconfig rules below still prefer them."""
+
+
+def fonts_conf(folder: Path) -> dict[str, str]:
+    """The environment for LibreOffice with a fontconfig file applying FONT_SUBSTITUTES to
+    missing fonts only (`binding="weak"` after the system configuration)."""
+    rules = "".join(
+        f'<match target="pattern"><test name="family"><string>{name}</string></test>'
+        f'<edit name="family" mode="append" binding="weak"><string>{sub}</string></edit>'
+        + ('<edit name="weight" mode="assign"><const>bold</const></edit>' if bold else "")
+        + "</match>"
+        for name, (sub, bold) in FONT_SUBSTITUTES.items()
+    )
+    path = folder / "fonts.conf"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f'<include ignore_missing="yes">/etc/fonts/fonts.conf</include>{rules}</fontconfig>',
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(path)}
+
+
 def to_pdf_many(files: Mapping[str, bytes], *, timeout: float = 300) -> dict[str, bytes]:
     """Convert docx files to PDF with one LibreOffice run: {name.docx: pdf bytes}.
 
     A private LibreOffice profile per run keeps concurrent conversions from blocking each
-    other on the shared user profile.
+    other on the shared user profile; missing GB fonts are drawn with Noto CJK (`fonts_conf`).
     """
     soffice = shutil.which("soffice")
     if soffice is None:
@@ -1875,8 +1932,9 @@ def to_pdf_many(files: Mapping[str, bytes], *, timeout: float = 300) -> dict[str
             str(folder / "out"),
             *inputs,
         ]
+        env = fonts_conf(folder)
         try:
-            subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+            subprocess.run(command, capture_output=True, timeout=timeout, check=False, env=env)
         except subprocess.TimeoutExpired as exc:
             raise ValidationError("PDF 转换超时，请稍后重试") from exc
         result = {}

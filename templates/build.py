@@ -169,8 +169,8 @@ def new_document(title: str) -> DocxDocument:
     add_style(doc, LABEL, font=HEITI, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, line=Pt(22))
     for name, font, size, align, line in (
         (CELL, FANGSONG, 14, WD_ALIGN_PARAGRAPH.LEFT, 22),
-        (SMALL_LABEL, HEITI, 12, WD_ALIGN_PARAGRAPH.CENTER, 18),
-        (SMALL_CELL, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 18),
+        (SMALL_LABEL, HEITI, 10.5, WD_ALIGN_PARAGRAPH.CENTER, 16),
+        (SMALL_CELL, FANGSONG, 10.5, WD_ALIGN_PARAGRAPH.LEFT, 16),
         (NUMBER, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 22),
     ):
         no_autospace(add_style(doc, name, font=font, size=size, align=align, line=Pt(line)))
@@ -234,6 +234,27 @@ def signature(doc: DocxDocument, *, gap: int = 1, after: Paragraph | None = None
     name.paragraph_format.right_indent = Pt(32)
     keep_with_next(name)
     day = para(doc, SIGNATURE, "{{ issue_date }}")
+    day.paragraph_format.right_indent = Pt(64)
+
+
+def table_signature(table: Table) -> None:
+    """署名 and 成文日期 as a borderless last row of a form, so they never stand alone on a
+    page: the row above keeps with it (LibreOffice ignores keep-with-next from a table to the
+    paragraph after it, but keeps rows together)."""
+    keep_rows_with_next(table.rows[-1])
+    row = add_row(table, height_mm=20)
+    cell = row.cells[0].merge(row.cells[-1])
+    borders = OxmlElement("w:tcBorders")
+    for edge in ("left", "bottom", "right", "insideV"):
+        el = OxmlElement(f"w:{edge}")
+        el.set(qn("w:val"), "nil")
+        borders.append(el)
+    cell._tc.get_or_add_tcPr().append(borders)
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
+    fill(cell, "Normal", "")
+    name = more(cell, SIGNATURE, "{{ office_name }}")
+    name.paragraph_format.right_indent = Pt(32)
+    day = more(cell, SIGNATURE, "{{ issue_date }}")
     day.paragraph_format.right_indent = Pt(64)
 
 
@@ -367,7 +388,7 @@ def tag_row(table: Table, tag: str) -> None:
 
 
 def header_row(table: Table, *labels: str) -> None:
-    """The header of a list table (小四 黑体), repeated on every page the table runs onto."""
+    """The header of a list table (五号 黑体), repeated on every page the table runs onto."""
     row = add_row(table, height_mm=9)
     row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
     for cell, label in zip(row.cells, labels, strict=True):
@@ -408,7 +429,7 @@ def build_supervision_form() -> DocxDocument:
     for long in (True, False):
         tag_row(table, "{%tr if t.long %}" if long else "{%tr else %}")
         address = add_row(table)
-        content = add_row(table, height_mm=30, split=long)
+        content = add_row(table, height_mm=20, split=long)
         topic = address.cells[0].merge(content.cells[0])
         fill(topic, LABEL, "诉求内容")
         fill(address.cells[1], LABEL, "诉求地址")
@@ -427,9 +448,8 @@ def build_supervision_form() -> DocxDocument:
     more(opinion, CELL, "{%p if due_at %}")
     more(opinion, CELL, "请于", "{{ due_at }}", "前将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章。")  # fmt: skip
     more(opinion, CELL, "{%p endif %}")
-    result = labelled_row(table, "督办情况", "{{ result_text }}", height_mm=24, top=True)
-    keep_with_next(*result.paragraphs, *table.rows[-1].cells[0].paragraphs)
-    signature(doc)
+    labelled_row(table, "督办情况", "{{ result_text }}", height_mm=24, top=True)
+    table_signature(table)
     page_number_footer(doc)
     return doc
 
@@ -461,16 +481,16 @@ def build_onsite_notice() -> DocxDocument:
     fill(row.cells[1], CELL, "{{ contact_name }}")
     fill(row.cells[2], LABEL, "联系电话")
     fill(row.cells[3], CELL, "{{ contact_phone }}")
-    remark = labelled_row(table, "备注", "{{ remark }}", height_mm=24, top=True)
-    keep_with_next(*remark.paragraphs, *table.rows[-1].cells[0].paragraphs)
-    signature(doc)
+    labelled_row(table, "备注", "{{ remark }}", height_mm=24, top=True)
+    table_signature(table)
     page_number_footer(doc)
     return doc
 
 
 def ticket_table(doc: DocxDocument) -> None:
-    """The tickets of a case, one row each (工单编号 / 诉求时间 / 诉求地址 / 内容描述)."""
-    table = form_table(doc, [34, 30, 34, 58])
+    """The tickets of a case, one row each (工单编号 / 诉求时间 / 诉求地址 / 内容描述), in 五号
+    cells wide enough for a 16-digit number and "2025年12月14日 17:31"."""
+    table = form_table(doc, [36, 36, 34, 50])
     header_row(table, "工单编号", "诉求时间", "诉求地址", "内容描述")
     tag_row(table, "{%tr for t in tickets %}")
     item_row(
@@ -534,7 +554,7 @@ def build_escalation_report() -> DocxDocument:
     para(doc, HEADING, "一、诉求情况")
     ticket_table(doc)
     para(doc, HEADING, "二、督办经过")
-    table = form_table(doc, [22, 28, 28, 28, 28, 22])
+    table = form_table(doc, [22, 31, 25, 31, 31, 16])  # dates whole in 五号
     header_row(table, "督办环节", "发出日期", "承办单位", "反馈期限", "反馈日期", "处置进展")
     tag_row(table, "{%tr for s in steps %}")
     item_row(table, "{{ s.kind }}", "{{ s.issued_at }}", "{{ s.unit }}", "{{ s.due_at }}", "{{ s.feedback_date }}", "{{ s.progress }}")  # fmt: skip
@@ -579,7 +599,7 @@ def build_meeting_minutes() -> DocxDocument:
     tag_row(rules, "{%tr endfor %}")
     para(doc, BODY, "{%p endif %}")
     para(doc, HEADING, "三、研究的督办事项")
-    cases = form_table(doc, [50, 48, 34, 24])
+    cases = form_table(doc, [46, 46, 38, 26])
     header_row(cases, "督办编号", "督办事项", "承办单位", "督办类型")
     tag_row(cases, "{%tr for c in cases %}")
     item_row(cases, "{{ c.case_no }}", "{{ c.title }}", "{{ c.units }}", "{{ c.level }}")
@@ -593,32 +613,32 @@ def build_meeting_minutes() -> DocxDocument:
 def build_feedback_receipt() -> DocxDocument:
     """书面反馈回执: what the unit fills in, signs and stamps (§三(一)2, (二)4, (三)4).
 
-    督办编号 and the dates sit in 小四 cells wide enough for "赵巷督〔2025〕第043号" and
-    "2027年12月14日（暂估）"; 工单编号 are listed whole, separated by "、"."""
+    督办编号 and the dates sit in 小四 cells of 62 and 123 mm, wide enough for
+    "赵巷督〔2025〕第043号" and "2027年12月14日（暂估）" in any font; 工单编号 are listed whole, separated by "、"."""
     doc = new_document("书面反馈回执")
     title(doc, "12345 市民服务热线督办书面反馈回执")
-    table = form_table(doc, [33, 48, 24, 51])
+    table = form_table(doc, [33, 62, 24, 37])
     row = add_row(table)
     for cell, style, text in zip(row.cells, (LABEL, NUMBER, LABEL, CELL), ("督办编号", "{{ case_no }}", "督办类型", "{{ level }}"), strict=True):  # fmt: skip
         fill(cell, style, text)
     tag_row(table, "{%tr if ticket_nos %}")
-    labelled_row(table, "工单编号", "{{ ticket_nos }}", style=NUMBER)
+    labelled_row(table, "工单编号", "{{ ticket_no_lines }}", style=NUMBER)
     tag_row(table, "{%tr endif %}")
     labelled_row(table, "督办事项", "{{ case_title }}")
     labelled_row(table, "承办单位", "{{ addressee }}")
-    row = add_row(table)
-    for cell, style, text in zip(row.cells, (LABEL, NUMBER, LABEL, NUMBER), ("督办日期", "{{ issued_at }}", "反馈期限", "{{ due_at }}"), strict=True):  # fmt: skip
-        fill(cell, style, text)
-    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=50, top=True, split=True)
+    labelled_row(table, "督办日期", "{{ issued_at }}", style=NUMBER)
+    labelled_row(table, "反馈期限", "{{ due_at }}", style=NUMBER)
+    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=38, top=True, split=True)
     labelled_row(table, "处置进展", "{{ progress_marks }}")
-    row = add_row(table, height_mm=28)
+    row = add_row(table, height_mm=22)
     for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("主要领导签字", "", "单位盖章", ""), strict=True):  # fmt: skip
         fill(cell, style, text)
     keep_rows_with_next(row)
     last = labelled_row(table, "反馈日期", "{{ feedback_date }}")
     keep_with_next(*last.paragraphs, *table.rows[-1].cells[0].paragraphs)
     keep_with_next(blank(doc, NOTE))
-    para(doc, NOTE, "说明：", "{% if due_at %}", "请于", "{{ due_at }}", "前将", "{% else %}", "请在指定时限内将", "{% endif %}", "本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "{{ contact_note }}", "。")  # fmt: skip
+    note = para(doc, NOTE, "说明：", "{% if due_at %}", "请于", "{{ due_at }}", "前将", "{% else %}", "请在指定时限内将", "{% endif %}", "本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "{{ contact_note }}", "。")  # fmt: skip
+    note.paragraph_format.keep_together = True
     page_number_footer(doc)
     return doc
 
