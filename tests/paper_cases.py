@@ -85,7 +85,7 @@ def build_paper_town(session: Session) -> PaperTown:
     )  # fmt: skip
 
     long = cases.open_case(
-        session, CLERK, scope=Scope.REPEATED, lead_unit_id=lead.id, related_info=LONG_TEXT[:400],
+        session, CLERK, scope=Scope.REPEATED, lead_unit_id=lead.id, related_info="同一工地三个月内来电 12 次，市民对办理结果不满意。",
         opinion=opinion, ticket_ids=[ticket(session, 30, datetime(2025, 11, 3, 9, 5), LONG_TEXT)],
         title="示例路工地夜间施工噪声扬尘扰民", opened_at=date(2025, 11, 5),
     )  # fmt: skip
