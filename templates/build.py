@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -711,8 +708,10 @@ def build_work_report() -> DocxDocument:
     ):
         add_style(doc, name, font=font, size=10.5, align=align, line=Pt(15))
     title(doc, "{{ report_title }}")
-    period = para(doc, NOTE, "统计区间：", "{{ period_start }}", "至", "{{ period_end }}", "（逾期按", "{{ as_of }}", "判断）")  # fmt: skip
+    period = para(doc, NOTE, "统计区间：", "{{ period_start }}", "至", "{{ period_end }}")  # fmt: skip
     period.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    judged = para(doc, NOTE, "（逾期按", "{{ as_of }}", "判断）")
+    judged.alignment = WD_ALIGN_PARAGRAPH.CENTER
     blank(doc)
     para(doc, HEADING, "一、总体情况")
     para(doc, BODY, "{{ overview }}")
@@ -785,8 +784,24 @@ README_INTRO = """# 文书模板
 4. 上传后系统会检查：必须是 .docx 文件、标签语法正确、只使用下表列出的字段；通过后成为新版本，
    随时可以恢复默认模板。字段值中的 `& < >`、`{{ }}` 按原样打印；空字段打印为空白。
 
-发文单位名称、联系人、联系电话取自“系统设置”（office_name、office_contact、office_phone），不要写死在模板里。
-日期一律写作 `2024年1月24日`；暂估的反馈期限后标“（暂估）”。
+发文单位名称、联系人、联系电话取自“系统设置”（office_name、office_contact、office_phone），不要写死在模板里；
+首次生成文书前系统会要求填写。联系人和电话一句请用 `{{ contact_note }}`：未设置的部分自动省略，
+都未设置时整句不印，不会出现“（联系人：，联系电话：）”。
+日期一律写作 `2024年1月24日`，成文日期 `{{ issue_date }}` 是文书所属环节的日期（从不取生成当天）；
+暂估的反馈期限后标“（暂估）”。
+
+## 页码与分页（GB/T 9704-2012 7.5）
+
+- 页码用 4 号半角宋体阿拉伯数字，数字左右各放一条一字线，写作“— 1 —”；单页码居右空一字，双页码居左空一字。
+  默认模板在“页脚”中用 PAGE 域实现，并打开了“奇偶页不同”（Word：布局 → 页面设置 → 版式 → 奇偶页不同；
+  WPS：页眉页脚 → 页眉页脚选项 → 奇偶页不同）：奇数页页脚右对齐、右缩进 1 字，偶数页页脚左对齐、左缩进 1 字。
+  修改模板时请保留这两个页脚；只有一页的文书也印“— 1 —”。
+- 表格行“不允许跨页断行”；一件工单的几行（工单编号、诉求地址、内容描述）设为“与下段同页”，整件排在同一页，
+  内容描述超过半页的（`t.long`）才允许跨页。署名和成文日期放在表格最后一个无框线的行里，随上一行排在同一页；
+  正文类文书的署名段落设为“与下段同页”。
+- 工单编号、诉求时间、督办编号、日期所在的格按最长的值留宽（“2025年12月14日 17:31”、20 位工单编号、
+  “赵巷督〔2025〕第043号”），标签格可容四号四字，修改列宽时请不要收窄。
+- 标题按词意回行（梯形或菱形），系统已把长标题拆成几行（每行一段），不要在模板里再加换行。
 
 """
 
@@ -849,74 +864,10 @@ def build_all(folder: Path = TEMPLATES) -> list[Path]:
     return written
 
 
-# --- the picture in the README -------------------------------------------------------------
-
-PREVIEW_SUBSTITUTES = {
-    XIAOBIAOSONG: "Noto Serif CJK SC",
-    FANGSONG: "Noto Serif CJK SC",
-    KAITI: "Noto Serif CJK SC",
-    SONGTI: "Noto Serif CJK SC",
-    HEITI: "Noto Sans CJK SC",
-}
-"""Where the GB fonts are absent (a Linux build machine), LibreOffice draws them with these."""
-
-
-def preview(png: Path, kind: str = "supervision-form", dpi: int = 110) -> Path:
-    """Render a kind with its example values (one ticket) and draw page 1 as a PNG.
-
-    LibreOffice → PDF → pdftoppm, with a fontconfig file mapping 仿宋/小标宋/黑体 to Noto CJK.
-    """
-    from duban.documents import KINDS, DocumentKind, complete, render_template, sample_context
-
-    spec = KINDS[DocumentKind(kind)]
-    context = sample_context(spec)
-    context["tickets"] = context["tickets"][:1]
-    context["result_text"] = ""  # a freshly issued form: 督办情况 is written at closing
-    data = render_template((TEMPLATES / spec.template).read_bytes(), complete(spec, context))
-    aliases = "".join(
-        f'<match target="pattern"><test name="family"><string>{name}</string></test>'
-        f'<edit name="family" mode="assign" binding="strong"><string>{sub}</string></edit>'
-        + (
-            '<edit name="weight" mode="assign"><const>bold</const></edit>'
-            if name == XIAOBIAOSONG
-            else ""
-        )
-        + "</match>"
-        for name, sub in PREVIEW_SUBSTITUTES.items()
-    )
-    with tempfile.TemporaryDirectory(prefix="duban-preview-") as tmp:
-        folder = Path(tmp)
-        fonts = folder / "fonts.conf"
-        fonts.write_text(
-            '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-            f'<include ignore_missing="yes">/etc/fonts/fonts.conf</include>{aliases}</fontconfig>',
-            encoding="utf-8",
-        )
-        env = {**os.environ, "FONTCONFIG_FILE": str(fonts)}
-        (folder / "form.docx").write_bytes(data)
-        subprocess.run(
-            ["soffice", f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless",
-             "--norestore", "--convert-to", "pdf", "--outdir", str(folder), str(folder / "form.docx")],
-            env=env, check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
-        subprocess.run(
-            ["pdftoppm", "-png", "-r", str(dpi), "-singlefile", "-f", "1", "-l", "1",
-             str(folder / "form.pdf"), str(png.with_suffix(""))],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-    return png
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="生成文书模板（及 README 中的督办单样图）")
-    parser.add_argument(
-        "--preview", metavar="PNG", help="另将督办单示例渲染为 PNG，例如 docs/supervision-form.png"
-    )
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(description="生成文书模板与 templates/README.md").parse_args(argv)
     for path in build_all():
         sys.stdout.write(f"{path.relative_to(ROOT)}\n")
-    if args.preview:
-        sys.stdout.write(f"{preview(Path(args.preview).resolve())}\n")
     return 0
 
 

@@ -94,6 +94,11 @@ def column(document, header: str) -> list[str]:
     raise AssertionError(f"no column {header!r}")
 
 
+def signature(document) -> list[str]:
+    """署名 and 成文日期 of a form: the borderless last row of its table (kept with it)."""
+    return [p.text for p in document.tables[0].rows[-1].cells[0].paragraphs if p.text.strip()]
+
+
 def paragraphs(document) -> list[str]:
     return [p.text for p in document.paragraphs]
 
@@ -154,8 +159,7 @@ def test_supervision_form_puts_each_value_in_its_labelled_cell(session, case):
         "由单位主要领导签字并加盖单位公章。"
     ]
     assert right_of(form, "督办情况") == [""]  # written at closing: blank, never "None"
-    signature = [p for p in paragraphs(form) if p.strip()][-2:]
-    assert signature == ["青浦区赵巷镇城市运行管理中心", "2024年3月4日"]
+    assert signature(form) == ["青浦区赵巷镇城市运行管理中心", "2024年3月4日"]
 
 
 def test_supervision_form_lists_every_ticket_of_a_case(session):
@@ -216,7 +220,7 @@ def test_the_issuing_office_comes_from_settings(session, case):
     set_setting(session, SYSTEM, "office_name", "示例镇城市运行管理中心")
     session.commit()
     form = read(render_document(session, CENTER, "supervision-form", case_id=case.id))
-    assert "示例镇城市运行管理中心" in paragraphs(form)
+    assert signature(form)[0] == "示例镇城市运行管理中心"
     assert "前将处置情况书面反馈至示例镇城市运行管理中心" in right_of(form, "督办意见")[0]
 
 
@@ -247,7 +251,7 @@ def test_onsite_notice_mirrors_attachment_2(session, case):
     assert right_of(notice, "联系人") == ["王敏"]
     assert right_of(notice, "联系电话") == ["021-59751234"]
     assert right_of(notice, "备注") == ["请当天登记"]
-    assert [p for p in paragraphs(notice) if p.strip()][-1] == "2024年3月12日"
+    assert signature(notice)[-1] == "2024年3月12日"
 
 
 def test_onsite_notice_contact_defaults_to_the_center(session, case):
