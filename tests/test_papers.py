@@ -406,3 +406,77 @@ def test_a_new_case_from_a_ticket_takes_a_whole_phrase_as_its_subject():
     text = "小区门口道路积水严重，雨天无法通行，老人孩子出行困难，请尽快疏通排水管道并修复路面。"
     assert matter_title(text) == "小区门口道路积水严重，雨天无法通行，老人孩子出行困难"
     assert matter_title("路灯不亮。") == "路灯不亮"
+
+
+# --- the pages: the 专报 / 提级 forms and the office setup step ---------------------------------
+
+
+def page_widget(widgets, label: str):
+    found = [w for w in widgets if w.label == label]
+    assert found, f"no widget labelled {label!r}: {[w.label for w in widgets]}"
+    return found[0]
+
+
+def test_the_case_page_records_a_special_report_and_an_escalation_report(engine, town):
+    from sqlmodel import Session, select
+
+    from duban.cases import Action
+    from duban.enums import StepKind
+    from duban.models import Step
+    from tests.helpers import open_page
+
+    at = open_page(CLERK, "pages/cases.py", case=str(town.leader.id))
+    at.session_state[f"cases_form_{Action.SPECIAL_REPORT.value}"] = True
+    at.run()
+    situation = page_widget(at.text_area, "有关情况").value
+    assert "区领导批示：请赵巷镇抓紧研究解决示例路交通拥堵" in situation
+    assert town.leader.opinion not in situation
+    assert "镇城市建设管理事务中心牵头" in page_widget(at.text_area, "建议").value
+    page_widget(at.date_input, "报送日期").set_value(date(2025, 9, 3))
+    page_widget(at.text_area, "原因分析").input("涉及交警、城建两个部门。")
+    page_widget(at.button, "记录工作专报").click().run()
+    assert not at.error, [e.value for e in at.error]
+
+    at.session_state[f"cases_form_{Action.ESCALATION_REPORT.value}"] = True
+    at.run()
+    assert (
+        page_widget(at.text_input, "报告标题").value
+        == "关于“区领导批示：示例路交通拥堵”提级办理的报告"
+    )
+    assert page_widget(at.text_area, "提级理由").value == "区领导批示交办事项。"
+    page_widget(at.date_input, "报告日期").set_value(date(2025, 9, 4))
+    page_widget(at.button, "记录提级办理报告").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with Session(engine) as session:
+        steps = session.exec(select(Step).where(Step.case_id == town.leader.id)).all()
+        report = next(s for s in steps if s.issued_at == date(2025, 9, 3))
+        assert (report.kind, report.analysis) == (
+            StepKind.SPECIAL_REPORT,
+            "涉及交警、城建两个部门。",
+        )
+        up = next(s for s in steps if s.kind is StepKind.ESCALATION_REPORT)
+        assert (up.issued_at, up.report_reason) == (date(2025, 9, 4), "区领导批示交办事项。")
+        texts = paragraphs(opened(render(session, "escalation-report", town.leader.id)))
+    assert "区领导批示交办事项。" in texts and "2025年9月4日" in texts
+
+
+def test_the_first_paper_waits_for_the_office_setup_step(engine, session):
+    from duban.enums import Role
+    from duban.permissions import Actor
+    from duban.settings import get_setting
+    from tests.helpers import open_page
+
+    build_paper_town(session)
+    admin = Actor(None, "admin", Role.ADMIN)
+    at = open_page(admin, "pages/documents.py")
+    assert "生成文书" not in [b.label for b in at.button]  # nothing to print before it
+    assert "保存并继续" in [b.label for b in at.button]
+    page_widget(at.text_input, "联系人").input("王敏")
+    page_widget(at.button, "保存并继续").click().run()
+    assert [e.value for e in at.error] == ["请填写联系电话（文书上印出，不能为空）"]
+    page_widget(at.text_input, "联系电话").input("021-59751234")
+    page_widget(at.button, "保存并继续").click().run()
+    assert not at.error
+    assert "生成文书" in [b.label for b in at.button]
+    session.expire_all()
+    assert get_setting(session, "office_phone") == "021-59751234"
