@@ -70,6 +70,7 @@ def download_buttons(doc_id: int, file_name: str, key: str, *, preview: bool = F
 
 
 def buttons(eng: Engine, me: Actor, doc_id: int, file_name: str, key: str) -> None:
+    """The two download buttons; the bytes are read (or converted) only when clicked."""
     cols = st.columns(2)
     cols[0].download_button(
         "下载 Word",
