@@ -1,7 +1,7 @@
 """step: the papers' own fields (专报 原因分析 / 建议, 提级办理报告 提级理由)
 
 Revision ID: 7d2e9a1c4b17
-Revises: 5e6b0c1d2a15
+Revises: e3aef29fbb62
 Create Date: 2026-12-01 21:50:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7d2e9a1c4b17"
-down_revision: str | None = "5e6b0c1d2a15"
+down_revision: str | None = "e3aef29fbb62"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
