@@ -550,7 +550,8 @@ class DemoCases:
         held = meetings.create_meeting(
             self.s, DEMO_ACTOR, held_at=day, title=f"12345热线工作专题会（第{self.meetings + 1}次）",
             chair="镇分管副镇长", attendees="城运中心、城建中心、城管中队、生态环境办、房管办、相关村居",
-            summary="听取热线疑难事项办理情况汇报，明确职能交叉事项的处置部门和处置路径。",
+            summary="各承办单位要高度重视热线疑难事项，主要领导亲自过问；职能交叉事项按会议明确的"
+            "部门和路径办理，不得推诿；城运中心跟踪核实，逾期未办结的列入考核。",
             case_ids=[case.id],  # type: ignore[list-item]  # ids are set: these rows were flushed
         )  # fmt: skip
         self.meetings += 1
@@ -591,6 +592,14 @@ class DemoCases:
         self.escalate(case, self.wd(day, 6))
         self.onsite(case, self.wd(day, 7), n=3)
         self.escalate(case, self.wd(day, 12))
+        lead = self.s.get(Unit, case.lead_unit_id)
+        cases.record_escalation_report(
+            self.s, DEMO_ACTOR, case.id, subject=f"关于“{case.title}”提级办理的报告",  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            reason="经书面督办、现场协调督办，承办单位均逾期未反馈处置情况，事项涉及多个部门职责，仍无处置进展。",
+            request=f"建议由镇分管领导批办，明确{lead.name if lead else '主办单位'}牵头、相关部门配合，"
+            "在5个工作日内落实具体处置方案和措施。",
+            issued_at=self.wd(day, 12),
+        )  # fmt: skip
         if self.meetings < 3:
             self.meeting(case, self.wd(day, 13))
         else:
@@ -670,7 +679,10 @@ class DemoCases:
         )  # fmt: skip
         cases.record_special_report(
             self.s, DEMO_ACTOR, case.id, subject=f"关于{topic}的工作专报",  # type: ignore[arg-type]  # ids are set: these rows were flushed
-            text=f"{topic}市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
+            text=f"{topic}市民反映强烈，区领导已作批示，镇党委书记批办{unit}牵头处置。",
+            analysis=f"{topic}涉及多个部门职责，职责边界不清，前期处置未形成合力。",
+            suggestion=f"建议由{unit}牵头，相关部门配合，一周内拿出整治方案，城运中心跟踪督办。",
+            issued_at=self.wd(day, 1),
         )  # fmt: skip
         self.escalated_handling(case, self.wd(day, 1))
         return case

@@ -95,6 +95,7 @@ class StepKind(LabeledEnum):
     SPECIAL_REPORT = ("special_report", "工作专报")
     ESCALATED_HANDLING = ("escalated_handling", "提级办理")
     REPORT_UP = ("report_up", "上报区领导")
+    ESCALATION_REPORT = ("escalation_report", "提级办理报告")
 
 
 class StepStatus(LabeledEnum):

@@ -309,6 +309,10 @@ class Step(Tracked, table=True):
     escalation_reason: str = text_field()  # why the case left this step upward
     created_by: int | None = Field(default=None, foreign_key="user.id")
     updated_by: int | None = Field(default=None, foreign_key="user.id")
+    # the papers' own text (工作专报: body = 情况; 提级办理报告: body = 请示事项)
+    analysis: str = text_field()  # 专报 原因分析
+    suggestion: str = text_field()  # 专报 建议
+    report_reason: str = text_field()  # 提级办理报告 提级理由
 
 
 # A unit's written answer (书面反馈) to a step.

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "referral": 5,  # per case referred to 镇纪委监察办 (its 主办 unit)
         "on_time_bonus": 5,  # when the unit's 按时反馈率 reaches the threshold
         "on_time_threshold": 95,  # percent
+        "unassessed_listed": 1,  # units with nothing to assess: 1 listed unranked last, 0 left out
     },
     # 督办线索 (duban.analysis): the thresholds of the candidate rules
     "candidate_repeat_min": 3,  # 重复投诉: tickets on one matter …
