@@ -27,7 +27,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit, documents
 from duban.boards import Horizon, answering_unit, effective_due, working_days_late
@@ -86,6 +86,12 @@ SIGN_KINDS = (StepKind.SUPERVISION_FORM, StepKind.ONSITE_NOTICE)
 """The papers a unit signs for (签收): the 督办单 and the 现场协调督办通知."""
 DUE_SOON_WORKDAYS = 1  # 临期提醒: due today or within this many working days
 MAX_EXTENSION_WORKDAYS = 30
+
+
+def _id(row: Step | Extension) -> int:
+    """The id of a row read from the database (never None there)."""
+    assert row.id is not None
+    return row.id
 
 
 # --- reading one step with the actor's rights ----------------------------------------------
@@ -275,7 +281,7 @@ def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase)
         step=step,
     )
     calendar = Calendar.load(session)
-    count = _chase_counts(session, [step.id]).get(step.id, 0)  # type: ignore[arg-type]
+    count = _chase_counts(session, [_id(step)]).get(_id(step), 0)
     status = _status_text(calendar, chase.chased_on, step.due_at) if step.due_at else "—"
     default_note = "请接到本通知后立即落实处置，并书面反馈处置情况"
     return {
@@ -317,7 +323,7 @@ def _chase_counts(session: Session, step_ids: Iterable[int]) -> dict[int, int]:
     rows = session.exec(
         select(Chase.step_id, func.count())
         .where(Chase.step_id.in_(ids))  # type: ignore[attr-defined]
-        .group_by(Chase.step_id)
+        .group_by(col(Chase.step_id))
     ).all()
     return {step_id: int(n) for step_id, n in rows}
 
@@ -328,7 +334,7 @@ def case_chase_count(session: Session, actor: Actor, case_id: int) -> int:
     return session.exec(
         select(func.count())
         .select_from(Chase)
-        .join(Step, Step.id == Chase.step_id)
+        .join(Step, col(Step.id) == col(Chase.step_id))
         .where(Step.case_id == case_id)
     ).one()
 
@@ -509,16 +515,18 @@ class ExtensionRow:
 
 def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
     rows = session.exec(
-        select(Extension, Step.kind, Case.id, Case.case_no, Unit.name)
-        .join(Step, Step.id == Extension.step_id)
-        .join(Case, Case.id == Step.case_id)
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            Extension, col(Step.kind), col(Case.id), col(Case.case_no), col(Unit.name)
+        )
+        .join(Step, col(Step.id) == col(Extension.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(Unit, Unit.id == Extension.unit_id)
         .where(Extension.deleted_at.is_(None), *conds)  # type: ignore[union-attr]
         .order_by(Extension.requested_on, Extension.id)
     ).all()
     return [
         ExtensionRow(
-            id=e.id,  # type: ignore[arg-type]
+            id=_id(e),
             version=e.version,
             step_id=e.step_id,
             case_id=case_id,
@@ -637,22 +645,22 @@ def open_items(
         .scalar_subquery()
     )
     stmt = (
-        select(
-            Step.id,
-            Case.id,
-            Case.case_no,
-            Case.title,
-            Step.kind,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Step.id),
+            col(Case.id),
+            col(Case.case_no),
+            col(Case.title),
+            col(Step.kind),
             unit.label("unit_id"),
-            Unit.name,
-            Step.issued_at,
-            Step.due_at,
-            Step.due_provisional,
-            StepReceipt.signed_at,
-            StepReceipt.on_time,
+            col(Unit.name),
+            col(Step.issued_at),
+            col(Step.due_at),
+            col(Step.due_provisional),
+            col(StepReceipt.signed_at),
+            col(StepReceipt.on_time),
             has_feedback,
         )
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(Unit, Unit.id == unit)
         .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
         .where(
@@ -879,7 +887,9 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     """Step id → its 签收, 催办 and 延期, for every step of a case the actor may see."""
     get_case(session, actor, case_id)
     steps = session.exec(
-        select(Step.id, Step.kind).where(Step.case_id == case_id, Step.deleted_at.is_(None))  # type: ignore[union-attr]
+        select(col(Step.id), col(Step.kind)).where(
+            col(Step.case_id) == case_id, col(Step.deleted_at).is_(None)
+        )
     ).all()
     ids = [sid for sid, _ in steps]
     if not ids:
@@ -890,7 +900,9 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     }
     chases: dict[int, list[Chase]] = defaultdict(list)
     for c in session.exec(
-        select(Chase).where(Chase.step_id.in_(ids)).order_by(Chase.chased_on, Chase.id)  # type: ignore[attr-defined]
+        select(Chase)
+        .where(col(Chase.step_id).in_(ids))
+        .order_by(col(Chase.chased_on), col(Chase.id))
     ):
         chases[c.step_id].append(c)
     exts: dict[int, list[ExtensionRow]] = defaultdict(list)
@@ -899,6 +911,7 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     return {
         sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])
         for sid, kind in steps
+        if sid is not None
     }
 
 
@@ -949,13 +962,13 @@ def unit_figures(
     live = and_(
         Case.deleted_at.is_(None),  # type: ignore[union-attr]
         Step.deleted_at.is_(None),  # type: ignore[union-attr]
-        Step.status != StepStatus.CANCELLED,
+        col(Step.status) != StepStatus.CANCELLED,
     )
     unit_of_paper = func.coalesce(Step.unit_id, Case.lead_unit_id)
     papers = (
-        select(unit_of_paper, Step.issued_at, StepReceipt.on_time)
-        .join(Case, Case.id == Step.case_id)
-        .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
+        select(unit_of_paper, col(Step.issued_at), col(StepReceipt.on_time))
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
         .where(
             live,
             Step.kind.in_(SIGN_KINDS),  # type: ignore[attr-defined]
@@ -982,16 +995,16 @@ def unit_figures(
     chases = (
         select(unit, func.count())
         .select_from(Chase)
-        .join(Step, Step.id == Chase.step_id)
-        .join(Case, Case.id == Step.case_id)
+        .join(Step, col(Step.id) == col(Chase.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(live, Chase.chased_on >= period.start, Chase.chased_on <= period.end)
         .group_by(unit)
     )
     extensions = (
         select(unit, Extension.status, func.count())
         .select_from(Extension)
-        .join(Step, Step.id == Extension.step_id)
-        .join(Case, Case.id == Step.case_id)
+        .join(Step, col(Step.id) == col(Extension.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             live,
             Extension.deleted_at.is_(None),  # type: ignore[union-attr]

@@ -676,9 +676,10 @@ class DemoCases:
         phone chase the working day after their deadline."""
         latest = min(now(), datetime.combine(self.end, time(18)))
         papers = self.s.exec(
-            select(Step).where(Step.kind.in_(chasing.SIGN_KINDS)).order_by(Step.id)  # type: ignore[attr-defined]
+            select(Step).where(col(Step.kind).in_(chasing.SIGN_KINDS)).order_by(col(Step.id))
         ).all()
         for step in papers:
+            assert step.id is not None
             roll = self.rng.random()
             delay = 0 if roll < 0.5 else 1 if roll < 0.8 else 2 if roll < 0.9 else None
             if delay is None:
@@ -689,13 +690,13 @@ class DemoCases:
                 chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)
         open_steps = self.s.exec(
             select(Step)
-            .join(Case, Case.id == Step.case_id)
+            .join(Case, col(Case.id) == col(Step.case_id))
             .where(Step.status == StepStatus.OPEN, Case.status == CaseStatus.OPEN)
-            .where(Step.due_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(Step.id)
+            .where(col(Step.due_at).is_not(None))
+            .order_by(col(Step.id))
         ).all()
         for step in open_steps:
-            assert step.due_at is not None
+            assert step.id is not None and step.due_at is not None
             chased_on = self.wd(step.due_at, 1)
             if step.due_at < self.end and chased_on <= self.end:
                 chasing.record_chase(
@@ -703,7 +704,7 @@ class DemoCases:
                     reached=f"{_person(self.rng)}（办公室）", note="电话提醒尽快书面反馈",
                 )  # fmt: skip
         waiting = [s for s in open_steps if s.due_at and s.due_at >= self.end >= s.issued_at]
-        if waiting:
+        if waiting and waiting[0].id is not None:
             chasing.request_extension(
                 self.s, DEMO_ACTOR, waiting[0].id, workdays=3,
                 reason="涉及多个部门，需协调后处置", requested_on=self.end,
