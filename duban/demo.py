@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from duban import cases, chasing, meetings
+from duban.address import parse_prefixes
 from duban.clock import now, today
 from duban.enums import (
     CallbackResult,
@@ -27,6 +28,7 @@ from duban.enums import (
     ChaseWay,
     Level,
     Progress,
+    Resolution,
     Role,
     Scope,
     StepStatus,
@@ -34,6 +36,8 @@ from duban.enums import (
 )
 from duban.models import Case, Step, Ticket, Unit
 from duban.permissions import Actor
+from duban.settings import DEFAULTS
+from duban.standard_address import address_columns
 from duban.text import normalize_address
 from duban.workdays import Calendar
 
@@ -247,6 +251,7 @@ def _ticket_rows(
     rng: random.Random, units: dict[str, int], n: int, end: datetime
 ) -> list[dict[str, Any]]:
     """Ordinary tickets plus repeat clusters and concentrated complaints, in time order."""
+    prefixes = parse_prefixes(DEFAULTS["address_prefixes"])  # 示例镇 stays in the keys
     start = end - timedelta(days=365)
     specs: list[dict[str, Any]] = []
     # ~85 % scattered single complaints
@@ -300,6 +305,7 @@ def _ticket_rows(
             unit_raw=owner,
             platform_due_at=(received + timedelta(days=7)).replace(hour=17, minute=0, second=0),
             address_norm=normalize_address(spec["address"]),
+            **address_columns(spec["address"], prefixes),
             raw={},
             notes="",
             tags="",
@@ -308,9 +314,21 @@ def _ticket_rows(
             created_at=now(),
             updated_at=now(),
             version=1,
+            **_score_fields(i, received, spec["platform_status"] == "已办结"),
         )
         rows.append(spec)
     return rows
+
+
+def _score_fields(i: int, received: datetime, done: bool) -> dict[str, Any]:
+    """热线考核 fields, by the ticket's position (no draw from the generator: the rest of the
+    demo stays as it was): 先行联系 7 in 8, 解释说明 1 in 6 handled, some finished late."""
+    result = Resolution.EXPLAINED if i % 6 == 1 else Resolution.SOLVED
+    return {
+        "first_contact": i % 8 != 3,
+        "resolution": result.value if done else None,
+        "finished_at": received + timedelta(days=2 + i % 7, hours=3) if done else None,
+    }
 
 
 def _spec(

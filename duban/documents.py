@@ -58,7 +58,7 @@ from lxml import etree
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from duban import archives, audit, config, template_limits
+from duban import archives, audit, config, masking, template_limits
 from duban.clock import cn_date, cn_due, today
 from duban.enums import (
     AuditAction,
@@ -1576,7 +1576,8 @@ def document_file(session: Session, actor: Actor, doc_id: int) -> tuple[str, byt
     path = config.data_dir() / doc.path
     if not path.is_file():
         raise NotFound(f"文书文件已丢失：{doc.path}（可重新生成）")
-    return doc.file_name, path.read_bytes()
+    data = path.read_bytes()
+    return doc.file_name, data if masking.sees_contacts(actor) else masking.mask_docx(data)
 
 
 def pdf_available() -> bool:
@@ -1632,6 +1633,8 @@ def document_pdf(session: Session, actor: Actor, doc_id: int) -> tuple[str, byte
     """(file name, PDF bytes) of a registered document; converted once, then kept beside it."""
     doc = get_document(session, actor, doc_id)
     path = (config.data_dir() / doc.path).with_suffix(".pdf")
+    if not masking.sees_contacts(actor):  # the masked rendition is kept apart from the full one
+        path = path.with_name(f"{path.stem}（脱敏）.pdf")
     if not path.is_file():
         _, data = document_file(session, actor, doc_id)
         path.write_bytes(to_pdf(data))
@@ -1707,6 +1710,14 @@ def template_versions(session: Session, kind: DocumentKind | str) -> list[Templa
             .order_by(col(TemplateVersion.version).desc())
         )
     )
+
+
+def template_listing(
+    session: Session, actor: Actor, kind: DocumentKind | str
+) -> tuple[TemplateRef, list[TemplateVersion]]:
+    """What 文书模板 shows for a kind: the template in use and every uploaded version."""
+    actor.require(Perm.MANAGE_TEMPLATES)
+    return current_template(session, kind), template_versions(session, kind)
 
 
 def template_xml(data: bytes) -> str:

@@ -169,3 +169,11 @@ class ExtensionStatus(LabeledEnum):
     PENDING = ("pending", "待审批")
     APPROVED = ("approved", "已批准")
     REFUSED = ("refused", "不予批准")
+
+
+class Resolution(LabeledEnum):
+    """办理结果 on the platform's export: solved, or only explained (热线考核 诉求解决)."""
+
+    SOLVED = ("solved", "实际解决")
+    EXPLAINED = ("explained", "解释说明")
+    UNSOLVED = ("unsolved", "未解决")

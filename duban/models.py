@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -36,6 +37,7 @@ from duban.enums import (
     ExtensionStatus,
     Level,
     Progress,
+    Resolution,
     Role,
     Scope,
     StepKind,
@@ -43,6 +45,7 @@ from duban.enums import (
     UnitKind,
     UnitRole,
 )
+from duban.text import fold_username
 
 
 class CodeEnum(TypeDecorator):
@@ -124,6 +127,10 @@ class Ticket(Tracked, table=True):
     title: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=300)
     address_norm: str = Field(default="", max_length=300, index=True)  # for grouping
+    # the address's parts (duban.address): road/estate, its key (+ numbers), the landmark
+    address_place: str = Field(default="", max_length=300)
+    address_key: str = Field(default="", max_length=300, index=True)
+    address_detail: str = Field(default="", max_length=300)
     content: str = text_field()
     category: str = Field(default="", max_length=100, index=True)
     caller: str = Field(default="", max_length=100)
@@ -135,6 +142,11 @@ class Ticket(Tracked, table=True):
     callback_result: CallbackResult | None = enum_field(CallbackResult, nullable=True, index=True)
     resolved: bool | None = Field(default=None)
     city_supervised: bool = Field(default=False, index=True)
+    # 热线考核 (duban.score): 是否先行联系, 办理结果, 办结时间, 是否逾期 (None: not in the export)
+    first_contact: bool | None = Field(default=None)
+    resolution: Resolution | None = enum_field(Resolution, nullable=True)
+    finished_at: NaiveDatetime | None = Field(default=None)
+    overdue: bool | None = Field(default=None)
     raw: dict[str, Any] = json_field(dict)  # columns the importer did not recognise
     # the center's own fields: never touched by a re-import
     notes: str = text_field()
@@ -205,6 +217,7 @@ class CandidateRun(SQLModel, table=True):
     similarity_percent: int  # the threshold the links were found with
     horizon_days: int  # tickets this many days apart were compared
     seconds: float = 0.0
+    match_stamp: str = Field(default="", max_length=64)  # prefixes, aliases, key-word minimum
 
 
 # --- 督办事项 -----------------------------------------------------------------------------
@@ -475,11 +488,54 @@ class Setting(SQLModel, table=True):
 # --- security hardening (issue 15) ---
 
 
+@event.listens_for(User, "before_insert")
+def _fold_username(_mapper: Any, _connection: Any, user: User) -> None:
+    """Every account row gets its folded name, however it was created."""
+    user.username_key = fold_username(user.username)
+
+
 # One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
 # several parallel first-start requests through.
 class SetupGuard(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=30)
     at: NaiveDatetime = Field(default_factory=now)
+
+
+# --- 热线考核 ---------------------------------------------------------------------------------
+
+
+# A deduction the center records by hand against a unit's 热线考核 (reason, points, who, when).
+class ScoreDeduction(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    day: date = Field(index=True)  # the day it counts for: it falls in the periods holding it
+    points: float
+    reason: str = text_field()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_by_name: str = Field(default="", max_length=100)
+
+
+# --- 标准地址 (duban.standard_address) --------------------------------------------------
+
+
+# A place as the center names it (标准地址): the address key every alias of it stands for.
+class StandardAddress(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300, index=True)  # an address key (duban.address)
+    note: str = Field(default="", max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# Another spelling (its address key) of a standard address, recorded by staff confirming
+# or splitting a 督办线索 group, or typed in the table; every later run reads it.
+class AddressAlias(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = Field(max_length=300, unique=True)  # an address key
+    standard_id: int = Field(foreign_key="standardaddress.id", index=True)
+    source: str = Field(default="", max_length=20)  # 确认 / 拆分 / 手工
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
 
 
 # --- 签收、催办、延期 (duban.chasing) -------------------------------------------------------

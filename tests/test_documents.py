@@ -477,6 +477,26 @@ def test_units_cannot_render_but_read_their_own_papers(session, case):
         document_file(session, stranger, doc.id)
 
 
+def test_a_unit_reads_its_paper_with_the_callers_numbers_masked(session):
+    """Phone and ID numbers inside a paper's text are masked for roles without contact
+    rights; the 工单编号 and the stored file stay whole."""
+    unit = make_unit(session, "镇城管中队")
+    ticket = make_ticket(
+        session, "202403010001230045", content="来电人留电话13812345678，身份证310101199001011234"
+    )
+    case = make_case(session, unit, tickets=(ticket,), case_no="赵巷督〔2024〕第011号")
+    make_step(session, case, issued_at=date(2024, 3, 4), due_at=date(2024, 3, 11))
+    session.commit()
+    doc = render_document(session, CENTER, "supervision-form", case_id=case.id)
+    own = Actor(user_id=None, username="u1", role=Role.UNIT, unit_id=unit.id)
+    unit_text = all_text(open_doc(document_file(session, own, doc.id)[1]))
+    center_text = all_text(open_doc(document_file(session, CENTER, doc.id)[1]))
+    assert "138****5678" in unit_text and "13812345678" not in unit_text
+    assert "310101199001011234" not in unit_text
+    assert "202403010001230045" in unit_text
+    assert "13812345678" in center_text and "310101199001011234" in center_text
+
+
 # --- images, PDF, the CLI -----------------------------------------------------------------
 
 

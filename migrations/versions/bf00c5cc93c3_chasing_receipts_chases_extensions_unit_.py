@@ -1,7 +1,7 @@
 """chasing: receipts, chases, extensions, unit mailboxes
 
 Revision ID: bf00c5cc93c3
-Revises: 5e6b0c1d2a15
+Revises: e3aef29fbb62
 Create Date: 2026-12-01 21:36:10.101887
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "bf00c5cc93c3"
-down_revision: str | None = "5e6b0c1d2a15"
+down_revision: str | None = "e3aef29fbb62"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
