@@ -88,12 +88,18 @@ DUE_SOON_WORKDAYS = 1  # 临期提醒: due today or within this many working day
 MAX_EXTENSION_WORKDAYS = 30
 
 
+def _id(row: Step | Extension) -> int:
+    """The id of a row read from the database (never None there)."""
+    assert row.id is not None
+    return row.id
+
+
 # --- reading one step with the actor's rights ----------------------------------------------
 
 
 def _load_step(session: Session, actor: Actor, step_id: int) -> tuple[Step, Case]:
     """A live step of a case the actor may see, locked for the change."""
-    step = session.exec(select(Step).where(col(Step.id) == step_id).with_for_update()).first()
+    step = session.exec(select(Step).where(Step.id == step_id).with_for_update()).first()
     if step is None or step.deleted_at is not None:
         raise NotFound(f"督办环节（编号 {step_id}）不存在或已删除")
     return step, get_case(session, actor, step.case_id, for_update=True)
@@ -267,7 +273,7 @@ def record_chase(
 
 def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase) -> dict:
     """The 催办通知's fields: the case, the step's deadline and this chase."""
-    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
+    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]
     source = documents.Source(
         office=documents.Office.load(session),
         names=documents.unit_names(session),
@@ -275,7 +281,7 @@ def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase)
         step=step,
     )
     calendar = Calendar.load(session)
-    count = _chase_counts(session, [step.id]).get(step.id, 0)  # type: ignore[arg-type,list-item]  # ids are set: these rows were flushed
+    count = _chase_counts(session, [_id(step)]).get(_id(step), 0)
     status = _status_text(calendar, chase.chased_on, step.due_at) if step.due_at else "—"
     default_note = "请接到本通知后立即落实处置，并书面反馈处置情况"
     return {
@@ -315,8 +321,8 @@ def _chase_counts(session: Session, step_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     rows = session.exec(
-        select(col(Chase.step_id), func.count())
-        .where(col(Chase.step_id).in_(ids))
+        select(Chase.step_id, func.count())
+        .where(Chase.step_id.in_(ids))  # type: ignore[attr-defined]
         .group_by(col(Chase.step_id))
     ).all()
     return {step_id: int(n) for step_id, n in rows}
@@ -329,7 +335,7 @@ def case_chase_count(session: Session, actor: Actor, case_id: int) -> int:
         select(func.count())
         .select_from(Chase)
         .join(Step, col(Step.id) == col(Chase.step_id))
-        .where(col(Step.case_id) == case_id)
+        .where(Step.case_id == case_id)
     ).one()
 
 
@@ -376,9 +382,9 @@ def request_extension(
         raise ValidationError("请填写延期理由")
     waiting = session.exec(
         select(Extension).where(
-            col(Extension.step_id) == step_id,
-            col(Extension.status) == ExtensionStatus.PENDING,
-            col(Extension.deleted_at).is_(None),
+            Extension.step_id == step_id,
+            Extension.status == ExtensionStatus.PENDING,
+            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
         )
     ).first()
     if waiting is not None:
@@ -428,7 +434,7 @@ def decide_extension(
     """
     actor.require(Perm.EDIT_CASES, "审批延期申请")
     ext = session.exec(
-        select(Extension).where(col(Extension.id) == extension_id).with_for_update()
+        select(Extension).where(Extension.id == extension_id).with_for_update()
     ).first()
     if ext is None or ext.deleted_at is not None:
         raise NotFound(f"延期申请（编号 {extension_id}）不存在或已删除")
@@ -509,16 +515,18 @@ class ExtensionRow:
 
 def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
     rows = session.exec(
-        select(Extension, col(Step.kind), col(Case.id), col(Case.case_no), col(Unit.name))  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            Extension, col(Step.kind), col(Case.id), col(Case.case_no), col(Unit.name)
+        )
         .join(Step, col(Step.id) == col(Extension.step_id))
         .join(Case, col(Case.id) == col(Step.case_id))
-        .outerjoin(Unit, col(Unit.id) == col(Extension.unit_id))
-        .where(col(Extension.deleted_at).is_(None), *conds)
-        .order_by(col(Extension.requested_on), col(Extension.id))
+        .outerjoin(Unit, Unit.id == Extension.unit_id)
+        .where(Extension.deleted_at.is_(None), *conds)  # type: ignore[union-attr]
+        .order_by(Extension.requested_on, Extension.id)
     ).all()
     return [
         ExtensionRow(
-            id=e.id,
+            id=_id(e),
             version=e.version,
             step_id=e.step_id,
             case_id=case_id,
@@ -539,9 +547,9 @@ def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
 
 def pending_extensions(session: Session, actor: Actor) -> list[ExtensionRow]:
     """Requests waiting for the center; a unit user sees its own unit's only."""
-    conds = [col(Extension.status) == ExtensionStatus.PENDING, col(Case.deleted_at).is_(None)]
+    conds = [Extension.status == ExtensionStatus.PENDING, Case.deleted_at.is_(None)]  # type: ignore[union-attr]
     if not actor.can(Perm.VIEW_ALL):
-        conds.append(col(Extension.unit_id) == (actor.unit_id if actor.unit_id is not None else -1))
+        conds.append(Extension.unit_id == (actor.unit_id if actor.unit_id is not None else -1))
     return _extension_rows(session, *conds)
 
 
@@ -632,7 +640,7 @@ def open_items(
     has_feedback = (
         select(func.count())
         .select_from(Feedback)
-        .where(col(Feedback.step_id) == col(Step.id), col(Feedback.deleted_at).is_(None))
+        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
         .correlate(Step)
         .scalar_subquery()
     )
@@ -653,15 +661,15 @@ def open_items(
             has_feedback,
         )
         .join(Case, col(Case.id) == col(Step.case_id))
-        .outerjoin(Unit, col(Unit.id) == unit)
-        .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
+        .outerjoin(Unit, Unit.id == unit)
+        .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
         .where(
-            col(Case.deleted_at).is_(None),
-            col(Case.status) == CaseStatus.OPEN,
-            col(Step.deleted_at).is_(None),
-            col(Step.status) == StepStatus.OPEN,
-            col(Step.issued_at) <= day,  # as of a past day: what was owed then
-            or_(col(Step.due_at).is_not(None), col(Step.kind).in_(SIGN_KINDS)),
+            Case.deleted_at.is_(None),  # type: ignore[union-attr]
+            Case.status == CaseStatus.OPEN,
+            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            Step.status == StepStatus.OPEN,
+            Step.issued_at <= day,  # as of a past day: what was owed then
+            or_(Step.due_at.is_not(None), Step.kind.in_(SIGN_KINDS)),  # type: ignore[union-attr,attr-defined]
         )
     )
     if unit_id is not None:
@@ -672,10 +680,10 @@ def open_items(
     waiting = (
         set(
             session.exec(
-                select(col(Extension.step_id)).where(
-                    col(Extension.step_id).in_(step_ids),
-                    col(Extension.status) == ExtensionStatus.PENDING,
-                    col(Extension.deleted_at).is_(None),
+                select(Extension.step_id).where(
+                    Extension.step_id.in_(step_ids),  # type: ignore[attr-defined]
+                    Extension.status == ExtensionStatus.PENDING,
+                    Extension.deleted_at.is_(None),  # type: ignore[union-attr]
                 )
             )
         )
@@ -888,7 +896,7 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
         return {}
     receipts = {
         r.step_id: r
-        for r in session.exec(select(StepReceipt).where(col(StepReceipt.step_id).in_(ids)))
+        for r in session.exec(select(StepReceipt).where(StepReceipt.step_id.in_(ids)))  # type: ignore[attr-defined]
     }
     chases: dict[int, list[Chase]] = defaultdict(list)
     for c in session.exec(
@@ -898,11 +906,12 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     ):
         chases[c.step_id].append(c)
     exts: dict[int, list[ExtensionRow]] = defaultdict(list)
-    for e in _extension_rows(session, col(Extension.step_id).in_(ids)):
+    for e in _extension_rows(session, Extension.step_id.in_(ids)):  # type: ignore[attr-defined]
         exts[e.step_id].append(e)
     return {
-        sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])  # type: ignore[arg-type,index,misc]  # ids are set: these rows were flushed
+        sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])
         for sid, kind in steps
+        if sid is not None
     }
 
 
@@ -942,7 +951,7 @@ def unit_figures(
     as_of = as_of or today()
     calendar = Calendar.load(session)
     n_days = int(get_setting(session, "sign_within_workdays"))
-    names = dict(session.exec(select(col(Unit.id), col(Unit.name))).all())
+    names = dict(session.exec(select(Unit.id, Unit.name)).all())
     out: dict[int | None, UnitFigures] = {}
 
     def row(unit_id: int | None) -> UnitFigures:
@@ -951,20 +960,20 @@ def unit_figures(
         return out[unit_id]
 
     live = and_(
-        col(Case.deleted_at).is_(None),
-        col(Step.deleted_at).is_(None),
+        Case.deleted_at.is_(None),  # type: ignore[union-attr]
+        Step.deleted_at.is_(None),  # type: ignore[union-attr]
         col(Step.status) != StepStatus.CANCELLED,
     )
-    unit_of_paper = func.coalesce(col(Step.unit_id), col(Case.lead_unit_id))
+    unit_of_paper = func.coalesce(Step.unit_id, Case.lead_unit_id)
     papers = (
         select(unit_of_paper, col(Step.issued_at), col(StepReceipt.on_time))
         .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
         .where(
             live,
-            col(Step.kind).in_(SIGN_KINDS),
-            col(Step.issued_at) >= period.start,
-            col(Step.issued_at) <= period.end,
+            Step.kind.in_(SIGN_KINDS),  # type: ignore[attr-defined]
+            Step.issued_at >= period.start,
+            Step.issued_at <= period.end,
         )
     )
     if unit_ids:
@@ -988,21 +997,21 @@ def unit_figures(
         .select_from(Chase)
         .join(Step, col(Step.id) == col(Chase.step_id))
         .join(Case, col(Case.id) == col(Step.case_id))
-        .where(live, col(Chase.chased_on) >= period.start, col(Chase.chased_on) <= period.end)
+        .where(live, Chase.chased_on >= period.start, Chase.chased_on <= period.end)
         .group_by(unit)
     )
     extensions = (
-        select(unit, col(Extension.status), func.count())
+        select(unit, Extension.status, func.count())
         .select_from(Extension)
         .join(Step, col(Step.id) == col(Extension.step_id))
         .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             live,
-            col(Extension.deleted_at).is_(None),
-            col(Extension.requested_on) >= period.start,
-            col(Extension.requested_on) <= period.end,
+            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+            Extension.requested_on >= period.start,
+            Extension.requested_on <= period.end,
         )
-        .group_by(unit, col(Extension.status))
+        .group_by(unit, Extension.status)
     )
     if unit_ids:
         chases, extensions = chases.where(unit.in_(unit_ids)), extensions.where(unit.in_(unit_ids))

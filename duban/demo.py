@@ -709,6 +709,7 @@ class DemoCases:
             select(Step).where(col(Step.kind).in_(chasing.SIGN_KINDS)).order_by(col(Step.id))
         ).all()
         for step in papers:
+            assert step.id is not None
             roll = self.rng.random()
             delay = 0 if roll < 0.5 else 1 if roll < 0.8 else 2 if roll < 0.9 else None
             if delay is None:
@@ -716,7 +717,7 @@ class DemoCases:
             day = self.wd(step.issued_at, delay) if delay else step.issued_at
             at = datetime.combine(day, time(self.rng.randrange(8, 17), self.rng.choice((0, 30))))
             if at <= latest:
-                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)  # type: ignore[arg-type]  # ids are set: these rows were flushed
+                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)
         open_steps = self.s.exec(
             select(Step)
             .join(Case, col(Case.id) == col(Step.case_id))
@@ -725,17 +726,17 @@ class DemoCases:
             .order_by(col(Step.id))
         ).all()
         for step in open_steps:
-            assert step.due_at is not None
+            assert step.id is not None and step.due_at is not None
             chased_on = self.wd(step.due_at, 1)
             if step.due_at < self.end and chased_on <= self.end:
                 chasing.record_chase(
-                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,  # type: ignore[arg-type]  # ids are set: these rows were flushed
+                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,
                     reached=f"{_person(self.rng)}（办公室）", note="电话提醒尽快书面反馈",
                 )  # fmt: skip
         waiting = [s for s in open_steps if s.due_at and s.due_at >= self.end >= s.issued_at]
-        if waiting:
+        if waiting and waiting[0].id is not None:
             chasing.request_extension(
-                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,  # type: ignore[arg-type]  # ids are set: these rows were flushed
+                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,
                 reason="涉及多个部门，需协调后处置", requested_on=self.end,
             )  # fmt: skip
 

@@ -42,12 +42,12 @@ def draw() -> None:
             LABELS["smtp_host"], value=config.host, placeholder="如 smtp.example.gov.cn"
         )
         port = st.number_input(LABELS["smtp_port"], min_value=1, max_value=65535, value=config.port)
-        options = list(mailing.SECURITY)
+        options: list[str] = list(mailing.SECURITY)
         security = st.selectbox(
             LABELS["smtp_security"],
             options,
             index=options.index(config.security) if config.security in options else 0,
-            format_func=lambda k: mailing.SECURITY[k],
+            format_func=lambda code: mailing.SECURITY.get(code, code),
         )
         sender = st.text_input(
             LABELS["smtp_sender"],
@@ -57,7 +57,12 @@ def draw() -> None:
         if st.form_submit_button("保存邮件设置", type="primary"):
             with user_action(), Session(engine()) as session:
                 changed = mailing.save_smtp_settings(
-                    session, me, host=host, port=int(port), security=str(security), sender=sender
+                    session,
+                    me,
+                    host=host,
+                    port=int(port),
+                    security=security or "none",
+                    sender=sender,
                 )
                 session.commit()
                 st.success(
@@ -75,7 +80,7 @@ def draw() -> None:
     unit_id = st.selectbox(
         "承办单位",
         list(units),
-        format_func=lambda u: units[u],
+        format_func=lambda uid: units.get(uid, "—"),
         index=None,
         placeholder="选择单位",
         key="settings_mail_unit",
