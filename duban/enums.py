@@ -152,3 +152,11 @@ class DocumentKind(LabeledEnum):
     MEETING_MINUTES = ("meeting-minutes", "专题会纪要")
     FEEDBACK_RECEIPT = ("feedback-receipt", "书面反馈回执")
     WORK_REPORT = ("work-report", "协调督办工作报告")
+
+
+class FeedbackReview(LabeledEnum):
+    """书面反馈的核验: feedback a unit enters counts only once the center confirms it."""
+
+    PENDING = ("pending", "待核验")
+    CONFIRMED = ("confirmed", "已核验")
+    RETURNED = ("returned", "已退回")

@@ -211,6 +211,23 @@ def list_rules(
     return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
 
 
+def case_rules(session: Session, actor: Actor, case_id: int) -> list[RuleRow]:
+    """The routing rules decided by the 专题会 that discussed a case (shown on the case)."""
+    cases.get_case(session, actor, case_id)
+    discussed = select(MeetingCase.meeting_id).where(MeetingCase.case_id == case_id)
+    stmt = (
+        select(RoutingRule, Unit.name, Meeting.title, Meeting.held_at)
+        .join(Unit, Unit.id == RoutingRule.unit_id)
+        .join(Meeting, Meeting.id == RoutingRule.meeting_id)
+        .where(
+            RoutingRule.deleted_at.is_(None),  # type: ignore[union-attr]
+            RoutingRule.meeting_id.in_(discussed),  # type: ignore[union-attr]
+        )
+        .order_by(RoutingRule.id)
+    )
+    return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
+
+
 def rule_matches(rule: RoutingRule, *, category: str, content: str, address: str) -> int:
     """How many of the rule's criteria the matter meets (0 if any criterion fails).
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from duban.enums import Level, Progress, Scope, StepKind, StepStatus, UnitKind
+from duban.enums import FeedbackReview, Level, Progress, Scope, StepKind, StepStatus, UnitKind
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket, Unit
 
 _seq = count(1)
@@ -115,6 +115,7 @@ def make_feedback(
         compliant=signed and stamped,
         on_time=step.due_at is None or received_at <= step.due_at,
         text=kw.pop("text", "已处置完毕"),
+        review=kw.pop("review", FeedbackReview.CONFIRMED),  # stored feedback the center accepted
         **kw,
     )
     session.add(fb)
