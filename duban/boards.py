@@ -192,10 +192,6 @@ class StepRow:
     feedback_compliant: bool | None
 
     @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
     def last_feedback(self) -> str:
         """`3月8日 无进展（不合规）`, or `未反馈`."""
         if self.feedback_at is None:
@@ -204,11 +200,6 @@ class StepRow:
         if self.feedback_progress is not None:
             text += f" {self.feedback_progress.label}"
         return text + ("" if self.feedback_compliant else "（不合规）")
-
-
-def case_link(case_id: int, action: str | None = None) -> str:
-    """The URL of a case on the 督办事项 page (`action=escalate` opens the escalation form)."""
-    return f"/cases?case={case_id}" + (f"&action={action}" if action else "")
 
 
 def _open_steps(
@@ -372,15 +363,6 @@ class EscalationRow:
     @property
     def next_level(self) -> Level | None:
         return self.level.next()
-
-    @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
-    def escalate_link(self) -> str:
-        """One click to the next level's step form on the 督办事项 page."""
-        return case_link(self.case_id, "escalate")
 
 
 def escalation_board(

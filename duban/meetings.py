@@ -118,7 +118,7 @@ def add_routing_rule(
     meeting_id: int | None,
     *,
     name: str,
-    unit_id: int,
+    unit_id: int | None,
     handling_path: str,
     category: str = "",
     keywords: str = "",
@@ -138,6 +138,8 @@ def add_routing_rule(
         raise ValidationError("请填写处置路径")
     if not (category or keywords or address_pattern):
         raise ValidationError("请至少填写工单分类、关键词或地址范围中的一项，用于匹配同类事项")
+    if unit_id is None:
+        raise ValidationError("请选择处置部门")
     unit = session.get(Unit, unit_id)
     if unit is None or unit.deleted_at is not None:
         raise ValidationError(f"处置部门（编号 {unit_id}）不存在或已删除")

@@ -138,7 +138,7 @@ def test_the_overdue_row_shows_level_unit_and_last_feedback(session, units):
         StepKind.SUPERVISION_FORM,
     )
     assert row.last_feedback == "9月26日 无进展（不合规）"
-    assert row.link == f"/cases?case={case.id}"
+    assert row.case_id == case.id
 
 
 def test_headline_counts_what_the_boards_list(session, units):
@@ -220,7 +220,7 @@ def test_cases_eligible_for_escalation_are_listed_with_reason_and_one_click_link
         ("逾期", Level.ONSITE),
     ]
     assert "无进展" in rows[0].reason and "逾期" in rows[1].reason
-    assert rows[0].escalate_link == f"/cases?case={stuck.id}&action=escalate"
+    assert rows[0].case_id == stuck.id
     filt = BoardFilter(unit_id=units[1].id)
     assert [r.case_no for r in escalation_board(session, AFTER_NATIONAL_DAY, filt)] == ["逾期"]
 

@@ -52,7 +52,7 @@ def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             days_label: [r.workdays for r in rows],
             "最近反馈": [r.last_feedback for r in rows],
-            "查看": [r.link for r in rows],
+            "case_id": [r.case_id for r in rows],  # hidden: the row a click opens
         }
     )
 
@@ -68,8 +68,7 @@ def escalation_frame(rows: list[EscalationRow]) -> pd.DataFrame:
             "截止日期": [r.due_at for r in rows],
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             "理由": [r.reason for r in rows],
-            "查看": [r.link for r in rows],
-            "提级": [r.escalate_link for r in rows],
+            "case_id": [r.case_id for r in rows],  # hidden: the row a click opens
         }
     )
 

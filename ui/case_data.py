@@ -23,6 +23,7 @@ class CaseView:
     detail: CaseDetail
     uploads: dict[int, Upload]  # the scanned replies of the feedback, by id
     meetings: list[meetings.MeetingRow]  # to link a 专题会 (staff who edit cases only)
+    rules: list[meetings.RuleRow]  # the routing rules its 专题会 decided
     tickets: pd.DataFrame  # the linked tickets as the page's table shows them
     timeline: pd.DataFrame  # 办理记录, oldest first
 
@@ -43,6 +44,7 @@ def case_view(stamp: Stamp, who: Actor, case_id: int) -> CaseView:
             detail=detail,
             uploads=uploads,  # type: ignore[arg-type]
             meetings=meetings.list_meetings(session) if who.can(Perm.EDIT_CASES) else [],
+            rules=meetings.case_rules(session, who, case_id),
             tickets=tickets_frame(detail),
             timeline=timeline_frame(cases.case_timeline(session, who, case_id)),
         )
