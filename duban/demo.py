@@ -498,7 +498,7 @@ class DemoCases:
         )  # fmt: skip
         registered = self.wd(day, 1) if late else day
         cases.register_notice_receipt(
-            self.s, DEMO_ACTOR, notice.id, registered_at=datetime.combine(registered, time(16, 0)),
+            self.s, DEMO_ACTOR, notice.id, registered_at=min(datetime.combine(registered, time(16, 0)), now()),
             reported_to=lead.head if lead and lead.head else "单位主要领导",
             tasks=[(case.lead_unit_id, "牵头核查现场情况，制定处置方案")],  # type: ignore[list-item]
             venue_ready=True, venue=f"{lead.name if lead else ''}会议室",

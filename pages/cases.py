@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from duban import cases, meetings, uploads
 from duban.cases import Action, CaseDetail, CaseFilter
-from duban.clock import cn_date, today
+from duban.clock import cn_date, now, today
 from duban.enums import CaseStatus, FeedbackReview, Level, Progress, Scope, StepKind, UnitRole
 from duban.errors import ValidationError
 from duban.models import Unit, Upload
@@ -547,7 +547,7 @@ def form_register(d: CaseDetail) -> None:
         if center:
             c1, c2 = st.columns(2)
             day = past_date("登记日期", c1)
-            at = c2.time_input("登记时间", value=time(9, 0))
+            at = c2.time_input("登记时间", value=now().time().replace(second=0))
             when = datetime.combine(day, at)
         reported_to = st.text_input(
             "已报告的主要领导（姓名、职务）", value=lead.head if lead is not None else ""
@@ -854,7 +854,8 @@ def show_timeline(timeline: pd.DataFrame) -> None:
     if timeline.empty:
         st.caption("暂无记录")
     else:
-        st.dataframe(timeline, hide_index=True)
+        # every entry visible at once: the whole history reads top to bottom, no inner scroll
+        st.dataframe(timeline, hide_index=True, height=35 * (len(timeline) + 1) + 3)
 
 
 # --- page -------------------------------------------------------------------------------
