@@ -238,3 +238,25 @@ def test_the_center_reads_the_thresholds_but_does_not_change_them(cluster):
     at = open_page(CLERK, "pages/candidates.py")
     assert not [b for b in at.button if b.label == "保存阈值"]
     assert "阈值由管理员在此调整。" in [c.value for c in at.caption]
+
+
+def pick_row(at: AppTest, key: str, row: int) -> AppTest:
+    """One click on a board's row (its selection, as the browser sends it)."""
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_click_on_a_board_row_opens_its_case_in_the_same_tab(world):
+    at = pick_row(open_page(LEADER, "pages/boards.py"), "boards_overdue", 0)
+    assert at.title[0].value == "逾期件\u3000路灯损坏"
+    assert dict(at.query_params) == {"case": str(world["late"])}
+
+
+def test_a_click_on_a_waiting_case_opens_its_escalation_form(world):
+    at = open_page(CLERK, "pages/boards.py", boards_tab="待提级")
+    row = shown(at).index("无进展件")
+    at = pick_row(at, "boards_escalation", row)
+    assert dict(at.query_params) == {"case": str(world["stuck"]), "action": "escalate"}
+    assert at.expander[0].label == "提级" and at.expander[0].proto.expanded
