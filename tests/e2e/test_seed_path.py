@@ -112,7 +112,7 @@ def test_the_seeds_whole_path_in_the_browser(browser, server, shots):
     center = new_context(browser)
     page = center.new_page()
     shots.append(page)
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(60_000)
     login(page, server, CLERK[0], CLERK[1])
 
     # 确定督办事项 from the ticket: 事由 from the ticket, 范围 chosen by the user
@@ -226,7 +226,7 @@ def test_the_seeds_whole_path_in_the_browser(browser, server, shots):
     unit_context = new_context(browser)
     unit = unit_context.new_page()
     shots.append(unit)
-    unit.set_default_timeout(20_000)
+    unit.set_default_timeout(60_000)
     login(unit, server, HANDLER[0], HANDLER[1], case_url)
     open_form(unit, "登记书面反馈")
     answer = form(unit, "登记反馈")
@@ -242,7 +242,7 @@ def test_the_seeds_whole_path_in_the_browser(browser, server, shots):
     # the center opens the same deep link in a new tab: 核验, 核实, 办结
     tab = center.new_page()
     shots.append(tab)
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(60_000)
     tab.duban_credentials = page.duban_credentials
     open_app(tab, server, case_url)
     tab.get_by_text("〔待核验〕").first.wait_for()
