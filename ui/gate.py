@@ -17,9 +17,8 @@ from datetime import datetime
 import streamlit as st
 from sqlmodel import Session
 
-from duban import auth
+from duban import auth, units
 from duban.clock import now
-from duban.models import Unit
 from duban.permissions import Actor
 from ui.common import engine, user_action
 
@@ -150,8 +149,7 @@ def account_sidebar(actor: Actor) -> None:
     unit_name = ""
     if actor.unit_id is not None:
         with Session(engine()) as session:
-            unit = session.get(Unit, actor.unit_id)
-            unit_name = unit.name if unit else ""
+            unit_name = units.unit_name(session, actor, actor.unit_id) or ""
     with st.sidebar:
         st.text(f"当前用户：{actor.username}")
         st.text(f"角色：{actor.role.label}" + (f"（{unit_name}）" if unit_name else ""))

@@ -3,7 +3,7 @@
 Feedback stored before this revision was accepted under the old rules: it becomes 已核验.
 
 Revision ID: ae6b0e4607cd
-Revises: 1aaf195f3166
+Revises: 5e6b0c1d2a15
 Create Date: 2026-12-01 21:35:46.578412
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = "ae6b0e4607cd"
-down_revision: str | None = "1aaf195f3166"
+down_revision: str | None = "5e6b0c1d2a15"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
