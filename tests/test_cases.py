@@ -54,7 +54,7 @@ from duban.enums import (
     StepStatus,
 )
 from duban.errors import ConflictError, PermissionDenied, TransitionError, ValidationError
-from duban.models import AuditLog, Case, CaseCounter, Document, Feedback, Step, Ticket, Unit
+from duban.models import AuditLog, Case, CaseCounter, Document, Feedback, Step, Ticket, Unit, User
 from duban.permissions import SYSTEM, Actor, Perm
 from duban.settings import set_setting
 from duban.uploads import store_upload
@@ -72,9 +72,19 @@ class Town:
     village: Unit  # a co-unit
     other: Unit  # handles nothing here
     tickets: list[Ticket]
+    session: Session
 
     def unit_user(self, unit: Unit) -> Actor:
-        return Actor(user_id=None, username=f"u{unit.id}", role=Role.UNIT, unit_id=unit.id)
+        """The unit's account (a stored user: a unit attaches only its own unit's scans)."""
+        name = f"u{unit.id}"
+        user = self.session.exec(select(User).where(User.username == name)).first()
+        if user is None:
+            user = User(
+                username=name, username_key=name, role=Role.UNIT, unit_id=unit.id, password_hash="-"
+            )
+            self.session.add(user)
+            self.session.commit()
+        return Actor(user_id=user.id, username=name, role=Role.UNIT, unit_id=unit.id)
 
 
 @pytest.fixture
@@ -95,7 +105,7 @@ def town(session: Session) -> Town:
         for i in range(3)
     ]
     session.commit()
-    return Town(dept, village, other, tickets)
+    return Town(dept, village, other, tickets, session)
 
 
 def registration(town: Town) -> dict[str, Any]:
@@ -149,7 +159,8 @@ def feedback(
     `confirm=False`.
     """
     if scan and "upload_id" not in kw:
-        kw["upload_id"] = store_upload(session, actor, name="回执.pdf", data=SCAN).id
+        data = SCAN + actor.username.encode()  # each account its own scan
+        kw["upload_id"] = store_upload(session, actor, name="回执.pdf", data=data).id
     center = actor.can(Perm.EDIT_CASES)
     if center:
         kw.setdefault("date_reason", "纸质反馈邮寄收到")
@@ -1146,7 +1157,7 @@ def test_a_unit_cannot_backdate_feedback_even_through_the_service(session, town)
     case = open_written(session, town)
     step = current_step(session, case)
     unit = town.unit_user(town.dept)
-    scan = store_upload(session, unit, name="回执.pdf", data=SCAN)
+    scan = store_upload(session, unit, name="回执.pdf", data=SCAN + b"unit")
     call = {
         "text": "已处置",
         "signed": True,

@@ -20,7 +20,7 @@ from duban.enums import (
     StepKind,
     StepStatus,
 )
-from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload
+from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload, User
 from duban.permissions import Actor
 from tests import helpers
 from tests.factories import make_case, make_step, make_ticket, make_unit
@@ -75,6 +75,18 @@ def world(engine):
 
 def unit_user(unit_id: int) -> Actor:
     return Actor(None, "unit", Role.UNIT, unit_id=unit_id)
+
+
+def unit_account(engine, unit_id: int) -> Actor:
+    """A stored unit account (a unit attaches only scans its own unit uploaded)."""
+    with Session(engine) as s:
+        user = User(
+            username="handler", username_key="handler", role=Role.UNIT, unit_id=unit_id,
+            password_hash="-",
+        )  # fmt: skip
+        s.add(user)
+        s.commit()
+        return Actor(user.id, "handler", Role.UNIT, unit_id=unit_id)
 
 
 def open_page(actor: Actor, page: str = "pages/cases.py", **params: str) -> AppTest:
@@ -404,7 +416,8 @@ def test_an_unknown_case_id_shows_a_chinese_message(world):
 def test_a_unit_submits_feedback_without_a_date_and_the_center_confirms_it(engine, world):
     """The unit's form has no date (收到日期 is the day of submission); its reply is 待核验 and
     leaves the step open until the center confirms it on the case page."""
-    at = open_form(open_page(unit_user(world["env"]), case=str(world["written"])), Action.FEEDBACK)
+    handler = unit_account(engine, world["env"])
+    at = open_form(open_page(handler, case=str(world["written"])), Action.FEEDBACK)
     assert not at.date_input
     widget(at.text_area, "反馈内容").input("已责令夜间停工")
     widget(at.checkbox, "主要领导已签字").check()

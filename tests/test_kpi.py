@@ -583,6 +583,7 @@ def unit_replies(session, units):
 
     from duban import cases
     from duban.enums import Role
+    from duban.models import User
     from duban.permissions import Actor
 
     replies = []
@@ -593,7 +594,13 @@ def unit_replies(session, units):
             opened_at=date(2024, 3, 4),
         )  # fmt: skip
         step = cases.latest_handling_step(session, case.id)
-        user = Actor(None, f"u{unit.id}", Role.UNIT, unit_id=unit.id)
+        account = User(
+            username=f"u{unit.id}", username_key=f"u{unit.id}", role=Role.UNIT,
+            unit_id=unit.id, password_hash="-",
+        )  # fmt: skip
+        session.add(account)
+        session.flush()
+        user = Actor(account.id, account.username, Role.UNIT, unit_id=unit.id)
         scan = store_upload(session, user, name="回执.pdf", data=SCAN).id if scanned else None
         with patch.object(cases, "today", return_value=date(2024, 3, 8)):
             replies.append(
