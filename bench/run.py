@@ -18,6 +18,7 @@ proportional cases, steps and feedback), in this process:
 | candidates | `find_candidates` as of the data's end, and again after a day's import | all-pairs similarity on a sample of the window, extrapolated |
 | 督办单 ×500 | `render_batch` (contexts, sandbox, files, registry, zip) | bare docxtpl render + save of the same contexts |
 | annual report | `render_work_report` for the last full year | a bare COUNT of the year's cases |
+| 热线考核 | `score.compute` of the last full year (`bench/bench_score.py`) | a bare GROUP BY unit count of the year's tickets |
 | page cost | `AppTest` run of the home, ledger, boards and case pages (`bench.pages`) | app.py's shell with a page showing only a precomputed table of the same size |
 
 PostgreSQL: `DUBAN_BENCH_DATABASE_URL` (default the local `duban_bench`); each size lives in
@@ -405,11 +406,11 @@ def bench_boards(run: Run) -> None:
 SAMPLE = 1500
 
 
-def window_tickets(session: Session, as_of: datetime, days: int) -> list[tuple[str, str, str]]:
-    """(normalised address, content, category) of the live tickets of the analysis window."""
+def window_tickets(session: Session, as_of: datetime, days: int) -> list[tuple[str, str, str, str]]:
+    """(address key, content, category, phone) of the live tickets of the analysis window."""
     t = Ticket.__table__.c  # type: ignore[attr-defined]
     since = datetime.combine(as_of.date() - timedelta(days=days - 1), datetime.min.time())
-    stmt = select(t.address_norm, t.content, t.category).where(
+    stmt = select(t.address_key, t.content, t.category, t.phone).where(
         t.deleted_at.is_(None), t.received_at >= since, t.received_at <= as_of
     )
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
@@ -427,8 +428,9 @@ def bench_candidates(run: Run) -> None:
         window = window_tickets(session, run.end, th.repeat_window_days)
     sample = random.Random(5).sample(window, min(SAMPLE, len(window)))
     started = time.perf_counter()
-    all_pairs([a for a, _, _ in sample], [c for _, c, _ in sample], [g for _, _, g in sample],
-              th.similarity_percent)  # fmt: skip
+    columns = [list(c) for c in zip(*sample, strict=True)] if sample else [[], [], [], []]
+    addresses, contents, categories, phones = columns
+    all_pairs(addresses, contents, categories, phones, th.similarity_percent)
     measured = time.perf_counter() - started
     n, k = len(window), len(sample)
     extrapolated = measured * (n * (n - 1)) / max(k * (k - 1), 1)
@@ -529,6 +531,17 @@ def bench_report(run: Run) -> None:
     )  # fmt: skip
 
 
+def bench_score(run: Run) -> None:
+    """热线考核 of the data's last full year (a third of its tickets: synth spans three years;
+    `python -m bench.bench_score` scores a year of 1,000,000)."""
+    from bench.bench_score import measure
+    from duban.kpi import Period
+
+    run.figures.append(
+        measure(run.engine, Period.year(run.end.year - 1), run.database, run.tickets)
+    )
+
+
 def bench_pages(run: Run) -> None:
     from bench.pages import page_figures
 
@@ -546,6 +559,7 @@ BENCHES: dict[str, Callable[[Run], None]] = {
     "candidates": bench_candidates,
     "render": bench_render,
     "report": bench_report,
+    "score": bench_score,
     "pages": bench_pages,
 }
 

@@ -32,14 +32,18 @@ from psycopg.types.json import Json
 from sqlalchemy import JSON, Engine, Table, func, select, text
 from sqlmodel import Session, SQLModel
 
+from duban.address import parse_prefixes
 from duban.clock import now
 from duban.db import refresh_statistics
 from duban.demo import TOPICS, VILLAGES, _ensure_units
 from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket
+from duban.settings import DEFAULTS
+from duban.standard_address import address_columns
 from duban.text import normalize_address
 
-VERSION = 3  # bump when the data's shape changes: stored copies are then regenerated
+PREFIXES = parse_prefixes(DEFAULTS["address_prefixes"])
+VERSION = 4  # bump when the data's shape changes: stored copies are then regenerated
 CHUNK = 10_000
 SPAN_DAYS = 3 * 365
 HANDLING_DAYS = 30  # tickets younger than this are mostly still open on the platform
@@ -193,6 +197,7 @@ def ticket_rows(
                 "title": content[:20],
                 "address": address,
                 "address_norm": clean.get(address) or clean.setdefault(address, normalize_address(address)),
+                **address_columns(address, PREFIXES),
                 "content": content,
                 "category": spec.category,
                 "caller": caller,

@@ -5,19 +5,29 @@ The seed, §三(一)1: "镇城运中心对各类工单进行分析，综合诉�
 情况等方面，确定督办事项"; the rules below follow the scope of §二: 市级督办事项, 重复投诉多次且
 办理工作未有明显进展, 多人次集中投诉, and two signals of poor handling (不满意回访, 超期工单).
 
+Addresses are compared by their key (duban.address: the road or estate and its numbers,
+without the town's prefixes or the landmark after them), read through the center's aliases
+(duban.standard_address: the standard address a key stands for).
+
 Same matter (同一事项). Two tickets are about the same matter when
-- their normalised addresses are equal and specific (down to a house, building or group:
-  the address holds a digit or one of 号弄幢栋楼室组) and their categories agree (an export
-  without categories leaves them all equal: one address, one matter), or
+- their address keys are equal and specific (down to a house, building or group: the key
+  holds a digit or one of 号弄幢栋楼室组) and
+  - the same phone number called both (同一来电人: a repeat whatever the wording), or
+  - their categories are equal and their complaints share at least `keyword_min` key words
+    (duban.keywords: what rewordings of one complaint keep, 垃圾 in "垃圾堆放多日无人清理"
+    and "垃圾还是没人来收"), or both have no text; or
 - their contents are near-identical — the Jaccard similarity of the character bigrams of
   the normalised texts is at least the threshold — and their addresses agree: equal, one
-  spelling of the place containing the other (`和睦家园12号` ⊂ `和睦家园12号楼`; a road
-  without a number does not contain the houses on it), or both empty. The same wording
-  at two different places stays two matters; so do 电动车被盗 and 拖欠工资 at one door.
+  key containing the other (`和睦家园12幢` ⊂ `和睦家园12幢北区`; a road without a number
+  does not contain the houses on it; two distinct standard addresses never), or both
+  empty. The same wording at two different places stays two matters; so do 路灯不亮 and
+  垃圾堆放 at one gate, and 南崧路100弄 and 南崧路102弄.
 A matter is a connected component of that relation.
 
-Scale. Tickets are never compared blindly pair by pair. Tickets of one category at one
-specific address form one node; elsewhere a node is one wording at one address. Nested
+Scale. Tickets are never compared blindly pair by pair. A node is one wording (address
+key, category, text); tickets without text at one specific key and category form one.
+Key words are compared only inside one key and category, through an inverted index on
+the words; callers are joined by their (key, phone) when a run groups its window. Nested
 addresses are found by looking every substring of each address up in the set of addresses;
 contents are compared only inside an address or across a nested pair, through an inverted
 index on bigram prefixes (AllPairs prefix filtering: two token sets with Jaccard ≥ t share
@@ -44,7 +54,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from functools import cache, wraps
+from functools import cache, lru_cache, wraps
 from hashlib import blake2b
 from time import perf_counter
 from typing import Any, NamedTuple, ParamSpec, TypeVar
@@ -53,20 +63,25 @@ from sqlalchemy import String, and_, delete, func, or_, type_coerce, update
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
+from duban.address import parse_address
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
-from duban.masking import mask_name, mask_phone
+from duban.keywords import key_words, matter_words
+from duban.masking import mask_name, mask_phone, mask_text, sees_contacts
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, table_of
+from duban.score import losing_units
 from duban.settings import clean_setting, get_setting
+from duban.standard_address import AddressBook, address_book, address_prefixes, address_stamp
 from duban.text import to_halfwidth
 
 P = ParamSpec("P")
 R = TypeVar("R")
 MIN_NESTED_ADDRESS = 4  # a shorter address than this is too vague to contain another
 SMALL = 24  # up to this many wordings at one address are compared pairwise, directly
+SHOWN_WORDS = 6  # shared key words named in a group's reason
 FEW = 4  # a contained address with up to this many wordings is compared directly too
 _SPECIFIC = re.compile(r"[0-9号弄幢栋楼室组]")
 _NOT_TEXT = re.compile(r"[\W_]+")
@@ -83,6 +98,7 @@ class Rule(LabeledEnum):
     UNSATISFIED = ("unsatisfied", "不满意回访")
     CITY = ("city", "市级督办")
     OVERDUE = ("overdue", "超期工单")
+    SCORE_LOSS = ("score_loss", "热线考核失分")
 
 
 # The 协调督办范围 (§二) a case opened from a group starts with; 不满意 twice on one matter
@@ -93,6 +109,7 @@ RULE_SCOPE: dict[Rule, Scope] = {
     Rule.UNSATISFIED: Scope.REPEATED,
     Rule.CITY: Scope.CITY,
     Rule.OVERDUE: Scope.OTHER,
+    Rule.SCORE_LOSS: Scope.OTHER,
 }
 
 
@@ -106,6 +123,7 @@ SETTING_KEYS: dict[str, str] = {
     "concentrated_window_days": "candidate_concentrated_window_days",
     "unsatisfied_min": "candidate_unsatisfied_min",
     "similarity_percent": "candidate_similarity_percent",
+    "keyword_min": "candidate_keyword_min",
 }
 DONE_STATUSES_KEY = "platform_done_statuses"
 
@@ -121,6 +139,7 @@ class Thresholds:
     unsatisfied_min: int  # 不满意回访: at least K 不满意 callbacks on one matter
     similarity_percent: int  # near-identical content: bigram Jaccard ≥ this %
     done_statuses: frozenset[str]  # platform statuses meaning "handled" (not open)
+    keyword_min: int = 1  # reworded complaints: shared key words at one address key
 
     @classmethod
     def load(cls, session: Session) -> Thresholds:
@@ -143,8 +162,9 @@ class Thresholds:
             f"{self.unsatisfied_min} 次",
             f"市级督办：平台标记为市级督办、近 {self.repeat_window_days} 天内受理或仍在办理的工单",
             f"超期工单：近 {self.repeat_window_days} 天内受理、超过平台办结期限仍未办结的工单",
-            "同一事项：同一具体地址（门牌、楼号、村组）且诉求类别相同；或内容相似度 ≥ "
-            f"{self.similarity_percent}% 且地址相同或相互包含",
+            "同一事项：同一地址键（路名或小区＋弄、号、幢，去掉镇名等前缀和门口等细节，按标准地址别名"
+            f"归并）下，同一来电号码；或诉求类别相同且共同关键词 ≥ {self.keyword_min} 个；"
+            f"或内容相似度 ≥ {self.similarity_percent}% 且地址相同或相互包含",
         ]
 
 
@@ -169,6 +189,9 @@ def normalize_text(text: str) -> str:
     if unicodedata.is_normalized("NFKC", bare):  # the common case, and a fast check
         return bare
     return _NOT_TEXT.sub("", to_halfwidth(bare).lower())
+
+
+_normalized = lru_cache(maxsize=262_144)(normalize_text)  # groups read their texts again
 
 
 def bigrams(text: str) -> set[str]:
@@ -205,11 +228,22 @@ def same_matter(
     threshold: float,
     category_a: str = "",
     category_b: str = "",
+    *,
+    shared: int = 0,
+    keyword_min: int = 1,
+    no_text: bool = False,
+    same_caller: bool = False,
+    standards: frozenset[str] = frozenset(),
 ) -> bool:
-    """The pairwise definition of "same matter" (the module docstring), for one pair."""
-    if address_a == address_b and is_specific(address_a) and category_a == category_b:
-        return True
-    agree = address_a == address_b or nested(address_a, address_b)
+    """The pairwise definition of "same matter" (the module docstring), for one pair:
+    `shared` key words, both texts empty (`no_text`), one phone number (`same_caller`)."""
+    if address_a == address_b and is_specific(address_a):
+        if same_caller:
+            return True
+        if category_a == category_b and (no_text or shared >= keyword_min):
+            return True
+    apart = address_a in standards and address_b in standards
+    agree = address_a == address_b or (nested(address_a, address_b) and not apart)
     return agree and score >= threshold
 
 
@@ -401,19 +435,22 @@ def _find_links(
     texts: Callable[[int], str],
     percent: int,
     fresh: Sequence[bool] | None = None,
+    keyword_min: int = 1,
+    standards: frozenset[str] = frozenset(),
 ) -> tuple[dict[tuple[Wording, Wording], float], dict[Wording, list[int]]]:
-    """Every pair of wordings with near-identical texts at agreeing addresses that may join
-    two matters, where at least one wording belongs to a `fresh` ticket (default: all).
+    """Every pair of wordings of one matter (the module docstring, but for the same
+    caller, which is joined per run) where at least one wording belongs to a `fresh`
+    ticket (default: all).
 
-    Tickets are `addresses` (normalised), `categories` and `texts(i)` (normalised content,
-    asked only of tickets where a comparison may happen). Two wordings of one node (one
-    specific address and category, or one text at a vague address) are not linked: they
-    are one matter already. Returns the links ((wording, wording) → Jaccard, each pair
-    once) and the tickets of each wording compared.
+    Tickets are `addresses` (keys), `categories` and `texts(i)` (normalised content,
+    asked only of tickets where a comparison may happen). Returns the links ((wording,
+    wording) → bigram Jaccard of the texts, each pair once) and the tickets of each wording
+    compared.
 
-    Contents are compared only inside an address — a vague one, or a specific one holding
-    several categories — or across a nested pair, through the prefix index; a wording
-    known from an earlier run meets only the fresh ones.
+    Contents are compared only inside an address or across a nested pair: near-identical
+    texts through the prefix index, and at a specific key the key words of one category
+    through an inverted index on the words; a wording known from an earlier run meets only
+    the fresh ones.
     """
     is_fresh = fresh if fresh is not None else [True] * len(addresses)
     by_address: dict[str, list[int]] = defaultdict(list)
@@ -425,13 +462,12 @@ def _find_links(
         targets = {a for a, new in zip(addresses, fresh, strict=True) if new}
     if not targets:
         return {}, {}
-    kinds: dict[str, set[str]] = defaultdict(set)
-    for address, category in zip(addresses, categories, strict=True):
-        if address in targets:
-            kinds[address].add(category)
-    # compared within itself: a vague address, or a specific one holding several categories
-    self_joined = sorted(a for a in targets if not is_specific(a) or len(kinds[a]) > 1)
-    pairs = _nested_with((a for a in by_address if a), targets)
+    self_joined = sorted(a for a in targets if len(by_address[a]) > 1)
+    pairs = [
+        (short, long)
+        for short, long in _nested_with((a for a in by_address if a), targets)
+        if not (short in standards and long in standards)
+    ]
     words: dict[str, dict[Wording, list[int]]] = {}
     new_words: dict[str, set[Wording]] = {}
     for address in {*self_joined, *(a for pair in pairs for a in pair)}:
@@ -452,16 +488,17 @@ def _find_links(
     links: dict[tuple[Wording, Wording], float] = {}
     for address in self_joined:
         known, new = words[address], new_words[address]
-        if not new:
+        if not new or len(known) < 2:
             continue
-        by_kind = is_specific(address)  # one category here is one node already
         # known wordings first: they are only indexed, the new ones probe then join
         ordered = list(known) if len(new) == len(known) else [*(known.keys() - new), *new]
+        if is_specific(address):
+            _keyword_links(ordered, new, sets, keyword_min, links)
         if len(ordered) <= SMALL:  # a few wordings: compare them directly
             for j, b in enumerate(ordered):
                 if b in new:
                     for a in ordered[:j]:
-                        if not by_kind or a[1] != b[1]:
+                        if (a, b) not in links:
                             score = _similar(sets[a[2]], sets[b[2]], percent)
                             if score is not None:
                                 links[(a, b)] = score
@@ -470,8 +507,7 @@ def _find_links(
         for w in ordered:
             if w in new:
                 for other, score in index.probe(tokens[w[2]]):
-                    if not by_kind or other[1] != w[1]:
-                        links[(other, w)] = score
+                    links[(other, w)] = score
             index.add(w, tokens[w[2]])
 
     indexes: dict[tuple[str, bool], _PrefixIndex] = {}
@@ -506,9 +542,37 @@ def _find_links(
     return links, compared
 
 
+def _keyword_links(
+    ordered: list[Wording],
+    new: set[Wording],
+    sets: dict[str, frozenset[int]],
+    keyword_min: int,
+    links: dict[tuple[Wording, Wording], float],
+) -> None:
+    """Links between wordings at one specific key of one category sharing at least
+    `keyword_min` key words, each new wording against those before it in `ordered`; the
+    link's score is the texts' bigram Jaccard, as for near-identical texts."""
+    postings: dict[tuple[str, str], list[Wording]] = defaultdict(list)
+    for w in ordered:
+        address, category, text = w
+        words = key_words(text, address)
+        if w in new:
+            shared: Counter[Wording] = Counter()
+            for word in words:
+                shared.update(postings.get((category, word), ()))
+            for other, count in shared.items():
+                if count >= keyword_min:
+                    a, b = sets[other[2]], sets[text]
+                    inter = len(a & b)
+                    links[(other, w)] = inter / (len(a) + len(b) - inter)
+        for word in words:
+            postings[(category, word)].append(w)
+
+
 class _Matters:
-    """Tickets as nodes (one per specific address and category; elsewhere one per wording)
-    and the links between wordings; `group` splits any subset into matters.
+    """Tickets as nodes (one per wording; tickets without text at one specific key and
+    category form one) and the links between wordings; `group` splits any subset into
+    matters, joining the tickets of one caller at one specific key too.
 
     The result equals the connected components of `same_matter` over all pairs of the
     subset: a subset keeps the links whose two wordings it holds, each link standing for
@@ -522,10 +586,13 @@ class _Matters:
         nodes: Sequence[Hashable],
         wordings: Sequence[Hashable],
         links: Iterable[tuple[Hashable, Hashable, float]],
+        callers: Sequence[Hashable | None] | None = None,
     ) -> None:
-        """`nodes[i]`, `wordings[i]`: ticket i's node and wording (falsy: no text)."""
+        """`nodes[i]`, `wordings[i]`: ticket i's node and wording (falsy: no text);
+        `callers[i]`: its (specific key, phone) or None."""
         number: dict[Hashable, int] = {}
         self.nodes = [number.setdefault(key, len(number)) for key in nodes]
+        self.callers = callers if callers is not None else [None] * len(nodes)
         self.wordings = wordings
         self.links = list(links)
         linked = {w for a, b, _ in self.links for w in (a, b)}
@@ -535,10 +602,12 @@ class _Matters:
     def group(self, subset: Iterable[int] | None = None, smallest: int = 1) -> list[Matter]:
         """The matters of at least `smallest` tickets among the tickets `subset` (indices,
         ascending; default all), members sorted, in the order of their first members."""
-        nodes, wordings, linked = self.nodes, self.wordings, self.linked
+        nodes, wordings, linked, callers = self.nodes, self.wordings, self.linked, self.callers
         ids = range(len(nodes)) if subset is None else subset
         members: dict[int, list[int]] = {}
         first: dict[Hashable, int] = {}  # a linked wording → its first ticket in the subset
+        called: dict[Hashable, int] = {}  # (key, phone) → its first ticket's node
+        same_caller: set[tuple[int, int]] = set()
         for i in ids:
             node = nodes[i]
             found = members.get(node)
@@ -548,6 +617,11 @@ class _Matters:
                 found.append(i)
             if linked[i] and wordings[i] not in first:
                 first[wordings[i]] = i
+            caller = callers[i]
+            if caller is not None:
+                held = called.setdefault(caller, node)
+                if held != node:
+                    same_caller.add((held, node) if held < node else (node, held))
         best: dict[tuple[int, int], Link] = {}
         for wording_a, wording_b, score in self.links:
             a, b = first.get(wording_a), first.get(wording_b)
@@ -576,11 +650,11 @@ class _Matters:
                 parent[x], x = root, parent[x]
             return root
 
-        for u, v in best:
+        for u, v in [*best, *same_caller]:
             ru, rv = find(u), find(v)
             if ru != rv:
                 parent[max(ru, rv)] = min(ru, rv)
-        linked_nodes = {node for pair in best for node in pair}
+        linked_nodes = {node for pair in [*best, *same_caller] for node in pair}
         matters: list[Matter] = []
         joined: dict[int, Matter] = {}  # components of several nodes, by root
         for node, tickets in members.items():
@@ -601,21 +675,33 @@ class _Matters:
 def _nodes(
     addresses: Sequence[str], categories: Sequence[str], wordings: Sequence[Hashable]
 ) -> list[Hashable]:
-    """Each ticket's node: one per specific address and category; elsewhere one per
-    wording, and a ticket without a wording at a vague address is like no other."""
+    """Each ticket's node: one per wording; without a wording, one per specific address
+    and category, and at a vague address a ticket like no other."""
     specific: dict[str, bool] = {}
     nodes: list[Hashable] = []
     for i, (address, category, wording) in enumerate(
         zip(addresses, categories, wordings, strict=True)
     ):
+        if wording:
+            nodes.append((address, wording))
+            continue
         known = specific.get(address)
         if known is None:
             known = specific[address] = is_specific(address)
-        if known:
-            nodes.append((address, category))
-        else:
-            nodes.append((address, wording) if wording else (i,))
+        nodes.append((address, category) if known else (i,))
     return nodes
+
+
+def _callers(addresses: Sequence[str], phones: Sequence[str]) -> list[Hashable | None]:
+    """Each ticket's (specific address key, phone digits), or None: its caller at a place."""
+    out: list[Hashable | None] = []
+    for address, phone in zip(addresses, phones, strict=True):
+        if not phone or not is_specific(address):
+            out.append(None)
+            continue
+        digits = phone if phone.isdigit() else _NOT_DIGIT.sub("", phone)
+        out.append((address, digits) if len(digits) >= 7 else None)
+    return out
 
 
 @_without_cyclic_gc
@@ -624,8 +710,12 @@ def group_matters(
     contents: Sequence[str],
     percent: int,
     categories: Sequence[str] | None = None,
+    *,
+    phones: Sequence[str] | None = None,
+    keyword_min: int = 1,
+    standards: frozenset[str] = frozenset(),
 ) -> list[Matter]:
-    """Split tickets (normalised address, content as written, category) into matters, in
+    """Split tickets (address key, content as written, category, phone) into matters, in
     memory (`find_candidates` keeps what it finds in the database instead)."""
     categories = list(categories) if categories is not None else [""] * len(addresses)
     texts: dict[int, str] = {}
@@ -635,13 +725,16 @@ def group_matters(
             texts[i] = normalize_text(contents[i])
         return texts[i]
 
-    links, _ = _find_links(addresses, categories, text, percent)
+    links, _ = _find_links(
+        addresses, categories, text, percent, keyword_min=keyword_min, standards=standards
+    )
     wordings = [
         _wording(a, c, texts[i]) if texts.get(i) else None
         for i, (a, c) in enumerate(zip(addresses, categories, strict=True))
     ]
     nodes = _nodes(addresses, categories, wordings)
-    matters = _Matters(nodes, wordings, ((a, b, s) for (a, b), s in links.items()))
+    callers = _callers(addresses, phones) if phones is not None else None
+    matters = _Matters(nodes, wordings, ((a, b, s) for (a, b), s in links.items()), callers)
     return matters.group()
 
 
@@ -678,6 +771,9 @@ class TicketInfo(NamedTuple):
     status: str
     due_at: datetime | None
     city: bool
+    key: str = ""  # the address key through the aliases: what the rules compare
+    spelling: str = ""  # the address key as parsed, before the aliases
+    detail: str = ""  # the landmark or room after the number
 
     def caller_key(self) -> str:
         """Who called: the phone number's digits, else the name ("" when neither is known)."""
@@ -712,6 +808,9 @@ class Group:
     similar: tuple[Similar, ...]
     callers: int  # distinct callers
     open_cases: tuple[OpenCase, ...]  # tickets of the group already in an open case
+    address_key: str = ""  # the commonest address key of its tickets
+    keywords: tuple[str, ...] = ()  # key words at least two of its complaints share
+    same_caller: int = 0  # the most tickets one phone number called in about this place
 
     @property
     def key(self) -> str:
@@ -791,15 +890,16 @@ def find_candidates(
     actor.require(Perm.VIEW_ALL, "查看督办线索")
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
-    window = _load_tickets(session, as_of, th)
+    places = _Places.load(session, th)
+    window = _load_tickets(session, as_of, th, places)
     tickets = window.tickets
-    update = _update_index(session, as_of, th, window, rebuild)
+    update = _update_index(session, as_of, th, window, rebuild, places)
     since = _window_start(as_of, _horizon(th))
     old_city = bool(tickets) and tickets[0].received_at < since  # open 市级督办 from before
-    nodes = _nodes(
-        [t.address_norm for t in tickets], [t.category for t in tickets], window.wordings
-    )
-    index = _Matters(nodes, window.wordings, _read_links(session, since, old_city))
+    keys = [t.key for t in tickets]
+    nodes = _nodes(keys, [t.category for t in tickets], window.wordings)
+    callers = _callers(keys, [t.phone for t in tickets])
+    index = _Matters(nodes, window.wordings, _read_links(session, since, old_city), callers)
     repeat_from = _window_start(as_of, th.repeat_window_days)
     conc_from = _window_start(as_of, th.concentrated_window_days)
     recent = [i for i, t in enumerate(tickets) if t.received_at >= repeat_from]
@@ -822,30 +922,38 @@ def find_candidates(
         days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]  # `late` holds tickets with a due date only
         note = f"超过平台办结期限仍未办结（最长超期 {days} 天）"
         groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
+    groups.extend(_score_loss(session, as_of))
     groups = _mark_open_cases(session, groups)
     order = list(Rule)
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
-    if not actor.can(Perm.SEE_CONTACTS):
+    if not sees_contacts(actor):
         groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
 
 
 def _masked(ticket: TicketInfo) -> TicketInfo:
-    """A ticket's caller and phone as a role without Perm.SEE_CONTACTS sees them."""
-    return ticket._replace(caller=mask_name(ticket.caller), phone=mask_phone(ticket.phone))
+    """A ticket as a role without Perm.SEE_CONTACTS sees it (duban.masking): caller and
+    phone masked, and numbers inside the address and content."""
+    return ticket._replace(
+        caller=mask_name(ticket.caller),
+        phone=mask_phone(ticket.phone),
+        address=mask_text(ticket.address) or "",
+        content=mask_text(ticket.content) or "",
+    )
 
 
 def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:
-    """Changes whenever tickets, cases or their links change: the cache key of an analysis."""
+    """Changes whenever tickets, cases, their links, the address prefixes or aliases change:
+    the cache key of an analysis."""
     actor.require(Perm.VIEW_ALL, "查看督办线索")
     tickets = session.exec(
         select(func.count(col(Ticket.id)), func.max(col(Ticket.updated_at)))
     ).one()
     cases = session.exec(select(func.count(col(Case.id)), func.max(col(Case.updated_at)))).one()
     links = session.exec(select(func.count()).select_from(CaseTicket)).one()
-    return (*tickets, *cases, links)
+    return (*tickets, *cases, links, address_stamp(session))  # aliases and prefixes too
 
 
 def _window_start(as_of: datetime, days: int) -> datetime:
@@ -874,6 +982,27 @@ def _latest(group: Group) -> datetime:
 _CALLBACKS = {m.value: m for m in CallbackResult}
 
 
+@dataclass(frozen=True)
+class _Places:
+    """How a run reads addresses: the town's prefixes and the center's aliases, and a stamp
+    of both (with the key-word minimum) that the stored index must have been built with."""
+
+    prefixes: tuple[str, ...]
+    book: AddressBook
+    stamp: str
+
+    @classmethod
+    def load(cls, session: Session, th: Thresholds) -> _Places:
+        prefixes, book = address_prefixes(session), address_book(session)
+        return cls(prefixes, book, book.stamp(prefixes, f"keywords≥{th.keyword_min}"))
+
+    def key(self, address_key: str, address: str) -> tuple[str, str]:
+        """(the key through the aliases, the key as parsed); a ticket stored without its
+        parts (written by older code) is parsed here."""
+        spelling = address_key or parse_address(address or "", self.prefixes).key
+        return self.book.of(spelling), spelling
+
+
 @dataclass
 class _Window:
     """The tickets a run judges, with what the stored index knew of each."""
@@ -885,7 +1014,7 @@ class _Window:
 
 
 @_without_cyclic_gc
-def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
+def _load_tickets(session: Session, as_of: datetime, th: Thresholds, places: _Places) -> _Window:
     """Live tickets up to `as_of` that any rule may look at, oldest first, with their stored
     match keys (one query)."""
     since = _window_start(as_of, _horizon(th))
@@ -912,6 +1041,8 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
             col(Ticket.version),
             col(TicketMatchKey.ticket_version),
             col(TicketMatchKey.wording),
+            col(Ticket.address_key),
+            col(Ticket.address_detail),
         )
         .outerjoin(TicketMatchKey, col(TicketMatchKey.ticket_id) == col(Ticket.id))
         .where(
@@ -925,6 +1056,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
     rows = connection.execute(stmt).all()
     when = _datetime if connection.dialect.name == "sqlite" else _as_is  # ISO text, or datetime
     callback = _CALLBACKS.get
+    key = cache(places.key)
     tickets = [
         TicketInfo(
             r[0],
@@ -941,6 +1073,8 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
             r[11],
             when(r[12]),
             r[13],
+            *key(r[17], r[3]),
+            r[18],
         )  # fmt: skip
         for r in rows
     ]
@@ -964,7 +1098,7 @@ def _datetime(value: datetime | str | None) -> datetime | None:
 
 # Bump when the same-matter relation, the wordings or how links are found change: the next
 # run sees a different version in the last CandidateRun and rebuilds the whole index.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _LOCK = 0x6475_6261_6E00  # PostgreSQL advisory lock: one index update at a time
 _KEY = table_of(TicketMatchKey)
 _LINK = table_of(MatterLink)
@@ -1017,18 +1151,25 @@ def last_index_run(session: Session) -> CandidateRun | None:
     return session.exec(select(CandidateRun).order_by(col(CandidateRun.id).desc()).limit(1)).first()
 
 
-def _usable(run: CandidateRun | None, th: Thresholds) -> bool:
-    """Whether the stored index answers for these thresholds with this code."""
+def _usable(run: CandidateRun | None, th: Thresholds, places: _Places) -> bool:
+    """Whether the stored index answers for these thresholds, prefixes and aliases with
+    this code."""
     return (
         run is not None
         and run.index_version == INDEX_VERSION
         and run.similarity_percent == th.similarity_percent
         and run.horizon_days >= _horizon(th)
+        and run.match_stamp == places.stamp
     )
 
 
 def _update_index(
-    session: Session, as_of: datetime, th: Thresholds, window: _Window, rebuild: bool
+    session: Session,
+    as_of: datetime,
+    th: Thresholds,
+    window: _Window,
+    rebuild: bool,
+    places: _Places,
 ) -> IndexUpdate:
     """Prepare the window's tickets that are new or changed since the last run: their
     wordings, and the links between them and every ticket they may meet in a window.
@@ -1042,14 +1183,14 @@ def _update_index(
     """
     tickets, wordings = window.tickets, window.wordings
     last = last_index_run(session)
-    if not rebuild and _usable(last, th):
+    if not rebuild and _usable(last, th, places):
         stale = [i for i, v in enumerate(window.versions) if window.key_versions[i] != v]
         if not stale:
             return IndexUpdate(False, 0, 0, 0.0, IndexRun.of(last))
     started = perf_counter()
     _lock(session)
     last = last_index_run(session)  # another run may have updated it while we waited
-    rebuilt = rebuild or not _usable(last, th)
+    rebuilt = rebuild or not _usable(last, th, places)
     if rebuilt:
         session.execute(delete(_LINK))
         session.execute(delete(_KEY))
@@ -1075,7 +1216,7 @@ def _update_index(
         if text is None:
             text = clean[t.content] = normalize_text(t.content)
         texts[i] = text
-        wordings[i] = wording_id(t.address_norm, t.category, text)
+        wordings[i] = wording_id(t.key, t.category, text)
         row = (t.id, version, wordings[i], t.received_at, t.city)
         if stored is None:
             inserts.append(row)
@@ -1084,7 +1225,7 @@ def _update_index(
             if stored[1:] == (wordings[i], t.received_at, t.city):
                 continue  # only its status or callback moved: nothing to compare
         fresh.append(i)
-    links = _link_fresh(session, as_of, th, window, fresh, texts, horizon, rebuilt)
+    links = _link_fresh(session, as_of, th, window, fresh, texts, horizon, rebuilt, places)
     _write_keys(session, inserts, updates)
     _write_links(session, links)
     if not fresh and not rebuilt:
@@ -1100,6 +1241,7 @@ def _update_index(
         similarity_percent=th.similarity_percent,
         horizon_days=horizon,
         seconds=round(perf_counter() - started, 3),
+        match_stamp=places.stamp,
     )
     session.add(run)
     session.flush()
@@ -1142,7 +1284,7 @@ class _Neighbour:
 
     id: int
     received_at: datetime
-    address_norm: str
+    key: str
     category: str
     content: str
     city: bool
@@ -1157,6 +1299,7 @@ def _link_fresh(
     texts: dict[int, str],
     horizon: int,
     rebuilt: bool,
+    places: _Places,
 ) -> dict[tuple[int, int], tuple[float, datetime, bool]]:
     """Links between the fresh tickets' wordings and those of every prepared ticket they
     may meet: (wording_a, wording_b) → (score, latest ticket of the two wordings, whether
@@ -1164,7 +1307,7 @@ def _link_fresh(
     if not fresh:
         return {}
     tickets = window.tickets
-    outside = [] if rebuilt else _neighbours(session, as_of, th, tickets, fresh, horizon)
+    outside = [] if rebuilt else _neighbours(session, as_of, th, tickets, fresh, horizon, places)
     pool: list[Any] = [*tickets, *outside]  # TicketInfo and _Neighbour share what is read here
     is_fresh = [False] * len(pool)
     for i in fresh:
@@ -1176,11 +1319,13 @@ def _link_fresh(
         return texts[i]
 
     found, compared = _find_links(
-        [p.address_norm for p in pool],
+        [p.key for p in pool],
         [p.category for p in pool],
         text,
         th.similarity_percent,
         is_fresh,
+        th.keyword_min,
+        places.book.standards,
     )
     ids: dict[Wording, tuple[int, datetime, bool]] = {}
 
@@ -1209,6 +1354,7 @@ def _neighbours(
     tickets: list[TicketInfo],
     fresh: list[int],
     horizon: int,
+    places: _Places,
 ) -> list[_Neighbour]:
     """Prepared tickets outside the window that the fresh ones may meet in some window:
     received less than the horizon's days from one of them (before the window, after
@@ -1232,7 +1378,8 @@ def _neighbours(
         select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
             col(Ticket.id),
             type_coerce(col(Ticket.received_at), String),
-            col(Ticket.address_norm),
+            col(Ticket.address_key),
+            col(Ticket.address),
             col(Ticket.category),
             col(Ticket.content),
             col(Ticket.city_supervised),
@@ -1242,7 +1389,7 @@ def _neighbours(
     )
     inside = {t.id for t in tickets}
     return [
-        _Neighbour(r[0], _datetime(r[1]), *r[2:])  # type: ignore[arg-type]  # the column is NOT NULL
+        _Neighbour(r[0], _datetime(r[1]), places.key(r[2], r[3])[0], *r[4:])  # type: ignore[arg-type]  # the column is NOT NULL
         for r in session.connection().execute(stmt).all()
         if r[0] not in inside
     ]
@@ -1337,17 +1484,19 @@ def _group(
     matter: Matter,
     headline: str,
 ) -> Group:
-    """A group of the tickets `pool[i]`, with the evidence that they belong together."""
+    """A group of the tickets `pool[i]`, with the evidence that they belong together: the
+    address key and how it was written, the key words its complaints share, one caller
+    calling again, near-identical contents."""
     members = [pool[i] for i in indices]
     callers = len({t.caller_key() for t in members} - {""})
     if len(members) == 1:
-        return Group(rule, tuple(members), headline, (), (), callers, ())
+        return Group(rule, tuple(members), headline, (), (), callers, (), members[0].key)
     chosen = set(indices)
-    by_norm = Counter(t.address_norm for t in members if is_specific(t.address_norm))
+    by_key = Counter(t.key for t in members if is_specific(t.key))
     written: dict[str, str] = {}
     for t in members:
-        written.setdefault(t.address_norm, t.address)  # as the first ticket wrote it
-    shared = tuple((written[a], n) for a, n in by_norm.most_common() if n >= 2)
+        written.setdefault(t.key, t.address)  # as the first ticket wrote it
+    shared = tuple((written[a], n) for a, n in by_key.most_common() if n >= 2)
     similar = sorted(
         (
             Similar(
@@ -1360,12 +1509,62 @@ def _group(
         ),
         key=lambda s: (-s.score, s.ticket_a, s.ticket_b),
     )
+    keywords = _shared_words(members)
+    phones = Counter((t.key, _NOT_DIGIT.sub("", t.phone or "")) for t in members)
+    calls = max(
+        (n for (key, phone), n in phones.items() if len(phone) >= 7 and is_specific(key)),
+        default=0,
+    )
     words = [headline]
-    words += [f"同一地址“{a}”（{n} 张）" for a, n in shared[:3]]
-    words += [f"工单 {s.ticket_a} 与 {s.ticket_b} 内容相似度 {s.score:.2f}" for s in similar[:3]]
-    if len(similar) > 3:
-        words.append(f"另有 {len(similar) - 3} 处内容相似")
-    return Group(rule, tuple(members), "；".join(words), shared, tuple(similar), callers, ())
+    for key, n in by_key.most_common(3):
+        if n < 2:
+            break
+        here = [t for t in members if t.key == key]
+        spellings = len({t.spelling for t in here})
+        details = list(dict.fromkeys(t.detail for t in here if t.detail))
+        notes = [f"{n} 张"]
+        if spellings > 1:
+            notes.append(f"地址写法 {spellings} 种，已按标准地址归并")
+        if details:
+            notes.append("细节：" + "、".join(details[:4]) + ("等" if len(details) > 4 else ""))
+        words.append(f"地址键“{key}”（{'；'.join(notes)}）")
+    if keywords:
+        words.append("共同关键词：" + "、".join(keywords))
+    if calls >= 2:
+        words.append(f"同一来电号码在同一地址来电 {calls} 次")
+    words += [f"工单 {s.ticket_a} 与 {s.ticket_b} 内容相似度 {s.score:.2f}" for s in similar[:2]]
+    if len(similar) > 2:
+        words.append(f"另有 {len(similar) - 2} 处内容相似")
+    top = by_key.most_common(1)[0][0] if by_key else members[0].key
+    return Group(
+        rule, tuple(members), "；".join(words), shared, tuple(similar), callers, (),
+        top, keywords, calls,
+    )  # fmt: skip
+
+
+def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
+    """The key words at least two complaints of a group share, commonest first, common
+    words of complaints (duban.keywords.matter_words) before other pairs, then in reading
+    order; a pair straddling two words already shown (修电 beside 维修、电梯) is left out."""
+    texts = [_normalized(t.content) for t in members]
+    counts = Counter(
+        w for t, text in zip(members, texts, strict=True) for w in key_words(text, t.key)
+    )
+    joined, known = "\x00".join(texts), matter_words()
+    order = sorted(
+        (w for w, n in counts.items() if n >= 2),
+        key=lambda w: (-counts[w], w not in known, joined.find(w)),
+    )
+    shown: list[str] = []
+    starts, ends = set(), set()
+    for word in order:
+        if word[0] not in ends and word[1] not in starts:
+            shown.append(word)
+            if len(shown) == SHOWN_WORDS:
+                break
+            starts.add(word[0])
+            ends.add(word[1])
+    return tuple(shown)
 
 
 def _repeated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) -> list[Group]:
@@ -1404,6 +1603,40 @@ def _concentrated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) ->
         f"（共 {len(matter.members)} 张工单，按来电号码区分）"
     )
     return [_group(Rule.CONCENTRATED, pool, matter.members, matter, headline)]
+
+
+def _score_loss(session: Session, as_of: datetime) -> list[Group]:
+    """热线考核失分: the units losing the most points over the last 30 days (duban.score), each
+    a group of the tickets that cost them points, the points per indicator as the reason."""
+    groups = []
+    for loss in losing_units(session, as_of):
+        rows = session.exec(
+            select(Ticket)
+            .where(col(Ticket.id).in_(loss.ticket_ids))
+            .order_by(col(Ticket.received_at), col(Ticket.id))
+        )
+        tickets = [
+            TicketInfo(
+                t.id or 0,
+                t.ticket_no,
+                t.received_at,
+                t.address,
+                t.address_norm,
+                t.content,
+                t.category,
+                t.caller,
+                t.phone,
+                t.unit_id,
+                t.callback_result,
+                t.platform_status,
+                t.platform_due_at,
+                t.city_supervised,
+            )  # fmt: skip
+            for t in rows
+        ]
+        callers = len({t.caller_key() for t in tickets} - {""})
+        groups.append(Group(Rule.SCORE_LOSS, tuple(tickets), loss.reason, (), (), callers, ()))
+    return groups
 
 
 def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:

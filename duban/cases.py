@@ -524,7 +524,7 @@ def _touch(row: Any, actor: Actor) -> None:
 
 
 def case_unit_ids(session: Session, case_id: int) -> set[int | None]:
-    stmt = select(CaseUnit.unit_id).where(col(CaseUnit.case_id) == case_id)
+    stmt = select(col(CaseUnit.unit_id)).where(col(CaseUnit.case_id) == case_id)
     rows = session.exec(stmt).all()
     return set(rows)
 
@@ -1282,6 +1282,17 @@ def report_up(
 # --- feedback ---------------------------------------------------------------------------
 
 
+def feedback_compliant(signed: bool, stamped: bool, scanned: bool) -> bool:
+    """书面反馈 is 合规 only 由单位主要领导签字并加盖单位公章 (§三(一)2), and the center can see
+    both only on the attached scan: all three."""
+    return bool(signed and stamped and scanned)
+
+
+def answered_on_time(received: date, due: date | None) -> bool | None:
+    """Received on or before the due date; None for a step without one."""
+    return None if due is None else received <= due
+
+
 def register_feedback(
     session: Session,
     actor: Actor,
@@ -1327,7 +1338,7 @@ def register_feedback(
 
     def apply() -> Feedback:
         scanned = upload_id is not None
-        compliant = bool(signed and stamped and scanned)
+        compliant = feedback_compliant(signed, stamped, scanned)
         feedback = Feedback(
             step_id=step.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             unit_id=unit_id,
@@ -1336,7 +1347,7 @@ def register_feedback(
             signed=bool(signed),
             stamped=bool(stamped),
             compliant=compliant,
-            on_time=None if step.due_at is None else received_at <= step.due_at,
+            on_time=answered_on_time(received_at, step.due_at),
             progress=progress,
             upload_id=upload_id,
             review=FeedbackReview.CONFIRMED if center else FeedbackReview.PENDING,
@@ -1528,9 +1539,9 @@ def pending_feedback(session: Session, case_id: int) -> list[Feedback]:
 
 def _freeze_outcome(session: Session, actor: Actor, step: Step, received: date) -> None:
     """Close the step with its outcome, written once and never recomputed (history stays)."""
-    on_time = margin = None
+    on_time = answered_on_time(received, step.due_at)
+    margin = None
     if step.due_at is not None:
-        on_time = received <= step.due_at
         margin = Calendar.load(session).between(received, step.due_at)
     apply_changes(
         session,
@@ -1846,6 +1857,17 @@ class CaseRow:
     due_at: date | None  # the earliest due date of its open steps
     due_provisional: bool
     referred: bool
+
+
+def escalation_eligible(
+    session: Session, actor: Actor, case_ids: Sequence[int], on: date | None = None
+) -> set[int]:
+    """Which of `case_ids` the actor may see are eligible for escalation (提级) today."""
+    ids = list(case_ids)
+    if not actor.can(Perm.VIEW_ALL):
+        mine = _visible_case_ids(actor).where(col(CaseUnit.case_id).in_(ids))
+        ids = list(set(session.exec(mine)))
+    return {e.case_id for e in eligible_for_escalation(session, on or today(), ids)}
 
 
 def list_cases(

@@ -19,11 +19,25 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from duban import cases, meetings, uploads
+from duban import cases, chasing, meetings, uploads
+from duban.address import parse_prefixes
 from duban.clock import now, today
-from duban.enums import CallbackResult, Level, Progress, Role, Scope, UnitKind
+from duban.enums import (
+    CallbackResult,
+    CaseStatus,
+    ChaseWay,
+    Level,
+    Progress,
+    Resolution,
+    Role,
+    Scope,
+    StepStatus,
+    UnitKind,
+)
 from duban.models import Case, Step, Ticket, Unit
 from duban.permissions import Actor
+from duban.settings import DEFAULTS
+from duban.standard_address import address_columns
 from duban.text import normalize_address
 from duban.workdays import Calendar
 
@@ -237,6 +251,7 @@ def _ticket_rows(
     rng: random.Random, units: dict[str, int], n: int, end: datetime
 ) -> list[dict[str, Any]]:
     """Ordinary tickets plus repeat clusters and concentrated complaints, in time order."""
+    prefixes = parse_prefixes(DEFAULTS["address_prefixes"])  # 示例镇 stays in the keys
     start = end - timedelta(days=365)
     specs: list[dict[str, Any]] = []
     # ~85 % scattered single complaints
@@ -290,6 +305,7 @@ def _ticket_rows(
             unit_raw=owner,
             platform_due_at=(received + timedelta(days=7)).replace(hour=17, minute=0, second=0),
             address_norm=normalize_address(spec["address"]),
+            **address_columns(spec["address"], prefixes),
             raw={},
             notes="",
             tags="",
@@ -298,9 +314,21 @@ def _ticket_rows(
             created_at=now(),
             updated_at=now(),
             version=1,
+            **_score_fields(i, received, spec["platform_status"] == "已办结"),
         )
         rows.append(spec)
     return rows
+
+
+def _score_fields(i: int, received: datetime, done: bool) -> dict[str, Any]:
+    """热线考核 fields, by the ticket's position (no draw from the generator: the rest of the
+    demo stays as it was): 先行联系 7 in 8, 解释说明 1 in 6 handled, some finished late."""
+    result = Resolution.EXPLAINED if i % 6 == 1 else Resolution.SOLVED
+    return {
+        "first_contact": i % 8 != 3,
+        "resolution": result.value if done else None,
+        "finished_at": received + timedelta(days=2 + i % 7, hours=3) if done else None,
+    }
 
 
 def _spec(
@@ -664,6 +692,45 @@ class DemoCases:
             reason="承办单位主观推诿、整改不力，经书面、现场和提级督办仍未解决，造成不良影响。",
         )  # fmt: skip
 
+    def follow_up(self) -> None:
+        """签收, 催办 and one 延期申请 (duban.chasing) on the papers sent: most units sign the
+        day they receive a paper or the next, some later, a few not yet; overdue steps get a
+        phone chase the working day after their deadline."""
+        latest = min(now(), datetime.combine(self.end, time(18)))
+        papers = self.s.exec(
+            select(Step).where(Step.kind.in_(chasing.SIGN_KINDS)).order_by(Step.id)  # type: ignore[attr-defined]
+        ).all()
+        for step in papers:
+            roll = self.rng.random()
+            delay = 0 if roll < 0.5 else 1 if roll < 0.8 else 2 if roll < 0.9 else None
+            if delay is None:
+                continue
+            day = self.wd(step.issued_at, delay) if delay else step.issued_at
+            at = datetime.combine(day, time(self.rng.randrange(8, 17), self.rng.choice((0, 30))))
+            if at <= latest:
+                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)
+        open_steps = self.s.exec(
+            select(Step)
+            .join(Case, Case.id == Step.case_id)
+            .where(Step.status == StepStatus.OPEN, Case.status == CaseStatus.OPEN)
+            .where(Step.due_at.is_not(None))  # type: ignore[union-attr]
+            .order_by(Step.id)
+        ).all()
+        for step in open_steps:
+            assert step.due_at is not None
+            chased_on = self.wd(step.due_at, 1)
+            if step.due_at < self.end and chased_on <= self.end:
+                chasing.record_chase(
+                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,
+                    reached=f"{_person(self.rng)}（办公室）", note="电话提醒尽快书面反馈",
+                )  # fmt: skip
+        waiting = [s for s in open_steps if s.due_at and s.due_at >= self.end >= s.issued_at]
+        if waiting:
+            chasing.request_extension(
+                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,
+                reason="涉及多个部门，需协调后处置", requested_on=self.end,
+            )  # fmt: skip
+
     # -- the plan ------------------------------------------------------------------------
     def run(self) -> dict[str, int]:
         """About 80 cases: (story, how many, working days before `end` it opens)."""
@@ -698,4 +765,5 @@ class DemoCases:
         escalated = [c for c in made if c.level == Level.ESCALATED and c.lead_unit_id]
         for case in escalated[:3]:
             self.refer(case, self.back(self.end, 1))
+        self.follow_up()
         return {"督办事项": len(made), "专题会": self.meetings, "处置规则": self.rules}

@@ -232,6 +232,16 @@ RECEIPT_FIELDS = (
 )
 
 # 协调督办工作报告 (duban.reports builds the context; the figures' formulas: docs/KPI.md)
+CHASE_FIELDS = (
+    f("chase_date", "催办日期", "2024年3月12日"),
+    f("addressee", "被催办单位", "镇生态环境办"),
+    f("step_kind", "被催办的督办环节", "督办单"),
+    f("issued_at", "环节发出日期", "2024年3月4日"),
+    f("chase_status", "办理状态（已逾期几个工作日，或还剩几个工作日）", "已逾期 1 个工作日"),
+    f("chase_count", "本环节第几次催办", "2"),
+    f("chase_note", "催办要求", "请于接到本通知后立即落实处置，并书面反馈处置情况"),
+)
+
 KPI_ITEMS = (
     f("cases", "督办件数（本期确定）", "120"),
     f("closed", "已办结（期末前）", "96"),
@@ -813,6 +823,11 @@ KINDS: dict[DocumentKind, KindSpec] = {
             feedback_receipt_context,
             step_kinds=FEEDBACK_STEPS,
             batch=True,
+        ),
+        KindSpec(
+            DocumentKind.CHASE_NOTICE,
+            "催办通知：督办环节临近或超过反馈期限仍未书面反馈时，城运中心书面催办承办单位（由 duban.chasing 在登记书面催办时生成）。",
+            OFFICE_FIELDS + CASE_FIELDS + DUE_FIELDS + CHASE_FIELDS,
         ),
         KindSpec(
             DocumentKind.WORK_REPORT,
@@ -1692,6 +1707,14 @@ def template_versions(session: Session, kind: DocumentKind | str) -> list[Templa
             .order_by(col(TemplateVersion.version).desc())
         )
     )
+
+
+def template_listing(
+    session: Session, actor: Actor, kind: DocumentKind | str
+) -> tuple[TemplateRef, list[TemplateVersion]]:
+    """What 文书模板 shows for a kind: the template in use and every uploaded version."""
+    actor.require(Perm.MANAGE_TEMPLATES)
+    return current_template(session, kind), template_versions(session, kind)
 
 
 def template_xml(data: bytes) -> str:

@@ -152,6 +152,31 @@ class DocumentKind(LabeledEnum):
     MEETING_MINUTES = ("meeting-minutes", "专题会纪要")
     FEEDBACK_RECEIPT = ("feedback-receipt", "书面反馈回执")
     WORK_REPORT = ("work-report", "协调督办工作报告")
+    CHASE_NOTICE = ("chase-notice", "催办通知")
+
+
+class ChaseWay(LabeledEnum):
+    """催办方式: how the center followed a step up."""
+
+    PHONE = ("phone", "电话")
+    WRITTEN = ("written", "书面")
+    SYSTEM = ("system", "系统")
+
+
+class ExtensionStatus(LabeledEnum):
+    """延期申请的状态: asked by the unit, decided by the center."""
+
+    PENDING = ("pending", "待审批")
+    APPROVED = ("approved", "已批准")
+    REFUSED = ("refused", "不予批准")
+
+
+class Resolution(LabeledEnum):
+    """办理结果 on the platform's export: solved, or only explained (热线考核 诉求解决)."""
+
+    SOLVED = ("solved", "实际解决")
+    EXPLAINED = ("explained", "解释说明")
+    UNSOLVED = ("unsolved", "未解决")
 
 
 class FeedbackReview(LabeledEnum):

@@ -50,12 +50,13 @@ from sqlmodel import col as column_of
 
 from duban import archives, audit, bulk
 from duban.clock import SHANGHAI, now
-from duban.enums import AuditAction, CallbackResult, UnitKind
+from duban.enums import AuditAction, CallbackResult, Resolution, UnitKind
 from duban.errors import ValidationError
 from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.records import get_live, table_of
+from duban.standard_address import ADDRESS_PARTS, address_columns, address_prefixes
 from duban.text import normalize_address, normalize_header
 
 TICKET_TABLE = table_of(Ticket)
@@ -80,6 +81,10 @@ FIELD_LABELS: dict[str, str] = {
     "callback_result": "回访结果",
     "resolved": "是否解决",
     "city_supervised": "市级督办",
+    "first_contact": "是否先行联系",
+    "resolution": "办理结果",
+    "finished_at": "办结时间",
+    "overdue": "是否逾期",
 }
 
 # Header synonyms per field, most specific first (an earlier synonym wins a tie).
@@ -104,8 +109,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "platform_due_at": ("办理时限", "处理时限", "截止时间", "区交办办结期限"),
     "platform_status": ("工单状态", "办理状态", "状态"),
     "callback_result": ("回访结果", "回访满意度", "市民满意度", "满意度", "市民评价"),
-    "resolved": ("是否解决", "解决情况"),
+    "resolved": ("是否解决",),
     "city_supervised": ("市级督办", "是否市级督办"),
+    "first_contact": ("是否先行联系", "先行联系", "是否先联系", "先行联系情况"),
+    "resolution": ("办理结果", "解决情况", "处理结果", "办理情况", "解决结果"),
+    "finished_at": ("办结时间", "结案时间", "办结日期", "处置完成时间", "完成时间"),
+    "overdue": ("是否逾期", "是否超期", "逾期", "超期"),
 }
 
 # Columns of our own export that hold the center's fields: never read back from a file.
@@ -134,6 +143,22 @@ CALLBACK_WORDS: dict[str, CallbackResult] = {
     "拒绝回访": CallbackResult.NONE,
     "未联系上": CallbackResult.NONE,
     "联系不上": CallbackResult.NONE,
+}
+# 办理结果 wording → the three outcomes the 热线考核 counts (是/否 of old 解决情况 columns too).
+RESOLUTION_WORDS: dict[str, Resolution] = {
+    "实际解决": Resolution.SOLVED,
+    "已解决": Resolution.SOLVED,
+    "解决": Resolution.SOLVED,
+    "是": Resolution.SOLVED,
+    "解释说明": Resolution.EXPLAINED,
+    "解释": Resolution.EXPLAINED,
+    "已解释": Resolution.EXPLAINED,
+    "已解释说明": Resolution.EXPLAINED,
+    "未解决": Resolution.UNSOLVED,
+    "部分解决": Resolution.UNSOLVED,
+    "不解决": Resolution.UNSOLVED,
+    "退单": Resolution.UNSOLVED,
+    "否": Resolution.UNSOLVED,
 }
 YES_WORDS = frozenset({"是", "已解决", "解决", "y", "yes", "true", "1", "√", "市级督办"})
 NO_WORDS = frozenset({"否", "未解决", "部分解决", "不解决", "退单", "n", "no", "false", "0", "×"})
@@ -164,6 +189,10 @@ PLATFORM_FIELDS = (
     "callback_result",
     "resolved",
     "city_supervised",
+    "first_contact",
+    "resolution",
+    "finished_at",
+    "overdue",
 )
 DATE_HINT = "可用格式：2024-01-24 09:30、2024/1/24 9:30、2024年1月24日 9时30分、20240124"
 
@@ -370,6 +399,33 @@ def parse_flag(value: Any) -> bool:
     raise CellError(f"无法识别的“市级督办”取值“{text}”（请填 是 或 否）")
 
 
+def parse_resolution(value: Any) -> Resolution | None:
+    """办理结果 / 解决情况 → 实际解决 / 解释说明 / 未解决 (None when empty)."""
+    text = normalize_header(cell_text(value))
+    if not text:
+        return None
+    if text in RESOLUTION_WORDS:
+        return RESOLUTION_WORDS[text]
+    known = "、".join(RESOLUTION_WORDS)
+    raise CellError(f"无法识别的办理结果“{text}”（可识别：{known}）")
+
+
+def yes_no(label: str) -> Callable[[Any], bool | None]:
+    """A 是/否 column (是否先行联系, 是否逾期): None when empty, the message names the column."""
+
+    def read(value: Any) -> bool | None:
+        text = normalize_header(cell_text(value)).lower()
+        if not text:
+            return None
+        if text in YES_WORDS:
+            return True
+        if text in NO_WORDS:
+            return False
+        raise CellError(f"无法识别的“{label}”取值“{text}”（请填 是 或 否）")
+
+    return read
+
+
 def _bounded(field_name: str, reader: Callable[[Any], str]) -> Callable[[Any], str]:
     limit = MAX_LENGTHS.get(field_name)
 
@@ -390,6 +446,10 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "resolved": parse_resolved,
     "city_supervised": parse_flag,
     "content": tidy_long,
+    "first_contact": yes_no("是否先行联系"),
+    "resolution": parse_resolution,
+    "finished_at": parse_datetime,
+    "overdue": yes_no("是否逾期"),
 }
 for _name in ("title", "address", "unit", "category", "caller", "phone", "platform_status"):
     PARSERS[_name] = _bounded(_name, tidy)
@@ -635,7 +695,9 @@ class Parsed:
     raw: dict[str, str]
 
 
-UNIQUE_FIELDS = frozenset({"ticket_no", "received_at"})  # not worth remembering per value
+UNIQUE_FIELDS = frozenset(
+    {"ticket_no", "received_at", "finished_at"}
+)  # not worth remembering per value
 
 
 def _remembering(parser: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -802,7 +864,7 @@ def _import(
     else:
         report.unknown_units = unknown
     existing = _existing(session, [p.values["ticket_no"] for p in parsed])
-    inserts, updates = _plan(parsed, existing, resolver, layout, report)
+    inserts, updates = _plan(parsed, existing, resolver, layout, report, address_prefixes(session))
     report.inserted, report.updated = len(inserts), len(updates)
     report.route_suggestions = suggest_routes(session, inserts)
     if not dry_run:
@@ -821,7 +883,8 @@ def _create_units(session: Session, actor: Actor, names: list[str]) -> None:
         )  # fmt: skip
 
 
-EXISTING_COLUMNS = ("id", "ticket_no", "unit_id", "unit_raw", "raw", "address_norm", "version")
+EXISTING_COLUMNS = ("id", "ticket_no", "unit_id", "unit_raw", "raw", "address_norm", "version",
+                    *ADDRESS_PARTS)  # fmt: skip
 
 
 def _existing(session: Session, numbers: list[str]) -> dict[str, dict[str, Any]]:
@@ -842,8 +905,10 @@ def _plan(
     resolver: UnitResolver,
     layout: Layout,
     report: ImportReport,
+    prefixes: tuple[str, ...],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split rows into inserts and updates (with their changed fields); count unchanged."""
+    """Split rows into inserts and updates (with their changed fields); count unchanged.
+    An address is parsed into its parts (duban.address) with the town's `prefixes`."""
     present = [f for f in PLATFORM_FIELDS if f in layout.fields]
     has_unit, has_address = "unit" in layout.fields, "address" in layout.fields
     inserts: list[dict[str, Any]] = []
@@ -852,11 +917,12 @@ def _plan(
         values = item.values
         old = existing.get(values["ticket_no"])
         if old is None:
-            inserts.append(_new_row(values, item.raw, resolver))
+            inserts.append(_new_row(values, item.raw, resolver, prefixes))
             continue
         new = {f: values[f] for f in present}
         if has_address and values["address"] != old["address"]:
             new["address_norm"] = normalize_address(values["address"])  # derived: only on change
+            new.update(address_columns(values["address"], prefixes))
         if has_unit:
             new["unit_raw"] = values["unit"]
             corrected = old["unit_id"] is not None and old["unit_id"] != resolver.resolve(
@@ -885,9 +951,12 @@ def _address_key(address: str) -> str:
     return normalize_address(address)
 
 
-def _new_row(values: dict[str, Any], raw: dict[str, str], resolver: UnitResolver) -> dict[str, Any]:
+def _new_row(
+    values: dict[str, Any], raw: dict[str, str], resolver: UnitResolver, prefixes: tuple[str, ...]
+) -> dict[str, Any]:
     unit_raw = values.get("unit", "")
     return {
+        **address_columns(values.get("address", ""), prefixes),
         "ticket_no": values["ticket_no"],
         "received_at": values["received_at"],
         "title": values.get("title", ""),
@@ -904,6 +973,10 @@ def _new_row(values: dict[str, Any], raw: dict[str, str], resolver: UnitResolver
         "callback_result": values.get("callback_result"),
         "resolved": values.get("resolved"),
         "city_supervised": values.get("city_supervised", False),
+        "first_contact": values.get("first_contact"),
+        "resolution": values.get("resolution"),
+        "finished_at": values.get("finished_at"),
+        "overdue": values.get("overdue"),
         "raw": raw,
     }
 

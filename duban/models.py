@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -31,10 +32,13 @@ from duban.enums import (
     AuditAction,
     CallbackResult,
     CaseStatus,
+    ChaseWay,
     DocumentKind,
+    ExtensionStatus,
     FeedbackReview,
     Level,
     Progress,
+    Resolution,
     Role,
     Scope,
     StepKind,
@@ -42,6 +46,7 @@ from duban.enums import (
     UnitKind,
     UnitRole,
 )
+from duban.text import fold_username
 
 
 class CodeEnum(TypeDecorator):
@@ -123,6 +128,10 @@ class Ticket(Tracked, table=True):
     title: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=300)
     address_norm: str = Field(default="", max_length=300, index=True)  # for grouping
+    # the address's parts (duban.address): road/estate, its key (+ numbers), the landmark
+    address_place: str = Field(default="", max_length=300)
+    address_key: str = Field(default="", max_length=300, index=True)
+    address_detail: str = Field(default="", max_length=300)
     content: str = text_field()
     category: str = Field(default="", max_length=100, index=True)
     caller: str = Field(default="", max_length=100)
@@ -134,6 +143,11 @@ class Ticket(Tracked, table=True):
     callback_result: CallbackResult | None = enum_field(CallbackResult, nullable=True, index=True)
     resolved: bool | None = Field(default=None)
     city_supervised: bool = Field(default=False, index=True)
+    # 热线考核 (duban.score): 是否先行联系, 办理结果, 办结时间, 是否逾期 (None: not in the export)
+    first_contact: bool | None = Field(default=None)
+    resolution: Resolution | None = enum_field(Resolution, nullable=True)
+    finished_at: NaiveDatetime | None = Field(default=None)
+    overdue: bool | None = Field(default=None)
     raw: dict[str, Any] = json_field(dict)  # columns the importer did not recognise
     # the center's own fields: never touched by a re-import
     notes: str = text_field()
@@ -204,6 +218,7 @@ class CandidateRun(SQLModel, table=True):
     similarity_percent: int  # the threshold the links were found with
     horizon_days: int  # tickets this many days apart were compared
     seconds: float = 0.0
+    match_stamp: str = Field(default="", max_length=64)  # prefixes, aliases, key-word minimum
 
 
 # --- 督办事项 -----------------------------------------------------------------------------
@@ -484,11 +499,111 @@ class Setting(SQLModel, table=True):
 # --- security hardening (issue 15) ---
 
 
+@event.listens_for(User, "before_insert")
+def _fold_username(_mapper: Any, _connection: Any, user: User) -> None:
+    """Every account row gets its folded name, however it was created."""
+    user.username_key = fold_username(user.username)
+
+
 # One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
 # several parallel first-start requests through.
 class SetupGuard(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=30)
     at: NaiveDatetime = Field(default_factory=now)
+
+
+# --- 热线考核 ---------------------------------------------------------------------------------
+
+
+# A deduction the center records by hand against a unit's 热线考核 (reason, points, who, when).
+class ScoreDeduction(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    day: date = Field(index=True)  # the day it counts for: it falls in the periods holding it
+    points: float
+    reason: str = text_field()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_by_name: str = Field(default="", max_length=100)
+
+
+# --- 标准地址 (duban.standard_address) --------------------------------------------------
+
+
+# A place as the center names it (标准地址): the address key every alias of it stands for.
+class StandardAddress(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300, index=True)  # an address key (duban.address)
+    note: str = Field(default="", max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# Another spelling (its address key) of a standard address, recorded by staff confirming
+# or splitting a 督办线索 group, or typed in the table; every later run reads it.
+class AddressAlias(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = Field(max_length=300, unique=True)  # an address key
+    standard_id: int = Field(foreign_key="standardaddress.id", index=True)
+    source: str = Field(default="", max_length=20)  # 确认 / 拆分 / 手工
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# --- 签收、催办、延期 (duban.chasing) -------------------------------------------------------
+
+
+# A unit's 签收 of a 督办单 or 现场协调督办通知: once per step, its timeliness frozen at signing.
+class StepReceipt(SQLModel, table=True):
+    step_id: int = Field(foreign_key="step.id", primary_key=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    signed_at: NaiveDatetime  # when the unit signed (for a paper unit: the time it reported)
+    on_behalf: bool = False  # recorded by the center for a unit that works on paper
+    due_at: date  # the last day of 及时签收 (issue day + the setting's working days)
+    on_time: bool
+    recorded_at: NaiveDatetime = Field(default_factory=now)
+    recorded_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# One 催办 of a step by the center: when, how, whom it reached; a written one prints a paper.
+class Chase(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    chased_on: date = Field(index=True)
+    way: ChaseWay = enum_field(ChaseWay)
+    reached: str = Field(default="", max_length=100)  # whom it reached (姓名/职务)
+    note: str = text_field()
+    due_at: date | None = None  # the step's deadline when chased (临期 or 逾期)
+    document_id: int | None = Field(default=None, foreign_key="document.id")
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# A unit's 延期申请 on a step: asked before the deadline, approved or refused by the center.
+class Extension(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    requested_on: date
+    workdays: int  # working days wanted
+    reason: str = text_field()
+    status: ExtensionStatus = enum_field(
+        ExtensionStatus, default=ExtensionStatus.PENDING, index=True
+    )
+    old_due_at: date  # the deadline when asked (kept after approval)
+    new_due_at: date | None = None  # the approved deadline
+    decided_on: date | None = None
+    decision_note: str = text_field()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# A unit's e-mail addresses for its to-do list (待办清单), separated by commas.
+class UnitMailbox(SQLModel, table=True):
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    addresses: str = Field(default="", max_length=500)
+    updated_at: NaiveDatetime = Field(default_factory=now)
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
 
 
 # --- 当天登记: task division (issue 14b) -------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from itertools import groupby
@@ -22,9 +22,10 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from duban import kpi
-from duban.assessment import Assessment, ScoringRules, assess, points
+from duban.assessment import Assessment, ScoringRules, assess, load_rules, points
+from duban.chasing import UnitFigures, unit_figures
 from duban.clock import cn_date, today
-from duban.documents import ImageSpec, register_document, render_kind
+from duban.documents import ImageSpec, case_by_no, register_document, render_kind
 from duban.enums import CaseStatus, DocumentKind, Level, Scope
 from duban.errors import ValidationError
 from duban.kpi import Kpis, Period, Selection
@@ -90,6 +91,8 @@ class WorkReport:
     referrals: list[ReferralLine]
     typical: list[CaseLine]
     assessment: Assessment
+    # 签收, 催办, 延期 per unit id (None: all units), from duban.chasing
+    chasing: dict[int | None, UnitFigures] = field(default_factory=dict)
 
     @property
     def period(self) -> Period:
@@ -121,6 +124,7 @@ def build_report(
         # The report prints each unit's totals, not the items behind them (those are on
         # the 报表 page and in its xlsx export): count them, don't list them.
         assessment=assess(session, sel, calendar=calendar, computed=figures, detail=False),
+        chasing=unit_figures(session, period, as_of=sel.as_of),
     )
 
 
@@ -412,8 +416,25 @@ def overview_text(report: WorkReport) -> str:
         f"期间受理工单 {o.tickets} 件，重复投诉率 {o.repeat_rate.percent()}，"
         f"回访满意率 {o.satisfaction_rate.percent()}（未回访不计入）；"
         f"召开专题会 {len(report.meetings)} 次，移交镇纪委监察办 {o.referrals} 件。",
+        chasing_text(report.chasing),
     ]
     return "".join(parts)
+
+
+def chasing_text(figures: dict[int | None, UnitFigures]) -> str:
+    """签收, 催办 and 延期 in one sentence, with the units that asked for extensions."""
+    t = figures.get(None) or UnitFigures(None)
+    asked = sorted(
+        (f for k, f in figures.items() if k is not None and f.extensions),
+        key=lambda f: (-f.extensions, f.unit_name),
+    )
+    units = "、".join(f"{f.unit_name} {f.extensions} 次" for f in asked)
+    return (
+        f"发出督办单、现场协调督办通知 {t.papers} 份，及时签收 {t.signed_on_time} 份，"
+        f"及时签收率 {t.sign_rate.percent()}；催办 {t.chases} 次；"
+        f"延期申请 {t.extensions} 件（批准 {t.extensions_approved} 件，"
+        f"不予批准 {t.extensions_refused} 件）" + (f"，其中{units}" if units else "") + "。"
+    )
 
 
 def kpi_cells(k: Kpis) -> dict[str, str]:
@@ -612,3 +633,66 @@ def render_work_report(
         folder="工作报告",
     )
     return ReportFile(doc.file_name, rendered.data, doc.id)
+
+
+# --- what 报表 and 领导驾驶舱 read: every unit's figures, for roles that see every unit -----
+
+
+def _require_reports(actor: Actor) -> None:
+    actor.require(Perm.VIEW_ALL, "查看报表")
+
+
+def report_figures(
+    session: Session,
+    actor: Actor,
+    sel: Selection,
+    calendar: Calendar | None = None,
+    *,
+    with_levels: bool = False,
+) -> kpi.KpiReport:
+    """The period's KPI figures, overall and per unit (`kpi.compute`)."""
+    _require_reports(actor)
+    return kpi.compute(session, sel, calendar, with_levels=with_levels)
+
+
+def report_months(session: Session, actor: Actor, sel: Selection) -> list[tuple[int, int, int]]:
+    """Cases opened per month of the selection (`kpi.cases_by_month`)."""
+    _require_reports(actor)
+    return kpi.cases_by_month(session, sel)
+
+
+def report_scores(
+    session: Session,
+    actor: Actor,
+    sel: Selection,
+    *,
+    calendar: Calendar | None = None,
+    computed: kpi.KpiReport | None = None,
+) -> Assessment:
+    """Every unit's 年度绩效考核 sheet over the selection (`assessment.assess`)."""
+    _require_reports(actor)
+    return assess(session, sel, calendar=calendar, computed=computed)
+
+
+def report_rules(session: Session, actor: Actor) -> ScoringRules:
+    """The scoring rules in force, shown beside the scores."""
+    _require_reports(actor)
+    return load_rules(session)
+
+
+def report_escalated(session: Session, actor: Actor, period: Period) -> list[CaseLine]:
+    """The period's escalated matters (`escalated_matters`)."""
+    _require_reports(actor)
+    return escalated_matters(session, period)
+
+
+def report_typical(session: Session, actor: Actor, period: Period) -> list[CaseLine]:
+    """The period's 典型案例 (`typical_cases`)."""
+    _require_reports(actor)
+    return typical_cases(session, period)
+
+
+def report_case(session: Session, actor: Actor, case_no: str) -> Case:
+    """A case by its 督办编号, to mark or unmark it as 典型案例."""
+    _require_reports(actor)
+    return case_by_no(session, case_no)

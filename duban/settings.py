@@ -46,11 +46,35 @@ DEFAULTS: dict[str, Any] = {
     "candidate_concentrated_window_days": 30,  # … within these last days
     "candidate_unsatisfied_min": 2,  # 不满意回访: 不满意 callbacks on one matter
     "candidate_similarity_percent": 60,  # near-identical content: bigram Jaccard ≥ this %
+    # 督办线索 (duban.analysis, duban.address): reworded complaints at one address key and of
+    # one category are one matter when they share at least this many key words …
+    "candidate_keyword_min": 1,
+    # … and the town's own address prefixes, stripped before addresses are compared
+    "address_prefixes": "上海市、上海、青浦区、赵巷镇",
     # platform statuses meaning the platform has handled a ticket (others count as open)
     "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
     # imported columns the importer did not recognise that unit and leader users may read
     # unmasked (duban.masking): every other such column is masked for them
     "raw_columns_safe": "",
+    # 热线考核 (duban.score, docs/KPI.md): weights and rules; the center edits them on 热线考核
+    "score_rules": {
+        "volume_weight": 5,  # 受理量得分 = weight × unit's tickets ÷ group's tickets
+        "contact_weight": 30,  # 先行联系得分 = weight × 是 ÷ (是 + 否)
+        "solve_weight": 20,  # 诉求解决得分 = weight × (实际解决 + w × 解释说明) ÷ (both)
+        "explained_credit": 1.0,  # w: how much a 解释说明 counts against a 实际解决
+        "satisfaction_weight": 40,  # 市民满意得分 = weight × (满意 + b × 基本满意) ÷ (three)
+        "basic_credit": 0.8,  # b: how much a 基本满意 counts against a 满意
+        "overdue_points": 1,  # 减分 per ticket with 是否逾期 = 是
+        "village_suffixes": "村委会、居委会、村、居委",  # a unit named so is ranked with 村居
+        "candidate_units": 3,  # 督办线索: the units losing the most points in the last month
+    },
+    # 签收与催办 (duban.chasing): 及时签收 within this many working days of issue
+    "sign_within_workdays": 1,
+    # sending each unit's to-do list (duban.chasing): empty host = not configured
+    "smtp_host": "",
+    "smtp_port": 25,
+    "smtp_security": "none",  # none | starttls | ssl
+    "smtp_sender": "",
 }
 
 
@@ -61,9 +85,12 @@ def get_setting(session: Session, key: str) -> Any:
     return copy.deepcopy(DEFAULTS[key]) if row is None else row.value
 
 
-def set_setting(session: Session, actor: Actor, key: str, value: Any) -> None:
-    """Change a setting (admins only), audited; the caller commits."""
-    actor.require(Perm.MANAGE_SETTINGS)
+def set_setting(
+    session: Session, actor: Actor, key: str, value: Any, *, perm: Perm = Perm.MANAGE_SETTINGS
+) -> None:
+    """Change a setting (admins only, or `perm` for a setting another role owns), audited;
+    the caller commits."""
+    actor.require(perm)
     if key not in DEFAULTS:
         raise ValidationError(f"未知的设置项：{key}")
     row = session.get(Setting, key)
@@ -92,6 +119,13 @@ LABELS: dict[str, str] = {
     "candidate_similarity_percent": "内容相似度阈值（%）",
     "platform_done_statuses": "平台“已处置”状态",
     "raw_columns_safe": "可对单位和领导显示的导入原始列（用、分隔，其余原始列脱敏）",
+    "candidate_keyword_min": "改写投诉：最少共同关键词数",
+    "address_prefixes": "地址前缀（省市、区、镇，用顿号分隔）",
+    "sign_within_workdays": "及时签收时限（工作日）",
+    "smtp_host": "邮件服务器地址",
+    "smtp_port": "邮件服务器端口",
+    "smtp_security": "加密方式",
+    "smtp_sender": "发件人地址",
 }
 RANGES: dict[str, tuple[int, int]] = {
     "idle_timeout_minutes": (5, 1440),
@@ -102,6 +136,9 @@ RANGES: dict[str, tuple[int, int]] = {
     "candidate_concentrated_window_days": (1, 3650),
     "candidate_unsatisfied_min": (1, 100),
     "candidate_similarity_percent": (30, 100),
+    "candidate_keyword_min": (1, 10),
+    "sign_within_workdays": (1, 10),
+    "smtp_port": (1, 65535),
 }
 REQUIRED = {"office_name", "case_no_prefix"}
 

@@ -47,6 +47,7 @@ from duban.meetings import match_rules
 from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.records import table_of
+from duban.standard_address import address_columns, address_prefixes
 from duban.text import normalize_address
 from duban.units import live_units
 
@@ -466,6 +467,9 @@ def _apply_edit(
     try:
         row = _live_for_edit(session, actor, edit.ticket_id)
         values = {k: v for k, v in values.items() if not k.startswith("_")}
+        if "address" in values and values["address"] != row.address:  # derived: the key too
+            values["address_norm"] = normalize_address(values["address"])
+            values.update(address_columns(values["address"], address_prefixes(session)))
         changes = records.apply_changes(
             session, actor, row, values, expected_version=edit.version, label=_label(row)
         )
@@ -482,6 +486,7 @@ def _add(session: Session, actor: Actor, values: dict[str, Any]) -> Ticket:
     ticket = Ticket(
         **values,
         address_norm=normalize_address(values.get("address", "")),
+        **address_columns(values.get("address", ""), address_prefixes(session)),
         unit_raw=unit_name,
         created_at=stamp,
         updated_at=stamp,

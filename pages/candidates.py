@@ -1,6 +1,8 @@
 """督办线索: groups of tickets proposed for supervision, per rule, each with the reason its
-tickets belong together; one click 立案 opens 新建督办 prefilled with the group
-(`st.session_state["case_new_prefill"]`). Groups already in an open case link to it instead.
+tickets belong together (address key, shared key words); one click 立案 opens 新建督办
+prefilled with the group (`st.session_state["case_new_prefill"]`). Groups already in an open
+case link to it instead. Staff confirm or split a group here, which records address aliases
+(标准地址) every later run reads; the 标准地址 table is edited here too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ from duban.analysis import (
 from duban.clock import cn_date, now, today
 from duban.permissions import Actor, Perm
 from duban.settings import LABELS, RANGES, get_setting, save_settings
+from duban.standard_address import (
+    PREFIXES_KEY,
+    confirm_same_place,
+    delete_standard_address,
+    list_standard_addresses,
+    recompute_address_parts,
+    save_standard_address,
+    split_places,
+)
 from ui.common import actor, engine, literal, user_action
 
 PAGE_SIZE = 30
@@ -77,7 +88,7 @@ def index_line(run: IndexRun) -> str:
 
 def threshold_form() -> None:
     """Admins tune the rules here, where their effect shows (saved as audited settings)."""
-    keys = [*SETTING_KEYS.values(), DONE_STATUSES_KEY]
+    keys = [*SETTING_KEYS.values(), DONE_STATUSES_KEY, PREFIXES_KEY]
     with Session(engine()) as session:
         current = {key: get_setting(session, key) for key in keys}
     with st.form("candidates_thresholds"):
@@ -93,9 +104,16 @@ def threshold_form() -> None:
             value=current[DONE_STATUSES_KEY],
             help="平台状态为其中之一的工单视为已处置（用顿号分隔）；其余状态视为仍在办理",
         )
+        values[PREFIXES_KEY] = st.text_input(
+            LABELS[PREFIXES_KEY],
+            value=current[PREFIXES_KEY],
+            help="比较地址前先去掉的省市、区、镇名称；修改后全部工单的地址重新解析",
+        )
         if st.form_submit_button("保存阈值"):
             with user_action(), Session(engine()) as session:
                 changed = save_settings(session, me, values)
+                if PREFIXES_KEY in changed:
+                    recompute_address_parts(session, me)
                 session.commit()
                 st.session_state["candidates_flash"] = (
                     "已保存：" + "、".join(LABELS[k] for k in changed) if changed else "没有修改"
@@ -147,6 +165,89 @@ if found is None:
 result: Candidates = found
 
 may_open = me.can(Perm.EDIT_CASES)
+may_edit = me.can(Perm.EDIT_TICKETS)
+
+
+def place_actions(group: Group) -> None:
+    """确认 / 拆分: the spellings staff merge become aliases of one 标准地址."""
+    left, right = st.columns([1, 3])
+    if left.button(
+        "确认同一地点",
+        key=f"candidates_confirm_{group.key}",
+        help="把本组工单的地址写法登记为同一个标准地址，此后每次分析都按它归并",
+    ):
+        with user_action(), Session(engine()) as session:
+            name = confirm_same_place(session, actor(), group.ticket_ids)
+            session.commit()
+            st.session_state["candidates_flash"] = f"已确认：本组地址登记为标准地址“{name}”"
+            st.rerun()
+    with right.popover("拆分…"):
+        nos = {t.ticket_no: t.id for t in group.tickets}
+        taken = st.multiselect(
+            "拆出不属于本组的工单",
+            list(nos),
+            key=f"candidates_split_pick_{group.key}",
+            placeholder="选择工单编号",
+        )
+        if st.button("拆分", key=f"candidates_split_{group.key}"):
+            with user_action(), Session(engine()) as session:
+                kept_ids = [i for no, i in nos.items() if no not in taken]
+                first, second = split_places(session, actor(), kept_ids, [nos[no] for no in taken])
+                session.commit()
+                st.session_state["candidates_flash"] = (
+                    f"已拆分：留下的登记为标准地址“{first}”，拆出的登记为“{second}”"
+                )
+                st.rerun()
+
+
+def standard_addresses() -> None:
+    """The 标准地址 table: each standard address with its aliases; add, change, delete."""
+    with Session(engine()) as session:
+        rows = list_standard_addresses(session)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "标准地址": [r.name for r in rows],
+                "别名": ["、".join(r.aliases) or "—" for r in rows],
+                "备注": [r.note or "—" for r in rows],
+            }
+        ),
+        hide_index=True,
+    )
+    if not may_edit:
+        return
+    by_name = {r.name: r for r in rows}
+    choice = st.selectbox("编辑", ["（新增标准地址）", *by_name], key="candidates_std_pick")
+    row = by_name.get(choice)
+    with st.form("candidates_std_form"):
+        name = st.text_input("标准地址", value=row.name if row else "", key="candidates_std_name")
+        aliases = st.text_area(
+            "别名（每行一个，按平台写法填写）",
+            value="\n".join(row.aliases) if row else "",
+            placeholder="例如：赵巷镇和睦家园三号楼",
+            key="candidates_std_aliases",
+        )
+        note = st.text_input("备注", value=row.note if row else "", key="candidates_std_note")
+        if st.form_submit_button("保存标准地址", key="candidates_std_save"):
+            with user_action(), Session(engine()) as session:
+                save_standard_address(
+                    session, me, name, aliases.splitlines(), note,
+                    standard_id=row.id if row else None,
+                    expected_version=row.version if row else None,
+                )  # fmt: skip
+                session.commit()
+                st.session_state["candidates_flash"] = "已保存标准地址"
+                st.rerun()
+    if row is not None and st.button("删除该标准地址", key="candidates_std_delete"):
+        with user_action(), Session(engine()) as session:
+            delete_standard_address(session, me, row.id, row.version)
+            session.commit()
+            st.session_state["candidates_flash"] = f"已删除标准地址“{row.name}”"
+            st.rerun()
+
+
+with st.expander("标准地址与别名"):
+    standard_addresses()
 
 
 def tickets_frame(group: Group) -> pd.DataFrame:
@@ -174,6 +275,10 @@ def show_group(group: Group) -> None:
         )
         st.markdown(f"**{literal(group.title)}** · {len(group.tickets)} 张工单 · {span}")
         st.markdown(literal(group.reason))
+        st.caption(
+            f"地址键：{literal(group.address_key or '—')} · 共同关键词："
+            f"{literal('、'.join(group.keywords) or '—')}"
+        )
         if group.proposed:
             if may_open and st.button("立案", key=f"candidates_open_{group.key}", type="primary"):
                 st.session_state["case_new_prefill"] = group.prefill()
@@ -190,6 +295,8 @@ def show_group(group: Group) -> None:
                     marked = mark_repeat_group(session, actor(), group)
                     session.commit()
                 st.success(f"已将 {marked} 张工单标记为重复件（组 {group.key}）")
+        if may_edit and len(group.tickets) > 1:
+            place_actions(group)
         if not group.proposed:
             st.caption("已在督办中：")
             for case_id, case_no in group.cases:

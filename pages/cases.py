@@ -18,7 +18,7 @@ from duban.enums import CaseStatus, FeedbackReview, Level, Progress, Scope, Step
 from duban.errors import ValidationError
 from duban.permissions import Actor, Perm
 from duban.units import live_units
-from ui import board_data
+from ui import board_data, chasing_data
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
@@ -84,9 +84,7 @@ def show_list() -> None:
         rows, total = cases.list_cases(
             session, me, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        eligible = {
-            e.case_id for e in cases.eligible_for_escalation(session, today(), [r.id for r in rows])
-        }
+        eligible = cases.escalation_eligible(session, me, [r.id for r in rows], today())
     st.caption(f"共 {total} 件，本页 {len(rows)} 件")
     if rows:
         frame = pd.DataFrame(
@@ -170,7 +168,7 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame, rules: list[meetings.RuleR
         + (f"　｜　办结：{cn_date(case.closed_at)}" if case.closed_at else "")
     )
     if d.eligibility is not None:
-        st.warning(f"符合提级条件：{d.eligibility.reason}（须人工确认后提级）")
+        st.warning(f"符合提级条件：{literal(d.eligibility.reason)}（须人工确认后提级）")
     if d.referrals:
         st.error(
             "已移交镇纪委监察办："
@@ -211,8 +209,11 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame, rules: list[meetings.RuleR
 
 def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
     st.subheader("督办环节")
+    chased = chasing_data.step_chasing(change_stamp(), d.case.id, me)  # 签收, 催办, 延期
     if not d.steps:
         st.caption("尚无环节")
+    else:
+        st.caption(f"催办次数：{sum(len(c.chases) for c in chased.values())}")
     for view in d.steps:
         step = view.step
         with st.container(border=True):
@@ -225,6 +226,8 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
             st.markdown(head)
             for label, value in _step_fields(step, view.responsible_unit_name, view.tasks):
                 st.markdown(f"- {label}：{literal(value)}")
+            for line in chasing_data.step_lines(chased[step.id]) if step.id in chased else []:
+                st.markdown(f"- {literal(line)}")
             for fb in view.feedback:
                 unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
                 flag = "合规" if fb.compliant else "不合规（未签字、未盖章或无扫描件）"
@@ -250,7 +253,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
                             key=f"cases_upload_{fb.id}",
                         )
                     else:
-                        st.caption(f"扫描件 {upload.original_name} 文件缺失")
+                        st.caption(f"扫描件 {literal(upload.original_name)} 文件缺失")
 
 
 def _step_fields(step, responsible: str, tasks: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -394,7 +397,7 @@ def form_feedback(d: CaseDetail) -> None:
             )  # fmt: skip
         else:
             unit_id = me.unit_id
-            st.markdown(f"反馈单位：{choices.get(unit_id, '')}")
+            st.markdown(f"反馈单位：{literal(choices.get(unit_id, ''))}")
         received, reason = None, ""
         if center:
             c1, c2 = st.columns([1, 2])
@@ -747,7 +750,7 @@ def form_report_up(d: CaseDetail) -> None:
 def form_escalate(d: CaseDetail) -> None:
     nxt = d.case.level.next()
     if d.eligibility is not None:
-        st.info(f"符合提级条件：{d.eligibility.reason}")
+        st.info(f"符合提级条件：{literal(d.eligibility.reason)}")
     else:
         st.warning("该事项目前不满足提级条件（未反馈“无进展”，也未逾期），如确需提级须写明理由。")
     with st.form("cases_f_escalate"):
@@ -859,6 +862,6 @@ if param:
     if param.isdigit():
         show_case(int(param))
     else:
-        st.error(f"督办事项编号无效：{param}")
+        st.error(f"督办事项编号无效：{literal(param)}")
 else:
     show_list()

@@ -524,6 +524,29 @@ def build_feedback_receipt() -> DocxDocument:
     return doc
 
 
+def build_chase_notice() -> DocxDocument:
+    """催办通知: a written chase of a step near or past its deadline, in the notices' form."""
+    doc = new_document("12345 市民服务热线督办催办通知")
+    title(doc, "12345 市民服务热线督办催办通知")
+    table = form_table(doc, [33, 54, 24, 45])
+    row = add_row(table)
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办编号", "{{ case_no }}", "催办次数", "第 {{ chase_count }} 次"), strict=True):  # fmt: skip
+        fill(cell, style, text)
+    labelled_row(table, "督办事项", "{{ case_title }}")
+    labelled_row(table, "承办单位", "{{ addressee }}")
+    row = add_row(table)
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办环节", "{{ step_kind }}", "发出日期", "{{ issued_at }}"), strict=True):  # fmt: skip
+        fill(cell, style, text)
+    row = add_row(table)
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("反馈期限", "{{ due_at }}", "办理状态", "{{ chase_status }}"), strict=True):  # fmt: skip
+        fill(cell, style, text)
+    labelled_row(table, "催办要求", "{{ chase_note }}", height_mm=40, top=True)
+    blank(doc, NOTE)
+    para(doc, NOTE, "请于收到本通知后抓紧落实，将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）。")  # fmt: skip
+    signature(doc)
+    return doc
+
+
 REPORT_LABEL = "统计表标题"
 REPORT_NUMBER = "统计表数字"
 REPORT_TEXT = "统计表文字"
@@ -638,6 +661,7 @@ BUILDERS: dict[str, Callable[[], DocxDocument]] = {
     "meeting-minutes": build_meeting_minutes,
     "feedback-receipt": build_feedback_receipt,
     "work-report": build_work_report,
+    "chase-notice": build_chase_notice,
 }
 """Template file stem (= the DocumentKind code) → its builder."""
 

@@ -18,6 +18,7 @@ import pytest
 from sqlmodel import Session, select
 
 from duban import analysis
+from duban.address import parse_address
 from duban.analysis import (
     Rule,
     bigrams,
@@ -33,6 +34,7 @@ from duban.analysis import (
 from duban.cli import main
 from duban.enums import CallbackResult, CaseStatus, Role
 from duban.errors import PermissionDenied, ValidationError
+from duban.keywords import key_words
 from duban.models import AuditLog, Ticket
 from duban.permissions import SYSTEM, Actor
 from duban.records import apply_changes, restore, soft_delete
@@ -96,12 +98,17 @@ def test_a_repeat_cluster_with_different_wording_is_one_group(session, repeat_cl
 def test_a_group_says_why_its_tickets_belong_together(session, repeat_cluster):
     group = only(session, Rule.REPEATED)
     assert group.shared_addresses == (("示例镇和睦家园12号楼", 2),)
-    assert [(s.ticket_a, s.ticket_b) for s in group.similar] == [("R1", "R3")]
+    # R1 and R3 near-identical; R1 and R2 reworded, sharing key words at one address key
+    assert [(s.ticket_a, s.ticket_b) for s in group.similar] == [("R1", "R3"), ("R1", "R2")]
     assert group.similar[0].score == pytest.approx(0.74, abs=0.01)
     assert group.reason.startswith(
         "近 90 天内同一事项投诉 3 次；最近一次（2024年6月10日）回访“无记录”"
     )
-    assert "同一地址“示例镇和睦家园12号楼”（2 张）" in group.reason
+    assert group.address_key == "示例镇和睦家园12幢"
+    assert "地址键“示例镇和睦家园12幢”（2 张）" in group.reason
+    assert {"电梯", "老人", "困难"} <= set(group.keywords)
+    assert "共同关键词：" in group.reason and "电梯" in group.reason
+    assert "同一来电号码在同一地址来电 2 次" in group.reason
     assert "工单 R1 与 R3 内容相似度 0.74" in group.reason
     assert group.callers == 1
 
@@ -326,10 +333,12 @@ def test_text_is_compared_without_punctuation_or_width():
 
 
 def all_pairs_components(
-    addresses: list[str], contents: list[str], categories: list[str]
+    addresses: list[str], contents: list[str], categories: list[str], phones: list[str]
 ) -> list[list[int]]:
     """The definition, literally: components of `same_matter` over every pair."""
-    sets = [bigrams(normalize_text(c)) for c in contents]
+    texts = [normalize_text(c) for c in contents]
+    sets = [bigrams(t) for t in texts]
+    words = [key_words(t, a) for t, a in zip(texts, addresses, strict=True)]
     parent = list(range(len(addresses)))
 
     def find(x: int) -> int:
@@ -340,31 +349,32 @@ def all_pairs_components(
     for i in range(len(addresses)):
         for j in range(i + 1, len(addresses)):
             score = jaccard(sets[i], sets[j])
-            if same_matter(addresses[i], addresses[j], score, 0.6, categories[i], categories[j]):
+            caller = len(phones[i]) >= 7 and phones[i] == phones[j]
+            if same_matter(addresses[i], addresses[j], score, 0.6, categories[i], categories[j],
+                           shared=len(words[i] & words[j]), no_text=not texts[i] and not texts[j],
+                           same_caller=caller):  # fmt: skip
                 parent[find(j)] = find(i)
     roots = {find(i) for i in range(len(addresses))}
     return sorted(sorted(k for k in range(len(addresses)) if find(k) == r) for r in roots)
 
 
 def test_the_index_finds_exactly_the_matters_of_all_pairs():
-    """The indexed grouping equals the connected components of `same_matter` over all pairs."""
+    """The indexed grouping equals the connected components of `same_matter` over all pairs:
+    near-identical texts, shared key words of one category, one caller at one address."""
     rng = random.Random(3)
-    places = [
-        "示例镇和平路12号",
-        "和平路12号",
-        "示例镇和平路",
-        "示例镇和平路120号",
-        "",
-        "示例镇和睦家园",
-    ]
-    words = ["路灯不亮", "路灯坏了不亮", "夜间施工噪声扰民", "夜间施工噪声很大扰民", "积水", ""]
-    for _ in range(30):
-        n = rng.randrange(2, 25)
-        addresses = [normalize_address(rng.choice(places)) for _ in range(n)]
+    places = ["和平路12号", "示例镇和平路12号", "和平路", "和平路120号", "", "和睦家园"]
+    words = ["路灯不亮", "路灯坏了不亮", "夜间施工噪声扰民", "夜间施工噪声很大扰民", "积水",
+             "门口垃圾没人收", "垃圾堆放多日", ""]  # fmt: skip
+    for _ in range(40):
+        n = rng.randrange(2, 30)
+        addresses = [parse_address(rng.choice(places)).key for _ in range(n)]
         contents = [rng.choice(words) + rng.choice(["", "，请处理", "！"]) for _ in range(n)]
         categories = [rng.choice(["", "市容环境", "噪声扰民"]) for _ in range(n)]
-        found = sorted(m.members for m in group_matters(addresses, contents, 60, categories))
-        assert found == all_pairs_components(addresses, contents, categories)
+        phones = [rng.choice(["", "13800000001", "13800000002", "110"]) for _ in range(n)]
+        found = sorted(
+            m.members for m in group_matters(addresses, contents, 60, categories, phones=phones)
+        )
+        assert found == all_pairs_components(addresses, contents, categories, phones)
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -509,7 +519,7 @@ def test_incremental_runs_equal_full_runs_as_tickets_arrive_change_and_go(sessio
     session.commit()
     mine = incremental_and_full(session)
     assert ("R1", "R3", "R4") not in nos(mine, Rule.REPEATED)
-    ticket(session, "R5", "2024-06-25", "和睦家园12号楼东单元", ELEVATOR + "，已经反映过多次！",
+    ticket(session, "R5", "2024-06-25", "新和睦家园12号楼", ELEVATOR + "，已经反映过多次！",
            platform_status="处理中")  # fmt: skip
     session.commit()
     mine = incremental_and_full(session)
@@ -683,3 +693,22 @@ def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):
         as_of = AS_OF - timedelta(days=rng.choice([0, 0, 0, 15, 45]))
         mine = incremental_and_full(session, as_of)
         assert mine.groups, f"step {step}: nothing to compare"
+
+
+def test_candidates_reach_a_leader_with_callers_masked_and_refuse_a_unit_user(session):
+    """The groups span every unit: a unit user is refused; a leader without contact rights
+    sees callers, phones and numbers inside the content masked (the analysis masks, not
+    the page)."""
+    for no, day in (("M1", "2024-06-10"), ("M2", "2024-06-12"), ("M3", "2024-06-14")):
+        ticket(session, no, day, "示例镇和睦家园12号楼302室", ELEVATOR + "，回电13812345678",
+               caller="张先生", phone="13812345678", platform_status="处理中")  # fmt: skip
+    session.commit()
+    leader = Actor(user_id=None, username="领导", role=Role.LEADER)
+    group = find_candidates(session, leader, AS_OF).by_rule(Rule.REPEATED)[0]
+    assert {(t.caller, t.phone) for t in group.tickets} == {("张**", "138****5678")}
+    assert all("13812345678" not in t.content for t in group.tickets)
+    staff = find_candidates(session, SYSTEM, AS_OF).by_rule(Rule.REPEATED)[0]
+    assert {(t.caller, t.phone) for t in staff.tickets} == {("张先生", "13812345678")}
+    clerk = Actor(user_id=None, username="联络员", role=Role.UNIT, unit_id=1)
+    with pytest.raises(PermissionDenied, match="查看督办线索"):
+        find_candidates(session, clerk, AS_OF)

@@ -69,3 +69,32 @@ def test_an_admin_may_rebuild_the_index(cluster):
     assert "全部重新建立" in index_lines(at)[0]
     assert not [b for b in open_page(CLERK, "pages/candidates.py").button
                 if b.key == "candidates_rebuild"]  # fmt: skip
+
+
+def test_each_group_shows_its_address_key_and_shared_key_words(cluster):
+    at = open_page(CLERK, "pages/candidates.py")
+    captions = [c.value for c in at.caption if c.value.startswith("地址键：")]
+    (caption,) = captions
+    assert caption.startswith("地址键：示例镇和睦家园12幢 · 共同关键词：")
+    assert {"电梯", "故障", "停运"} <= set(caption.split("：")[-1].split("、"))
+
+
+def test_the_center_edits_the_standard_address_table(engine, cluster):
+    """标准地址与别名: typed as the platform writes them, kept as address keys; the next
+    analysis reads the alias."""
+    with Session(engine) as s:
+        complaint(s, "R9", 2)
+        s.commit()
+    at = open_page(CLERK, "pages/candidates.py")
+    at.text_input(key="candidates_std_name").input("赵巷镇 和睦家园十二号楼")
+    at.text_area(key="candidates_std_aliases").input("示例镇和睦家园12号楼\n")
+    at.text_input(key="candidates_std_note").input("物业：和睦物业")
+    at.button(key="candidates_std_save").click().run()
+    assert not at.exception
+    assert at.success[0].value == "已保存标准地址"
+    table = next(d for d in at.dataframe if "标准地址" in d.value.columns)
+    assert table.value.to_dict("records") == [
+        {"标准地址": "和睦家园12幢", "别名": "示例镇和睦家园12幢", "备注": "物业：和睦物业"}
+    ]
+    captions = [c.value for c in at.caption if c.value.startswith("地址键：")]
+    assert captions and captions[0].startswith("地址键：和睦家园12幢")

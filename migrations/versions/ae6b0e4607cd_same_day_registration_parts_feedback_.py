@@ -3,7 +3,7 @@
 Feedback stored before this revision was accepted under the old rules: it becomes 已核验.
 
 Revision ID: ae6b0e4607cd
-Revises: 5e6b0c1d2a15
+Revises: bf00c5cc93c3
 Create Date: 2026-12-01 21:35:46.578412
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = "ae6b0e4607cd"
-down_revision: str | None = "5e6b0c1d2a15"
+down_revision: str | None = "bf00c5cc93c3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
