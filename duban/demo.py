@@ -366,7 +366,20 @@ def _spec(
 # --- supervision cases, run through the workflow -------------------------------------------
 
 DEMO_ACTOR = Actor(user_id=None, username="演示数据", role=Role.ADMIN)
-DEMO_SCAN = b"%PDF-1.4\n% demo scan of a signed and stamped reply\n%%EOF\n"
+
+
+def demo_scan() -> bytes:
+    """A blank one-page PDF standing for the signed and stamped reply (uploads are checked
+    by structure, so it is a real PDF)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(buffer, "PDF")
+    return buffer.getvalue()
+
+
 Scenario = Callable[["DemoCases", date, list[Ticket], int, list[int]], Case]
 
 # (category, name, keywords, address pattern, department, handling path) — 专题会 decisions
@@ -499,7 +512,7 @@ class DemoCases:
             Progress.SOME: "已约谈责任方，整改方案已制定，正在落实中。",
             Progress.NONE: "涉及多个部门职责，本单位无法单独处置，暂无进展。",
         }
-        scan = uploads.store_upload(self.s, DEMO_ACTOR, name="书面反馈扫描件.pdf", data=DEMO_SCAN)
+        scan = uploads.store_upload(self.s, DEMO_ACTOR, name="书面反馈扫描件.pdf", data=demo_scan())
         cases.register_feedback(
             self.s, DEMO_ACTOR, self.step(case).id, received_at=day, text=texts[progress],  # type: ignore[arg-type]  # ids are set: these rows were flushed
             signed=True, stamped=compliant, progress=progress, upload_id=scan.id,

@@ -16,7 +16,7 @@ from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope
 from duban.errors import PermissionDenied
 from duban.models import AuditLog, Document, Feedback, Step
 from duban.permissions import SYSTEM, Actor
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 from tests.helpers import APP, open_page
 
 ADMIN = Actor(None, "admin", Role.ADMIN)
@@ -191,7 +191,7 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
     )  # fmt: skip
     session.commit()
     form = cases.latest_handling_step(session, case.id)
-    scan = uploads.store_upload(session, eco, name="回执.pdf", data=b"%PDF-1.4\n%%EOF\n").id
+    scan = uploads.store_upload(session, eco, name="回执.pdf", data=sample_file("pdf")).id
     with patch.object(cases, "today", return_value=date(2024, 3, 8)):  # the unit submits then
         reply = cases.register_feedback(
             session, eco, form.id, text="施工方拒不配合", signed=True, stamped=True,

@@ -59,9 +59,9 @@ from duban.permissions import SYSTEM, Actor, Perm
 from duban.settings import set_setting
 from duban.uploads import store_upload
 from duban.workdays import set_year_schedule
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
-SCAN = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+SCAN = sample_file("pdf")
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
 LEADER = Actor(user_id=None, username="leader", role=Role.LEADER)
 
@@ -159,8 +159,7 @@ def feedback(
     `confirm=False`.
     """
     if scan and "upload_id" not in kw:
-        data = SCAN + actor.username.encode()  # each account its own scan
-        kw["upload_id"] = store_upload(session, actor, name="回执.pdf", data=data).id
+        kw["upload_id"] = store_upload(session, actor, name="回执.pdf", data=SCAN).id
     center = actor.can(Perm.EDIT_CASES)
     if center:
         kw.setdefault("date_reason", "纸质反馈邮寄收到")
@@ -1048,7 +1047,10 @@ def test_the_timeline_shows_steps_feedback_state_changes_edits_and_documents(ses
     detail = [e.detail for e in entries]
     assert detail[0] == "确定督办事项 赵巷督〔2024〕第001号（书面督办）"
     assert detail[1] == "派送《12345市民服务热线督办单》，截止2024年3月11日"
-    assert detail[2] == "登记书面反馈：无进展，合规"
+    assert detail[2] == (
+        "登记书面反馈（收到日期2024年3月8日）：无进展，合规；收到日期说明：纸质反馈邮寄收到；"
+        "城运中心登记，已核验"
+    )
     assert detail[4] == "事由：夜间施工噪声扰民 → 工地夜间噪声"
     assert "状态：书面督办 → 现场协调督办" in detail[7]
     assert detail[8] == "督办单.docx"
@@ -1169,7 +1171,7 @@ def test_a_unit_cannot_backdate_feedback_even_through_the_service(session, town)
     case = open_written(session, town)
     step = current_step(session, case)
     unit = town.unit_user(town.dept)
-    scan = store_upload(session, unit, name="回执.pdf", data=SCAN + b"unit")
+    scan = store_upload(session, unit, name="回执.pdf", data=SCAN)
     call = {
         "text": "已处置",
         "signed": True,

@@ -40,10 +40,10 @@ from duban.models import CaseUnit, Referral, Step
 from duban.permissions import SYSTEM
 from duban.uploads import store_upload
 from duban.workdays import Calendar, set_year_schedule
-from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
+from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit, sample_file
 
 MARCH = Period.month(2024, 3)
-SCAN = b"%PDF-1.4\n%%EOF\n"
+SCAN = sample_file("pdf")
 
 
 def march(as_of: date = date(2024, 4, 15), **kw) -> Selection:

@@ -15,9 +15,10 @@ from duban.db import make_engine
 from duban.enums import CaseStatus, FeedbackReview, Level, StepKind
 from duban.models import Case, CaseTicket, Feedback, RoutingRule, Step, Ticket, Unit
 from tests.e2e.conftest import ARTIFACTS, login, new_context, open_app, settle
+from tests.factories import sample_file
 
 pytestmark = pytest.mark.e2e
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = sample_file("pdf")
 UNIT = "镇城管中队"
 CLERK = ("clerk14b", "e2e-clerk-password", "王督办")  # 城运中心
 HANDLER = ("unit14b", "e2e-handler-password", "李承办")  # the unit's user
