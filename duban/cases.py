@@ -16,6 +16,7 @@ Services leave the commit to the caller (ARCHITECTURE.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from duban.clock import cn_date, cn_due, now, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
+    FeedbackReview,
     LabeledEnum,
     Level,
     Progress,
@@ -49,6 +51,7 @@ from duban.models import (
     Feedback,
     Meeting,
     MeetingCase,
+    NoticeTask,
     Referral,
     Step,
     Ticket,
@@ -111,6 +114,9 @@ class Action(LabeledEnum):
     SPECIAL_REPORT = ("special_report", "工作专报")
     ISSUE_HANDLING = ("issue_handling", "提级办理")
     FEEDBACK = ("feedback", "登记书面反馈")
+    CONFIRM_FEEDBACK = ("confirm_feedback", "核验书面反馈")
+    RETURN_FEEDBACK = ("return_feedback", "退回书面反馈")
+    CORRECT_FEEDBACK_DATE = ("correct_feedback_date", "更正反馈收到日期")
     VERIFY = ("verify", "跟踪核实")
     REPORT_UP = ("report_up", "上报区领导")
     ESCALATE = ("escalate", "提级")
@@ -144,6 +150,7 @@ class Ctx:
     unit_id: int | None = None
     eligibility: Eligibility | None = None
     done_feedback: Feedback | None = None
+    feedback: Feedback | None = None  # the feedback a review acts on
     result_text: str = ""
     note: str = ""  # what the audit row of a state change says (defaults to the reason)
 
@@ -271,6 +278,13 @@ def _result_text(c: Ctx) -> str | None:
     return None if c.result_text.strip() else "请填写督办情况（办结结果）"
 
 
+def _feedback_pending(c: Ctx) -> str | None:
+    assert c.feedback is not None
+    if c.feedback.review == FeedbackReview.PENDING:
+        return None
+    return f"该书面反馈{c.feedback.review.label}，不能再核验或更正"
+
+
 def _reason(c: Ctx) -> str | None:
     return None if c.reason.strip() else "请写明理由"
 
@@ -308,6 +322,7 @@ DONE_FEEDBACK = Guard("最新办理环节收到合规的“已办结”反馈", 
 VERIFY_AFTER_FEEDBACK = Guard("核实日期不早于反馈日期", _verify_after_feedback)
 VERIFIED = Guard("城运中心已跟踪核实", _verified)
 RESULT_TEXT = Guard("填写督办情况", _result_text)
+FEEDBACK_PENDING = Guard("反馈待核验", _feedback_pending)
 REASON = Guard("写明理由", _reason)
 AFTER_CLOSING = Guard("日期不早于办结日期", _not_before_closing)
 
@@ -354,6 +369,17 @@ TRANSITIONS: tuple[Transition, ...] = (
         for t in (
             _stay(s, Action.EDIT, CENTER),
             _stay(s, Action.FEEDBACK, UNIT, *FEEDBACK_GUARDS),
+            _stay(s, Action.CONFIRM_FEEDBACK, CENTER, FEEDBACK_PENDING),
+            _stay(s, Action.RETURN_FEEDBACK, CENTER, FEEDBACK_PENDING, REASON),
+            _stay(
+                s,
+                Action.CORRECT_FEEDBACK_DATE,
+                CENTER,
+                FEEDBACK_PENDING,
+                REASON,
+                AFTER_STEP_ISSUE,
+                NOT_FUTURE,
+            ),
             _stay(s, Action.LEADER_INSTRUCTION, LEADER_OR_CENTER, AFTER_OPENING, NOT_FUTURE),
             _stay(s, Action.VERIFY, CENTER, DONE_FEEDBACK, VERIFY_AFTER_FEEDBACK, NOT_FUTURE),
             Transition(
@@ -566,7 +592,7 @@ def latest_handling_step(session: Session, case_id: int) -> Step | None:
 
 
 def closing_feedback(session: Session, step: Step) -> Feedback | None:
-    """The compliant feedback of the answering unit that closed the step, if any."""
+    """The confirmed, compliant feedback of the answering unit that closed the step, if any."""
     if step.status != StepStatus.CLOSED or step.kind not in HANDLING_KINDS:
         return None
     return session.exec(
@@ -575,6 +601,7 @@ def closing_feedback(session: Session, step: Step) -> Feedback | None:
             col(Feedback.step_id) == step.id,
             col(Feedback.unit_id) == answering_unit_id(step),
             col(Feedback.compliant).is_(True),
+            col(Feedback.review) == FeedbackReview.CONFIRMED,
             col(Feedback.deleted_at).is_(None),
         )
         .order_by(col(Feedback.id).desc())
@@ -630,8 +657,9 @@ def eligible_for_escalation(
     """Cases that may go up one level today (the seed: 经…仍未有处置进展的，纳入提级办理范围).
 
     A case is eligible when its current step (the latest handling step at its level) has
-    feedback from the answering unit judged 无进展, or the step is past due and still open,
-    i.e. without compliant feedback (compliant feedback closes the step). Closed, deleted
+    confirmed feedback from the answering unit judged 无进展, or the step is past due and still
+    open, i.e. without confirmed compliant feedback (only that closes the step); feedback
+    still 待核验 or returned does not count. Closed, deleted
     and already-escalated cases are never eligible. One query, whatever the number of cases.
     """
     ids = None if case_ids is None else sorted(set(case_ids))
@@ -648,6 +676,7 @@ def eligible_for_escalation(
             .where(
                 col(Feedback.step_id) == col(Step.id),
                 col(Feedback.unit_id) == answering,
+                col(Feedback.review) == FeedbackReview.CONFIRMED,
                 col(Feedback.deleted_at).is_(None),
             )
             .order_by(col(Feedback.id).desc())
@@ -761,7 +790,7 @@ def open_case(
     session: Session,
     actor: Actor,
     *,
-    scope: Scope | str,
+    scope: Scope | str | None,
     lead_unit_id: int,
     related_info: str,
     opinion: str,
@@ -783,6 +812,8 @@ def open_case(
     with the reason recorded.
     """
     actor.require(Perm.EDIT_CASES, "确定督办事项")
+    if not scope:
+        raise ValidationError("请选择协调督办范围")
     try:
         scope = Scope(scope)
     except ValueError as exc:
@@ -1002,34 +1033,92 @@ def issue_onsite_notice(
 
 
 def register_notice_receipt(
-    session: Session, actor: Actor, step_id: int, *, registered_at: datetime | None = None
+    session: Session,
+    actor: Actor,
+    step_id: int,
+    *,
+    reported_to: str,
+    tasks: Sequence[tuple[int, str]],
+    venue_ready: bool,
+    venue: str = "",
+    registered_at: datetime | None = None,
 ) -> Step:
-    """The unit's same-day registration of the notice (§三(二)2: 应在当天进行登记).
+    """当天登记 (§三(二)2): on receiving the notice the unit registers it the same day, reports
+    to its main leader (`reported_to`), divides the tasks by responsibility (`tasks`: unit id
+    and task, one line each) and prepares the meeting venue (`venue_ready`, `venue`).
 
-    A registration after the notice day is kept and flagged (`registration_late`).
+    A unit user registers at the server's time; the center may record a registration made
+    by phone at its real time. A registration after the notice day is kept and flagged
+    (`registration_late`).
     """
     step, case = _get_step(session, actor, step_id)
-    when = registered_at or now()
+    moment = now()
+    if not actor.can(Perm.EDIT_CASES):
+        if registered_at is not None and registered_at.date() != moment.date():
+            raise PermissionDenied("承办单位的登记时间以提交时间为准，不能填写其他日期")
+        registered_at = None
+    when = registered_at or moment
+    if when > moment:
+        raise ValidationError(f"登记时间 {when:%Y-%m-%d %H:%M} 晚于现在")
+    reported_to = _required(reported_to, "报告的主要领导")
+    lines = [(unit_id, _text(task)) for unit_id, task in tasks if unit_id or _text(task)]
+    if not lines:
+        raise ValidationError("请按职责范围分解任务（至少一个单位及其任务）")
+    names = []
+    for row, (unit_id, task) in enumerate(lines, start=1):
+        unit = _get_unit(session, unit_id, f"任务分解第 {row} 行的单位")
+        if not task:
+            raise ValidationError(f"任务分解第 {row} 行（{unit.name}）：请填写任务")
+        names.append(unit.name)
+    venue = _text(venue)
+    if venue_ready and not venue:
+        raise ValidationError("已落实会议场所时请填写场所")
     ctx = Ctx(session, actor, case, when.date(), step=step)
 
     def apply() -> Step:
-        step.registered_at = when
-        _touch(step, actor)
-        session.add(step)
-        late = registration_late(step)
-        audit.record(
+        late = when.date() > step.issued_at
+        division = "；".join(f"{n}：{t}" for n, (_, t) in zip(names, lines, strict=True))
+        place = (
+            f"已落实（{venue}）" if venue_ready else "未落实" + (f"（{venue}）" if venue else "")
+        )
+        apply_changes(
             session,
             actor,
-            AuditAction.UPDATE,
-            "step",
-            step.id,
-            field="registered_at",
-            new=when,
-            note="承办单位登记收到现场协调督办通知" + ("（晚于通知当天）" if late else ""),
+            step,
+            {
+                "registered_at": when,
+                "reported_to": reported_to,
+                "venue_ready": bool(venue_ready),
+                "venue": venue,
+            },
+            expected_version=None,
+            label="现场协调督办通知",
+            note="登记收到现场协调督办通知"
+            + ("（晚于通知当天）" if late else "（当天）")
+            + f"，已报告主要领导{reported_to}；任务分解：{division}；会议场所{place}",
         )
+        for unit_id, task in lines:
+            row = NoticeTask(step_id=step.id, unit_id=unit_id, task=task, created_by=actor.user_id)  # type: ignore[arg-type]
+            insert(session, actor, row, new=task, note="现场协调督办任务分解")
         return step
 
     return _transition(ctx, Action.REGISTER_NOTICE, case_state(case), apply)
+
+
+def notice_tasks(session: Session, step_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """The task division of each registered notice: step id → [(unit name, task)]."""
+    if not step_ids:
+        return {}
+    rows = session.exec(
+        select(NoticeTask.step_id, Unit.name, NoticeTask.task)
+        .join(Unit, col(Unit.id) == col(NoticeTask.unit_id))
+        .where(col(NoticeTask.step_id).in_(step_ids))
+        .order_by(col(NoticeTask.id))
+    ).all()
+    found: dict[int, list[tuple[str, str]]] = {}
+    for step_id, name, task in rows:
+        found.setdefault(step_id, []).append((name, task))
+    return found
 
 
 def record_site_visit(
@@ -1244,9 +1333,10 @@ def report_up(
 # --- feedback ---------------------------------------------------------------------------
 
 
-def feedback_compliant(signed: bool, stamped: bool) -> bool:
-    """书面反馈 is 合规 only 由单位主要领导签字并加盖单位公章 (§三(一)2): both."""
-    return bool(signed and stamped)
+def feedback_compliant(signed: bool, stamped: bool, scanned: bool) -> bool:
+    """书面反馈 is 合规 only 由单位主要领导签字并加盖单位公章 (§三(一)2), and the center can see
+    both only on the attached scan: all three."""
+    return bool(signed and stamped and scanned)
 
 
 def answered_on_time(received: date, due: date | None) -> bool | None:
@@ -1259,22 +1349,28 @@ def register_feedback(
     actor: Actor,
     step_id: int,
     *,
-    received_at: date,
     text: str,
     signed: bool,
     stamped: bool,
-    progress: Progress | str,
+    progress: Progress | str | None,
+    received_at: date | None = None,
+    date_reason: str = "",
     unit_id: int | None = None,
     upload_id: int | None = None,
 ) -> Feedback:
-    """书面反馈 (§三(一)2): 由单位主要领导签字并加盖单位公章.
+    """书面反馈 (§三(一)2): 由单位主要领导签字并加盖单位公章 — and the center can trust it.
 
-    Feedback without both signature and stamp is recorded but 不合规 and leaves the step
-    open. Compliant feedback of the answering unit closes the step and freezes its outcome
-    (closed_at, on_time, margin in working days) for the reports; a co-unit's feedback is
-    recorded beside it. A unit user registers only for their own unit.
+    收到日期 of a unit user is the server's date of submission: a unit cannot pass another
+    date. The center records paper feedback at its real date, with a reason when that is not
+    today. 签字/盖章 count (合规) only with the scan attached. Feedback a unit enters is 待核验
+    until the center confirms it (`confirm_feedback`); feedback the center enters is
+    confirmed at once. Only confirmed, compliant feedback of the answering unit closes the
+    step and freezes its outcome (closed_at, on_time, margin in working days); anything
+    else is recorded beside it. A unit user registers only for their own unit.
     """
     step, case = _get_step(session, actor, step_id)
+    if not progress:
+        raise ValidationError("请选择处置进展")
     try:
         progress = Progress(progress)
     except ValueError as exc:
@@ -1283,6 +1379,8 @@ def register_feedback(
         if unit_id is not None and unit_id != actor.unit_id:
             raise PermissionDenied(f"当前账号（{actor.username}）只能登记本单位的反馈")
         unit_id = actor.unit_id
+    received_at, date_reason = _feedback_date(actor, received_at, date_reason)
+    center = actor.can(Perm.EDIT_CASES)
     unit_id = unit_id or answering_unit_id(step)
     text = _required(text, "反馈内容")
     if upload_id is not None:
@@ -1290,7 +1388,8 @@ def register_feedback(
     ctx = Ctx(session, actor, case, received_at, step=step, unit_id=unit_id)
 
     def apply() -> Feedback:
-        compliant = feedback_compliant(signed, stamped)
+        scanned = upload_id is not None
+        compliant = feedback_compliant(signed, stamped, scanned)
         feedback = Feedback(
             step_id=step.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             unit_id=unit_id,
@@ -1302,19 +1401,191 @@ def register_feedback(
             on_time=answered_on_time(received_at, step.due_at),
             progress=progress,
             upload_id=upload_id,
+            review=FeedbackReview.CONFIRMED if center else FeedbackReview.PENDING,
+            reviewed_at=now() if center else None,
+            reviewed_by=actor.user_id if center else None,
+            date_reason=date_reason,
             created_by=actor.user_id,
             updated_by=actor.user_id,
         )
-        missing = [w for w, ok in (("主要领导签字", signed), ("加盖公章", stamped)) if not ok]
-        note = f"登记书面反馈：{progress.label}，" + (
-            "合规" if compliant else f"不合规（缺{'、'.join(missing)}），环节未关闭"
+        missing = [
+            w
+            for w, ok in (("主要领导签字", signed), ("加盖公章", stamped), ("扫描件", scanned))
+            if not ok
+        ]
+        note = f"登记书面反馈（收到日期{cn_date(received_at)}）：{progress.label}，" + (
+            "合规" if compliant else f"不合规（缺{'、'.join(missing)}）"
         )
+        if date_reason:
+            note += f"；收到日期说明：{date_reason}"
+        note += "；城运中心登记，已核验" if center else "；待城运中心核验"
         insert(session, actor, feedback, new=progress.label, note=note)
-        if compliant and unit_id == answering_unit_id(step):
-            _freeze_outcome(session, actor, step, received_at)
+        if center:
+            _close_if_answered(session, actor, step, feedback)
         return feedback
 
     return _transition(ctx, Action.FEEDBACK, case_state(case), apply)
+
+
+def _feedback_date(actor: Actor, received_at: date | None, reason: str) -> tuple[date, str]:
+    """收到日期: the day of submission for a unit (never another date); for the center the
+    date the paper arrived, with a reason when that is not today."""
+    day = today()
+    reason = _text(reason)
+    if not actor.can(Perm.EDIT_CASES):
+        if received_at is not None and received_at != day:
+            raise PermissionDenied(
+                f"承办单位的书面反馈以提交当天（{cn_date(day)}）为收到日期，"
+                f"不能填写其他日期（{cn_date(received_at)}）"
+            )
+        return day, ""
+    received_at = received_at or day
+    if received_at != day and not reason:
+        raise ValidationError(
+            f"收到日期 {cn_date(received_at)} 不是今天，请写明原因（如纸质反馈邮寄收到）"
+        )
+    return received_at, reason if received_at != day else ""
+
+
+def _close_if_answered(session: Session, actor: Actor, step: Step, feedback: Feedback) -> None:
+    """Confirmed, compliant feedback of the answering unit closes its open step."""
+    if (
+        feedback.compliant
+        and feedback.review == FeedbackReview.CONFIRMED
+        and feedback.unit_id == answering_unit_id(step)
+        and step.status == StepStatus.OPEN
+    ):
+        _freeze_outcome(session, actor, step, feedback.received_at)
+
+
+def _get_feedback(session: Session, actor: Actor, feedback_id: int) -> tuple[Feedback, Step, Case]:
+    feedback = session.get(Feedback, feedback_id)
+    if feedback is None or feedback.deleted_at is not None:
+        raise NotFound(f"书面反馈（编号 {feedback_id}）不存在或已删除")
+    step, case = _get_step(session, actor, feedback.step_id)
+    return feedback, step, case
+
+
+def confirm_feedback(
+    session: Session, actor: Actor, feedback_id: int, *, expected_version: int | None = None
+) -> Feedback:
+    """The center confirms a unit's feedback (核验): from now on it counts — compliant
+    feedback of the answering unit closes the step, its outcome frozen by the date the unit
+    submitted it, and it counts in the KPIs and the assessment."""
+    feedback, step, case = _get_feedback(session, actor, feedback_id)
+    check_version(session, feedback, expected_version, "书面反馈")
+    ctx = Ctx(session, actor, case, today(), step=step, feedback=feedback)
+
+    def apply() -> Feedback:
+        _review(
+            session, actor, feedback, FeedbackReview.CONFIRMED, "", "城运中心核验书面反馈：确认"
+        )
+        _close_if_answered(session, actor, step, feedback)
+        return feedback
+
+    return _transition(ctx, Action.CONFIRM_FEEDBACK, case_state(case), apply)
+
+
+def return_feedback(
+    session: Session,
+    actor: Actor,
+    feedback_id: int,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> Feedback:
+    """The center returns a unit's feedback with a reason: it stays on record, never counts,
+    and the step waits for a new answer."""
+    feedback, step, case = _get_feedback(session, actor, feedback_id)
+    check_version(session, feedback, expected_version, "书面反馈")
+    reason = _text(reason)
+    ctx = Ctx(session, actor, case, today(), step=step, feedback=feedback, reason=reason)
+
+    def apply() -> Feedback:
+        _review(
+            session, actor, feedback, FeedbackReview.RETURNED, reason, f"退回书面反馈：{reason}"
+        )
+        return feedback
+
+    return _transition(ctx, Action.RETURN_FEEDBACK, case_state(case), apply)
+
+
+def correct_feedback_date(
+    session: Session,
+    actor: Actor,
+    feedback_id: int,
+    *,
+    received_at: date,
+    reason: str,
+    expected_version: int | None = None,
+) -> Feedback:
+    """The center corrects 收到日期 of feedback still 待核验, only with a reason (audited).
+
+    Confirmed feedback keeps its date: the step's outcome was frozen by it.
+    """
+    feedback, step, case = _get_feedback(session, actor, feedback_id)
+    check_version(session, feedback, expected_version, "书面反馈")
+    reason = _text(reason)
+    ctx = Ctx(session, actor, case, received_at, step=step, feedback=feedback, reason=reason)
+
+    def apply() -> Feedback:
+        apply_changes(
+            session,
+            actor,
+            feedback,
+            {
+                "received_at": received_at,
+                "date_reason": reason,
+                "on_time": None if step.due_at is None else received_at <= step.due_at,
+            },
+            expected_version=None,
+            label="书面反馈",
+            note=f"更正收到日期：{reason}",
+        )
+        return feedback
+
+    return _transition(ctx, Action.CORRECT_FEEDBACK_DATE, case_state(case), apply)
+
+
+def _review(
+    session: Session,
+    actor: Actor,
+    feedback: Feedback,
+    review: FeedbackReview,
+    note_text: str,
+    note: str,
+) -> None:
+    apply_changes(
+        session,
+        actor,
+        feedback,
+        {
+            "review": review,
+            "review_note": note_text,
+            "reviewed_at": now(),
+            "reviewed_by": actor.user_id,
+        },
+        expected_version=None,
+        label="书面反馈",
+        note=note,
+    )
+
+
+def pending_feedback(session: Session, case_id: int) -> list[Feedback]:
+    """Feedback of the case's live steps still waiting for the center's check, oldest first."""
+    return list(
+        session.exec(
+            select(Feedback)
+            .join(Step, col(Step.id) == col(Feedback.step_id))
+            .where(
+                col(Step.case_id) == case_id,
+                col(Step.deleted_at).is_(None),
+                col(Feedback.review) == FeedbackReview.PENDING,
+                col(Feedback.deleted_at).is_(None),
+            )
+            .order_by(col(Feedback.id))
+        )
+    )
 
 
 def _freeze_outcome(session: Session, actor: Actor, step: Step, received: date) -> None:
@@ -1755,6 +2026,7 @@ class StepView:
     feedback: list[Feedback]
     unit_name: str
     responsible_unit_name: str
+    tasks: list[tuple[str, str]] = field(default_factory=list)  # 当天登记的任务分解
 
 
 @dataclass
@@ -1827,6 +2099,7 @@ def case_detail(
             .order_by(col(Feedback.id))
         ):
             feedback_by_step.setdefault(fb.step_id, []).append(fb)
+    tasks = notice_tasks(session, [s.id for s in steps if s.registered_at is not None])  # type: ignore[misc]
     views = [
         StepView(
             step=s,
@@ -1835,6 +2108,7 @@ def case_detail(
             responsible_unit_name=names.get(s.responsible_unit_id, "")
             if s.responsible_unit_id
             else "",
+            tasks=tasks.get(s.id, []),  # type: ignore[arg-type]
         )
         for s in steps
     ]
@@ -1906,9 +2180,20 @@ FIELD_LABELS = {
     "visit_at": "踏勘日期",
     "visit_findings": "踏勘情况",
     "responsible_unit_id": "责任单位",
+    "reported_to": "报告主要领导",
+    "venue_ready": "会议场所已落实",
+    "venue": "会议场所",
+    "review": "核验",
+    "review_note": "退回理由",
+    "received_at": "收到日期",
+    "date_reason": "收到日期说明",
     "meeting": "专题会",
     **EDITABLE_FIELDS,
 }
+YES_NO_FIELDS = {"on_time", "due_provisional", "venue_ready", "signed", "stamped", "compliant"}
+UNIT_FIELDS = {"responsible_unit_id", "unit_id", "lead_unit_id"}
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?")  # as audit.show writes
+QUIET_FIELDS = {"reviewed_at", "reviewed_by"}  # who and when is the entry itself
 
 
 @dataclass(frozen=True)
@@ -1940,24 +2225,25 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
         if ids:
             owners.append(and_(col(AuditLog.entity) == entity, col(AuditLog.entity_id).in_(ids)))
     rows = session.exec(select(AuditLog).where(or_(*owners)).order_by(col(AuditLog.id))).all()
+    people = {
+        uid: name or login
+        for uid, name, login in session.exec(select(User.id, User.display_name, User.username))
+    }
+    words = _Words(people, dict(session.exec(select(Unit.id, Unit.name)).all()))  # type: ignore[arg-type]  # ids of stored rows are never None
     entries: list[TimelineEntry] = []
     group: list[AuditLog] = []
     for row in [*rows, None]:
         if group and (row is None or _group_key(row) != _group_key(group[0])):
-            entries.append(_entry(group))
+            entries.append(_entry(group, words))
             group = []
         if row is not None:
             group.append(row)
-    documents = session.exec(
-        select(Document, col(User.username))
-        .outerjoin(User, col(User.id) == col(Document.created_by))
-        .where(col(Document.case_id) == case_id)
-    ).all()
-    for doc, username in documents:
+    documents = session.exec(select(Document).where(col(Document.case_id) == case_id)).all()
+    for doc in documents:
         entries.append(
             TimelineEntry(
                 at=doc.created_at,
-                who=username or "system",
+                who=words.person(doc.created_by, ""),
                 what=f"生成文书：{doc.kind.label}",
                 detail=doc.file_name,
             )
@@ -1969,16 +2255,44 @@ def _group_key(row: AuditLog) -> tuple[Any, ...]:
     return (row.at, row.username, row.entity, row.entity_id, row.action, row.note)
 
 
-def _entry(rows: list[AuditLog]) -> TimelineEntry:
+@dataclass(frozen=True)
+class _Words:
+    """Audit values as a reader says them: people by 姓名, units by name, 是/否, dates."""
+
+    people: dict[int, str]
+    units: dict[int, str]
+
+    def person(self, user_id: int | None, username: str) -> str:
+        if user_id is not None and self.people.get(user_id):
+            return self.people[user_id]
+        return "系统" if username in ("", "system") else username
+
+    def value(self, field_name: str, raw: str | None) -> str:
+        if raw is None or raw == "":
+            return "（空）"
+        if field_name in YES_NO_FIELDS:
+            return {"True": "是", "False": "否"}.get(raw, raw)
+        if field_name in UNIT_FIELDS and raw.isdigit():
+            return self.units.get(int(raw), "（已删除的单位）")
+        if not ISO_MOMENT.fullmatch(raw):
+            return raw
+        moment = datetime.fromisoformat(raw)
+        return cn_date(moment) if len(raw) == 10 else f"{cn_date(moment)} {moment:%H:%M}"
+
+
+def _entry(rows: list[AuditLog], words: _Words) -> TimelineEntry:
     first = rows[0]
     what = f"{first.action.label}{ENTITY_LABELS.get(first.entity, first.entity)}"
     changes = [
-        f"{FIELD_LABELS.get(r.field, r.field)}：{r.old or '（空）'} → {r.new or '（空）'}"
+        f"{FIELD_LABELS.get(r.field, r.field)}：{words.value(r.field, r.old)} → "
+        f"{words.value(r.field, r.new)}"
         for r in rows
-        if r.field and r.action != AuditAction.CREATE
+        if r.field and r.action != AuditAction.CREATE and r.field not in QUIET_FIELDS
     ]
     detail = "；".join(([first.note] if first.note else []) + changes)
-    return TimelineEntry(at=first.at, who=first.username, what=what, detail=detail)
+    return TimelineEntry(
+        at=first.at, who=words.person(first.user_id, first.username), what=what, detail=detail
+    )
 
 
 # --- the diagram of docs/WORKFLOW.md ----------------------------------------------------

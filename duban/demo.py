@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from duban import cases, chasing, meetings
+from duban import cases, chasing, meetings, uploads
 from duban.address import parse_prefixes
 from duban.clock import now, today
 from duban.enums import (
@@ -366,6 +366,20 @@ def _spec(
 # --- supervision cases, run through the workflow -------------------------------------------
 
 DEMO_ACTOR = Actor(user_id=None, username="演示数据", role=Role.ADMIN)
+
+
+def demo_scan() -> bytes:
+    """A blank one-page PDF standing for the signed and stamped reply (uploads are checked
+    by structure, so it is a real PDF)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(buffer, "PDF")
+    return buffer.getvalue()
+
+
 Scenario = Callable[["DemoCases", date, list[Ticket], int, list[int]], Case]
 
 # (category, name, keywords, address pattern, department, handling path) — 专题会 decisions
@@ -498,9 +512,11 @@ class DemoCases:
             Progress.SOME: "已约谈责任方，整改方案已制定，正在落实中。",
             Progress.NONE: "涉及多个部门职责，本单位无法单独处置，暂无进展。",
         }
+        scan = uploads.store_upload(self.s, DEMO_ACTOR, name="书面反馈扫描件.pdf", data=demo_scan())
         cases.register_feedback(
             self.s, DEMO_ACTOR, self.step(case).id, received_at=day, text=texts[progress],  # type: ignore[arg-type]  # ids are set: these rows were flushed
-            signed=True, stamped=compliant, progress=progress,
+            signed=True, stamped=compliant, progress=progress, upload_id=scan.id,
+            date_reason="演示数据：按纸质反馈收到日期登记",
         )  # fmt: skip
 
     def close(self, case: Case, day: date) -> None:
@@ -525,11 +541,12 @@ class DemoCases:
         )  # fmt: skip
         registered = self.wd(day, 1) if late else day
         cases.register_notice_receipt(
-            self.s,
-            DEMO_ACTOR,
-            notice.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
-            registered_at=datetime.combine(registered, time(16, 0)),
-        )
+            self.s, DEMO_ACTOR, notice.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            registered_at=min(datetime.combine(registered, time(16, 0)), now()),
+            reported_to=lead.head if lead and lead.head else "单位主要领导",
+            tasks=[(case.lead_unit_id, "牵头核查现场情况，制定处置方案")],  # type: ignore[list-item]
+            venue_ready=True, venue=f"{lead.name if lead else ''}会议室",
+        )  # fmt: skip
         cases.record_site_visit(
             self.s, DEMO_ACTOR, notice.id, visit_at=self.wd(day, 1), deadline_workdays=n,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             findings="现场情况属实，前期处置不到位，需承办单位限期整改",

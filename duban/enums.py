@@ -178,3 +178,11 @@ class Resolution(LabeledEnum):
     SOLVED = ("solved", "实际解决")
     EXPLAINED = ("explained", "解释说明")
     UNSOLVED = ("unsolved", "未解决")
+
+
+class FeedbackReview(LabeledEnum):
+    """书面反馈的核验: feedback a unit enters counts only once the center confirms it."""
+
+    PENDING = ("pending", "待核验")
+    CONFIRMED = ("confirmed", "已核验")
+    RETURNED = ("returned", "已退回")

@@ -8,7 +8,7 @@ in one pass (`step_counts`) by the very conditions their item queries filter by,
 GROUP BY can fill the per-unit and the per-level table at once (`compute(with_levels=True)`).
 
 A step's on-time outcome is read from its frozen columns (`Step.on_time`, written once by
-`duban.cases` at the first compliant feedback), so a later calendar edit or re-import does
+`duban.cases` at the first confirmed compliant feedback), so a later calendar edit or re-import does
 not rewrite history. Only steps still without an outcome are judged against `as_of`.
 """
 
@@ -37,7 +37,15 @@ from sqlmodel import Session, col
 
 from duban.cases import answering_unit_sql
 from duban.clock import cn_date, today
-from duban.enums import CallbackResult, CaseStatus, Level, Scope, StepKind, StepStatus
+from duban.enums import (
+    CallbackResult,
+    CaseStatus,
+    FeedbackReview,
+    Level,
+    Scope,
+    StepKind,
+    StepStatus,
+)
 from duban.errors import ValidationError
 from duban.models import Case, CaseUnit, Feedback, Referral, Step, Ticket, Unit
 from duban.workdays import Calendar
@@ -326,7 +334,8 @@ def step_counts(sel: Selection) -> Select:
 
 
 def noncompliant_feedback(sel: Selection) -> Select:
-    """Written feedback received in the period without both signature and stamp."""
+    """Confirmed written feedback received in the period without signature, stamp or scan
+    (feedback still 待核验 or returned by the center does not count)."""
     p = sel.period
     unit = func.coalesce(col(Feedback.unit_id), answering_unit_sql())
     return (
@@ -347,6 +356,7 @@ def noncompliant_feedback(sel: Selection) -> Select:
         .where(
             *_live(Feedback, Step, Case),
             col(Feedback.compliant).is_(False),
+            col(Feedback.review) == FeedbackReview.CONFIRMED,
             col(Feedback.received_at) >= p.start,
             col(Feedback.received_at) <= p.end,
             *_unit_filter(unit, sel),

@@ -115,7 +115,7 @@ def add_routing_rule(
     meeting_id: int | None,
     *,
     name: str,
-    unit_id: int,
+    unit_id: int | None,
     handling_path: str,
     category: str = "",
     keywords: str = "",
@@ -135,6 +135,8 @@ def add_routing_rule(
         raise ValidationError("请填写处置路径")
     if not (category or keywords or address_pattern):
         raise ValidationError("请至少填写工单分类、关键词或地址范围中的一项，用于匹配同类事项")
+    if unit_id is None:
+        raise ValidationError("请选择处置部门")
     unit = get_live(session, Unit, unit_id, "处置部门", ValidationError)
     rule = RoutingRule(
         meeting_id=meeting_id,
@@ -203,6 +205,23 @@ def list_rules(
                 col(Unit.name).like(like),
             )
         )
+    return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
+
+
+def case_rules(session: Session, actor: Actor, case_id: int) -> list[RuleRow]:
+    """The routing rules decided by the 专题会 that discussed a case (shown on the case)."""
+    cases.get_case(session, actor, case_id)
+    discussed = select(col(MeetingCase.meeting_id)).where(col(MeetingCase.case_id) == case_id)
+    stmt = (
+        select(RoutingRule, col(Unit.name), col(Meeting.title), col(Meeting.held_at))
+        .join(Unit, col(Unit.id) == col(RoutingRule.unit_id))
+        .join(Meeting, col(Meeting.id) == col(RoutingRule.meeting_id))
+        .where(
+            col(RoutingRule.deleted_at).is_(None),
+            col(RoutingRule.meeting_id).in_(discussed),
+        )
+        .order_by(col(RoutingRule.id))
+    )
     return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
 
 

@@ -35,6 +35,7 @@ from duban.enums import (
     ChaseWay,
     DocumentKind,
     ExtensionStatus,
+    FeedbackReview,
     Level,
     Progress,
     Resolution,
@@ -301,6 +302,10 @@ class Step(Tracked, table=True):
     visit_at: date | None = None
     visit_findings: str = text_field()
     responsible_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    # 当天登记 (§三(二)2): 报告主要领导, 落实会议场所 (the task division: NoticeTask rows)
+    reported_to: str = Field(default="", max_length=100)
+    venue_ready: bool | None = None
+    venue: str = Field(default="", max_length=300)
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
     # frozen outcome, written once when the step closes (history is never rewritten)
     closed_at: date | None = None
@@ -328,6 +333,12 @@ class Feedback(Tracked, table=True):
     on_time: bool | None = None  # received by the step's due date
     progress: Progress = enum_field(Progress)
     upload_id: int | None = Field(default=None, foreign_key="upload.id")
+    # what a unit enters is 待核验 until the center confirms it; only confirmed feedback counts
+    review: FeedbackReview = enum_field(FeedbackReview, default=FeedbackReview.PENDING, index=True)
+    reviewed_at: NaiveDatetime | None = None
+    reviewed_by: int | None = Field(default=None, foreign_key="user.id")
+    review_note: str = text_field()  # why the center returned it
+    date_reason: str = text_field()  # why 收到日期 is not the day it was entered
     created_by: int | None = Field(default=None, foreign_key="user.id")
     updated_by: int | None = Field(default=None, foreign_key="user.id")
 
@@ -597,3 +608,17 @@ class UnitMailbox(SQLModel, table=True):
     addresses: str = Field(default="", max_length=500)
     updated_at: NaiveDatetime = Field(default_factory=now)
     updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# --- 当天登记: task division (issue 14b) -------------------------------------------------
+
+
+# One line of the task division a unit records when it registers an on-site notice
+# (§三(二)2: 按照协调督办事项职责范围分解任务): which unit does what.
+class NoticeTask(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    task: str = text_field()
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")

@@ -1,11 +1,14 @@
 """看板: 逾期 / 即将到期 / 待提级 / 承办单位, one filter bar for all four boards.
 
-Every row links to its case (`/cases?case=ID`; 提级 to `&action=escalate`). Picking a unit in
+One click on a row opens its case in the same tab (on 待提级 with the escalation form open).
+Picking a unit in
 the units table or chart sets the unit filter, so the other boards show that unit. The
 filters and the open tab live in the URL (`/boards?boards_tab=即将到期&boards_unit=镇城建中心`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -20,7 +23,7 @@ from ui.shared import change_stamp
 
 TABS = ["逾期", "即将到期", "待提级", "承办单位"]
 DAY = st.column_config.DateColumn(format="YYYY-MM-DD")
-LINK = st.column_config.LinkColumn("查看", display_text="打开 →", width="small")
+HIDDEN = {"case_id": None}
 
 me: Actor = actor()
 day = today()
@@ -87,16 +90,30 @@ filt = BoardFilter(unit_id, level, scope, since, until)
 
 
 # --- the boards ---------------------------------------------------------------------------
+def case_table(frame: pd.DataFrame, key: str, action: str = "", **config: Any) -> None:
+    """A board whose rows open their case on the 督办事项 page, in this tab, on one click."""
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={**config, **HIDDEN},
+    )
+    rows = event.selection.rows  # type: ignore[attr-defined]
+    if rows:
+        params = {"case": str(frame.iloc[rows[0]]["case_id"])}
+        if action:
+            params["action"] = action
+        st.switch_page("pages/cases.py", query_params=params)
+
+
 def show_steps(frame: pd.DataFrame, empty: str, key: str) -> None:
     if frame.empty:
         st.success(empty)
         return
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key=key,
-        column_config={"下发日期": DAY, "截止日期": DAY, "查看": LINK},
-    )
+    st.caption("点选一行即打开该督办事项")
+    case_table(frame, key, 下发日期=DAY, 截止日期=DAY)
 
 
 def units_view() -> None:
@@ -144,21 +161,12 @@ if tabs[2].open:
         frame = board_data.escalation_table(stamp, me, day, filt)
         st.caption(
             f"共 {len(frame)} 件：经督办仍未有处置进展（反馈“无进展”，或逾期且无合规反馈），"
-            "可纳入提级办理范围；点“提级 →”打开下一级的督办表单"
+            "可纳入提级办理范围；点选一行即打开该事项的提级表单"
         )
         if frame.empty:
             st.success("目前没有待提级的督办事项。")
         else:
-            st.dataframe(
-                frame,
-                hide_index=True,
-                key="boards_escalation",
-                column_config={
-                    "截止日期": DAY,
-                    "查看": LINK,
-                    "提级": st.column_config.LinkColumn("提级", display_text="提级 →"),
-                },
-            )
+            case_table(frame, "boards_escalation", "escalate", 截止日期=DAY)
 if tabs[3].open:
     with tabs[3]:
         units_view()

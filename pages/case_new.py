@@ -96,13 +96,19 @@ if suggestions:
 
 # --- the case -----------------------------------------------------------------------------
 st.subheader("督办事项")
+if tickets and st.session_state.get("case_new_title_of") != ticket_ids[:1]:
+    # 事由 from the first ticket's words, until the user writes their own
+    if not st.session_state.get("case_new_title"):
+        st.session_state["case_new_title"] = (tickets[0].title or tickets[0].content)[:60]
+    st.session_state["case_new_title_of"] = ticket_ids[:1]
 default_lead = tickets[0].unit_id if tickets and tickets[0].unit_id in unit_names else None
 if st.session_state.get("case_new_lead") is None and default_lead is not None:
     st.session_state["case_new_lead"] = default_lead
 with st.form("case_new_form"):
     scope = st.selectbox(
-        "协调督办范围", list(Scope), format_func=lambda s: s.label, key="case_new_scope"
-    )
+        "协调督办范围", list(Scope), format_func=lambda s: s.label, index=None,
+        placeholder="请选择协调督办范围", key="case_new_scope",
+    )  # fmt: skip
     scope_reason = st.text_input("范围说明（选“其他需协调督办事项”时必填）")
     title = st.text_input("事由（简要名称）", key="case_new_title")
     c1, c2 = st.columns(2)

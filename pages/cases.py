@@ -13,11 +13,21 @@ from sqlmodel import Session
 
 from duban import cases, documents, meetings, uploads
 from duban.cases import Action, CaseDetail, CaseFilter
-from duban.clock import cn_date, cn_due, today
-from duban.enums import CaseStatus, DocumentKind, Level, Progress, Scope, StepKind, UnitRole
+from duban.clock import cn_date, cn_due, now, today
+from duban.enums import (
+    CaseStatus,
+    DocumentKind,
+    FeedbackReview,
+    Level,
+    Progress,
+    Scope,
+    StepKind,
+    UnitRole,
+)
+from duban.errors import ValidationError
 from duban.permissions import Actor, Perm
 from duban.units import live_units
-from ui import chasing_data
+from ui import board_data, chasing_data
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
@@ -33,9 +43,9 @@ def done(message: str) -> None:
     st.rerun()
 
 
-def past_date(label: str, where: Any = st) -> date:
+def past_date(label: str, where: Any = st, value: date | None = None) -> date:
     """The day something happened: today by default, never in the future."""
-    return where.date_input(label, value=today(), max_value=today())
+    return where.date_input(label, value=value or today(), max_value=today())
 
 
 def act(work: Callable[[Session], object], message: str) -> None:
@@ -150,14 +160,14 @@ def show_case(case_id: int) -> None:
     with user_action():
         stamp = change_stamp()  # read once: the case's data and its papers' list
         view = case_view(stamp, me, case_id)
-        show_header(view.detail, view.tickets)
+        show_header(view.detail, view.tickets, view.rules)
         show_steps(view.detail, view.uploads)
-        show_actions(view.detail, view.meetings)
+        show_actions(view.detail, view.meetings, view.rules)
         case_documents_panel(case_id, stamp)
         show_timeline(view.timeline)
 
 
-def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
+def show_header(d: CaseDetail, tickets: pd.DataFrame, rules: list[meetings.RuleRow]) -> None:
     case = d.case
     st.title(f"{literal(case.case_no)}　{literal(case.title)}")
     st.markdown(
@@ -192,6 +202,14 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
         lines.append(f"**督办情况：** {literal(case.result_text)}")
     if case.reopen_reason:
         lines.append(f"**重新督办理由：** {literal(case.reopen_reason)}")
+    for r in rules:
+        when = f"{cn_date(r.meeting_date)} " if r.meeting_date else ""
+        lines.append(
+            f"**专题会处置规则：** {literal(r.rule.name)} → {literal(r.unit_name)}："
+            f"{literal(r.rule.handling_path)}（{when}{literal(r.meeting_title)}"
+            + ("" if r.rule.active else "，已停用")
+            + "）"
+        )
     st.markdown("\n\n".join(lines))  # one block: a paragraph per fact
     if not tickets.empty:
         st.subheader(f"关联工单（{len(tickets)}）")
@@ -215,18 +233,22 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
                 head += f"　截止 {cn_due(step.due_at, step.due_provisional)}"
             head += f"　〔{step.status.label}〕"
             st.markdown(head)
-            for label, value in _step_fields(step, view.responsible_unit_name):
+            for label, value in _step_fields(step, view.responsible_unit_name, view.tasks):
                 st.markdown(f"- {label}：{literal(value)}")
             for line in chasing_data.step_lines(chased[step.id]) if step.id in chased else []:
                 st.markdown(f"- {literal(line)}")
             for fb in view.feedback:
                 unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
-                flag = "合规" if fb.compliant else "不合规（未签字或未盖章）"
+                flag = "合规" if fb.compliant else "不合规（未签字、未盖章或无扫描件）"
                 timing = "" if fb.on_time is None else ("按时" if fb.on_time else "逾期")
+                review = f"〔{fb.review.label}〕"
+                if fb.review == FeedbackReview.RETURNED and fb.review_note:
+                    review = f"〔已退回：{literal(fb.review_note)}〕"
                 st.markdown(
                     f"- 书面反馈 {cn_date(fb.received_at)} {unit}：**{fb.progress.label}**，{flag}"
                     + (f"，{timing}" if timing else "")
-                    + f"。{literal(fb.text)}"
+                    + f" {review}。{literal(fb.text)}"
+                    + (f"（收到日期说明：{literal(fb.date_reason)}）" if fb.date_reason else "")
                 )
                 upload = uploads_by_id.get(fb.upload_id) if fb.upload_id else None
                 if upload is not None:
@@ -243,13 +265,18 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
                         st.caption(f"扫描件 {literal(upload.original_name)} 文件缺失")
 
 
-def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
+def _step_fields(step, responsible: str, tasks: list[tuple[str, str]]) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     if step.kind == StepKind.ONSITE_NOTICE:
         fields += [
             ("协调督办事由", step.subject),
             ("地点", step.location),
-            ("时间", step.scheduled_at.strftime("%Y-%m-%d %H:%M") if step.scheduled_at else ""),
+            (
+                "时间",
+                f"{cn_date(step.scheduled_at)} {step.scheduled_at:%H:%M}"
+                if step.scheduled_at
+                else "",
+            ),
             ("流程", step.body),
             ("出席范围", step.attendees),
             ("联系人", f"{step.contact_name} {step.contact_phone}".strip()),
@@ -257,7 +284,14 @@ def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
         ]
         if step.registered_at:
             late = "（晚于通知当天）" if cases.registration_late(step) else "（当天）"
-            fields.append(("承办单位登记", step.registered_at.strftime("%Y-%m-%d %H:%M") + late))
+            at = f"{cn_date(step.registered_at)} {step.registered_at:%H:%M}"
+            venue = "已落实" if step.venue_ready else "未落实"
+            fields += [
+                ("承办单位登记", at + late),
+                ("已报告主要领导", step.reported_to),
+                *((f"任务分解（{unit}）", task) for unit, task in tasks),
+                ("会议场所", venue + (f"（{step.venue}）" if step.venue else "")),
+            ]
         if step.visit_at:
             fields += [
                 ("实地踏勘", cn_date(step.visit_at)),
@@ -307,7 +341,7 @@ def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
 # --- next actions -------------------------------------------------------------------------
 
 
-def show_actions(d: CaseDetail, meeting_rows) -> None:
+def show_actions(d: CaseDetail, meeting_rows, rules) -> None:
     allowed = cases.allowed_actions(me, d.case)
     wanted = st.query_params.get("action", "")
     forms: list[tuple[Action, str, Callable[[], None]]] = []
@@ -318,6 +352,11 @@ def show_actions(d: CaseDetail, meeting_rows) -> None:
     candidates: list[tuple[Action, bool, Callable[[], None]]] = [
         (Action.ESCALATE, True, lambda: form_escalate(d)),
         (Action.FEEDBACK, open_step is not None, lambda: form_feedback(d)),
+        (
+            Action.CONFIRM_FEEDBACK,
+            any(fb.review == FeedbackReview.PENDING for v in d.steps for fb in v.feedback),
+            lambda: form_review(d),
+        ),
         (Action.ISSUE_FORM, open_step is None, lambda: form_issue_form(d)),
         (Action.ISSUE_NOTICE, open_step is None, lambda: form_notice(d)),
         (
@@ -327,7 +366,7 @@ def show_actions(d: CaseDetail, meeting_rows) -> None:
         ),
         (Action.SITE_VISIT, notice is not None and notice.visit_at is None, lambda: form_visit(d)),
         (Action.LEADER_INSTRUCTION, True, lambda: form_instruction(d)),
-        (Action.SPECIAL_MEETING, True, lambda: form_meeting(d, meeting_rows)),
+        (Action.SPECIAL_MEETING, True, lambda: form_meeting(d, meeting_rows, rules)),
         (Action.SPECIAL_REPORT, True, lambda: form_report(d)),
         (Action.ESCALATION_REPORT, True, lambda: form_escalation_report(d)),
         (Action.ISSUE_HANDLING, open_step is None, lambda: form_handling(d)),
@@ -366,9 +405,11 @@ def _unit_choices(d: CaseDetail) -> dict[int, str]:
 def form_feedback(d: CaseDetail) -> None:
     step = d.open_step
     assert step is not None
+    center = me.can(Perm.EDIT_CASES)
     st.caption(
         f"登记对“{step.kind.label}”（{cn_date(step.issued_at)}发出）的书面反馈。"
-        "须由单位主要领导签字并加盖单位公章，否则记为不合规，环节不关闭。"
+        "须由单位主要领导签字、加盖单位公章并上传扫描件，否则记为不合规，环节不关闭。"
+        + ("" if center else "收到日期为今天（提交当天）；提交后由城运中心核验，核验通过才计入。")
     )
     with st.form("cases_f_feedback"):
         choices = _unit_choices(d)
@@ -382,12 +423,19 @@ def form_feedback(d: CaseDetail) -> None:
         else:
             unit_id = me.unit_id
             st.markdown(f"反馈单位：{literal(choices.get(unit_id, ''))}")
-        received = past_date("收到日期")
+        received, reason = None, ""
+        if center:
+            c1, c2 = st.columns([1, 2])
+            received = past_date("收到日期", c1)
+            reason = c2.text_input("收到日期不是今天时写明原因（如纸质反馈邮寄收到）")
         text = st.text_area("反馈内容")
         c1, c2 = st.columns(2)
         signed = c1.checkbox("主要领导已签字")
         stamped = c2.checkbox("已加盖单位公章")
-        progress = st.selectbox("处置进展", list(Progress), format_func=lambda p: p.label)
+        progress = st.selectbox(
+            "处置进展", list(Progress), format_func=lambda p: p.label, index=None,
+            placeholder="请选择处置进展",
+        )  # fmt: skip
         scan = st.file_uploader(
             "扫描件（PDF/JPG/PNG，不超过 20 MB）", type=["pdf", "jpg", "jpeg", "png"]
         )
@@ -400,14 +448,65 @@ def form_feedback(d: CaseDetail) -> None:
                         session, me, name=scan.name, data=scan.getvalue()
                     ).id
                 cases.register_feedback(
-                    session, me, step.id, received_at=received, text=text, signed=signed,
-                    stamped=stamped, progress=progress, unit_id=unit_id, upload_id=upload_id,
+                    session, me, step.id, received_at=received, date_reason=reason, text=text,
+                    signed=signed, stamped=stamped, progress=progress, unit_id=unit_id,
+                    upload_id=upload_id,
                 )  # fmt: skip
 
+            compliant = signed and stamped and scan is not None
             act(
                 work,
-                "书面反馈已登记" + ("" if signed and stamped else "（不合规，环节仍在办理中）"),
+                "书面反馈已登记"
+                + ("" if compliant else "（不合规，环节仍在办理中）")
+                + ("" if center else "，待城运中心核验"),
             )
+
+
+def form_review(d: CaseDetail) -> None:
+    """核验: the center confirms a unit's feedback (it then counts) or returns it."""
+    pending = [
+        (fb, view.step)
+        for view in d.steps
+        for fb in view.feedback
+        if fb.review == FeedbackReview.PENDING
+    ]
+    labels = {
+        fb.id: f"{cn_date(fb.received_at)} {d.unit_names.get(fb.unit_id, '')}"  # type: ignore[arg-type]
+        f" 对“{step.kind.label}”的反馈：{fb.progress.label}，{'合规' if fb.compliant else '不合规'}"
+        for fb, step in pending
+    }
+    with st.form("cases_f_review"):
+        st.caption(
+            "承办单位登记的书面反馈须经城运中心核验：确认后才关闭环节、判定按时与否并计入考核；"
+            "退回须写明理由。收到日期如与原件不符，可写明理由后更正。"
+        )
+        picked = st.selectbox("待核验的反馈", list(labels), format_func=labels.get)
+        verdict = st.radio(
+            "核验结论", ["确认", "退回"], index=None, horizontal=True, key="cases_review_verdict"
+        )
+        reason = st.text_input("退回理由或更正收到日期的理由")
+        fb = next(f for f, _ in pending if f.id == picked)
+        corrected = past_date("收到日期（更正时修改）", value=fb.received_at)
+        if st.form_submit_button("提交核验", type="primary"):
+
+            def work(session: Session) -> None:
+                if verdict is None:
+                    raise ValidationError("请选择核验结论（确认或退回）")
+                version = fb.version
+                if verdict == "退回":
+                    cases.return_feedback(
+                        session, me, fb.id, reason=reason, expected_version=version
+                    )
+                    return
+                if corrected != fb.received_at:
+                    cases.correct_feedback_date(
+                        session, me, fb.id, received_at=corrected, reason=reason,
+                        expected_version=version,
+                    )  # fmt: skip
+                    version = None
+                cases.confirm_feedback(session, me, fb.id, expected_version=version)
+
+            act(work, "书面反馈已核验" if verdict != "退回" else "书面反馈已退回")
 
 
 def form_issue_form(d: CaseDetail) -> None:
@@ -421,10 +520,16 @@ def form_issue_form(d: CaseDetail) -> None:
             )
 
 
+def _ticket_matter(d: CaseDetail) -> str:
+    """协调督办事由 as the tickets state it (their content), else the case's 事由."""
+    contents = list(dict.fromkeys(t.content.strip() for t in d.tickets if t.content.strip()))
+    return "；".join(contents)[:200] or d.case.title
+
+
 def form_notice(d: CaseDetail) -> None:
     with st.form("cases_f_notice"):
         issued = past_date("通知日期")
-        subject = st.text_input("协调督办事由", value=d.case.title)
+        subject = st.text_input("协调督办事由", value=_ticket_matter(d))
         location = st.text_input("协调督办地点")
         c1, c2 = st.columns(2)
         day = c1.date_input("现场督办日期", value=today())
@@ -449,18 +554,48 @@ def form_notice(d: CaseDetail) -> None:
 def form_register(d: CaseDetail) -> None:
     step = d.open_step
     assert step is not None
+    center = me.can(Perm.EDIT_CASES)
+    lead = d.lead_unit
     with st.form("cases_f_register"):
-        st.caption("承办单位收到通知后应在当天登记；晚于通知当天的登记会被标注。")
-        c1, c2 = st.columns(2)
-        day = past_date("登记日期", c1)
-        at = c2.time_input("登记时间", value=time(9, 0))
+        st.caption(
+            "承办单位收到通知后应在当天登记，报告主要领导，按照职责范围分解任务，并落实好会议场所等"
+            "督办准备工作；晚于通知当天的登记会被标注。"
+            + ("" if center else "登记时间为提交时间。")
+        )
+        when = None
+        if center:
+            c1, c2 = st.columns(2)
+            day = past_date("登记日期", c1)
+            at = c2.time_input("登记时间", value=now().time().replace(second=0))
+            when = datetime.combine(day, at)
+        reported_to = st.text_input(
+            "已报告的主要领导（姓名、职务）", value=lead.head if lead is not None else ""
+        )
+        st.markdown("**任务分解**（按协调督办事项职责范围，每个单位写明其任务）")
+        tasks = [
+            (unit.id, st.text_area(f"{unit.name}（{role.label}）的任务", height=68))
+            for unit, role in d.units
+        ]
+        ready = st.radio(
+            "会议场所",
+            ["已落实", "未落实"],
+            index=None,
+            horizontal=True,
+            key="cases_register_venue",
+        )
+        venue = st.text_input("会议场所（地点）")
         if st.form_submit_button("登记收到通知", type="primary"):
-            act(
-                lambda s: cases.register_notice_receipt(
-                    s, me, step.id, registered_at=datetime.combine(day, at)
-                ),
-                "已登记收到通知",
-            )
+
+            def work(session: Session) -> None:
+                if ready is None:
+                    raise ValidationError("请选择会议场所是否已落实")
+                cases.register_notice_receipt(
+                    session, me, step.id, registered_at=when, reported_to=reported_to,
+                    tasks=[(u, t) for u, t in tasks if t.strip()],
+                    venue_ready=ready == "已落实", venue=venue,
+                )  # fmt: skip
+
+            act(work, "已登记收到通知")
 
 
 def form_visit(d: CaseDetail) -> None:
@@ -507,25 +642,76 @@ def form_instruction(d: CaseDetail) -> None:
             )
 
 
-def form_meeting(d: CaseDetail, meeting_rows) -> None:
-    st.page_link(
-        "pages/meetings.py", label="新建专题会（在“专题会与处置规则”页）", icon=":material/groups:"
-    )
+def form_meeting(d: CaseDetail, meeting_rows, rules: list[meetings.RuleRow]) -> None:
+    """镇领导专题会 from the case: hold a new one on this case (or link one already held), then
+    record its decision for the same class of matter right here (the new meeting preselected)."""
+    case = d.case
+    with st.form("cases_f_meeting_new"):
+        st.markdown("**召开专题会（讨论本事项）**")
+        c1, c2 = st.columns([3, 1])
+        title = c1.text_input("会议名称", value=f"热线工作专题会：{case.title}"[:200])
+        held = past_date("会议日期", c2)
+        chair = st.text_input("主持（镇分管领导）")
+        attendees = st.text_area("参会单位和人员", value="、".join(u.name for u, _ in d.units))
+        summary = st.text_area("指示要求和决定")
+        if st.form_submit_button("保存专题会", type="primary"):
+
+            def work(session: Session) -> None:
+                meeting = meetings.create_meeting(
+                    session, me, held_at=held, title=title, chair=chair, attendees=attendees,
+                    summary=summary, case_ids=[case.id],
+                )  # fmt: skip
+                st.session_state["cases_new_meeting"] = meeting.id
+
+            act(work, f"专题会“{title}”已保存，本事项已提交专题会")
     linked = {m.id for m in d.meetings}
     options = {r.meeting.id: r.meeting for r in meeting_rows if r.meeting.id not in linked}
-    if not options:
-        st.caption("没有可关联的专题会")
-        return
-    with st.form("cases_f_meeting"):
+    if options:
+        with st.form("cases_f_meeting"):
+            meeting_id = st.selectbox(
+                "或提交已召开的专题会", list(options),
+                format_func=lambda i: f"{cn_date(options[i].held_at)} {options[i].title}",
+            )  # fmt: skip
+            if st.form_submit_button("关联专题会"):
+                act(lambda s: meetings.link_case(s, me, meeting_id, case.id), "已关联专题会")
+    if d.meetings:
+        form_rule(d)
+
+
+def form_rule(d: CaseDetail) -> None:
+    """专题会决定: the department and path for the same class of matter (同类事项)."""
+    held = {m.id: m for m in reversed(d.meetings)}  # newest first
+    keys = list(held)
+    fresh = st.session_state.get("cases_new_meeting")
+    units = board_data.active_units(change_stamp(), me)
+    ticket = d.tickets[0] if d.tickets else None
+    with st.form("cases_f_rule"):
+        st.markdown("**录入专题会明确的处置规则（同类事项的处置部门和处置路径）**")
         meeting_id = st.selectbox(
-            "提交已召开的专题会", list(options),
-            format_func=lambda i: f"{cn_date(options[i].held_at)} {options[i].title}",
+            "专题会", keys, index=keys.index(fresh) if fresh in keys else 0,
+            format_func=lambda i: f"{cn_date(held[i].held_at)} {held[i].title}",
         )  # fmt: skip
-        if st.form_submit_button("关联专题会", type="primary"):
+        name = st.text_input("事项类别名称", value=ticket.category if ticket else "")
+        c1, c2, c3 = st.columns(3)
+        category = c1.text_input(
+            "工单分类（与台账分类一致）", value=ticket.category if ticket else ""
+        )
+        keywords = c2.text_input("关键词（任一命中，用、分隔）")
+        pattern = c3.text_input("地址范围（可用 * 通配）")
+        unit_id = st.selectbox(
+            "处置部门", list(units), format_func=units.get, index=None,
+            placeholder="请选择处置部门",
+        )  # fmt: skip
+        path = st.text_area("处置路径")
+        if st.form_submit_button("保存处置规则", type="primary"):
             act(
-                lambda s: meetings.link_case(s, me, meeting_id, d.case.id),
-                "已关联专题会",
-            )
+                lambda s: meetings.add_routing_rule(
+                    s, me, meeting_id, name=name, category=category, keywords=keywords,
+                    address_pattern=pattern, unit_id=unit_id,  # type: ignore[arg-type]
+                    handling_path=path,
+                ),
+                f"处置规则“{name}”已保存",
+            )  # fmt: skip
 
 
 def paper_prefill(d: CaseDetail, kind: DocumentKind) -> dict[str, str]:
@@ -718,7 +904,8 @@ def show_timeline(timeline: pd.DataFrame) -> None:
     if timeline.empty:
         st.caption("暂无记录")
     else:
-        st.dataframe(timeline, hide_index=True)
+        # every entry visible at once: the whole history reads top to bottom, no inner scroll
+        st.dataframe(timeline, hide_index=True, height=35 * (len(timeline) + 1) + 3)
 
 
 # --- page -------------------------------------------------------------------------------

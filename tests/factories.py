@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from duban.cases import answered_on_time, feedback_compliant
-from duban.enums import Level, Progress, Scope, StepKind, StepStatus, UnitKind
+from duban.enums import FeedbackReview, Level, Progress, Scope, StepKind, StepStatus, UnitKind
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket, Unit
 
 _seq = count(1)
@@ -113,9 +113,10 @@ def make_feedback(
         progress=progress,
         signed=signed,
         stamped=stamped,
-        compliant=feedback_compliant(signed, stamped),
+        compliant=feedback_compliant(signed, stamped, kw.pop("scanned", True)),
         on_time=answered_on_time(received_at, step.due_at),
         text=kw.pop("text", "已处置完毕"),
+        review=kw.pop("review", FeedbackReview.CONFIRMED),  # stored feedback the center accepted
         **kw,
     )
     session.add(fb)

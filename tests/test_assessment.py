@@ -363,3 +363,26 @@ def test_counted_totals_follow_the_unit_filter(session, busy_year):
 def test_a_counted_assessment_has_no_items_to_export(session, busy_year):
     with pytest.raises(ValueError, match="detail=True"):
         to_xlsx(assess(session, YEAR_2024, detail=False))
+
+
+def test_only_confirmed_feedback_counts_in_the_assessment(session):
+    """A unit's reply 待核验 neither answers its step nor counts as 不合规: the sheet shows the
+    overdue step; the center's confirmation of a scanned reply lifts the deduction, of a
+    scan-less one turns it into 不合规 while the step stays overdue."""
+    from duban import cases
+    from tests.test_kpi import unit_replies
+
+    units = make_unit(session, "镇城建中心"), make_unit(session, "镇城管中队")
+    scanned, scanless = unit_replies(session, units)
+
+    def counts() -> dict[str, tuple[int, int]]:
+        return {
+            s.unit_name: (s.count("overdue_step"), s.count("noncompliant_feedback"))
+            for s in assess(session, YEAR_2024).sheets
+        }
+
+    assert counts() == {"镇城建中心": (1, 0), "镇城管中队": (1, 0)}
+    for reply in (scanned, scanless):
+        cases.confirm_feedback(session, SYSTEM, reply.id)
+    session.commit()
+    assert counts() == {"镇城建中心": (0, 0), "镇城管中队": (1, 1)}

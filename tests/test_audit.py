@@ -4,18 +4,19 @@ or deletes audit rows. Page 操作日志 filters by user, entity, date."
 """
 
 from datetime import date, datetime
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import delete, update
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from duban import audit, auth, cases, documents, exporter
+from duban import audit, auth, cases, documents, exporter, uploads
 from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope
 from duban.errors import PermissionDenied
 from duban.models import AuditLog, Document, Feedback, Step
 from duban.permissions import SYSTEM, Actor
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 from tests.helpers import APP, open_page
 
 ADMIN = Actor(None, "admin", Role.ADMIN)
@@ -190,10 +191,13 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
     )  # fmt: skip
     session.commit()
     form = cases.latest_handling_step(session, case.id)
-    cases.register_feedback(
-        session, eco, form.id, received_at=date(2024, 3, 8), text="施工方拒不配合",
-        signed=True, stamped=True, progress=Progress.NONE,
-    )  # fmt: skip
+    scan = uploads.store_upload(session, eco, name="回执.pdf", data=sample_file("pdf")).id
+    with patch.object(cases, "today", return_value=date(2024, 3, 8)):  # the unit submits then
+        reply = cases.register_feedback(
+            session, eco, form.id, text="施工方拒不配合", signed=True, stamped=True,
+            progress=Progress.NONE, upload_id=scan,
+        )  # fmt: skip
+    cases.confirm_feedback(session, clerk, reply.id)
     cases.escalate_case(session, clerk, case.id, on=date(2024, 3, 11))
     notice = cases.issue_onsite_notice(
         session, clerk, case.id, issued_at=date(2024, 3, 12), location="示例路8号工地",
@@ -201,15 +205,21 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
         contact_name="王", contact_phone="021-59000000",
     )  # fmt: skip
     session.commit()
-    cases.register_notice_receipt(session, eco, notice.id, registered_at=datetime(2024, 3, 12, 15))
+    with patch.object(cases, "now", return_value=datetime(2024, 3, 12, 15)):
+        cases.register_notice_receipt(
+            session, eco, notice.id, reported_to="张主任", tasks=[(unit.id, "停工整改")],
+            venue_ready=True, venue="会议室",
+        )  # fmt: skip
     cases.record_site_visit(
         session, clerk, notice.id, visit_at=date(2024, 3, 13), findings="无夜间施工许可",
         responsible_unit_id=unit.id, deadline_workdays=3,
     )  # fmt: skip
-    cases.register_feedback(
-        session, eco, notice.id, received_at=date(2024, 3, 15), text="已停工",
-        signed=True, stamped=True, progress=Progress.DONE,
-    )  # fmt: skip
+    with patch.object(cases, "today", return_value=date(2024, 3, 15)):
+        reply = cases.register_feedback(
+            session, eco, notice.id, text="已停工", signed=True, stamped=True,
+            progress=Progress.DONE, upload_id=scan,
+        )  # fmt: skip
+    cases.confirm_feedback(session, clerk, reply.id)
     cases.verify_case(session, clerk, case.id, note="复查已停工", on=date(2024, 3, 18))
     document = documents.render_document(
         session, clerk, DocumentKind.ONSITE_NOTICE, case_id=case.id, step_id=notice.id

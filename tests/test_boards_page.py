@@ -82,10 +82,12 @@ def test_a_unit_user_sees_their_own_unit_on_the_home_page(world):
 
 
 def test_the_overdue_board_links_every_row_to_its_case(world):
+    """A click on a row opens its case in the same tab: each row carries its case (hidden)."""
     at = open_page(LEADER, "pages/boards.py")
     assert [t.label for t in at.tabs] == ["逾期", "即将到期", "待提级", "承办单位"]
     assert shown(at) == ["逾期件"]
-    assert shown(at, "查看") == [f"/cases?case={world['late']}"]
+    assert shown(at, "case_id") == [world["late"]]
+    assert "点选一行即打开该督办事项" in [c.value for c in at.caption]
     assert shown(at, "最近反馈") == ["未反馈"]
 
 
@@ -98,8 +100,9 @@ def test_the_due_soon_board_opens_from_its_url(world):
 def test_the_escalation_board_offers_one_click_escalation(world):
     at = open_page(CLERK, "pages/boards.py", boards_tab="待提级")
     assert shown(at) == ["逾期件", "无进展件"] or shown(at) == ["无进展件", "逾期件"]
-    links = dict(zip(shown(at), shown(at, "提级"), strict=True))
-    assert links["无进展件"] == f"/cases?case={world['stuck']}&action=escalate"
+    links = dict(zip(shown(at), shown(at, "case_id"), strict=True))
+    assert links["无进展件"] == world["stuck"]
+    assert "点选一行即打开该事项的提级表单" in at.caption[-1].value
     assert "无进展" in dict(zip(shown(at), shown(at, "理由"), strict=True))["无进展件"]
 
 
@@ -235,3 +238,25 @@ def test_the_center_reads_the_thresholds_but_does_not_change_them(cluster):
     at = open_page(CLERK, "pages/candidates.py")
     assert not [b for b in at.button if b.label == "保存阈值"]
     assert "阈值由管理员在此调整。" in [c.value for c in at.caption]
+
+
+def pick_row(at: AppTest, key: str, row: int) -> AppTest:
+    """One click on a board's row (its selection, as the browser sends it)."""
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_click_on_a_board_row_opens_its_case_in_the_same_tab(world):
+    at = pick_row(open_page(LEADER, "pages/boards.py"), "boards_overdue", 0)
+    assert at.title[0].value == "逾期件\u3000路灯损坏"
+    assert dict(at.query_params) == {"case": str(world["late"])}
+
+
+def test_a_click_on_a_waiting_case_opens_its_escalation_form(world):
+    at = open_page(CLERK, "pages/boards.py", boards_tab="待提级")
+    row = shown(at).index("无进展件")
+    at = pick_row(at, "boards_escalation", row)
+    assert dict(at.query_params) == {"case": str(world["stuck"]), "action": "escalate"}
+    assert at.expander[0].label == "提级" and at.expander[0].proto.expanded

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import func
@@ -44,6 +45,7 @@ from duban.enums import (
     AuditAction,
     CaseStatus,
     DocumentKind,
+    FeedbackReview,
     Level,
     Progress,
     Role,
@@ -52,12 +54,14 @@ from duban.enums import (
     StepStatus,
 )
 from duban.errors import ConflictError, PermissionDenied, TransitionError, ValidationError
-from duban.models import AuditLog, Case, CaseCounter, Document, Feedback, Step, Ticket, Unit
-from duban.permissions import SYSTEM, Actor
+from duban.models import AuditLog, Case, CaseCounter, Document, Feedback, Step, Ticket, Unit, User
+from duban.permissions import SYSTEM, Actor, Perm
 from duban.settings import set_setting
+from duban.uploads import store_upload
 from duban.workdays import set_year_schedule
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
+SCAN = sample_file("pdf")
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
 LEADER = Actor(user_id=None, username="leader", role=Role.LEADER)
 
@@ -68,9 +72,19 @@ class Town:
     village: Unit  # a co-unit
     other: Unit  # handles nothing here
     tickets: list[Ticket]
+    session: Session
 
     def unit_user(self, unit: Unit) -> Actor:
-        return Actor(user_id=None, username=f"u{unit.id}", role=Role.UNIT, unit_id=unit.id)
+        """The unit's account (a stored user: a unit attaches only its own unit's scans)."""
+        name = f"u{unit.id}"
+        user = self.session.exec(select(User).where(User.username == name)).first()
+        if user is None:
+            user = User(
+                username=name, username_key=name, role=Role.UNIT, unit_id=unit.id, password_hash="-"
+            )
+            self.session.add(user)
+            self.session.commit()
+        return Actor(user_id=user.id, username=name, role=Role.UNIT, unit_id=unit.id)
 
 
 @pytest.fixture
@@ -91,7 +105,17 @@ def town(session: Session) -> Town:
         for i in range(3)
     ]
     session.commit()
-    return Town(dept, village, other, tickets)
+    return Town(dept, village, other, tickets, session)
+
+
+def registration(town: Town) -> dict[str, Any]:
+    """当天登记's parts: the leader reported to, the task division, the venue."""
+    return {
+        "reported_to": "张主任",
+        "tasks": [(town.dept.id, "核查施工许可，督促夜间停工"), (town.village.id, "配合现场踏勘")],
+        "venue_ready": True,
+        "venue": "镇生态环境办三楼会议室",
+    }
 
 
 def open_written(session: Session, town: Town, on: date = date(2024, 3, 4), **kw: Any) -> Case:
@@ -124,19 +148,35 @@ def feedback(
     signed: bool = True,
     stamped: bool = True,
     actor: Actor = CLERK,
+    scan: bool = True,
+    confirm: bool = True,
     **kw: Any,
 ) -> Feedback:
-    fb = register_feedback(
-        session,
-        actor,
-        step.id,
-        received_at=on,
-        text=kw.pop("text", "已核查处理"),
-        signed=signed,
-        stamped=stamped,
-        progress=progress,
-        **kw,
-    )
+    """Feedback received on `on`, signed, stamped and scanned unless told otherwise.
+
+    The center enters paper it received that day (with the reason the date is not today); a
+    unit submits it on that day (the clock is set to it) and the center confirms it unless
+    `confirm=False`.
+    """
+    if scan and "upload_id" not in kw:
+        kw["upload_id"] = store_upload(session, actor, name="回执.pdf", data=SCAN).id
+    center = actor.can(Perm.EDIT_CASES)
+    if center:
+        kw.setdefault("date_reason", "纸质反馈邮寄收到")
+    with patch.object(cases, "today", return_value=on if not center else cases.today()):
+        fb = register_feedback(
+            session,
+            actor,
+            step.id,
+            received_at=on,
+            text=kw.pop("text", "已核查处理"),
+            signed=signed,
+            stamped=stamped,
+            progress=progress,
+            **kw,
+        )
+    if not center and confirm:
+        cases.confirm_feedback(session, CLERK, fb.id)
     session.commit()
     return fb
 
@@ -395,7 +435,7 @@ def test_no_progress_then_onsite_overdue_escalated_meeting_rule_feedback_verifie
         contact_phone="021-59000000",
     )
     register_notice_receipt(
-        session, town.unit_user(town.dept), notice.id, registered_at=datetime(2024, 3, 13, 8, 0)
+        session, CLERK, notice.id, registered_at=datetime(2024, 3, 13, 8, 0), **registration(town)
     )
     record_site_visit(
         session,
@@ -713,7 +753,9 @@ def test_a_deadline_fixed_on_a_rest_day_is_refused(session, town):
             "不能提级办理",
         ),
         (
-            lambda s, c, t, st: register_notice_receipt(s, CLERK, st.id),
+            lambda s, c, t, st: register_notice_receipt(
+                s, CLERK, st.id, reported_to="张主任", tasks=[(t.dept.id, "x")], venue_ready=False
+            ),
             "不能登记收到通知",
         ),
         (
@@ -1005,7 +1047,10 @@ def test_the_timeline_shows_steps_feedback_state_changes_edits_and_documents(ses
     detail = [e.detail for e in entries]
     assert detail[0] == "确定督办事项 赵巷督〔2024〕第001号（书面督办）"
     assert detail[1] == "派送《12345市民服务热线督办单》，截止2024年3月11日"
-    assert detail[2] == "登记书面反馈：无进展，合规"
+    assert detail[2] == (
+        "登记书面反馈（收到日期2024年3月8日）：无进展，合规；收到日期说明：纸质反馈邮寄收到；"
+        "城运中心登记，已核验"
+    )
     assert detail[4] == "事由：夜间施工噪声扰民 → 工地夜间噪声"
     assert "状态：书面督办 → 现场协调督办" in detail[7]
     assert detail[8] == "督办单.docx"
@@ -1020,3 +1065,283 @@ def test_allowed_actions_follow_the_state(session, town):
     assert Action.ISSUE_NOTICE not in allowed_actions(CLERK, case)
     case.status = CaseStatus.CLOSED
     assert allowed_actions(CLERK, case) == [Action.REOPEN, Action.REFER]
+
+
+# --- 当天登记 (§三(二)2) --------------------------------------------------------------------
+
+
+def onsite_notice_for(session: Session, town: Town) -> tuple[Case, Step]:
+    """A case taken to 现场协调督办 and its notice issued on 2024-03-12."""
+    case = open_written(session, town)
+    feedback(session, current_step(session, case), date(2024, 3, 7), Progress.NONE)
+    escalate_case(session, CLERK, case.id, on=date(2024, 3, 11))
+    notice = issue_onsite_notice(
+        session, CLERK, case.id, issued_at=date(2024, 3, 12), location="示例镇示例路8号工地"
+    )
+    session.commit()
+    return case, notice
+
+
+def test_same_day_registration_records_the_leader_the_task_division_and_the_venue(session, town):
+    """“承办单位收到…通知后，应在当天进行登记，报告主要领导，按照协调督办事项职责范围分解任务，
+    并落实好会议场所等督办准备工作。”"""
+    case, notice = onsite_notice_for(session, town)
+    register_notice_receipt(
+        session, CLERK, notice.id, registered_at=datetime(2024, 3, 12, 16, 30), **registration(town)
+    )
+    session.commit()
+    session.refresh(notice)
+    assert (notice.registered_at, notice.reported_to) == (datetime(2024, 3, 12, 16, 30), "张主任")
+    assert (notice.venue_ready, notice.venue) == (True, "镇生态环境办三楼会议室")
+    assert registration_late(notice) is False
+    detail = cases.case_detail(session, CLERK, case.id, on=date(2024, 3, 12))
+    (view,) = [v for v in detail.steps if v.step.id == notice.id]
+    assert view.tasks == [
+        ("镇生态环境办", "核查施工许可，督促夜间停工"),
+        ("示例一村村委会", "配合现场踏勘"),
+    ]
+    (entry,) = [e for e in case_timeline(session, CLERK, case.id) if "登记收到" in e.detail]
+    assert "（当天），已报告主要领导张主任" in entry.detail
+    assert (
+        "任务分解：镇生态环境办：核查施工许可，督促夜间停工；示例一村村委会：配合现场踏勘"
+        in entry.detail
+    )
+    assert "会议场所已落实：（空） → 是" in entry.detail
+    assert "登记时间：（空） → 2024年3月12日 16:30" in entry.detail
+
+
+def test_registration_later_than_the_notice_day_is_flagged(session, town):
+    case, notice = onsite_notice_for(session, town)
+    register_notice_receipt(
+        session, CLERK, notice.id, registered_at=datetime(2024, 3, 13, 9, 0), **registration(town)
+    )
+    session.commit()
+    assert registration_late(notice) is True
+    assert any("晚于通知当天" in e.detail for e in case_timeline(session, CLERK, case.id))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"reported_to": " "}, "请填写报告的主要领导"),
+        ({"tasks": []}, "请按职责范围分解任务"),
+        ({"tasks": [(None, "配合")]}, "任务分解第 1 行的单位"),
+        ({"tasks": [(999_999, "配合")]}, "不存在或已删除"),
+        ({"venue": ""}, "已落实会议场所时请填写场所"),
+    ],
+)
+def test_registration_needs_every_part(session, town, change, message):
+    _, notice = onsite_notice_for(session, town)
+    values = {**registration(town), **change}
+    if "tasks" in change and change["tasks"] and change["tasks"][0][0] is None:
+        values["tasks"] = change["tasks"]
+    assert_refused(
+        session,
+        lambda: register_notice_receipt(
+            session, CLERK, notice.id, registered_at=datetime(2024, 3, 12, 16), **values
+        ),
+        ValidationError,
+        message,
+    )
+
+
+def test_a_unit_registers_at_the_servers_time_and_cannot_choose_another_day(session, town):
+    _, notice = onsite_notice_for(session, town)
+    unit = town.unit_user(town.dept)
+    assert_refused(
+        session,
+        lambda: register_notice_receipt(
+            session, unit, notice.id, registered_at=datetime(2024, 3, 12, 16), **registration(town)
+        ),
+        PermissionDenied,
+        "以提交时间为准",
+    )
+    register_notice_receipt(session, unit, notice.id, **registration(town))
+    session.commit()
+    assert notice.registered_at is not None
+    assert notice.registered_at.date() == cases.today()
+
+
+# --- feedback the center can trust ----------------------------------------------------------
+
+
+def test_a_unit_cannot_backdate_feedback_even_through_the_service(session, town):
+    """收到日期 of a unit is the server's date of submission: a reply to a step already overdue
+    cannot be dated before its deadline."""
+    case = open_written(session, town)
+    step = current_step(session, case)
+    unit = town.unit_user(town.dept)
+    scan = store_upload(session, unit, name="回执.pdf", data=SCAN)
+    call = {
+        "text": "已处置",
+        "signed": True,
+        "stamped": True,
+        "progress": Progress.DONE,
+        "upload_id": scan.id,
+    }
+    session.commit()
+    assert_refused(
+        session,
+        lambda: register_feedback(session, unit, step.id, received_at=date(2024, 3, 8), **call),
+        PermissionDenied,
+        "以提交当天.*为收到日期",
+    )
+    fb = register_feedback(session, unit, step.id, **call)
+    session.commit()
+    assert fb.received_at == cases.today()
+    assert fb.on_time is False  # due 2024-03-11, submitted today
+
+
+def test_the_center_enters_another_date_only_with_a_reason(session, town):
+    case = open_written(session, town)
+    step = current_step(session, case)
+    assert_refused(
+        session,
+        lambda: feedback(session, step, date(2024, 3, 8), date_reason=""),
+        ValidationError,
+        "不是今天，请写明原因",
+    )
+    fb = feedback(session, step, date(2024, 3, 8), date_reason="纸质反馈3月8日邮寄送达")
+    assert (fb.received_at, fb.date_reason) == (date(2024, 3, 8), "纸质反馈3月8日邮寄送达")
+    (entry,) = [e for e in case_timeline(session, CLERK, case.id) if e.what == "新增书面反馈"]
+    assert "收到日期说明：纸质反馈3月8日邮寄送达" in entry.detail
+
+
+def test_signed_and_stamped_feedback_without_scan_is_not_compliant(session, town):
+    """签字/盖章 count only with the scan attached: without it the step stays open and the
+    case cannot be closed."""
+    case = open_written(session, town)
+    step = current_step(session, case)
+    fb = feedback(session, step, date(2024, 3, 8), scan=False)
+    assert (fb.signed, fb.stamped, fb.compliant) == (True, True, False)
+    session.refresh(step)
+    assert (step.status, step.on_time) == (StepStatus.OPEN, None)
+    assert cases.done_feedback(session, case.id) is None
+    assert any("缺扫描件" in e.detail for e in case_timeline(session, CLERK, case.id))
+
+
+def test_unit_feedback_waits_for_the_center_and_counts_once_confirmed(session, town):
+    """Feedback a unit enters is 待核验: it neither closes the step nor makes the case eligible;
+    the center's confirmation closes the step with the outcome of the day it was submitted."""
+    case = open_written(session, town)
+    step = current_step(session, case)
+    unit = town.unit_user(town.dept)
+    none = feedback(session, step, date(2024, 3, 7), Progress.NONE, actor=unit, confirm=False)
+    assert none.review == FeedbackReview.PENDING
+    assert eligible_for_escalation(session, date(2024, 3, 8), [case.id]) == []
+    cases.confirm_feedback(session, CLERK, none.id, expected_version=none.version)
+    session.commit()
+    assert [e.reason for e in eligible_for_escalation(session, date(2024, 3, 8), [case.id])] == [
+        "书面督办反馈“无进展”"
+    ]
+
+    other = open_written(session, town, ticket_ids=[], source_note="区领导批示", title="另一事项")
+    step2 = current_step(session, other)
+    done = feedback(session, step2, date(2024, 3, 8), actor=unit, confirm=False)
+    session.refresh(step2)
+    assert (step2.status, cases.done_feedback(session, other.id)) == (StepStatus.OPEN, None)
+    assert_refused(
+        session,
+        lambda: close_case(session, CLERK, other.id, result_text="x", on=date(2024, 3, 9)),
+        match="尚未收到承办单位合规",
+    )
+    with patch.object(cases, "today", return_value=date(2024, 3, 20)):
+        cases.confirm_feedback(session, CLERK, done.id)  # confirmed after the deadline
+    session.commit()
+    session.refresh(step2)
+    assert (step2.status, step2.closed_at, step2.on_time) == (
+        StepStatus.CLOSED,
+        date(2024, 3, 8),
+        True,
+    )
+    assert cases.done_feedback(session, other.id).id == done.id
+    assert_refused(
+        session,
+        lambda: cases.confirm_feedback(session, CLERK, done.id),
+        match="已核验，不能再核验",
+    )
+
+
+def test_returned_feedback_never_counts_and_needs_a_reason(session, town):
+    case = open_written(session, town)
+    step = current_step(session, case)
+    unit = town.unit_user(town.dept)
+    fb = feedback(session, step, date(2024, 3, 8), actor=unit, confirm=False)
+    assert_refused(
+        session, lambda: cases.return_feedback(session, CLERK, fb.id, reason=" "), match="写明理由"
+    )
+    assert_refused(
+        session,
+        lambda: cases.return_feedback(session, unit, fb.id, reason="x"),
+        PermissionDenied,
+        "无权",
+    )
+    cases.return_feedback(session, CLERK, fb.id, reason="扫描件未盖章，请重新提交")
+    session.commit()
+    session.refresh(step)
+    assert (fb.review, fb.review_note, step.status) == (
+        FeedbackReview.RETURNED,
+        "扫描件未盖章，请重新提交",
+        StepStatus.OPEN,
+    )
+    assert_refused(session, lambda: cases.confirm_feedback(session, CLERK, fb.id), match="已退回")
+    assert any(
+        "退回书面反馈：扫描件未盖章" in e.detail for e in case_timeline(session, CLERK, case.id)
+    )
+
+
+def test_the_center_corrects_a_pending_date_only_with_a_reason(session, town):
+    case = open_written(session, town)
+    step = current_step(session, case)
+    unit = town.unit_user(town.dept)
+    fb = feedback(session, step, date(2024, 3, 12), actor=unit, confirm=False)
+    assert fb.on_time is False
+    assert_refused(
+        session,
+        lambda: cases.correct_feedback_date(
+            session, CLERK, fb.id, received_at=date(2024, 3, 8), reason=""
+        ),
+        match="写明理由",
+    )
+    assert_refused(
+        session,
+        lambda: cases.correct_feedback_date(
+            session, unit, fb.id, received_at=date(2024, 3, 8), reason="x"
+        ),
+        PermissionDenied,
+    )
+    cases.correct_feedback_date(
+        session, CLERK, fb.id, received_at=date(2024, 3, 8), reason="纸质原件3月8日已送达"
+    )
+    cases.confirm_feedback(session, CLERK, fb.id)
+    session.commit()
+    session.refresh(step)
+    assert (fb.received_at, fb.on_time, step.on_time) == (date(2024, 3, 8), True, True)
+    entry = next(e for e in case_timeline(session, CLERK, case.id) if "更正收到日期" in e.detail)
+    assert "收到日期：2024年3月12日 → 2024年3月8日" in entry.detail
+    assert_refused(
+        session,
+        lambda: cases.correct_feedback_date(
+            session, CLERK, fb.id, received_at=date(2024, 3, 7), reason="x"
+        ),
+        match="已核验",
+    )
+
+
+def test_the_timeline_reads_in_words(session, town):
+    """No 是否按时 → True, no 责任单位 → 1, no login names: 是/否, unit names, 姓名."""
+    clerk = Actor(user_id=None, username="clerk", role=Role.CENTER)
+    case, notice = onsite_notice_for(session, town)
+    register_notice_receipt(
+        session, clerk, notice.id, registered_at=datetime(2024, 3, 12, 16), **registration(town)
+    )
+    record_site_visit(
+        session, clerk, notice.id, visit_at=date(2024, 3, 13), findings="夜间仍在施工",
+        responsible_unit_id=town.dept.id, deadline_workdays=3,
+    )  # fmt: skip
+    session.commit()
+    text = "\n".join(f"{e.who} {e.what} {e.detail}" for e in case_timeline(session, clerk, case.id))
+    assert "责任单位：（空） → 镇生态环境办" in text
+    assert "是否按时：（空） → 是" in text
+    for raw in ("True", "False", "None", f"→ {town.dept.id}\n", "_id"):
+        assert raw not in text

@@ -8,10 +8,19 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from duban import cases, meetings
+from duban import cases, meetings, uploads
 from duban.cases import Action
-from duban.enums import CaseStatus, Level, Progress, Role, Scope, StepKind, StepStatus
-from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload
+from duban.enums import (
+    CaseStatus,
+    FeedbackReview,
+    Level,
+    Progress,
+    Role,
+    Scope,
+    StepKind,
+    StepStatus,
+)
+from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload, User
 from duban.permissions import Actor
 from tests import helpers
 from tests.factories import make_case, make_step, make_ticket, make_unit, sample_file
@@ -20,6 +29,11 @@ ADMIN = Actor(None, "admin", Role.ADMIN)
 CLERK = Actor(None, "clerk", Role.CENTER)
 LEADER = Actor(None, "leader", Role.LEADER)
 PDF = sample_file("pdf")
+REASON = "收到日期不是今天时写明原因（如纸质反馈邮寄收到）"
+
+
+def scan(s: Session) -> int:
+    return uploads.store_upload(s, CLERK, name="回执.pdf", data=PDF).id  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -61,6 +75,18 @@ def world(engine):
 
 def unit_user(unit_id: int) -> Actor:
     return Actor(None, "unit", Role.UNIT, unit_id=unit_id)
+
+
+def unit_account(engine, unit_id: int) -> Actor:
+    """A stored unit account (a unit attaches only scans its own unit uploaded)."""
+    with Session(engine) as s:
+        user = User(
+            username="handler", username_key="handler", role=Role.UNIT, unit_id=unit_id,
+            password_hash="-",
+        )  # fmt: skip
+        s.add(user)
+        s.commit()
+        return Actor(user.id, "handler", Role.UNIT, unit_id=unit_id)
 
 
 def open_page(actor: Actor, page: str = "pages/cases.py", **params: str) -> AppTest:
@@ -120,6 +146,7 @@ def test_registering_compliant_feedback_with_a_scan_closes_the_step(engine, worl
     """书面反馈 with received date, text, 签字, 公章, scanned file and 处置进展."""
     at = open_form(open_page(CLERK, case=str(world["written"])), Action.FEEDBACK)
     widget(at.date_input, "收到日期").set_value(date(2024, 3, 8))
+    widget(at.text_input, REASON).input("纸质反馈3月8日邮寄送达")
     widget(at.text_area, "反馈内容").input("已责令夜间停工")
     widget(at.checkbox, "主要领导已签字").check()
     widget(at.checkbox, "已加盖单位公章").check()
@@ -145,8 +172,10 @@ def test_feedback_without_a_stamp_is_registered_as_non_compliant(engine, world):
     """Feedback without both signature and stamp is recorded but 不合规 and does not close."""
     at = open_form(open_page(CLERK, case=str(world["written"])), Action.FEEDBACK)
     widget(at.date_input, "收到日期").set_value(date(2024, 3, 8))
+    widget(at.text_input, REASON).input("纸质反馈邮寄收到")
     widget(at.text_area, "反馈内容").input("已处理")
     widget(at.checkbox, "主要领导已签字").check()
+    widget(at.selectbox, "处置进展").set_value(Progress.DONE)
     widget(at.button, "登记反馈").click().run()
     assert "不合规" in at.success[0].value
     with Session(engine) as s:
@@ -176,7 +205,7 @@ def test_escalating_a_case_that_is_not_eligible_needs_a_reason(engine, world):
         step = cases.latest_handling_step(s, world["written"])
         cases.register_feedback(
             s, CLERK, step.id, received_at=date(2024, 3, 8), text="正在整改", signed=True,
-            stamped=True, progress=Progress.SOME,
+            stamped=True, progress=Progress.SOME, date_reason="纸质反馈", upload_id=scan(s),
         )  # fmt: skip
         s.commit()
     at = open_page(CLERK, case=str(world["written"]), action="escalate")
@@ -205,7 +234,21 @@ def test_the_onsite_notice_registration_and_site_visit_through_the_page(engine, 
     assert at.success[0].value == "现场协调督办通知已发出"
     open_form(at, Action.REGISTER_NOTICE)
     widget(at.date_input, "登记日期").set_value(date(2024, 3, 6))
+    widget(at.text_input, "已报告的主要领导（姓名、职务）").input("李队长")
+    widget(at.text_area, "镇城管中队（主办）的任务").input("牵头拆除违建")
     widget(at.button, "登记收到通知").click().run()
+    assert at.error[0].value == "请选择会议场所是否已落实"
+    at.radio(key="cases_register_venue").set_value("已落实")
+    widget(at.text_input, "会议场所（地点）").input("中队二楼会议室")
+    widget(at.button, "登记收到通知").click().run()
+    assert at.success[0].value == "已登记收到通知"
+    body = texts(at)
+    for shown in (
+        "已报告主要领导：李队长",
+        "任务分解（镇城管中队）：牵头拆除违建",
+        "会议场所：已落实（中队二楼会议室）",
+    ):
+        assert shown in body
     open_form(at, Action.SITE_VISIT)
     widget(at.date_input, "踏勘日期").set_value(date(2024, 3, 7))
     widget(at.text_area, "踏勘情况").input("违建属实")
@@ -229,7 +272,7 @@ def test_closing_through_the_page(engine, world):
         step = cases.latest_handling_step(s, world["written"])
         cases.register_feedback(
             s, CLERK, step.id, received_at=date(2024, 3, 8), text="已办", signed=True,
-            stamped=True, progress=Progress.DONE,
+            stamped=True, progress=Progress.DONE, date_reason="纸质反馈", upload_id=scan(s),
         )  # fmt: skip
         s.commit()
     at = open_form(open_page(CLERK, case=str(world["written"])), Action.VERIFY)
@@ -309,8 +352,9 @@ def test_new_case_from_a_ledger_selection_with_a_rule_suggestion(engine, world):
 
 def test_new_case_refuses_missing_fields_in_chinese(engine, world):
     at = open_page(CLERK, "pages/case_new.py")
+    assert at.selectbox(key="case_new_scope").value is None  # the user must choose
     widget(at.button, "确定督办事项").click().run()
-    assert "请选择主办单位" in at.error[0].value
+    assert "请选择协调督办范围" in at.error[0].value
     with Session(engine) as s:
         assert len(s.exec(select(Case)).all()) == 2
 
@@ -364,3 +408,103 @@ def test_an_unknown_case_id_shows_a_chinese_message(world):
     assert "不存在" in at.error[0].value
     at = open_page(CLERK, case="abc")
     assert "督办事项编号无效" in at.error[0].value
+
+
+# --- feedback the center can trust, and a smoother case walk ------------------------------
+
+
+def test_a_unit_submits_feedback_without_a_date_and_the_center_confirms_it(engine, world):
+    """The unit's form has no date (收到日期 is the day of submission); its reply is 待核验 and
+    leaves the step open until the center confirms it on the case page."""
+    handler = unit_account(engine, world["env"])
+    at = open_form(open_page(handler, case=str(world["written"])), Action.FEEDBACK)
+    assert not at.date_input
+    widget(at.text_area, "反馈内容").input("已责令夜间停工")
+    widget(at.checkbox, "主要领导已签字").check()
+    widget(at.checkbox, "已加盖单位公章").check()
+    at.file_uploader[0].set_value(("回执.pdf", PDF, "application/pdf"))
+    widget(at.button, "登记反馈").click().run()
+    assert at.error[0].value == "请选择处置进展"  # no preselected 处置进展
+    widget(at.selectbox, "处置进展").set_value(Progress.DONE)
+    widget(at.button, "登记反馈").click().run()
+    assert at.success[0].value == "书面反馈已登记，待城运中心核验"
+    with Session(engine) as s:
+        fb = s.exec(select(Feedback)).one()
+        assert (fb.received_at, fb.review, fb.compliant) == (
+            cases.today(),
+            FeedbackReview.PENDING,
+            True,
+        )
+        assert s.get(Step, fb.step_id).status == StepStatus.OPEN
+    assert "〔待核验〕" in texts(at)
+
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.CONFIRM_FEEDBACK)
+    widget(at.button, "提交核验").click().run()
+    assert at.error[0].value == "请选择核验结论（确认或退回）"
+    at.radio(key="cases_review_verdict").set_value("确认")
+    widget(at.button, "提交核验").click().run()
+    assert at.success[0].value == "书面反馈已核验"
+    with Session(engine) as s:
+        fb = s.exec(select(Feedback)).one()
+        step = s.get(Step, fb.step_id)
+        assert (fb.review, step.status, step.on_time) == (
+            FeedbackReview.CONFIRMED,
+            StepStatus.CLOSED,
+            False,  # due 2024-03-11, submitted today
+        )
+    assert "核验书面反馈" not in expanders(at)
+
+
+def test_the_center_returns_a_unit_reply_with_a_reason(engine, world):
+    with Session(engine) as s:
+        step = cases.latest_handling_step(s, world["written"])
+        me = unit_user(world["env"])
+        cases.register_feedback(
+            s, me, step.id, text="已处理", signed=True, stamped=True, progress=Progress.DONE,
+        )  # fmt: skip
+        s.commit()
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.CONFIRM_FEEDBACK)
+    at.radio(key="cases_review_verdict").set_value("退回")
+    widget(at.text_input, "退回理由或更正收到日期的理由").input("无扫描件，请补交")
+    widget(at.button, "提交核验").click().run()
+    assert at.success[0].value == "书面反馈已退回"
+    assert "〔已退回：无扫描件，请补交〕" in texts(at)
+
+
+def test_the_notice_subject_is_prefilled_from_the_ticket(engine, world):
+    with Session(engine) as s:
+        step = cases.latest_handling_step(s, world["written"])
+        cases.register_feedback(
+            s, CLERK, step.id, text="无法处置", signed=True, stamped=True,
+            progress=Progress.NONE, upload_id=scan(s),
+        )  # fmt: skip
+        cases.escalate_case(s, CLERK, world["written"])
+        s.commit()
+    at = open_form(open_page(CLERK, case=str(world["written"])), Action.ISSUE_NOTICE)
+    assert widget(at.text_input, "协调督办事由").value == "工地夜间施工噪声"
+
+
+def test_a_meeting_started_from_the_case_page_and_its_routing_rule(engine, world):
+    """提级: hold the 专题会 from the case (prefilled with it), then record its decision right
+    there with the new meeting preselected; the case then shows the rule."""
+    with Session(engine) as s:
+        cases.escalate_case(s, CLERK, world["onsite"], override_reason="现场协调后仍推诿")
+        s.commit()
+    at = open_form(open_page(CLERK, case=str(world["onsite"])), Action.SPECIAL_MEETING)
+    assert widget(at.text_input, "会议名称").value == "热线工作专题会：违章搭建"
+    widget(at.text_input, "主持（镇分管领导）").input("王副镇长")
+    widget(at.text_area, "指示要求和决定").input("违章搭建由城管中队牵头")
+    widget(at.button, "保存专题会").click().run()
+    assert at.success[0].value == "专题会“热线工作专题会：违章搭建”已保存，本事项已提交专题会"
+    with Session(engine) as s:
+        meeting = s.exec(select(Meeting)).one()
+        step = s.exec(select(Step).where(Step.kind == StepKind.SPECIAL_MEETING)).one()
+        assert (step.case_id, step.meeting_id) == (world["onsite"], meeting.id)
+    assert widget(at.selectbox, "专题会").value == meeting.id  # the new meeting, preselected
+    widget(at.text_input, "事项类别名称").input("违章搭建")
+    widget(at.text_input, "工单分类（与台账分类一致）").input("违章搭建")
+    widget(at.selectbox, "处置部门").set_value(world["city"])
+    widget(at.text_area, "处置路径").input("城管中队立案查处")
+    widget(at.button, "保存处置规则").click().run()
+    assert at.success[0].value == "处置规则“违章搭建”已保存"
+    assert "**专题会处置规则：** 违章搭建 → 镇城管中队：城管中队立案查处" in texts(at)

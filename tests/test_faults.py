@@ -96,6 +96,7 @@ def test_a_crash_mid_transition_leaves_the_case_as_it_was(engine, monkeypatch):
             SYSTEM,
             step_id,
             received_at=date(2024, 3, 8),
+            date_reason="纸质反馈邮寄收到",
             text="已处置",
             signed=True,
             stamped=True,

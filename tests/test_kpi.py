@@ -38,10 +38,12 @@ from duban.kpi import (
 )
 from duban.models import CaseUnit, Referral, Step
 from duban.permissions import SYSTEM
+from duban.uploads import store_upload
 from duban.workdays import Calendar, set_year_schedule
-from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
+from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit, sample_file
 
 MARCH = Period.month(2024, 3)
+SCAN = sample_file("pdf")
 
 
 def march(as_of: date = date(2024, 4, 15), **kw) -> Selection:
@@ -433,10 +435,12 @@ def test_outcomes_frozen_by_the_workflow_survive_a_calendar_edit_and_recompute(s
             SYSTEM,
             step.id,
             received_at=answered,
+            date_reason="纸质反馈邮寄收到",
             text="已处置",
             signed=True,
             stamped=True,
             progress=Progress.DONE,
+            upload_id=store_upload(session, SYSTEM, name="回执.pdf", data=SCAN).id,
         )
     session.commit()
     before = compute(session, march())
@@ -566,3 +570,69 @@ def test_figures_with_levels_equal_the_separate_calls(session, mixed_march):
     assert compute(session, march()).levels is None
     levels = compute(session, march(date(2024, 3, 20)), with_levels=True).levels
     assert [levels[lv].cases for lv in Level] == [1, 1, 1]
+
+
+# --- only feedback the center confirmed counts ---------------------------------------------
+
+
+def unit_replies(session, units):
+    """Two 督办单 due 2024-03-11, each answered by its unit's own account on 2024-03-08 (the
+    clock set to that day): 镇城建中心 signed, stamped and scanned; 镇城管中队 signed and
+    stamped but without the scan. Both still 待核验."""
+    from unittest.mock import patch
+
+    from duban import cases
+    from duban.enums import Role
+    from duban.models import User
+    from duban.permissions import Actor
+
+    replies = []
+    for unit, scanned in zip(units, (True, False), strict=True):
+        case = cases.open_case(
+            session, SYSTEM, scope=Scope.REPEATED, lead_unit_id=unit.id, related_info="多次投诉",
+            opinion="请限期处置", title="噪声", ticket_ids=[make_ticket(session).id],
+            opened_at=date(2024, 3, 4),
+        )  # fmt: skip
+        step = cases.latest_handling_step(session, case.id)
+        account = User(
+            username=f"u{unit.id}", username_key=f"u{unit.id}", role=Role.UNIT,
+            unit_id=unit.id, password_hash="-",
+        )  # fmt: skip
+        session.add(account)
+        session.flush()
+        user = Actor(account.id, account.username, Role.UNIT, unit_id=unit.id)
+        scan = store_upload(session, user, name="回执.pdf", data=SCAN).id if scanned else None
+        with patch.object(cases, "today", return_value=date(2024, 3, 8)):
+            replies.append(
+                cases.register_feedback(
+                    session,
+                    user,
+                    step.id,
+                    text="已处置",
+                    signed=True,
+                    stamped=True,
+                    progress=Progress.DONE,
+                    upload_id=scan,
+                )  # fmt: skip
+            )
+    session.commit()
+    return replies
+
+
+def test_unconfirmed_or_scanless_feedback_does_not_count_and_confirmation_does(session, units):
+    """Feedback a unit enters is 待核验: the step stays open (late after its due date) and a
+    scan-less reply is not counted as 不合规 yet; once the center confirms, the scanned reply
+    is on time and the scan-less one is 不合规 and leaves its step late."""
+    from duban import cases
+
+    scanned, scanless = unit_replies(session, units)
+    before = compute(session, march())
+    assert (before.overall.on_time_rate, before.overall.noncompliant_feedback) == (Ratio(0, 2), 0)
+    for reply in (scanned, scanless):
+        cases.confirm_feedback(session, SYSTEM, reply.id)
+    session.commit()
+    after = compute(session, march())
+    assert [(u.unit_name, u.on_time_rate, u.noncompliant_feedback) for u in after.units] == [
+        ("镇城建中心", Ratio(1, 1), 0),
+        ("镇城管中队", Ratio(0, 1), 1),
+    ]

@@ -168,7 +168,6 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
             s,
             a,
             w.step_a,
-            received_at=date(2024, 3, 8),
             text="已处置",
             signed=True,
             stamped=True,

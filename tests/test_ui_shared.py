@@ -12,7 +12,8 @@ from duban import audit, boards, cases
 from duban.clock import today
 from duban.enums import AuditAction, Progress, Role
 from duban.permissions import Actor
-from tests.factories import make_case, make_step, make_unit
+from duban.uploads import store_upload
+from tests.factories import make_case, make_step, make_unit, sample_file
 from tests.helpers import open_page
 
 CLERK = Actor(None, "clerk", Role.CENTER)
@@ -72,6 +73,7 @@ def test_a_save_through_the_services_shows_on_the_next_view(engine, late_step, s
         cases.register_feedback(
             s, CLERK, late_step, received_at=today(), text="已修复", signed=True, stamped=True,
             progress=Progress.DONE,
+            upload_id=store_upload(s, CLERK, name="回执.pdf", data=sample_file("pdf")).id,
         )  # fmt: skip
         s.commit()
     assert overdue_metric(open_page(CLERK, "pages/home.py")) == "0"

@@ -46,11 +46,6 @@ def active_units(stamp: Stamp, _who: Actor) -> dict[int, str]:
         return live_units(session, _who, active_only=True)
 
 
-def case_link(case_id: int, action: str | None = None) -> str:
-    """The URL of a case on the 督办事项 page (`action=escalate` opens the escalation form)."""
-    return f"/cases?case={case_id}" + (f"&action={action}" if action else "")
-
-
 def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -64,7 +59,7 @@ def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             days_label: [r.workdays for r in rows],
             "最近反馈": [r.last_feedback for r in rows],
-            "查看": [case_link(r.case_id) for r in rows],
+            "case_id": [r.case_id for r in rows],  # hidden: the row a click opens
         }
     )
 
@@ -80,8 +75,7 @@ def escalation_frame(rows: list[EscalationRow]) -> pd.DataFrame:
             "截止日期": [r.due_at for r in rows],
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             "理由": [r.reason for r in rows],
-            "查看": [case_link(r.case_id) for r in rows],
-            "提级": [case_link(r.case_id, "escalate") for r in rows],
+            "case_id": [r.case_id for r in rows],  # hidden: the row a click opens
         }
     )
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from duban import cases, documents, meetings
 from duban.cases import CaseDetail
 from duban.documents import DocumentRow, case_documents
+from duban.meetings import RuleRow
 from duban.permissions import Actor, Perm
 from duban.uploads import Upload
 from ui.common import engine
@@ -24,6 +25,7 @@ class CaseView:
     detail: CaseDetail
     uploads: dict[int, Upload]  # the scanned replies of the feedback, by id
     meetings: list[meetings.MeetingRow]  # to link a 专题会 (staff who edit cases only)
+    rules: list[RuleRow]  # the routing rules its 专题会 decided
     tickets: pd.DataFrame  # the linked tickets as the page's table shows them
     timeline: pd.DataFrame  # 办理记录, oldest first
 
@@ -38,6 +40,7 @@ def case_view(stamp: Stamp, who: Actor, case_id: int) -> CaseView:
             detail=detail,
             uploads=cases.feedback_uploads(session, who, case_id),
             meetings=meetings.list_meetings(session, who) if who.can(Perm.EDIT_CASES) else [],
+            rules=meetings.case_rules(session, who, case_id),
             tickets=tickets_frame(detail),
             timeline=timeline_frame(cases.case_timeline(session, who, case_id)),
         )

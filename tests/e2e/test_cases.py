@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from duban.db import make_engine
-from duban.enums import Level, Progress, StepStatus
+from duban.enums import FeedbackReview, Level, Progress, StepStatus
 from duban.models import Case, CaseTicket, Feedback, Step, Ticket, Upload
 from tests.e2e.conftest import open_app, settle
 from tests.factories import sample_file
@@ -37,6 +37,10 @@ def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
     page.get_by_label("按工单编号添加（多个用逗号或空格分隔）").fill(ticket.ticket_no)
     settle(page, page.get_by_role("button", name="添加工单").click)
     page.get_by_role("button", name="清空工单").wait_for()
+    settle(page, page.get_by_role("combobox", name="协调督办范围").click)  # no preselected 范围
+    settle(
+        page, page.get_by_role("option", name="重复投诉多次，且办理工作未有明显进展的事项").click
+    )
     page.get_by_role("textbox", name="相关情况").fill("同一地址多次投诉，前期答复后仍未解决")
     page.get_by_role("textbox", name="督办意见").fill("请于5个工作日内核查处置并书面反馈")
     settle(page, page.get_by_role("button", name="确定督办事项").click)
@@ -75,5 +79,10 @@ def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
         fb = s.exec(select(Feedback).where(Feedback.step_id == step.id)).one()
         assert case.level == Level.ONSITE
         assert (step.status, step.escalation_reason) == (StepStatus.CLOSED, "书面督办反馈“无进展”")
-        assert (fb.progress, fb.compliant) == (Progress.NONE, True)
+        # entered by the center with its scan: compliant and confirmed at entry
+        assert (fb.progress, fb.compliant, fb.review) == (
+            Progress.NONE,
+            True,
+            FeedbackReview.CONFIRMED,
+        )
         assert s.get(Upload, fb.upload_id).original_name == "回执.pdf"
