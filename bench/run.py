@@ -18,6 +18,7 @@ proportional cases, steps and feedback), in this process:
 | candidates | `find_candidates` as of the data's end, and again after a day's import | all-pairs similarity on a sample of the window, extrapolated |
 | 督办单 ×500 | `render_batch` (contexts, sandbox, files, registry, zip) | bare docxtpl render + save of the same contexts |
 | annual report | `render_work_report` for the last full year | a bare COUNT of the year's cases |
+| 热线考核 | `score.compute` of the last full year (`bench/bench_score.py`) | a bare GROUP BY unit count of the year's tickets |
 | page cost | `AppTest` run of the home, ledger, boards and case pages (`bench.pages`) | app.py's shell with a page showing only a precomputed table of the same size |
 
 PostgreSQL: `DUBAN_BENCH_DATABASE_URL` (default the local `duban_bench`); each size lives in
@@ -530,6 +531,17 @@ def bench_report(run: Run) -> None:
     )  # fmt: skip
 
 
+def bench_score(run: Run) -> None:
+    """热线考核 of the data's last full year (a third of its tickets: synth spans three years;
+    `python -m bench.bench_score` scores a year of 1,000,000)."""
+    from bench.bench_score import measure
+    from duban.kpi import Period
+
+    run.figures.append(
+        measure(run.engine, Period.year(run.end.year - 1), run.database, run.tickets)
+    )
+
+
 def bench_pages(run: Run) -> None:
     from bench.pages import page_figures
 
@@ -547,6 +559,7 @@ BENCHES: dict[str, Callable[[Run], None]] = {
     "candidates": bench_candidates,
     "render": bench_render,
     "report": bench_report,
+    "score": bench_score,
     "pages": bench_pages,
 }
 

@@ -68,10 +68,11 @@ from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
 from duban.keywords import key_words, matter_words
-from duban.masking import mask_name, mask_phone
+from duban.masking import mask_name, mask_phone, mask_text, sees_contacts
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, table_of
+from duban.score import losing_units
 from duban.settings import clean_setting, get_setting
 from duban.standard_address import AddressBook, address_book, address_prefixes, address_stamp
 from duban.text import to_halfwidth
@@ -97,6 +98,7 @@ class Rule(LabeledEnum):
     UNSATISFIED = ("unsatisfied", "不满意回访")
     CITY = ("city", "市级督办")
     OVERDUE = ("overdue", "超期工单")
+    SCORE_LOSS = ("score_loss", "热线考核失分")
 
 
 # The 协调督办范围 (§二) a case opened from a group starts with; 不满意 twice on one matter
@@ -107,6 +109,7 @@ RULE_SCOPE: dict[Rule, Scope] = {
     Rule.UNSATISFIED: Scope.REPEATED,
     Rule.CITY: Scope.CITY,
     Rule.OVERDUE: Scope.OTHER,
+    Rule.SCORE_LOSS: Scope.OTHER,
 }
 
 
@@ -919,19 +922,26 @@ def find_candidates(
         days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]  # `late` holds tickets with a due date only
         note = f"超过平台办结期限仍未办结（最长超期 {days} 天）"
         groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
+    groups.extend(_score_loss(session, as_of))
     groups = _mark_open_cases(session, groups)
     order = list(Rule)
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
-    if not actor.can(Perm.SEE_CONTACTS):
+    if not sees_contacts(actor):
         groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
 
 
 def _masked(ticket: TicketInfo) -> TicketInfo:
-    """A ticket's caller and phone as a role without Perm.SEE_CONTACTS sees them."""
-    return ticket._replace(caller=mask_name(ticket.caller), phone=mask_phone(ticket.phone))
+    """A ticket as a role without Perm.SEE_CONTACTS sees it (duban.masking): caller and
+    phone masked, and numbers inside the address and content."""
+    return ticket._replace(
+        caller=mask_name(ticket.caller),
+        phone=mask_phone(ticket.phone),
+        address=mask_text(ticket.address) or "",
+        content=mask_text(ticket.content) or "",
+    )
 
 
 def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:
@@ -1593,6 +1603,40 @@ def _concentrated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) ->
         f"（共 {len(matter.members)} 张工单，按来电号码区分）"
     )
     return [_group(Rule.CONCENTRATED, pool, matter.members, matter, headline)]
+
+
+def _score_loss(session: Session, as_of: datetime) -> list[Group]:
+    """热线考核失分: the units losing the most points over the last 30 days (duban.score), each
+    a group of the tickets that cost them points, the points per indicator as the reason."""
+    groups = []
+    for loss in losing_units(session, as_of):
+        rows = session.exec(
+            select(Ticket)
+            .where(col(Ticket.id).in_(loss.ticket_ids))
+            .order_by(col(Ticket.received_at), col(Ticket.id))
+        )
+        tickets = [
+            TicketInfo(
+                t.id or 0,
+                t.ticket_no,
+                t.received_at,
+                t.address,
+                t.address_norm,
+                t.content,
+                t.category,
+                t.caller,
+                t.phone,
+                t.unit_id,
+                t.callback_result,
+                t.platform_status,
+                t.platform_due_at,
+                t.city_supervised,
+            )  # fmt: skip
+            for t in rows
+        ]
+        callers = len({t.caller_key() for t in tickets} - {""})
+        groups.append(Group(Rule.SCORE_LOSS, tuple(tickets), loss.reason, (), (), callers, ()))
+    return groups
 
 
 def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:

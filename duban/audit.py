@@ -107,6 +107,8 @@ ENTITY_LABELS: dict[str, str] = {
     "setting": "系统设置",
     "calendaryear": "工作日历",
     "backup": "数据备份",
+    "score": "热线考核",
+    "scorededuction": "热线考核扣分",
 }
 
 

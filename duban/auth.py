@@ -20,7 +20,6 @@ counter and its audit rows too.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -29,7 +28,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, case, func, update
+from sqlalchemy import ColumnElement, Connection, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -41,6 +40,7 @@ from duban.models import AuditLog, SetupGuard, Unit, User
 from duban.permissions import Actor, Perm
 from duban.records import get_live
 from duban.settings import get_setting
+from duban.text import fold_username
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128  # bounds the hashing work a single request can ask for
@@ -159,10 +159,8 @@ def _check_unit(session: Session, role: Role, unit_id: int | None) -> int | None
 
 
 def username_key(username: str) -> str:
-    """The form a username is compared in: NFKC + casefold, done in Python because SQLite's
-    lower() folds ASCII only (`ÄRGER1` and `ärger1` are one account, so are full-width
-    letters and their ASCII twins)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+    """The folded form usernames are compared in (`duban.text.fold_username`)."""
+    return fold_username(username)
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -308,14 +306,17 @@ def authenticate(
     """
     at = at or now()
     claimed = CONTROL_CHARS.sub("", (username or "").strip())[:50]
-    user = find_user(session, claimed) if claimed else None
-    if user is None:
+    found = _password_of(session, claimed) if claimed else None
+    if found is None:
         _burn_verify(password or "")
         anonymous = Actor(user_id=None, username=claimed, role=Role.UNIT)
         audit.record(session, anonymous, AuditAction.LOGIN_FAILED, "user", note="用户名不存在")
         return LoginResult(None, BAD_CREDENTIALS)
+    user_id, password_hash = found
+    right = verify_password(password_hash, password or "")  # slow: no connection held
+    user = _get_user(session, user_id)
     claimant = Actor(user_id=None, username=user.username, role=user.role)
-    if not verify_password(user.password_hash, password or ""):
+    if not right:
         _count_failure(session, user, claimant, at)
         return LoginResult(None, BAD_CREDENTIALS)
     if not _open_session_if_unlocked(session, user, at):
@@ -328,6 +329,20 @@ def authenticate(
     actor = actor_for(user)
     audit.record(session, actor, AuditAction.LOGIN, "user", user.id)
     return LoginResult(actor)
+
+
+def _password_of(session: Session, username: str) -> tuple[int, str] | None:
+    """The id and hash of an account, read on a connection returned to the pool at once:
+    the password check that follows takes a while, and parallel logins must not each hold
+    a pooled connection (and on SQLite a read snapshot) through it."""
+    stmt = select(col(User.id), col(User.password_hash)).where(
+        col(User.username_key) == username_key(username)
+    )
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return (row[0], row[1]) if row is not None and row[0] is not None else None
 
 
 def _not_locked(at: datetime) -> ColumnElement[bool]:

@@ -498,7 +498,7 @@ def _touch(row: Any, actor: Actor) -> None:
 
 
 def case_unit_ids(session: Session, case_id: int) -> set[int | None]:
-    stmt = select(CaseUnit.unit_id).where(col(CaseUnit.case_id) == case_id)
+    stmt = select(col(CaseUnit.unit_id)).where(col(CaseUnit.case_id) == case_id)
     rows = session.exec(stmt).all()
     return set(rows)
 
@@ -1193,6 +1193,16 @@ def report_up(
 # --- feedback ---------------------------------------------------------------------------
 
 
+def feedback_compliant(signed: bool, stamped: bool) -> bool:
+    """书面反馈 is 合规 only 由单位主要领导签字并加盖单位公章 (§三(一)2): both."""
+    return bool(signed and stamped)
+
+
+def answered_on_time(received: date, due: date | None) -> bool | None:
+    """Received on or before the due date; None for a step without one."""
+    return None if due is None else received <= due
+
+
 def register_feedback(
     session: Session,
     actor: Actor,
@@ -1229,7 +1239,7 @@ def register_feedback(
     ctx = Ctx(session, actor, case, received_at, step=step, unit_id=unit_id)
 
     def apply() -> Feedback:
-        compliant = bool(signed and stamped)
+        compliant = feedback_compliant(signed, stamped)
         feedback = Feedback(
             step_id=step.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             unit_id=unit_id,
@@ -1238,7 +1248,7 @@ def register_feedback(
             signed=bool(signed),
             stamped=bool(stamped),
             compliant=compliant,
-            on_time=None if step.due_at is None else received_at <= step.due_at,
+            on_time=answered_on_time(received_at, step.due_at),
             progress=progress,
             upload_id=upload_id,
             created_by=actor.user_id,
@@ -1258,9 +1268,9 @@ def register_feedback(
 
 def _freeze_outcome(session: Session, actor: Actor, step: Step, received: date) -> None:
     """Close the step with its outcome, written once and never recomputed (history stays)."""
-    on_time = margin = None
+    on_time = answered_on_time(received, step.due_at)
+    margin = None
     if step.due_at is not None:
-        on_time = received <= step.due_at
         margin = Calendar.load(session).between(received, step.due_at)
     apply_changes(
         session,
@@ -1576,6 +1586,17 @@ class CaseRow:
     due_at: date | None  # the earliest due date of its open steps
     due_provisional: bool
     referred: bool
+
+
+def escalation_eligible(
+    session: Session, actor: Actor, case_ids: Sequence[int], on: date | None = None
+) -> set[int]:
+    """Which of `case_ids` the actor may see are eligible for escalation (提级) today."""
+    ids = list(case_ids)
+    if not actor.can(Perm.VIEW_ALL):
+        mine = _visible_case_ids(actor).where(col(CaseUnit.case_id).in_(ids))
+        ids = list(set(session.exec(mine)))
+    return {e.case_id for e in eligible_for_escalation(session, on or today(), ids)}
 
 
 def list_cases(

@@ -334,6 +334,41 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """热线考核 per unit: a header row, then one row per unit (csv on stdout or --out;
+    xlsx in the report's layout, with the rules in force, needs --out)."""
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from duban import score
+    from duban.kpi import Period
+    from duban.permissions import SYSTEM
+
+    period = Period(parse_date(args.date_from), parse_date(args.date_to))
+    if args.format == "xlsx" and not args.out:
+        raise ValidationError("xlsx 格式需要用 --out 指定输出文件")
+    with Session(open_db()) as session:
+        rows = score.compute(session, period)
+        if args.format == "xlsx":
+            data = score.to_xlsx(
+                rows, period, score.load_rules(session), score.deductions(session, SYSTEM, period)
+            )
+        else:
+            data = score.to_csv(rows).encode("utf-8")
+    if not args.out:
+        sys.stdout.write(data.decode("utf-8"))
+        return 0
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise ValidationError(f"无法写入 {out}：{exc.strerror}") from exc
+    print(f"已导出{period.label}热线考核（{len(rows)} 个单位）：{out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m duban", description="12345 热线督办台账 命令行"
@@ -377,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["tickets", "cases"], help="tickets：工单；cases：督办事项")
     p.add_argument("--out", required=True, help="输出文件 FILE.xlsx")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("score", help="热线考核：每个承办单位一行（csv 或 xlsx）")
+    p.add_argument("--from", dest="date_from", required=True, help="开始日期 YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="结束日期 YYYY-MM-DD（含当天）")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="输出格式")
+    p.add_argument("--out", help="输出文件（csv 不指定时打印到屏幕）")
+    p.set_defaults(handler=cmd_score)
 
     p = sub.add_parser("candidates", help="督办线索：每行一组（规则、工单编号、理由）")
     p.add_argument("--format", choices=["text", "csv"], default="text", help="输出格式")

@@ -1694,6 +1694,14 @@ def template_versions(session: Session, kind: DocumentKind | str) -> list[Templa
     )
 
 
+def template_listing(
+    session: Session, actor: Actor, kind: DocumentKind | str
+) -> tuple[TemplateRef, list[TemplateVersion]]:
+    """What 文书模板 shows for a kind: the template in use and every uploaded version."""
+    actor.require(Perm.MANAGE_TEMPLATES)
+    return current_template(session, kind), template_versions(session, kind)
+
+
 def template_xml(data: bytes) -> str:
     """The Jinja source docxtpl renders: body, headers and footers, runs merged into tags."""
     tpl = DocxTemplate(io.BytesIO(data))

@@ -152,3 +152,11 @@ class DocumentKind(LabeledEnum):
     MEETING_MINUTES = ("meeting-minutes", "专题会纪要")
     FEEDBACK_RECEIPT = ("feedback-receipt", "书面反馈回执")
     WORK_REPORT = ("work-report", "协调督办工作报告")
+
+
+class Resolution(LabeledEnum):
+    """办理结果 on the platform's export: solved, or only explained (热线考核 诉求解决)."""
+
+    SOLVED = ("solved", "实际解决")
+    EXPLAINED = ("explained", "解释说明")
+    UNSOLVED = ("unsolved", "未解决")

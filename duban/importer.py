@@ -50,7 +50,7 @@ from sqlmodel import col as column_of
 
 from duban import archives, audit, bulk
 from duban.clock import SHANGHAI, now
-from duban.enums import AuditAction, CallbackResult, UnitKind
+from duban.enums import AuditAction, CallbackResult, Resolution, UnitKind
 from duban.errors import ValidationError
 from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
@@ -81,6 +81,10 @@ FIELD_LABELS: dict[str, str] = {
     "callback_result": "回访结果",
     "resolved": "是否解决",
     "city_supervised": "市级督办",
+    "first_contact": "是否先行联系",
+    "resolution": "办理结果",
+    "finished_at": "办结时间",
+    "overdue": "是否逾期",
 }
 
 # Header synonyms per field, most specific first (an earlier synonym wins a tie).
@@ -105,8 +109,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "platform_due_at": ("办理时限", "处理时限", "截止时间", "区交办办结期限"),
     "platform_status": ("工单状态", "办理状态", "状态"),
     "callback_result": ("回访结果", "回访满意度", "市民满意度", "满意度", "市民评价"),
-    "resolved": ("是否解决", "解决情况"),
+    "resolved": ("是否解决",),
     "city_supervised": ("市级督办", "是否市级督办"),
+    "first_contact": ("是否先行联系", "先行联系", "是否先联系", "先行联系情况"),
+    "resolution": ("办理结果", "解决情况", "处理结果", "办理情况", "解决结果"),
+    "finished_at": ("办结时间", "结案时间", "办结日期", "处置完成时间", "完成时间"),
+    "overdue": ("是否逾期", "是否超期", "逾期", "超期"),
 }
 
 # Columns of our own export that hold the center's fields: never read back from a file.
@@ -135,6 +143,22 @@ CALLBACK_WORDS: dict[str, CallbackResult] = {
     "拒绝回访": CallbackResult.NONE,
     "未联系上": CallbackResult.NONE,
     "联系不上": CallbackResult.NONE,
+}
+# 办理结果 wording → the three outcomes the 热线考核 counts (是/否 of old 解决情况 columns too).
+RESOLUTION_WORDS: dict[str, Resolution] = {
+    "实际解决": Resolution.SOLVED,
+    "已解决": Resolution.SOLVED,
+    "解决": Resolution.SOLVED,
+    "是": Resolution.SOLVED,
+    "解释说明": Resolution.EXPLAINED,
+    "解释": Resolution.EXPLAINED,
+    "已解释": Resolution.EXPLAINED,
+    "已解释说明": Resolution.EXPLAINED,
+    "未解决": Resolution.UNSOLVED,
+    "部分解决": Resolution.UNSOLVED,
+    "不解决": Resolution.UNSOLVED,
+    "退单": Resolution.UNSOLVED,
+    "否": Resolution.UNSOLVED,
 }
 YES_WORDS = frozenset({"是", "已解决", "解决", "y", "yes", "true", "1", "√", "市级督办"})
 NO_WORDS = frozenset({"否", "未解决", "部分解决", "不解决", "退单", "n", "no", "false", "0", "×"})
@@ -165,6 +189,10 @@ PLATFORM_FIELDS = (
     "callback_result",
     "resolved",
     "city_supervised",
+    "first_contact",
+    "resolution",
+    "finished_at",
+    "overdue",
 )
 DATE_HINT = "可用格式：2024-01-24 09:30、2024/1/24 9:30、2024年1月24日 9时30分、20240124"
 
@@ -371,6 +399,33 @@ def parse_flag(value: Any) -> bool:
     raise CellError(f"无法识别的“市级督办”取值“{text}”（请填 是 或 否）")
 
 
+def parse_resolution(value: Any) -> Resolution | None:
+    """办理结果 / 解决情况 → 实际解决 / 解释说明 / 未解决 (None when empty)."""
+    text = normalize_header(cell_text(value))
+    if not text:
+        return None
+    if text in RESOLUTION_WORDS:
+        return RESOLUTION_WORDS[text]
+    known = "、".join(RESOLUTION_WORDS)
+    raise CellError(f"无法识别的办理结果“{text}”（可识别：{known}）")
+
+
+def yes_no(label: str) -> Callable[[Any], bool | None]:
+    """A 是/否 column (是否先行联系, 是否逾期): None when empty, the message names the column."""
+
+    def read(value: Any) -> bool | None:
+        text = normalize_header(cell_text(value)).lower()
+        if not text:
+            return None
+        if text in YES_WORDS:
+            return True
+        if text in NO_WORDS:
+            return False
+        raise CellError(f"无法识别的“{label}”取值“{text}”（请填 是 或 否）")
+
+    return read
+
+
 def _bounded(field_name: str, reader: Callable[[Any], str]) -> Callable[[Any], str]:
     limit = MAX_LENGTHS.get(field_name)
 
@@ -391,6 +446,10 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "resolved": parse_resolved,
     "city_supervised": parse_flag,
     "content": tidy_long,
+    "first_contact": yes_no("是否先行联系"),
+    "resolution": parse_resolution,
+    "finished_at": parse_datetime,
+    "overdue": yes_no("是否逾期"),
 }
 for _name in ("title", "address", "unit", "category", "caller", "phone", "platform_status"):
     PARSERS[_name] = _bounded(_name, tidy)
@@ -636,7 +695,9 @@ class Parsed:
     raw: dict[str, str]
 
 
-UNIQUE_FIELDS = frozenset({"ticket_no", "received_at"})  # not worth remembering per value
+UNIQUE_FIELDS = frozenset(
+    {"ticket_no", "received_at", "finished_at"}
+)  # not worth remembering per value
 
 
 def _remembering(parser: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -912,6 +973,10 @@ def _new_row(
         "callback_result": values.get("callback_result"),
         "resolved": values.get("resolved"),
         "city_supervised": values.get("city_supervised", False),
+        "first_contact": values.get("first_contact"),
+        "resolution": values.get("resolution"),
+        "finished_at": values.get("finished_at"),
+        "overdue": values.get("overdue"),
         "raw": raw,
     }
 

@@ -176,9 +176,11 @@ class RuleRow:
 
 
 def list_rules(
-    session: Session, *, search: str = "", include_inactive: bool = False
+    session: Session, actor: Actor, *, search: str = "", include_inactive: bool = False
 ) -> list[RuleRow]:
-    """Rules with their department and meeting, newest first; `search` looks in every text."""
+    """Rules with their department and meeting, newest first; `search` looks in every text
+    (the town's rules span every unit: roles that see all units only)."""
+    actor.require(Perm.VIEW_ALL, "查看处置规则")
     stmt = (
         select(RoutingRule, col(Unit.name), col(Meeting.title), col(Meeting.held_at))
         .join(Unit, col(Unit.id) == col(RoutingRule.unit_id))

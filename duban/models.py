@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -34,6 +35,7 @@ from duban.enums import (
     DocumentKind,
     Level,
     Progress,
+    Resolution,
     Role,
     Scope,
     StepKind,
@@ -41,6 +43,7 @@ from duban.enums import (
     UnitKind,
     UnitRole,
 )
+from duban.text import fold_username
 
 
 class CodeEnum(TypeDecorator):
@@ -137,6 +140,11 @@ class Ticket(Tracked, table=True):
     callback_result: CallbackResult | None = enum_field(CallbackResult, nullable=True, index=True)
     resolved: bool | None = Field(default=None)
     city_supervised: bool = Field(default=False, index=True)
+    # 热线考核 (duban.score): 是否先行联系, 办理结果, 办结时间, 是否逾期 (None: not in the export)
+    first_contact: bool | None = Field(default=None)
+    resolution: Resolution | None = enum_field(Resolution, nullable=True)
+    finished_at: NaiveDatetime | None = Field(default=None)
+    overdue: bool | None = Field(default=None)
     raw: dict[str, Any] = json_field(dict)  # columns the importer did not recognise
     # the center's own fields: never touched by a re-import
     notes: str = text_field()
@@ -478,11 +486,31 @@ class Setting(SQLModel, table=True):
 # --- security hardening (issue 15) ---
 
 
+@event.listens_for(User, "before_insert")
+def _fold_username(_mapper: Any, _connection: Any, user: User) -> None:
+    """Every account row gets its folded name, however it was created."""
+    user.username_key = fold_username(user.username)
+
+
 # One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
 # several parallel first-start requests through.
 class SetupGuard(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=30)
     at: NaiveDatetime = Field(default_factory=now)
+
+
+# --- 热线考核 ---------------------------------------------------------------------------------
+
+
+# A deduction the center records by hand against a unit's 热线考核 (reason, points, who, when).
+class ScoreDeduction(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    day: date = Field(index=True)  # the day it counts for: it falls in the periods holding it
+    points: float
+    reason: str = text_field()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_by_name: str = Field(default="", max_length=100)
 
 
 # --- 标准地址 (duban.standard_address) --------------------------------------------------

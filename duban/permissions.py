@@ -27,6 +27,7 @@ class Perm(StrEnum):
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
     BACKUP = "backup"
+    MANAGE_SCORE = "manage_score"  # 热线考核: scoring rules and manual deductions
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -41,6 +42,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.RENDER_DOCUMENTS,
             Perm.SEE_CONTACTS,
             Perm.VIEW_AUDIT,
+            Perm.MANAGE_SCORE,
         }
     ),
     Role.UNIT: frozenset({Perm.REGISTER_FEEDBACK}),
@@ -91,6 +93,7 @@ PERM_LABELS: dict[Perm, str] = {
     Perm.MANAGE_USERS: "管理用户",
     Perm.VIEW_AUDIT: "查看操作日志",
     Perm.BACKUP: "备份数据",
+    Perm.MANAGE_SCORE: "修改热线考核规则或扣分",
 }
 
 SYSTEM = Actor(user_id=None, username="system", role=Role.ADMIN)

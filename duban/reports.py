@@ -22,9 +22,9 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from duban import kpi
-from duban.assessment import Assessment, ScoringRules, assess, points
+from duban.assessment import Assessment, ScoringRules, assess, load_rules, points
 from duban.clock import cn_date, today
-from duban.documents import ImageSpec, register_document, render_kind
+from duban.documents import ImageSpec, case_by_no, register_document, render_kind
 from duban.enums import CaseStatus, DocumentKind, Level, Scope
 from duban.errors import ValidationError
 from duban.kpi import Kpis, Period, Selection
@@ -612,3 +612,66 @@ def render_work_report(
         folder="工作报告",
     )
     return ReportFile(doc.file_name, rendered.data, doc.id)
+
+
+# --- what 报表 and 领导驾驶舱 read: every unit's figures, for roles that see every unit -----
+
+
+def _require_reports(actor: Actor) -> None:
+    actor.require(Perm.VIEW_ALL, "查看报表")
+
+
+def report_figures(
+    session: Session,
+    actor: Actor,
+    sel: Selection,
+    calendar: Calendar | None = None,
+    *,
+    with_levels: bool = False,
+) -> kpi.KpiReport:
+    """The period's KPI figures, overall and per unit (`kpi.compute`)."""
+    _require_reports(actor)
+    return kpi.compute(session, sel, calendar, with_levels=with_levels)
+
+
+def report_months(session: Session, actor: Actor, sel: Selection) -> list[tuple[int, int, int]]:
+    """Cases opened per month of the selection (`kpi.cases_by_month`)."""
+    _require_reports(actor)
+    return kpi.cases_by_month(session, sel)
+
+
+def report_scores(
+    session: Session,
+    actor: Actor,
+    sel: Selection,
+    *,
+    calendar: Calendar | None = None,
+    computed: kpi.KpiReport | None = None,
+) -> Assessment:
+    """Every unit's 年度绩效考核 sheet over the selection (`assessment.assess`)."""
+    _require_reports(actor)
+    return assess(session, sel, calendar=calendar, computed=computed)
+
+
+def report_rules(session: Session, actor: Actor) -> ScoringRules:
+    """The scoring rules in force, shown beside the scores."""
+    _require_reports(actor)
+    return load_rules(session)
+
+
+def report_escalated(session: Session, actor: Actor, period: Period) -> list[CaseLine]:
+    """The period's escalated matters (`escalated_matters`)."""
+    _require_reports(actor)
+    return escalated_matters(session, period)
+
+
+def report_typical(session: Session, actor: Actor, period: Period) -> list[CaseLine]:
+    """The period's 典型案例 (`typical_cases`)."""
+    _require_reports(actor)
+    return typical_cases(session, period)
+
+
+def report_case(session: Session, actor: Actor, case_no: str) -> Case:
+    """A case by its 督办编号, to mark or unmark it as 典型案例."""
+    _require_reports(actor)
+    return case_by_no(session, case_no)

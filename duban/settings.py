@@ -56,6 +56,18 @@ DEFAULTS: dict[str, Any] = {
     # imported columns the importer did not recognise that unit and leader users may read
     # unmasked (duban.masking): every other such column is masked for them
     "raw_columns_safe": "",
+    # 热线考核 (duban.score, docs/KPI.md): weights and rules; the center edits them on 热线考核
+    "score_rules": {
+        "volume_weight": 5,  # 受理量得分 = weight × unit's tickets ÷ group's tickets
+        "contact_weight": 30,  # 先行联系得分 = weight × 是 ÷ (是 + 否)
+        "solve_weight": 20,  # 诉求解决得分 = weight × (实际解决 + w × 解释说明) ÷ (both)
+        "explained_credit": 1.0,  # w: how much a 解释说明 counts against a 实际解决
+        "satisfaction_weight": 40,  # 市民满意得分 = weight × (满意 + b × 基本满意) ÷ (three)
+        "basic_credit": 0.8,  # b: how much a 基本满意 counts against a 满意
+        "overdue_points": 1,  # 减分 per ticket with 是否逾期 = 是
+        "village_suffixes": "村委会、居委会、村、居委",  # a unit named so is ranked with 村居
+        "candidate_units": 3,  # 督办线索: the units losing the most points in the last month
+    },
 }
 
 
@@ -66,9 +78,12 @@ def get_setting(session: Session, key: str) -> Any:
     return copy.deepcopy(DEFAULTS[key]) if row is None else row.value
 
 
-def set_setting(session: Session, actor: Actor, key: str, value: Any) -> None:
-    """Change a setting (admins only), audited; the caller commits."""
-    actor.require(Perm.MANAGE_SETTINGS)
+def set_setting(
+    session: Session, actor: Actor, key: str, value: Any, *, perm: Perm = Perm.MANAGE_SETTINGS
+) -> None:
+    """Change a setting (admins only, or `perm` for a setting another role owns), audited;
+    the caller commits."""
+    actor.require(perm)
     if key not in DEFAULTS:
         raise ValidationError(f"未知的设置项：{key}")
     row = session.get(Setting, key)

@@ -35,3 +35,10 @@ def normalize_address(text: object) -> str:
     """An address as a grouping key: half-width, no spaces or punctuation, no city/district prefix."""
     key = _ADDRESS_NOISE.sub("", to_halfwidth(str(text or "")))
     return _TOWN_PREFIX.sub("", key)
+
+
+def fold_username(username: str) -> str:
+    """The form a username is compared in: NFKC + casefold, done in Python because SQLite's
+    lower() folds ASCII only (`ÄRGER1` and `ärger1` are one account, so are full-width
+    letters and their ASCII twins)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())

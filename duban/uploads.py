@@ -1,7 +1,9 @@
 """Uploaded files (scanned feedback, attachments): checked by content, stored by hash.
 
 A file is accepted only if its bytes are what an allowed kind looks like (magic bytes, or
-the zip parts of an Office file, or decodable text for CSV) — never by its name. It is
+the zip parts of an Office file, or decodable text for CSV) — never by its name — and then
+only if it holds together as that kind (issue #15): a PDF must parse with pypdf and have a
+page, an image must decode with Pillow, so HTML that merely starts with `%PDF-` is refused. It is
 kept once under `data/uploads/<aa>/<sha256>.<ext>` (the same scan uploaded twice is one
 file and one `Upload` row); the user's file name is kept, sanitised, for display and
 download only, so it can never point outside the data folder or trip up Windows.
@@ -18,6 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import pypdf
+from PIL import Image
 from sqlmodel import Session, col, select
 
 from duban import archives, config
@@ -123,6 +127,26 @@ def _is_csv_text(data: bytes) -> bool:
     return False
 
 
+def holds_together(kind: str, data: bytes) -> bool:
+    """The structure check behind the magic bytes: a PDF parses and has a page, an image
+    decodes completely (Pillow's `verify`, then a full load of the pixels)."""
+    if kind == "pdf":
+        try:
+            return len(pypdf.PdfReader(io.BytesIO(data), strict=False).pages) > 0
+        except Exception:  # noqa: BLE001 - pypdf raises many types for a broken file
+            return False
+    if kind in ("jpeg", "png"):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+            return True
+        except Exception:  # noqa: BLE001 - Pillow raises many types for a broken image
+            return False
+    return True
+
+
 def sanitize_name(name: str, extension: str = "") -> str:
     """A display/download name that is safe everywhere.
 
@@ -189,6 +213,10 @@ def store_upload(
         raise ValidationError(f"文件“{shown}”的类型不符（{found}），只接受：{wanted}")
     if kind in ("xlsx", "docx"):
         archives.check_zip(data, shown, max_unpacked=archives.UPLOAD_UNPACKED)
+    if not holds_together(kind, data):
+        raise ValidationError(
+            f"文件“{shown}”看似{KINDS[kind].label}，但内容损坏或不是真正的{KINDS[kind].label}"
+        )
     digest = hashlib.sha256(data).hexdigest()
     mine = select(Upload).where(
         col(Upload.sha256) == digest, col(Upload.created_by) == actor.user_id

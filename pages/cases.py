@@ -82,9 +82,7 @@ def show_list() -> None:
         rows, total = cases.list_cases(
             session, me, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        eligible = {
-            e.case_id for e in cases.eligible_for_escalation(session, today(), [r.id for r in rows])
-        }
+        eligible = cases.escalation_eligible(session, me, [r.id for r in rows], today())
     st.caption(f"共 {total} 件，本页 {len(rows)} 件")
     if rows:
         frame = pd.DataFrame(
@@ -168,7 +166,7 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
         + (f"　｜　办结：{cn_date(case.closed_at)}" if case.closed_at else "")
     )
     if d.eligibility is not None:
-        st.warning(f"符合提级条件：{d.eligibility.reason}（须人工确认后提级）")
+        st.warning(f"符合提级条件：{literal(d.eligibility.reason)}（须人工确认后提级）")
     if d.referrals:
         st.error(
             "已移交镇纪委监察办："
@@ -236,7 +234,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
                             key=f"cases_upload_{fb.id}",
                         )
                     else:
-                        st.caption(f"扫描件 {upload.original_name} 文件缺失")
+                        st.caption(f"扫描件 {literal(upload.original_name)} 文件缺失")
 
 
 def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
@@ -361,7 +359,7 @@ def form_feedback(d: CaseDetail) -> None:
             )  # fmt: skip
         else:
             unit_id = me.unit_id
-            st.markdown(f"反馈单位：{choices.get(unit_id, '')}")
+            st.markdown(f"反馈单位：{literal(choices.get(unit_id, ''))}")
         received = past_date("收到日期")
         text = st.text_area("反馈内容")
         c1, c2 = st.columns(2)
@@ -569,7 +567,7 @@ def form_report_up(d: CaseDetail) -> None:
 def form_escalate(d: CaseDetail) -> None:
     nxt = d.case.level.next()
     if d.eligibility is not None:
-        st.info(f"符合提级条件：{d.eligibility.reason}")
+        st.info(f"符合提级条件：{literal(d.eligibility.reason)}")
     else:
         st.warning("该事项目前不满足提级条件（未反馈“无进展”，也未逾期），如确需提级须写明理由。")
     with st.form("cases_f_escalate"):
@@ -680,6 +678,6 @@ if param:
     if param.isdigit():
         show_case(int(param))
     else:
-        st.error(f"督办事项编号无效：{param}")
+        st.error(f"督办事项编号无效：{literal(param)}")
 else:
     show_list()

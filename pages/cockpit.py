@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from duban import kpi, reports
-from duban.assessment import assess, points
+from duban import reports
+from duban.assessment import points
 from duban.boards import headline
 from duban.clock import cn_date, today
 from duban.kpi import Period, Selection
@@ -41,10 +41,10 @@ sel = Selection(period, as_of=day)
 with Session(engine()) as session:
     calendar = Calendar.load(session)
     now_numbers = headline(session, me, day, calendar)
-    figures = kpi.compute(session, sel, calendar)
-    months = kpi.cases_by_month(session, sel)
-    escalated = reports.escalated_matters(session, period)
-    scores = assess(session, sel, calendar=calendar, computed=figures)
+    figures = reports.report_figures(session, me, sel, calendar)
+    months = reports.report_months(session, me, sel)
+    escalated = reports.report_escalated(session, me, period)
+    scores = reports.report_scores(session, me, sel, calendar=calendar, computed=figures)
 o = figures.overall
 
 st.caption(f"{cn_date(day)} · 统计区间 {period.label}（{cn_date(period.start)}起）")

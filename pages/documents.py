@@ -17,7 +17,7 @@ from duban.documents import (
 from duban.enums import CaseStatus, DocumentKind
 from duban.permissions import Perm
 from ui.case_documents import CASE_KINDS, download_buttons
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 st.title("文书")
 me = actor()
@@ -96,7 +96,7 @@ if st.button("生成文书", key="documents_render", type="primary", disabled=di
 result = st.session_state.get(RESULT)
 if result and result[0] == "single":
     _, doc_id, file_name = result
-    st.success(f"已生成：{file_name}")
+    st.success(f"已生成：{literal(file_name)}")
     download_buttons(doc_id, file_name, "documents_result")
 elif result:
     _, title, batch_result = result

@@ -227,7 +227,7 @@ def save(edits: list[RowEdit], added: list[dict[str, Any]], deleted: list[tuple[
             result = save_ledger(session, me, edits=edits, added=added, deleted=deleted)
             session.commit()
     except DubanError as exc:
-        flash("error", str(exc))
+        flash("error", literal(exc))
         return
     except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
         log_exception(exc)
@@ -237,7 +237,11 @@ def save(edits: list[RowEdit], added: list[dict[str, Any]], deleted: list[tuple[
         f"修改 {len(result.updated)} 条，新增 {len(result.added)} 条，删除 {len(result.deleted)} 条"
     )
     if result.conflicts:
-        flash("warning", f"已保存：{parts}。以下行未保存：\n\n- " + "\n- ".join(result.conflicts))
+        flash(
+            "warning",
+            f"已保存：{parts}。以下行未保存：\n\n- "
+            + "\n- ".join(literal(c) for c in result.conflicts),
+        )
     else:
         flash("success", f"已保存：{parts}")
     next_generation()
@@ -529,7 +533,7 @@ def import_tab() -> None:
     preview = st.session_state.get("ledger_preview")
     if preview:
         name, data, report = preview
-        st.subheader(f"预览：{name}")
+        st.subheader(f"预览：{literal(name)}")
         report_view(report, units)
         if st.button("确认导入", type="primary", key="ledger_confirm"):
             with user_action():
@@ -620,7 +624,7 @@ def detail_view(ticket_id: int) -> None:
     st.markdown("**导入记录**")
     if detail.created_by_batch:
         b = detail.created_by_batch
-        st.caption(f"首次导入：批次 {b.id}，文件“{b.file_name}”，{when(b.created_at)}")
+        st.caption(f"首次导入：批次 {b.id}，文件“{literal(b.file_name)}”，{when(b.created_at)}")
     st.dataframe(audit_frame(detail.imports), hide_index=True)
     st.markdown("**修改记录**")
     st.dataframe(audit_frame(detail.trail), hide_index=True)

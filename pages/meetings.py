@@ -58,7 +58,7 @@ with tab_meetings:
         with Session(engine()) as session:
             discussed = meetings.meeting_cases(session, meeting.id)  # type: ignore[arg-type]
             decided = [
-                r for r in meetings.list_rules(session, include_inactive=True)
+                r for r in meetings.list_rules(session, me, include_inactive=True)
                 if r.rule.meeting_id == meeting.id
             ]  # fmt: skip
         with st.container(border=True):
@@ -71,7 +71,7 @@ with tab_meetings:
                 st.markdown(f"**指示要求：** {literal(meeting.summary)}")
             for case in discussed:
                 st.page_link(
-                    "pages/cases.py", label=f"{case.case_no} {case.title}",
+                    "pages/cases.py", label=literal(f"{case.case_no} {case.title}"),
                     query_params={"case": str(case.id)},
                 )  # fmt: skip
             for r in decided:
@@ -102,7 +102,7 @@ with tab_meetings:
                                 handling_path=path,
                             )  # fmt: skip
                             session.commit()
-                        done(f"处置规则“{name}”已保存")
+                        done(f"处置规则“{literal(name)}”已保存")
     else:
         st.info("尚无专题会记录")
 
@@ -133,7 +133,7 @@ with tab_meetings:
                             attendees=attendees, summary=summary, case_ids=chosen,
                         )  # fmt: skip
                         session.commit()
-                    done(f"专题会“{title}”已保存")
+                    done(f"专题会“{literal(title)}”已保存")
 
 with tab_rules:
     c1, c2 = st.columns([3, 1])
@@ -142,7 +142,7 @@ with tab_rules:
     )
     inactive = c2.checkbox("包括已停用", key="meetings_inactive")
     with Session(engine()) as session:
-        rules = meetings.list_rules(session, search=search, include_inactive=inactive)
+        rules = meetings.list_rules(session, me, search=search, include_inactive=inactive)
     if rules:
         st.dataframe(
             pd.DataFrame(
@@ -177,6 +177,6 @@ with tab_rules:
                                 expected_version=rule.version,
                             )  # fmt: skip
                             session.commit()
-                        done(f"规则“{rule.name}”已{'停用' if rule.active else '启用'}")
+                        done(f"规则“{literal(rule.name)}”已{'停用' if rule.active else '启用'}")
     else:
         st.info("没有符合条件的处置规则")

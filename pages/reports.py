@@ -14,14 +14,13 @@ from sqlmodel import Session
 
 from duban import assessment, kpi, reports
 from duban.clock import cn_date, today
-from duban.documents import case_by_no
 from duban.enums import Level, Scope
 from duban.kpi import Period, Selection
 from duban.permissions import Perm
 from duban.units import live_units
 from duban.workdays import Calendar
 from ui import charts
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 me = actor()
 st.title("报表")
@@ -96,10 +95,10 @@ sel = Selection(period, frozenset(unit_ids), frozenset(levels), as_of=today())
 with Session(engine()) as session:
     calendar = Calendar.load(session)
     # the per-level table from the same grouped queries as the unit table
-    figures = kpi.compute(session, sel, calendar, with_levels=True)
+    figures = reports.report_figures(session, me, sel, calendar, with_levels=True)
     assert figures.levels is not None
     per_level = figures.levels
-    months = kpi.cases_by_month(session, sel)
+    months = reports.report_months(session, me, sel)
 o = figures.overall
 st.caption(
     f"统计区间：{period.label}（{cn_date(period.start)}—{cn_date(period.end)}），"
@@ -204,7 +203,7 @@ with tabs[2]:
         "年度绩效考核一般按“年度”区间查看；得分 = 基础分 − 扣分 + 加分，每项扣分可追溯到督办事项。"
     )
     with Session(engine()) as session:
-        result = assessment.assess(session, sel, computed=figures)
+        result = reports.report_scores(session, me, sel, computed=figures)
     summary = pd.DataFrame(assessment.summary_rows(result), columns=assessment.SUMMARY_HEADERS)
     st.dataframe(summary, hide_index=True)
     st.download_button(
@@ -257,7 +256,7 @@ with tabs[3]:
             st.session_state["reports_docx"] = rendered
     rendered = st.session_state.get("reports_docx")
     if rendered is not None:
-        st.success(f"已生成：{rendered.file_name}")
+        st.success(f"已生成：{literal(rendered.file_name)}")
         st.download_button(
             "下载工作报告（docx）",
             rendered.content,
@@ -275,7 +274,7 @@ with tabs[4]:
         "典型案例由城运中心选定并撰写说明，列入本期工作报告（按事项确定或办结日期归入统计区间）。"
     )
     with Session(engine()) as session:
-        typical = reports.typical_cases(session, period)
+        typical = reports.report_typical(session, me, period)
     if typical:
         st.dataframe(
             pd.DataFrame(
@@ -298,7 +297,7 @@ with tabs[4]:
         if mark or unmark:
             with user_action():
                 with Session(engine()) as session:
-                    found = case_by_no(session, case_no)
+                    found = reports.report_case(session, me, case_no)
                     if mark:
                         reports.mark_typical(
                             session, me, found.id, text, expected_version=found.version
@@ -318,7 +317,7 @@ if is_admin:
             "得分 = 基础分 − 各项扣分 + 按时反馈率达标加分。修改后立即用于所有考核计算，并记入操作日志。"
         )
         with Session(engine()) as session:
-            rules = assessment.load_rules(session)
+            rules = reports.report_rules(session, me)
         with st.form("reports_rules_form"):
             values = {}
             for name, label in assessment.RULE_LABELS.items():

@@ -11,16 +11,15 @@ from duban.documents import (
     DOCX_MIME,
     KINDS,
     activate_template_version,
-    current_template,
     default_template,
     describe,
     restore_default_template,
-    template_versions,
+    template_listing,
     upload_template,
 )
 from duban.enums import DocumentKind
 from duban.permissions import Perm
-from ui.common import actor, engine, user_action
+from ui.common import actor, engine, literal, user_action
 
 st.title("文书模板")
 me = actor()
@@ -38,15 +37,14 @@ spec = KINDS[kind]
 st.caption(spec.description)
 
 with Session(engine()) as session:
-    current = current_template(session, kind)
-    versions = template_versions(session, kind)
+    current, versions = template_listing(session, me, kind)
     users = auth.display_names(session, me)
 
 notice = st.session_state.pop(NOTICE, None)
 if notice:
     st.success(notice)
 
-st.markdown(f"**当前使用：{describe(current)}**（`{current.name}`）")
+st.markdown(f"**当前使用：{literal(describe(current))}**（{literal(current.name)}）")
 left, right = st.columns(2)
 left.download_button(
     "下载当前模板",

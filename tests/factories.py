@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from duban.cases import answered_on_time, feedback_compliant
 from duban.enums import Level, Progress, Scope, StepKind, StepStatus, UnitKind
 from duban.models import Case, CaseTicket, CaseUnit, Feedback, Step, Ticket, Unit
 
@@ -112,11 +113,24 @@ def make_feedback(
         progress=progress,
         signed=signed,
         stamped=stamped,
-        compliant=signed and stamped,
-        on_time=step.due_at is None or received_at <= step.due_at,
+        compliant=feedback_compliant(signed, stamped),
+        on_time=answered_on_time(received_at, step.due_at),
         text=kw.pop("text", "已处置完毕"),
         **kw,
     )
     session.add(fb)
     session.flush()
     return fb
+
+
+def sample_file(kind: str) -> bytes:
+    """A small real PDF, PNG or JPEG (made with Pillow): uploads are checked by structure."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(
+        buffer, {"pdf": "PDF", "png": "PNG", "jpeg": "JPEG"}[kind]
+    )
+    return buffer.getvalue()

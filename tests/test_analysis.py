@@ -693,3 +693,22 @@ def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):
         as_of = AS_OF - timedelta(days=rng.choice([0, 0, 0, 15, 45]))
         mine = incremental_and_full(session, as_of)
         assert mine.groups, f"step {step}: nothing to compare"
+
+
+def test_candidates_reach_a_leader_with_callers_masked_and_refuse_a_unit_user(session):
+    """The groups span every unit: a unit user is refused; a leader without contact rights
+    sees callers, phones and numbers inside the content masked (the analysis masks, not
+    the page)."""
+    for no, day in (("M1", "2024-06-10"), ("M2", "2024-06-12"), ("M3", "2024-06-14")):
+        ticket(session, no, day, "示例镇和睦家园12号楼302室", ELEVATOR + "，回电13812345678",
+               caller="张先生", phone="13812345678", platform_status="处理中")  # fmt: skip
+    session.commit()
+    leader = Actor(user_id=None, username="领导", role=Role.LEADER)
+    group = find_candidates(session, leader, AS_OF).by_rule(Rule.REPEATED)[0]
+    assert {(t.caller, t.phone) for t in group.tickets} == {("张**", "138****5678")}
+    assert all("13812345678" not in t.content for t in group.tickets)
+    staff = find_candidates(session, SYSTEM, AS_OF).by_rule(Rule.REPEATED)[0]
+    assert {(t.caller, t.phone) for t in staff.tickets} == {("张先生", "13812345678")}
+    clerk = Actor(user_id=None, username="联络员", role=Role.UNIT, unit_id=1)
+    with pytest.raises(PermissionDenied, match="查看督办线索"):
+        find_candidates(session, clerk, AS_OF)

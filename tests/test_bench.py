@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from bench import load, run, synth
+from bench import bench_score, load, run, synth
 from bench.floor import BARE_FLOOR_SCRIPT, set_floor_tables
 from bench.pages import Shown, shown_size
 from duban import audit
@@ -87,13 +87,38 @@ def test_harness_measures_every_figure_beside_its_baseline(tmp_path: Path) -> No
     for expected in ("import", "import process 300 rows into empty database", "ledger page: unit + category + 90 days", "save 50 edited rows",
                      "board 逾期 overdue", "board 承办单位 units", "candidates",
                      "candidates after a day", "督办单", "annual report", "page 工单台账",
-                     "page 看板 逾期", "page 督办事项"):  # fmt: skip
+                     "page 看板 逾期", "page 督办事项", "热线考核"):  # fmt: skip
         assert any(name.startswith(expected) for name in names), expected
     for figure in figures:
         assert figure["database"] == "sqlite" and figure["tickets"] == 300
         assert figure["seconds"] > 0 and figure["baseline_seconds"] > 0
         assert figure["ratio"] == pytest.approx(figure["seconds"] / figure["baseline_seconds"])
         assert figure["peak_mb"] > 0 and figure["baseline"]
+
+
+def test_score_benchmark_scores_a_year_beside_its_baseline(tmp_path: Path, capsys) -> None:
+    """ "scoring a year of 1,000,000 tickets on PostgreSQL in under 2 s", at a tiny size: the
+    script generates its year, scores it, checks it against the bare GROUP BY and prints both."""
+    url = f"sqlite:///{tmp_path / 'score.db'}"
+    assert bench_score.main(["--tickets", "300", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert "generated 300 tickets of 2025" in out
+    assert (
+        "热线考核 2025年度" in out and "bare GROUP BY unit (count)" in out and "300 tickets" in out
+    )
+    assert bench_score.main(["--tickets", "300", "--url", url]) == 0  # the data is reused
+    assert "reused 300 tickets of 2025" in capsys.readouterr().out
+
+
+def test_the_harness_runs_the_score_figure(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    assert run.main(["--sizes", "300", "--databases", "sqlite", "--workdir", str(tmp_path),
+                     "--only", "score", "--json", str(out)]) == 0  # fmt: skip
+    (figure,) = json.loads(out.read_text())["figures"]
+    assert (
+        figure["name"].startswith("热线考核") and figure["baseline"] == "bare GROUP BY unit (count)"
+    )
+    assert figure["seconds"] > 0 and figure["baseline_seconds"] > 0
 
 
 def test_the_benchmark_command_runs_as_a_module_and_as_a_script(tmp_path: Path) -> None:

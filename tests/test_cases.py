@@ -990,13 +990,25 @@ def test_the_timeline_shows_steps_feedback_state_changes_edits_and_documents(ses
     session.add(doc)
     session.commit()
     entries = case_timeline(session, CLERK, case.id)
-    text = [f"{e.what}|{e.detail}" for e in entries]
-    assert any("确定督办事项" in t for t in text)
-    assert any("派送《12345市民服务热线督办单》" in t for t in text)
-    assert any("无进展" in t and "书面反馈" in t for t in text)
-    assert any("事由：夜间施工噪声扰民 → 工地夜间噪声" in t for t in text)
-    assert any("状态：书面督办 → 现场协调督办" in t for t in text)
-    assert "生成文书：督办单|督办单.docx" in text
+    assert [e.what for e in entries] == [  # oldest first, in the order things happened
+        "新增事项",
+        "新增环节",
+        "新增书面反馈",
+        "修改环节",
+        "修改事项",
+        "修改环节",
+        "修改事项",
+        "流转事项",
+        "生成文书：督办单",
+    ]
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
+    detail = [e.detail for e in entries]
+    assert detail[0] == "确定督办事项 赵巷督〔2024〕第001号（书面督办）"
+    assert detail[1] == "派送《12345市民服务热线督办单》，截止2024年3月11日"
+    assert detail[2] == "登记书面反馈：无进展，合规"
+    assert detail[4] == "事由：夜间施工噪声扰民 → 工地夜间噪声"
+    assert "状态：书面督办 → 现场协调督办" in detail[7]
+    assert detail[8] == "督办单.docx"
     assert all(e.who for e in entries)
 
 

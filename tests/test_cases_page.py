@@ -14,12 +14,12 @@ from duban.enums import CaseStatus, Level, Progress, Role, Scope, StepKind, Step
 from duban.models import Case, Feedback, Meeting, RoutingRule, Step, Upload
 from duban.permissions import Actor
 from tests import helpers
-from tests.factories import make_case, make_step, make_ticket, make_unit
+from tests.factories import make_case, make_step, make_ticket, make_unit, sample_file
 
 ADMIN = Actor(None, "admin", Role.ADMIN)
 CLERK = Actor(None, "clerk", Role.CENTER)
 LEADER = Actor(None, "leader", Role.LEADER)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = sample_file("pdf")
 
 
 @pytest.fixture

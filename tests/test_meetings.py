@@ -85,10 +85,10 @@ def test_a_decision_creates_a_routing_rule_linked_to_the_meeting(session, units)
     )
     session.commit()
     assert (rule.meeting_id, rule.keywords) == (meeting.id, "夜间施工、打桩")
-    (listed,) = meetings.list_rules(session, search="打桩")
+    (listed,) = meetings.list_rules(session, CLERK, search="打桩")
     assert (listed.unit_name, listed.meeting_title) == ("镇生态环境办", "专题会")
-    assert meetings.list_rules(session, search="生态环境办")[0].rule.id == rule.id
-    assert meetings.list_rules(session, search="无关") == []
+    assert meetings.list_rules(session, CLERK, search="生态环境办")[0].rule.id == rule.id
+    assert meetings.list_rules(session, CLERK, search="无关") == []
 
 
 @pytest.mark.parametrize(

@@ -30,11 +30,11 @@ from duban import (
     uploads,
     workdays,
 )
-from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope
+from duban.enums import AuditAction, DocumentKind, Progress, Role, Scope, StepKind
 from duban.errors import PermissionDenied
 from duban.models import AuditLog, Step, User
 from duban.permissions import SYSTEM, Actor
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
 
 @dataclass
@@ -47,12 +47,17 @@ class World:
     step_a: int
 
 
+CONTENT = "东方路口井盖缺失，夜间行人易跌落"
+
+
 @pytest.fixture
 def world(session: Session) -> World:
     """Two units, a ticket of unit A with a caller, and one open case per unit."""
     a = make_unit(session, "镇城管中队")
     b = make_unit(session, "镇房管办")
-    ticket = make_ticket(session, unit_id=a.id, caller="张先生", phone="13812345678")
+    ticket = make_ticket(
+        session, unit_id=a.id, caller="张先生", phone="13812345678", content=CONTENT
+    )
     make_ticket(session, unit_id=b.id, caller="李女士", phone="13900001111")
     opened = date(2024, 3, 4)
     case_a = cases.open_case(
@@ -171,9 +176,7 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
         {"admin", "center", "unit A"},
     ),
     "上传签字盖章的扫描件": (
-        lambda s, a, w: uploads.store_upload(
-            s, a, name="反馈.pdf", data=b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
-        ),
+        lambda s, a, w: uploads.store_upload(s, a, name="反馈.pdf", data=sample_file("pdf")),
         {"admin", "center", "unit A", "unit B"},
     ),
     "查看本单位的督办事项": (
@@ -192,14 +195,54 @@ def audit_count(session: Session) -> int:
     return len(session.exec(select(AuditLog.id)).all())
 
 
+# What an allowed call shows its user (the values a page would display), per action.
+Outcome = Callable[[Session, World, object], object]
+OUTCOMES: dict[str, Outcome] = {
+    "管理用户": lambda s, w, r: (r.username, r.role),
+    "修改系统设置": lambda s, w, r: settings.get_setting(s, "office_phone"),
+    "修改工作日历": lambda s, w, r: workdays.Calendar.load(s).year_status([2031])[2031],
+    "备份数据": lambda s, w, r: r.backup.path.is_dir(),
+    "查看操作日志": lambda s, w, r: "case" in {row.entity for row in r.rows},
+    "导入工单": lambda s, w, r: (r.dry_run, r.inserted, r.rejects),
+    "修改工单": lambda s, w, r: (
+        len(r.updated),
+        tickets.ticket_detail(s, SYSTEM, w.ticket_a).ticket["notes"],
+    ),
+    "确定督办事项": lambda s, w, r: (r.title, r.lead_unit_id == w.unit_b),
+    "生成文书": lambda s, w, r: (r.kind, r.case_id == w.case_a),
+    "录入领导批示": lambda s, w, r: (r.kind, r.case_id == w.case_a),
+    "登记本单位事项的书面反馈": lambda s, w, r: (r.progress, r.step_id == w.step_a, r.compliant),
+    "上传签字盖章的扫描件": lambda s, w, r: (r.original_name, r.content_type),
+    "查看本单位的督办事项": lambda s, w, r: r.case.title,
+    "查看本单位的工单": lambda s, w, r: (r.ticket["id"] == w.ticket_a, r.ticket["content"]),
+}
+SEEN: dict[str, object] = {
+    "管理用户": ("newbie", Role.CENTER),
+    "修改系统设置": "021-00000000",
+    "修改工作日历": "管理员已录入",
+    "备份数据": True,
+    "查看操作日志": True,
+    "导入工单": (True, 1, []),
+    "修改工单": (1, "已电话联系"),
+    "确定督办事项": ("噪声扰民", True),
+    "生成文书": (DocumentKind.SUPERVISION_FORM, True),
+    "录入领导批示": (StepKind.LEADER_INSTRUCTION, True),
+    "登记本单位事项的书面反馈": (Progress.DONE, True, True),
+    "上传签字盖章的扫描件": ("反馈.pdf", "application/pdf"),
+    "查看本单位的督办事项": "井盖缺失",
+    "查看本单位的工单": (True, CONTENT),
+}
+
+
 @pytest.mark.parametrize("role", ROLE_NAMES)
 @pytest.mark.parametrize("action", list(ACTIONS))
 def test_role_is_allowed_or_refused(session, world, action, role):
     call, allowed = ACTIONS[action]
     actor = actors(session, world)[role]
     if role in allowed:
-        call(session, actor, world)
+        result = call(session, actor, world)
         session.commit()
+        assert OUTCOMES[action](session, world, result) == SEEN[action]
     else:
         before = audit_count(session)
         with pytest.raises(PermissionDenied, match=actor.username):
@@ -253,5 +296,6 @@ def test_the_audit_log_names_who_acted(session, world):
     )  # fmt: skip
     session.commit()
     rows = audit.search(session, center, username="城运乙").rows
-    assert rows and all(r.user_id == center.user_id for r in rows)
-    assert {r.action for r in rows} <= set(AuditAction)
+    assert [(r.user_id, r.action, r.entity, r.note) for r in rows] == [
+        (center.user_id, AuditAction.CREATE, "step", "分管副镇长批办至镇城管中队：请限期整改")
+    ]

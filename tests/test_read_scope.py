@@ -18,14 +18,27 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from duban import analysis, audit, auth, boards, cases, documents, exporter, meetings, tickets
+from duban import (
+    analysis,
+    audit,
+    auth,
+    boards,
+    cases,
+    documents,
+    exporter,
+    meetings,
+    reports,
+    tickets,
+)
 from duban.enums import Role
 from duban.errors import NotFound, PermissionDenied
+from duban.kpi import Period, Selection
 from duban.permissions import Actor
 from duban.workdays import Calendar
 from tests.factories import make_case, make_step, make_ticket, make_unit
 
 DAY = date(2024, 3, 20)  # both units' steps (due 2024-03-11) are overdue
+SEL = Selection(Period.year(2024), as_of=DAY)
 
 
 @dataclass
@@ -208,6 +221,50 @@ READS: dict[str, tuple[Call, Any, Any]] = {
         ),
         (True, False),
         None,
+    ),
+    "reports.report_figures": (
+        lambda s, w: reports.report_figures(s, w.clerk, SEL),
+        None,
+        PermissionDenied,
+    ),
+    "reports.report_months": (
+        lambda s, w: reports.report_months(s, w.clerk, SEL),
+        None,
+        PermissionDenied,
+    ),
+    "reports.report_scores": (
+        lambda s, w: reports.report_scores(s, w.clerk, SEL),
+        None,
+        PermissionDenied,
+    ),
+    "reports.report_rules": (lambda s, w: reports.report_rules(s, w.clerk), None, PermissionDenied),
+    "reports.report_escalated": (
+        lambda s, w: reports.report_escalated(s, w.clerk, SEL.period),
+        None,
+        PermissionDenied,
+    ),
+    "reports.report_typical": (
+        lambda s, w: reports.report_typical(s, w.clerk, SEL.period),
+        None,
+        PermissionDenied,
+    ),
+    "reports.report_case": (
+        lambda s, w: reports.report_case(s, w.clerk, "外单位督办"),
+        None,
+        PermissionDenied,
+    ),
+    "cases.escalation_eligible": (
+        lambda s, w: (
+            cases.escalation_eligible(s, w.clerk, [w.own_case, w.other_case], DAY) == {w.own_case}
+        ),
+        True,
+        None,
+    ),
+    "meetings.list_rules": (lambda s, w: meetings.list_rules(s, w.clerk), None, PermissionDenied),
+    "documents.template_listing": (
+        lambda s, w: documents.template_listing(s, w.clerk, "supervision_form"),
+        None,
+        PermissionDenied,
     ),
     "audit.search": (lambda s, w: audit.search(s, w.clerk), None, PermissionDenied),
     "auth.display_names": (lambda s, w: auth.display_names(s, w.clerk), None, PermissionDenied),

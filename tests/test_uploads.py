@@ -17,11 +17,12 @@ from duban.errors import PermissionDenied, ValidationError
 from duban.models import Upload
 from duban.permissions import Actor
 from duban.uploads import detect_kind, read_upload, sanitize_name, store_upload, upload_path
+from tests.factories import sample_file
 
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20
+PDF = sample_file("pdf")
+PNG = sample_file("png")
+JPEG = sample_file("jpeg")
 
 
 def xlsx_bytes() -> bytes:

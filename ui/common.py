@@ -92,7 +92,7 @@ def user_action() -> Iterator[None]:
     try:
         yield
     except DubanError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
     except OperationalError as exc:
         log_exception(exc)
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):

@@ -36,6 +36,7 @@ PAGES = [
     PageSpec("pages/candidates.py", "督办线索", ":material/manage_search:", STAFF, "分析"),
     PageSpec("pages/meetings.py", "专题会与处置规则", ":material/groups:", READERS, "分析"),
     PageSpec("pages/reports.py", "报表", ":material/bar_chart:", READERS, "分析"),
+    PageSpec("pages/score.py", "热线考核", ":material/leaderboard:", ALL, "分析"),
     PageSpec("pages/cockpit.py", "领导驾驶舱", ":material/monitor:", READERS, "分析"),
     PageSpec("pages/documents.py", "文书", ":material/description:", STAFF, "文书"),
     PageSpec(

@@ -4,7 +4,7 @@ Adds the address parts to every ticket and computes them for the tickets already
 (with the `address_prefixes` setting if an admin has set it, else its default).
 
 Revision ID: e3aef29fbb62
-Revises: 5e6b0c1d2a15
+Revises: b7c2d18e5f40
 Create Date: 2026-12-01 21:38:57.481844
 """
 
@@ -18,7 +18,7 @@ from duban.settings import DEFAULTS
 
 
 revision: str = "e3aef29fbb62"
-down_revision: str | None = "5e6b0c1d2a15"
+down_revision: str | None = "b7c2d18e5f40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

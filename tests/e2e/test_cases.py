@@ -10,9 +10,10 @@ from duban.db import make_engine
 from duban.enums import Level, Progress, StepStatus
 from duban.models import Case, CaseTicket, Feedback, Step, Ticket, Upload
 from tests.e2e.conftest import open_app, settle
+from tests.factories import sample_file
 
 pytestmark = pytest.mark.e2e
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = sample_file("pdf")
 
 
 def free_ticket(server) -> Ticket:
