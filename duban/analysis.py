@@ -1554,22 +1554,21 @@ def _group(
 ) -> Group:
     """A group of the tickets `pool[i]`, with the evidence that they belong together,
     written when first read (`Deferred`)."""
-    members = tuple(pool[i] for i in indices)
+    chosen = {i: pool[i] for i in indices}  # not the pool: a cached result keeps the evidence
+    members = tuple(chosen.values())
     callers = len({t.caller_key() for t in members} - {""})
-    evidence = Deferred(lambda: _evidence(pool, indices, matter, headline))
+    evidence = Deferred(lambda: _evidence(chosen, matter, headline))
     return Group(rule, members, evidence, callers)
 
 
-def _evidence(
-    pool: Sequence[TicketInfo], indices: Sequence[int], matter: Matter, headline: str
-) -> Evidence:
-    """Why the tickets `pool[i]` belong together: the address key and how it was written,
-    the key words its complaints share, one caller calling again, near-identical contents
-    (the tickets as stored: masking applies to what is shown of the tickets only)."""
-    members = [pool[i] for i in indices]
+def _evidence(chosen: dict[int, TicketInfo], matter: Matter, headline: str) -> Evidence:
+    """Why the tickets `chosen` (by their index in the run) belong together: the address
+    key and how it was written, the key words its complaints share, one caller calling
+    again, near-identical contents (the tickets as stored: masking applies to what is shown
+    of the tickets only)."""
+    members = list(chosen.values())
     if len(members) == 1:
         return Evidence(headline, address_key=members[0].key)
-    chosen = set(indices)
     by_key = Counter(t.key for t in members if is_specific(t.key))
     written: dict[str, str] = {}
     for t in members:
@@ -1578,8 +1577,8 @@ def _evidence(
     similar = sorted(
         (
             Similar(
-                pool[min(link.a, link.b)].ticket_no,
-                pool[max(link.a, link.b)].ticket_no,
+                chosen[min(link.a, link.b)].ticket_no,
+                chosen[max(link.a, link.b)].ticket_no,
                 round(link.score, 2),
             )
             for link in matter.links
