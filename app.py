@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from duban.enums import Role
 from duban.permissions import Actor
 from ui import gate
 from ui.common import engine
@@ -24,7 +23,8 @@ current: Actor | None = gate.current_actor()
 if current is None:
     # Every page is registered (hidden) but none runs: after login the requested URL,
     # e.g. /cases?case=12, opens if the user's role lists that page.
-    st.navigation(navigation(Role.ADMIN), position="hidden")
+    # The list's default is a unit user's 待办; other roles, lacking it, land on 首页.
+    st.navigation(navigation(None), position="hidden")
     gate.login_page()
     st.stop()
 gate.account_sidebar(current)

@@ -633,11 +633,11 @@ class _Matters:
             if a > b:
                 a, b = b, a
             key = (u, v) if u < v else (v, u)
-            held = best.get(key)
+            kept = best.get(key)
             if (
-                held is None
-                or score > held.score
-                or (score == held.score and (a, b) < (held.a, held.b))
+                kept is None
+                or score > kept.score
+                or (score == kept.score and (a, b) < (kept.a, kept.b))
             ):
                 best[key] = Link(a, b, score)
         parent: dict[int, int] = {}

@@ -48,6 +48,7 @@ class ScoringRules:
     referral: float  # per case referred to 镇纪委监察办 (deducted from its 主办 unit)
     on_time_bonus: float  # added when the unit's 按时反馈率 reaches the threshold
     on_time_threshold: float  # percent
+    unassessed_listed: float = 1  # 1: units without a case listed after the ranked, unranked
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ScoringRules:
@@ -80,8 +81,13 @@ RULE_LABELS: dict[str, str] = {
     "referral": "每件移交纪委监察办扣分",
     "on_time_bonus": "按时反馈率达标加分",
     "on_time_threshold": "按时反馈率达标线（%）",
+    "unassessed_listed": "无督办事项的单位列于排名之后（1 列出，0 不列出；均不参与排名）",
 }
-RULE_LIMITS: dict[str, float] = {"base_score": 1000, "on_time_threshold": 100}
+RULE_LIMITS: dict[str, float] = {
+    "base_score": 1000,
+    "on_time_threshold": 100,
+    "unassessed_listed": 1,
+}
 
 # The deduction rules in sheet order: rule name → 考核项目.
 DEDUCTIONS = {
@@ -136,8 +142,14 @@ class UnitSheet:
     base: float
     on_time: Ratio
     items: list[ScoreItem] = field(default_factory=list)
-    rank: int = 0
+    rank: int = 0  # 0: not ranked (nothing to assess)
     counted: dict[str, tuple[int, float]] = field(default_factory=dict)  # rule → (n, points each)
+    cases: int = 0  # cases naming the unit (主办 or 协办) in the selection
+
+    @property
+    def assessed(self) -> bool:
+        """Whether the unit had anything to assess: a case, a step due, a deduction."""
+        return bool(self.cases or self.on_time.denominator or self.items or self.counted)
 
     def count(self, rule: str) -> int:
         listed = sum(1 for item in self.items if item.rule == rule)
@@ -207,8 +219,10 @@ def assess(
     sheets: dict[int, UnitSheet] = {}
     for unit in units:
         if unit.active or unit.id in figures:
-            on_time = figures[unit.id].on_time_rate if unit.id in figures else Ratio(0, 0)
+            row = figures.get(unit.id)
+            on_time = row.on_time_rate if row is not None else Ratio(0, 0)
             sheets[unit.id] = UnitSheet(unit.id, unit.name, rules.base_score, on_time)  # type: ignore[arg-type,index]  # ids are set: these rows were flushed
+            sheets[unit.id].cases = row.cases if row is not None else 0  # type: ignore[index]  # ids are set: these rows were flushed
     if sel.unit_ids:
         sheets = {k: v for k, v in sheets.items() if k in sel.unit_ids}
     if detail:
@@ -229,11 +243,15 @@ def assess(
                     detail=f"按时反馈率 {sheet.on_time}，达到 {rules.on_time_threshold:g}%",
                 )
             )
-    ranked = sorted(sheets.values(), key=lambda s: (-s.score, s.unit_name))
+    assessed = [s for s in sheets.values() if s.assessed]
+    ranked = sorted(assessed, key=lambda s: (-s.score, s.unit_name))
     for position, sheet in enumerate(ranked, start=1):
         same = position > 1 and ranked[position - 2].score == sheet.score
         sheet.rank = ranked[position - 2].rank if same else position
-    return Assessment(selection=sel, rules=rules, sheets=ranked, detailed=detail)
+    # a unit with nothing to assess never ranks above one that was assessed (docs/KPI.md)
+    idle = sorted((s for s in sheets.values() if not s.assessed), key=lambda s: s.unit_name)
+    listed = ranked + (idle if rules.unassessed_listed else [])
+    return Assessment(selection=sel, rules=rules, sheets=listed, detailed=detail)
 
 
 # The per-unit figure (`kpi.Kpis`) that counts each deduction rule's items: the same item
@@ -309,9 +327,12 @@ def _item(rule: str, rules: ScoringRules, row: Any, day: date, detail: str) -> S
 
 # --- export ---------------------------------------------------------------------------------
 
+UNASSESSED = "无督办事项"
+
 SUMMARY_HEADERS = [
     "排名",
     "承办单位",
+    "督办件数",
     "基础分",
     "逾期环节数",
     "逾期扣分",
@@ -321,7 +342,9 @@ SUMMARY_HEADERS = [
     "不合规扣分",
     "移交纪委监察办数",
     "移交扣分",
-    "按时反馈率",
+    "按时反馈率（%）",
+    "按时反馈环节数",
+    "到期环节数",
     "加分",
     "得分",
 ]
@@ -332,10 +355,20 @@ def summary_rows(result: Assessment) -> list[list[Any]]:
     """The summary table (also printed in the work report), one row per unit."""
     rows = []
     for s in result.sheets:
-        row: list[Any] = [s.rank, s.unit_name, points(s.base)]
+        if not s.assessed:
+            rows.append(["—", s.unit_name, 0, *["—"] * (len(SUMMARY_HEADERS) - 4), UNASSESSED])
+            continue
+        row: list[Any] = [s.rank, s.unit_name, s.cases, points(s.base)]
         for rule in DEDUCTIONS:
             row += [s.count(rule), points(s.points(rule))]
-        row += [s.on_time.percent(), points(s.bonus), points(s.score)]
+        rate = s.on_time.value
+        row += [
+            "—" if rate is None else round(100 * rate, 1),
+            s.on_time.numerator,
+            s.on_time.denominator,
+            points(s.bonus),
+            points(s.score),
+        ]
         rows.append(row)
     return rows
 
@@ -391,7 +424,15 @@ def to_xlsx(result: Assessment) -> bytes:
             ["", "基础分", "", "", "", "", points(s.base)],
             ["", "扣分合计", "", "", "", "", points(-s.deductions)],
             ["", "加分合计", "", "", "", "", points(s.bonus)],
-            ["", "得分", "", "", "", f"排名第 {s.rank} 位", points(s.score)],
+            [
+                "",
+                "得分",
+                "",
+                "",
+                "",
+                f"排名第 {s.rank} 位" if s.rank else UNASSESSED,
+                points(s.score),
+            ],
         ]
         _table(ws, f"{s.unit_name} {result.title}", ITEM_HEADERS, body)
     buffer = io.BytesIO()

@@ -117,6 +117,7 @@ class Action(LabeledEnum):
     CLOSE = ("close", "办结")
     REOPEN = ("reopen", "重新督办")
     REFER = ("refer", "移交镇纪委监察办")
+    ESCALATION_REPORT = ("escalation_report", "报请分管领导批办")
 
 
 def case_state(case: Case) -> CaseState:
@@ -411,6 +412,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         NOT_FUTURE,
     ),
     _stay(CaseState.ESCALATED, Action.REPORT_UP, CENTER, AFTER_OPENING, NOT_FUTURE),
+    _stay(CaseState.ESCALATED, Action.ESCALATION_REPORT, CENTER, AFTER_OPENING, NOT_FUTURE),
     # 已办结: may be reopened (e.g. the citizen calls again) at the level it closed at
     *(
         Transition(
@@ -724,6 +726,17 @@ def _required(value: str | None, label: str) -> str:
     return text
 
 
+def matter_title(content: str, limit: int = 30) -> str:
+    """事由 from a ticket's text: its first clause that fits, never cut inside a phrase
+    (the whole text when short, else up to the last 。；，! ? within `limit` characters)."""
+    text = " ".join((content or "").split())
+    if len(text) <= limit:
+        return text.rstrip("。；，,;")
+    head = text[: limit + 1]
+    cut = max(head.rfind(p) for p in "。；，！？;,!?")
+    return (head[:cut] if cut > 0 else text[:limit]).rstrip("。；，,;")
+
+
 def _tickets_for_case(session: Session, ticket_ids: Sequence[int]) -> list[Ticket]:
     """Live tickets, none already in another open case (a matter is supervised once)."""
     tickets = []
@@ -785,7 +798,9 @@ def open_case(
     tickets = _tickets_for_case(session, ticket_ids)
     if not tickets and not _text(source_note):
         raise ValidationError("未关联工单的事项（如领导交办）须填写来源说明")
-    title = _text(title) or (tickets[0].title or tickets[0].content[:30] if tickets else "")
+    title = _text(title) or (
+        tickets[0].title or matter_title(tickets[0].content) if tickets else ""
+    )
     title = _required(title, "事由")
     opened = opened_at or today()
     ctx = Ctx(session, actor, None, opened, reason=_text(start_level_reason))
@@ -1123,11 +1138,14 @@ def record_special_report(
     text: str,
     recipient: str = "镇主要领导、镇政府分管领导",
     issued_at: date | None = None,
+    analysis: str = "",
+    suggestion: str = "",
 ) -> Step:
-    """工作专报 (§三(三)3) to the town's main leaders."""
+    """工作专报 (§三(三)3) to the town's main leaders: 情况 (`text`), 原因分析 and 建议 are the
+    report's own words to the leaders, never the 督办意见 addressed to the unit."""
     ctx = _case_ctx(session, actor, case_id, issued_at)
     subject = _required(subject, "专报标题")
-    text = _required(text, "专报内容")
+    text = _required(text, "专报情况")
     recipient = _required(recipient, "报送对象")
     return _issue_step(
         ctx,
@@ -1136,8 +1154,41 @@ def record_special_report(
         record_only=True,
         subject=subject,
         body=text,
+        analysis=_text(analysis),
+        suggestion=_text(suggestion),
         recipient=recipient,
         note=f"工作专报报送{recipient}：{subject}",
+    )
+
+
+def record_escalation_report(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    *,
+    subject: str,
+    reason: str,
+    request: str,
+    recipient: str = "镇分管领导",
+    issued_at: date | None = None,
+) -> Step:
+    """提级办理报告 (§三(三)1 "梳理汇总后，报请镇分管领导"): only at 提级协调督办; its 提级理由
+    and 请示事项 are the center's words to the leader."""
+    ctx = _case_ctx(session, actor, case_id, issued_at)
+    subject = _required(subject, "报告标题")
+    reason = _required(reason, "提级理由")
+    request = _required(request, "请示事项")
+    recipient = _required(recipient, "主送领导")
+    return _issue_step(
+        ctx,
+        Action.ESCALATION_REPORT,
+        StepKind.ESCALATION_REPORT,
+        record_only=True,
+        subject=subject,
+        report_reason=reason,
+        body=request,
+        recipient=recipient,
+        note=f"提级办理报告报请{recipient}批办：{subject}",
     )
 
 

@@ -369,6 +369,33 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """One xlsx per unit with open steps into --out; one line per unit on stdout; --send
+    mails each unit its list (exit 3 when some unit could not be sent to)."""
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from duban import chasing, mailing
+    from duban.clock import today
+    from duban.permissions import SYSTEM
+
+    day = parse_date(args.as_of) if args.as_of else today()
+    with Session(open_db()) as session:
+        lists = chasing.unit_lists(session, SYSTEM, day)
+        chasing.write_digest(lists, day, Path(args.out))
+        for unit_list in lists:
+            print(unit_list.line())
+        if not args.send:
+            return 0
+        results = mailing.send_unit_lists(session, SYSTEM, lists, day)
+        session.commit()
+    for r in results:
+        if not r.sent:
+            print(f"未发送：{r.unit_name}（{r.message}）", file=sys.stderr)
+    return 0 if all(r.sent for r in results) else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m duban", description="12345 热线督办台账 命令行"
@@ -424,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "csv"], default="text", help="输出格式")
     p.add_argument("--as-of", help="分析截至日期 YYYY-MM-DD（默认今天）")
     p.set_defaults(handler=cmd_candidates)
+
+    p = sub.add_parser("digest", help="各承办单位待办清单：每个单位一个 xlsx，每单位打印一行计数")
+    p.add_argument("--as-of", help="截至日期 YYYY-MM-DD（默认今天）")
+    p.add_argument("--out", required=True, help="清单存放目录（不存在时新建）")
+    p.add_argument("--send", action="store_true", help="按各单位邮箱发送清单（须已配置邮件服务器）")
+    p.set_defaults(handler=cmd_digest)
 
     users = sub.add_parser("user", help="用户账号").add_subparsers(
         dest="user_command", required=True

@@ -19,10 +19,21 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from duban import cases, meetings
+from duban import cases, chasing, meetings
 from duban.address import parse_prefixes
 from duban.clock import now, today
-from duban.enums import CallbackResult, Level, Progress, Resolution, Role, Scope, UnitKind
+from duban.enums import (
+    CallbackResult,
+    CaseStatus,
+    ChaseWay,
+    Level,
+    Progress,
+    Resolution,
+    Role,
+    Scope,
+    StepStatus,
+    UnitKind,
+)
 from duban.models import Case, Step, Ticket, Unit
 from duban.permissions import Actor
 from duban.settings import DEFAULTS
@@ -539,7 +550,8 @@ class DemoCases:
         held = meetings.create_meeting(
             self.s, DEMO_ACTOR, held_at=day, title=f"12345热线工作专题会（第{self.meetings + 1}次）",
             chair="镇分管副镇长", attendees="城运中心、城建中心、城管中队、生态环境办、房管办、相关村居",
-            summary="听取热线疑难事项办理情况汇报，明确职能交叉事项的处置部门和处置路径。",
+            summary="各承办单位要高度重视热线疑难事项，主要领导亲自过问；职能交叉事项按会议明确的"
+            "部门和路径办理，不得推诿；城运中心跟踪核实，逾期未办结的列入考核。",
             case_ids=[case.id],  # type: ignore[list-item]  # ids are set: these rows were flushed
         )  # fmt: skip
         self.meetings += 1
@@ -580,6 +592,14 @@ class DemoCases:
         self.escalate(case, self.wd(day, 6))
         self.onsite(case, self.wd(day, 7), n=3)
         self.escalate(case, self.wd(day, 12))
+        lead = self.s.get(Unit, case.lead_unit_id)
+        cases.record_escalation_report(
+            self.s, DEMO_ACTOR, case.id, subject=f"关于“{case.title}”提级办理的报告",  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            reason="经书面督办、现场协调督办，承办单位均逾期未反馈处置情况，事项涉及多个部门职责，仍无处置进展。",
+            request=f"建议由镇分管领导批办，明确{lead.name if lead else '主办单位'}牵头、相关部门配合，"
+            "在5个工作日内落实具体处置方案和措施。",
+            issued_at=self.wd(day, 12),
+        )  # fmt: skip
         if self.meetings < 3:
             self.meeting(case, self.wd(day, 13))
         else:
@@ -659,7 +679,10 @@ class DemoCases:
         )  # fmt: skip
         cases.record_special_report(
             self.s, DEMO_ACTOR, case.id, subject=f"关于{topic}的工作专报",  # type: ignore[arg-type]  # ids are set: these rows were flushed
-            text=f"{topic}市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
+            text=f"{topic}市民反映强烈，区领导已作批示，镇党委书记批办{unit}牵头处置。",
+            analysis=f"{topic}涉及多个部门职责，职责边界不清，前期处置未形成合力。",
+            suggestion=f"建议由{unit}牵头，相关部门配合，一周内拿出整治方案，城运中心跟踪督办。",
+            issued_at=self.wd(day, 1),
         )  # fmt: skip
         self.escalated_handling(case, self.wd(day, 1))
         return case
@@ -676,6 +699,46 @@ class DemoCases:
             self.s, DEMO_ACTOR, case.id, on=day,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             reason="承办单位主观推诿、整改不力，经书面、现场和提级督办仍未解决，造成不良影响。",
         )  # fmt: skip
+
+    def follow_up(self) -> None:
+        """签收, 催办 and one 延期申请 (duban.chasing) on the papers sent: most units sign the
+        day they receive a paper or the next, some later, a few not yet; overdue steps get a
+        phone chase the working day after their deadline."""
+        latest = min(now(), datetime.combine(self.end, time(18)))
+        papers = self.s.exec(
+            select(Step).where(col(Step.kind).in_(chasing.SIGN_KINDS)).order_by(col(Step.id))
+        ).all()
+        for step in papers:
+            assert step.id is not None
+            roll = self.rng.random()
+            delay = 0 if roll < 0.5 else 1 if roll < 0.8 else 2 if roll < 0.9 else None
+            if delay is None:
+                continue
+            day = self.wd(step.issued_at, delay) if delay else step.issued_at
+            at = datetime.combine(day, time(self.rng.randrange(8, 17), self.rng.choice((0, 30))))
+            if at <= latest:
+                chasing.sign_for(self.s, DEMO_ACTOR, step.id, signed_at=at)
+        open_steps = self.s.exec(
+            select(Step)
+            .join(Case, col(Case.id) == col(Step.case_id))
+            .where(col(Step.status) == StepStatus.OPEN, col(Case.status) == CaseStatus.OPEN)
+            .where(col(Step.due_at).is_not(None))
+            .order_by(col(Step.id))
+        ).all()
+        for step in open_steps:
+            assert step.id is not None and step.due_at is not None
+            chased_on = self.wd(step.due_at, 1)
+            if step.due_at < self.end and chased_on <= self.end:
+                chasing.record_chase(
+                    self.s, DEMO_ACTOR, step.id, chased_on=chased_on, way=ChaseWay.PHONE,
+                    reached=f"{_person(self.rng)}（办公室）", note="电话提醒尽快书面反馈",
+                )  # fmt: skip
+        waiting = [s for s in open_steps if s.due_at and s.due_at >= self.end >= s.issued_at]
+        if waiting and waiting[0].id is not None:
+            chasing.request_extension(
+                self.s, DEMO_ACTOR, waiting[0].id, workdays=3,
+                reason="涉及多个部门，需协调后处置", requested_on=self.end,
+            )  # fmt: skip
 
     # -- the plan ------------------------------------------------------------------------
     def run(self) -> dict[str, int]:
@@ -711,4 +774,5 @@ class DemoCases:
         escalated = [c for c in made if c.level == Level.ESCALATED and c.lead_unit_id]
         for case in escalated[:3]:
             self.refer(case, self.back(self.end, 1))
+        self.follow_up()
         return {"督办事项": len(made), "专题会": self.meetings, "处置规则": self.rules}

@@ -31,6 +31,8 @@ import copy
 import functools
 import hashlib
 import io
+import itertools
+import os
 import re
 import shutil
 import struct
@@ -58,12 +60,13 @@ from lxml import etree
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from duban import archives, audit, config, template_limits
+from duban import archives, audit, config, masking, template_limits
 from duban.clock import cn_date, cn_due, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
     DocumentKind,
+    Level,
     Progress,
     StepKind,
     StepStatus,
@@ -79,6 +82,7 @@ from duban.models import (
     Meeting,
     MeetingCase,
     RoutingRule,
+    Setting,
     Step,
     TemplateVersion,
     Ticket,
@@ -87,7 +91,7 @@ from duban.models import (
 )
 from duban.permissions import Actor, Perm
 from duban.records import get_live, insert
-from duban.settings import get_setting
+from duban.settings import get_setting, set_setting
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -119,7 +123,12 @@ OFFICE_FIELDS = (
     f("office_name", "发文单位（系统设置“office_name”）", "青浦区赵巷镇城市运行管理中心"),
     f("office_contact", "城运中心联系人（系统设置“office_contact”）", "王敏"),
     f("office_phone", "城运中心联系电话（系统设置“office_phone”）", "021-59751234"),
-    f("issue_date", "成文日期（环节发出日期，无环节时为生成当天）", "2024年1月24日"),
+    f(
+        "contact_note",
+        "联系人和电话一句（未设置的部分省略，都未设置时为空，不印空括号）",
+        "（联系人：王敏，联系电话：021-59751234）",
+    ),
+    f("issue_date", "成文日期（本文书所属环节的日期，从不取生成当天）", "2024年1月24日"),
 )
 
 TICKET_ITEMS = (
@@ -130,6 +139,7 @@ TICKET_ITEMS = (
     f("title", "工单标题", "夜间施工噪声扰民"),
     f("category", "诉求分类", "噪声扰民"),
     f("unit", "工单承办单位", "镇生态环境办"),
+    f("long", "内容描述超过半页（其内容行可跨页；否则整件工单排在同一页）", ""),
 )
 
 CASE_FIELDS = (
@@ -146,6 +156,11 @@ CASE_FIELDS = (
     f("opinion", "督办意见", "请镇生态环境办会同示例三村村委会现场核查，依法处置"),
     f("result_text", "督办情况（办结时填写）", "已责令施工单位夜间停工，市民表示满意"),
     f("ticket_nos", "全部工单编号（以“、”分隔）", "20240301000123、20240305000456"),
+    f(
+        "ticket_no_lines",
+        "全部工单编号，以“、”分隔、按回执的格宽分行（编号不从中间断开）",
+        "20240301000123、20240305000456",
+    ),
     f("ticket_count", "工单数", "2"),
     f("tickets", "工单明细（每件工单一行/一组）", items=TICKET_ITEMS),
     f(
@@ -184,17 +199,35 @@ ONSITE_FIELDS = (
 )
 
 REPORT_FIELDS = (
-    f("report_title", "标题", "关于示例路工地夜间施工噪声扰民有关情况的专报"),
-    f("report_body", "正文（有关情况和建议）", "该事项市民反映强烈……建议由镇城建中心牵头……"),
+    f(
+        "report_title",
+        "标题（按词意回行，每行一段）",
+        "关于示例路工地夜间施工噪声扰民\n有关情况的专报",
+    ),
+    f("situation", "有关情况（专报环节填写）", "该事项市民反映强烈，三个月内来电 12 次……"),
+    f("analysis", "原因分析（专报环节填写，可为空）", "涉及施工许可和夜间执法两个部门职责……"),
+    f("suggestion", "建议（专报环节填写，可为空）", "建议由镇城建中心牵头，镇城管中队配合……"),
     f("recipient", "报送对象", "镇主要领导、镇政府分管领导"),
 )
 
 ESCALATION_FIELDS = (
-    f("report_title", "标题", "关于“示例路工地夜间施工噪声扰民”提级办理的报告"),
+    f(
+        "report_title",
+        "标题（按词意回行，每行一段）",
+        "关于“示例路工地夜间施工噪声扰民”\n提级办理的报告",
+    ),
     f("recipient", "主送（批办对象）", "镇分管领导"),
-    f("steps", "督办经过（此前各督办环节，每环节一行）", items=STEP_ITEMS),
-    f("escalation_reason", "提级理由", "经书面督办、现场协调督办后仍无处置进展"),
-    f("request", "请示事项", "建议由镇城建中心牵头，镇城管中队配合，限期处置"),
+    f("steps", "督办经过（报告日期及以前的督办环节，每环节一行）", items=STEP_ITEMS),
+    f(
+        "escalation_reason",
+        "提级理由（提级办理报告环节填写）",
+        "经书面督办、现场协调督办后仍无处置进展",
+    ),
+    f(
+        "request",
+        "请示事项（提级办理报告环节填写）",
+        "建议由镇城建中心牵头，镇城管中队配合，限期处置",
+    ),
 )
 
 RULE_ITEMS = (
@@ -213,11 +246,16 @@ MEETING_CASE_ITEMS = (
 )
 
 MEETING_FIELDS = (
-    f("meeting_title", "会议名称", "12345 市民服务热线工作专题会纪要"),
+    f("meeting_title", "纪要标题（“…专题会纪要”，按词意回行）", "12345市民服务热线工作专题会纪要"),
     f("held_at", "会议日期", "2024年3月20日"),
     f("chair", "主持人（镇分管领导）", "李副镇长"),
     f("attendees", "出席人员", "镇城运中心、镇城建中心、镇城管中队负责人"),
     f("summary", "会议指示要求", "各承办单位要高度重视热线办理……"),
+    f(
+        "decisions",
+        "会议议定事项（每个同类事项的处置部门和路径一条，编号“（一）”起）",
+        items=(f("text", "议定事项", "（一）小区内违章搭建类事项，由镇城管中队负责处置……"),),
+    ),
     f("rules", "会议明确的同类事项处置部门和路径", items=RULE_ITEMS),
     f("cases", "会议研究的督办事项", items=MEETING_CASE_ITEMS),
 )
@@ -232,6 +270,16 @@ RECEIPT_FIELDS = (
 )
 
 # 协调督办工作报告 (duban.reports builds the context; the figures' formulas: docs/KPI.md)
+CHASE_FIELDS = (
+    f("chase_date", "催办日期", "2024年3月12日"),
+    f("addressee", "被催办单位", "镇生态环境办"),
+    f("step_kind", "被催办的督办环节", "督办单"),
+    f("issued_at", "环节发出日期", "2024年3月4日"),
+    f("chase_status", "办理状态（已逾期几个工作日，或还剩几个工作日）", "已逾期 1 个工作日"),
+    f("chase_count", "本环节第几次催办", "2"),
+    f("chase_note", "催办要求", "请于接到本通知后立即落实处置，并书面反馈处置情况"),
+)
+
 KPI_ITEMS = (
     f("cases", "督办件数（本期确定）", "120"),
     f("closed", "已办结（期末前）", "96"),
@@ -328,6 +376,9 @@ WORK_REPORT_FIELDS = (
         items=(
             f("rank", "排名", "1"),
             f("unit", "承办单位", "镇城建中心"),
+            f("cases", "督办件数（涉及该单位的事项，主办、协办各计）", "6"),
+            f("due", "到期环节数（按时反馈率的分母）", "14"),
+            f("on_time", "按时反馈环节数（按时反馈率的分子）", "13"),
             f("overdue", "逾期环节数", "2"),
             f("escalations", "提级次数", "1"),
             f("noncompliant", "不合规反馈数", "0"),
@@ -337,6 +388,11 @@ WORK_REPORT_FIELDS = (
             f("bonus", "加分", "0"),
             f("score", "得分", "93"),
         ),
+    ),
+    f(
+        "unassessed_note",
+        "无督办事项、不参与排名的单位（一句话；都有督办事项时为空）",
+        "本期无督办事项、不参与排名的单位（2 个）：示例一村村委会、示例二村村委会。",
     ),
     f("chart_months", "统计图：各月新增督办事项", image=True),
     f("chart_on_time", "统计图：各承办单位按时反馈率", image=True),
@@ -506,8 +562,14 @@ def units_text(bundle: CaseBundle, names: Mapping[int, str]) -> tuple[str, str, 
     return both, lead, co_text
 
 
+LONG_CONTENT = 400
+"""Characters of 内容描述 above which a ticket's block may break across pages (≈ half a page
+of the 督办单's 四号 cell); a shorter one is kept on one page."""
+
+
 def ticket_item(ticket: Ticket, names: Mapping[int, str]) -> dict[str, Any]:
     return {
+        "long": len(ticket.content) > LONG_CONTENT,
         "ticket_no": ticket.ticket_no,
         "received_at": cn_datetime(ticket.received_at),
         "address": ticket.address,
@@ -518,9 +580,34 @@ def ticket_item(ticket: Ticket, names: Mapping[int, str]) -> dict[str, Any]:
     }
 
 
-def case_summary(bundle: CaseBundle, names: Mapping[int, str]) -> str:
-    """One paragraph describing the matter, for the reports' 基本情况."""
+def level_on(bundle: CaseBundle, day: date) -> Level:
+    """The case's level on `day`: that of its newest step issued by then (else its level)."""
+    earlier = [s for s in bundle.steps if s.issued_at <= day]
+    return earlier[-1].level if earlier else bundle.case.level
+
+
+NUMBER_LINE_WIDTH = 44
+"""Half-width characters of numbers per line of the 回执's 工单编号 cell (123 mm of 小四,
+with room for wider fallback digits)."""
+
+
+def packed_lines(values: list[str], width: int = NUMBER_LINE_WIDTH) -> str:
+    """Numbers joined by "、", a new line before any that would not fit whole: a word
+    processor breaks long digit runs anywhere, so the lines are made here."""
+    lines: list[str] = []
+    for value in values:
+        if lines and text_width(lines[-1] + "、" + value) * 2 <= width:
+            lines[-1] += "、" + value
+        else:
+            lines.append(value)
+    return "\n".join(lines)
+
+
+def case_summary(bundle: CaseBundle, names: Mapping[int, str], day: date | None = None) -> str:
+    """One paragraph describing the matter as it stood on `day` (the paper's own date), for
+    the reports' 基本情况: closed by then, or at the level it had reached — never both."""
     case = bundle.case
+    day = day or case.closed_at or today()
     units, _, _ = units_text(bundle, names)
     text = f"督办事项“{case.title}”（{case.case_no}）属于“{case.scope.label}”"
     if bundle.tickets:
@@ -529,24 +616,37 @@ def case_summary(bundle: CaseBundle, names: Mapping[int, str]) -> str:
             cn_date(first) if first.date() == last.date() else f"{cn_date(first)}至{cn_date(last)}"
         )
         text += f"，共涉及 12345 工单 {len(bundle.tickets)} 件，诉求时间为{period}"
+    elif case.source_note:
+        text += f"，来源：{case.source_note.rstrip('。')}"
     if units:
         text += f"，承办单位为{units}"
-    text += f"。{cn_date(case.opened_at)}立项督办，目前处于{case.level.label}阶段"
-    if case.status is CaseStatus.CLOSED:
-        text += f"，已于{cn_date(case.closed_at)}办结"
-    return text + "。"
+    text += f"。{cn_date(case.opened_at)}立项督办"
+    if case.status is CaseStatus.CLOSED and case.closed_at and case.closed_at <= day:
+        return text + f"，{cn_date(case.closed_at)}办结。"
+    return text + f"，截至{cn_date(day)}处于{level_on(bundle, day).label}阶段。"
 
 
-def office_context(source: Source, issue_day: date | None) -> dict[str, Any]:
+def contact_note(office: Office) -> str:
+    """ "（联系人：王敏，联系电话：021-…）" with only the parts that are set; "" when none is."""
+    parts = [
+        f"{label}：{value}"
+        for label, value in (("联系人", office.contact), ("联系电话", office.phone))
+        if value.strip()
+    ]
+    return f"（{'，'.join(parts)}）" if parts else ""
+
+
+def office_context(source: Source, issue_day: date) -> dict[str, Any]:
     return {
         "office_name": source.office.name,
         "office_contact": source.office.contact,
         "office_phone": source.office.phone,
-        "issue_date": cn_date(issue_day or today()),
+        "contact_note": contact_note(source.office),
+        "issue_date": cn_date(issue_day),
     }
 
 
-def case_context(source: Source) -> dict[str, Any]:
+def case_context(source: Source, day: date | None = None) -> dict[str, Any]:
     bundle = require_case(source)
     case, names = bundle.case, source.names
     units, lead, co = units_text(bundle, names)
@@ -565,9 +665,10 @@ def case_context(source: Source) -> dict[str, Any]:
         "opinion": case.opinion,
         "result_text": case.result_text,
         "ticket_nos": join(t.ticket_no for t in bundle.tickets),
+        "ticket_no_lines": packed_lines([t.ticket_no for t in bundle.tickets]),
         "ticket_count": str(len(bundle.tickets)),
         "tickets": [ticket_item(t, names) for t in bundle.tickets],
-        "case_summary": case_summary(bundle, names),
+        "case_summary": case_summary(bundle, names, day),
     }
 
 
@@ -576,8 +677,15 @@ def due_context(step: Step | None) -> dict[str, Any]:
     return {"due_at": due_text(step), "due_workdays": "" if workdays is None else str(workdays)}
 
 
-def step_item(step: Step, bundle: CaseBundle, names: Mapping[int, str]) -> dict[str, Any]:
-    answers = bundle.feedback.get(step.id, [])  # type: ignore[arg-type]  # ids are set: these rows were flushed
+def step_item(
+    step: Step, bundle: CaseBundle, names: Mapping[int, str], day: date | None = None
+) -> dict[str, Any]:
+    """One step as a paper lists it; feedback received after `day` is not known yet."""
+    answers = [
+        a
+        for a in bundle.feedback.get(step.id, [])  # type: ignore[arg-type]  # ids are set: these rows were flushed
+        if day is None or a.received_at <= day
+    ]
     last = answers[-1] if answers else None
     return {
         "kind": step.kind.label,
@@ -606,20 +714,122 @@ def require_step(source: Source, what: str) -> Step:
     return source.step
 
 
+# --- titles ---------------------------------------------------------------------------------
+
+TITLE_WIDTH = 19.5
+"""A title line's room in 二号 characters (156 mm ÷ 22 pt ≈ 20, less a little for safety)."""
+
+TITLE_WORDS = (
+    "12345市民服务热线",
+    "12345热线",
+    "市民服务热线",
+    "协调督办",
+    "工作报告",
+    "提级办理",
+    "有关情况",
+    "工作专报",
+    "专题会纪要",
+    "工作专题会",
+    "绩效考核",
+    "承办单位",
+)
+"""Words a title line never breaks inside (GB/T 9704 7.3.3: 回行时词意完整)."""
+
+TITLE_BREAK_BEFORE = (
+    "12345", "协调督办工作报告", "工作报告", "提级办理的报告", "有关情况的专报", "的报告",
+    "的专报", "专题会纪要", "工作专题会", "纪要", "“", "（",
+)  # fmt: skip
+TITLE_BREAK_AFTER = ("关于", "季度", "年度", "上半年", "下半年", "”", "）", "〕", "、", "，")
+
+
+def text_width(text: str) -> float:
+    """Width in full-width characters: ASCII (digits of 12345, years) counts a half."""
+    return sum(0.5 if ord(ch) < 0x2000 else 1.0 for ch in text)
+
+
+def title_breaks(title: str) -> list[int]:
+    """Positions a title may break at: sense boundaries outside the protected words."""
+    inside: set[int] = set()
+    for word in TITLE_WORDS:
+        for at in occurrences(title, word[0]):
+            if title.startswith(word, at):
+                inside.update(range(at + 1, at + len(word)))
+    found: set[int] = set()
+    for word in TITLE_BREAK_BEFORE:
+        found.update(at for at in occurrences(title, word[0]) if title.startswith(word, at))
+    for word in TITLE_BREAK_AFTER:
+        found.update(
+            at + len(word) for at in occurrences(title, word[0]) if title.startswith(word, at)
+        )
+    found |= {m.end() for m in re.finditer(r"\d{4}年(?:\d{1,2}月)?", title)}
+    return sorted(at for at in found if 0 < at < len(title) and at not in inside)
+
+
+def title_shape_cost(widths: list[float]) -> float:
+    """How far lines are from GB/T 9704's 梯形 (each line longer than the one above) or
+    菱形 (the middle one longest); among good shapes, the more even the better."""
+    if len(widths) == 1:
+        return 0.0
+    rising = all(a <= b for a, b in zip(widths, widths[1:], strict=False))
+    diamond = len(widths) == 3 and widths[1] >= max(widths[0], widths[2])
+    falling = all(a >= b for a, b in zip(widths, widths[1:], strict=False))
+    penalty = 0.0 if rising or diamond else (8.0 if falling else 30.0)
+    return penalty + max(widths) - min(widths)
+
+
+def title_lines(title: str, width: float = TITLE_WIDTH) -> str:
+    """A title broken at sense boundaries into 梯形/菱形 lines, joined by "\\n" (each line
+    prints as its own centred paragraph); a title that fits stays one line, and one with no
+    sense boundary that helps is left to the word processor."""
+    title = title.strip()
+    if text_width(title) <= width:
+        return title
+    breaks = title_breaks(title)
+    best: tuple[float, tuple[int, ...]] | None = None
+    for count in (1, 2):
+        for cut in itertools.combinations(breaks, count):
+            edges = (0, *cut, len(title))
+            widths = [text_width(title[a:b]) for a, b in itertools.pairwise(edges)]
+            if max(widths) > width:
+                continue
+            cost = title_shape_cost(widths) + 10 * count  # fewer lines first
+            if best is None or cost < best[0]:
+                best = (cost, cut)
+        if best is not None:
+            break
+    if best is None:
+        return title
+    edges = (0, *best[1], len(title))
+    return "\n".join(title[a:b] for a, b in itertools.pairwise(edges))
+
+
+def sentence(text: str) -> str:
+    """Text ending in exactly one full stop (joined texts never print "。。")."""
+    text = (text or "").strip().rstrip("。.；;，,、 ")
+    return f"{text}。" if text else ""
+
+
 # --- context builders: one per kind --------------------------------------------------------
 
 
+def form_step(bundle: CaseBundle, step: Step | None) -> Step | None:
+    """The step a 督办单 is dated and due by: its own 督办单 step, else (a case that began at
+    现场 or 提级) the case's first handling step."""
+    if step is not None:
+        return step
+    return next((s for s in bundle.steps if s.kind in FEEDBACK_STEPS), None)
+
+
 def supervision_form_context(source: Source) -> dict[str, Any]:
-    """附件1 督办单: the case, its tickets, opinion and the feedback deadline."""
-    step = source.step
-    context = {
-        **office_context(source, step.issued_at if step else None),
-        **case_context(source),
+    """附件1 督办单: the case, its tickets (none: no empty ticket boxes), opinion, deadline."""
+    bundle = require_case(source)
+    step = form_step(bundle, source.step)
+    day = step.issued_at if step else bundle.case.opened_at
+    return {
+        **office_context(source, day),
+        **case_context(source, day),
         **due_context(step),
     }
-    if not context["tickets"]:  # keep the form's rows (督办编号, 承办单位) with blank ticket cells
-        context["tickets"] = [dict.fromkeys((item.name for item in TICKET_ITEMS), "")]
-    return context
 
 
 def onsite_notice_context(source: Source) -> dict[str, Any]:
@@ -628,7 +838,7 @@ def onsite_notice_context(source: Source) -> dict[str, Any]:
     case = require_case(source).case
     return {
         **office_context(source, step.issued_at),
-        **case_context(source),
+        **case_context(source, step.issued_at),
         **due_context(step),
         "subject": step.subject or case.title,
         "location": step.location,
@@ -642,48 +852,85 @@ def onsite_notice_context(source: Source) -> dict[str, Any]:
 
 
 def special_report_context(source: Source) -> dict[str, Any]:
-    """工作专报 to the main leaders; title, text and addressees from the 专报 step if any."""
-    step = source.step
-    case = require_case(source).case
+    """工作专报 to the main leaders: the 专报 step's own 情况, 原因分析 and 建议, dated by it."""
+    step = require_step(source, "工作专报")
     return {
-        **office_context(source, step.issued_at if step else None),
-        **case_context(source),
-        "report_title": (step.subject if step else "") or f"关于“{case.title}”有关情况的专报",
-        "report_body": (step.body if step else "") or case.opinion,
-        "recipient": (step.recipient if step else "") or "镇主要领导、镇政府分管领导",
+        **office_context(source, step.issued_at),
+        **case_context(source, step.issued_at),
+        "report_title": title_lines(step.subject),
+        "situation": step.body,
+        "analysis": step.analysis,
+        "suggestion": step.suggestion,
+        "recipient": step.recipient or "镇主要领导、镇政府分管领导",
     }
 
 
 def escalation_report_context(source: Source) -> dict[str, Any]:
-    """提级办理报告: the supervision so far, why it goes up, what the leader is asked."""
+    """提级办理报告 (only for a case that reached 提级 and has its report step): the
+    supervision up to the report's date, why it goes up, what the leader is asked."""
     bundle = require_case(source)
-    case, step = bundle.case, source.step
-    earlier = [s for s in bundle.steps if step is None or s.id != step.id]
-    reasons = join(s.escalation_reason for s in earlier if s.escalation_reason)
+    if source.step is None:
+        raise ValidationError(
+            f"督办事项 {bundle.case.case_no} 未进入提级协调督办或尚未填写提级办理报告"
+            "（提级理由、请示事项），无法生成提级办理报告"
+        )
+    step, day = source.step, source.step.issued_at
+    earlier = [s for s in bundle.steps if s.id != step.id and s.issued_at <= day]
+    title = step.subject or f"关于“{bundle.case.title}”提级办理的报告"
     return {
-        **office_context(source, step.issued_at if step else None),
-        **case_context(source),
-        "report_title": (step.subject if step else "") or f"关于“{case.title}”提级办理的报告",
-        "recipient": (step.recipient if step else "") or "镇分管领导",
-        "steps": [step_item(s, bundle, source.names) for s in earlier],
-        "escalation_reason": reasons or case.start_level_reason,
-        "request": (step.body if step else "") or case.opinion,
+        **office_context(source, day),
+        **case_context(source, day),
+        "report_title": title_lines(title),
+        "recipient": step.recipient or "镇分管领导",
+        "steps": [step_item(s, bundle, source.names, day) for s in earlier],
+        "escalation_reason": step.report_reason,
+        "request": step.body,
     }
 
 
+CN_NUMBERS = "一二三四五六七八九十"
+
+
+def ordinal(n: int) -> str:
+    """1 → 一, 12 → 十二 (numbering of 议定事项)."""
+    if n <= 10:
+        return CN_NUMBERS[n - 1]
+    tens, ones = divmod(n, 10)
+    return (
+        (CN_NUMBERS[tens - 1] if tens > 1 else "") + "十" + (CN_NUMBERS[ones - 1] if ones else "")
+    )
+
+
+def minutes_title(title: str) -> str:
+    """ "…专题会纪要": 纪要 after 专题会 (before a "（第1次）"), or at the end."""
+    title = (title or "").strip() or "12345市民服务热线工作专题会"
+    if "纪要" in title:
+        return title
+    if "专题会" in title:
+        return title.replace("专题会", "专题会纪要", 1)
+    return f"{title}纪要"
+
+
 def meeting_minutes_context(source: Source) -> dict[str, Any]:
-    """专题会纪要: instructions, routing decisions (同类事项) and the cases discussed."""
+    """专题会纪要: instructions, the decisions (同类事项 routing) and the cases discussed."""
     if source.meeting is None:
         case = source.case.case.case_no if source.case else ""
         raise ValidationError(f"督办事项 {case} 尚未列入专题会，无法生成专题会纪要")
     meeting, names = source.meeting.meeting, source.names
+    rules = source.meeting.rules
+    decisions = [
+        f"（{ordinal(i)}）{r.name}类事项，由{names.get(r.unit_id, '')}负责处置"
+        + (f"，处置路径：{sentence(r.handling_path)}" if r.handling_path.strip() else "。")
+        for i, r in enumerate(rules, start=1)
+    ]
     return {
         **office_context(source, meeting.held_at),
-        "meeting_title": meeting.title or "12345 市民服务热线工作专题会纪要",
+        "meeting_title": title_lines(minutes_title(meeting.title)),
         "held_at": cn_date(meeting.held_at),
         "chair": meeting.chair,
         "attendees": meeting.attendees,
         "summary": meeting.summary,
+        "decisions": [{"text": text} for text in decisions],
         "rules": [
             {
                 "name": r.name,
@@ -692,14 +939,14 @@ def meeting_minutes_context(source: Source) -> dict[str, Any]:
                 "unit": names.get(r.unit_id, ""),
                 "handling_path": r.handling_path,
             }
-            for r in source.meeting.rules
+            for r in rules
         ],
         "cases": [
             {
                 "case_no": b.case.case_no,
                 "title": b.case.title,
                 "units": units_text(b, names)[0],
-                "level": b.case.level.label,
+                "level": level_on(b, meeting.held_at).label,
             }
             for b in source.meeting.cases
         ],
@@ -718,7 +965,7 @@ def feedback_receipt_context(source: Source) -> dict[str, Any]:
     last = answers[-1] if answers else None
     return {
         **office_context(source, step.issued_at),
-        **case_context(source),
+        **case_context(source, step.issued_at),
         **due_context(step),
         "addressee": source.names.get(step.unit_id, "") if step.unit_id else "",
         "step_kind": step.kind.label,
@@ -727,6 +974,87 @@ def feedback_receipt_context(source: Source) -> dict[str, Any]:
         "feedback_date": cn_date(last.received_at) if last else "　　年　　月　　日",
         "progress_marks": progress_marks(last.progress if last else None),
     }
+
+
+# --- what the 专报 and 提级 forms start from ---------------------------------------------------
+
+
+def history_text(bundle: CaseBundle, names: Mapping[int, str], day: date) -> str:
+    """The supervision so far in one sentence per step, up to `day` (for the prefills)."""
+    parts = []
+    for step in bundle.steps:
+        if step.issued_at > day or step.kind not in FEEDBACK_STEPS:
+            continue
+        item = step_item(step, bundle, names, day)
+        text = f"{item['issued_at']}{step.kind.label}" + (
+            f"至{item['unit']}" if item["unit"] else ""
+        )
+        if item["progress"]:
+            text += f"，{item['feedback_date']}反馈“{item['progress']}”"
+        elif step.due_at and step.due_at < day:
+            text += f"，至期限{item['due_at']}未收到合规反馈"
+        parts.append(text)
+    return "；".join(parts)
+
+
+def paper_prefill(
+    session: Session, actor: Actor, case_id: int, kind: DocumentKind | str, day: date
+) -> dict[str, str]:
+    """What the 专报 or 提级办理报告 form starts from: the facts, the escalation reasons the
+    steps recorded and a suggestion naming the units — never the 督办意见 sent to the unit.
+    Keys: subject, recipient and, for the 专报, situation / analysis / suggestion; for the
+    提级办理报告, reason / request."""
+    actor.require(Perm.RENDER_DOCUMENTS)
+    bundle = load_case(session, case_id)
+    names = unit_names(session)
+    case = bundle.case
+    _, lead, co = units_text(bundle, names)
+    lead = lead or "主办单位"
+    helpers = f"，{co}配合" if co else "，相关部门配合"
+    history = history_text(bundle, names, day)
+    reasons = join(dict.fromkeys(s.escalation_reason for s in bundle.steps if s.escalation_reason))
+    reasons = reasons.replace("、", "；") if reasons else case.start_level_reason
+    if DocumentKind(kind) is DocumentKind.SPECIAL_REPORT:
+        situation = case_summary(bundle, names, day)
+        if history:
+            situation += f"督办经过：{sentence(history)}"
+        return {
+            "subject": f"关于{case.title}有关情况的专报",
+            "recipient": "镇主要领导、镇政府分管领导",
+            "situation": situation,
+            "analysis": sentence(reasons),
+            "suggestion": f"建议由镇政府分管领导协调，明确{lead}牵头{helpers}，"
+            "在5个工作日内落实具体处置方案和措施，城运中心跟踪核实并报告办理结果。",
+        }
+    return {
+        "subject": f"关于“{case.title}”提级办理的报告",
+        "recipient": "镇分管领导",
+        "reason": sentence(reasons or history),
+        "request": f"建议由镇分管领导批办，明确{lead}牵头{helpers}，在5个工作日内"
+        "落实具体处置方案和措施，书面反馈处置情况。",
+    }
+
+
+OFFICE_KEYS = ("office_name", "office_contact", "office_phone")
+
+
+def office_setup_needed(session: Session) -> bool:
+    """Whether the issuing office's name, contact and phone were never saved: papers print
+    them, so the first paper waits for this setup step (`save_office`)."""
+    return any(session.get(Setting, key) is None for key in OFFICE_KEYS) or not all(
+        str(get_setting(session, key) or "").strip() for key in OFFICE_KEYS
+    )
+
+
+def save_office(session: Session, actor: Actor, *, name: str, contact: str, phone: str) -> None:
+    """The setup step: the office's name, contact and phone, all three required (audited)."""
+    values = {"office_name": name, "office_contact": contact, "office_phone": phone}
+    labels = {"office_name": "发文单位名称", "office_contact": "联系人", "office_phone": "联系电话"}
+    missing = [labels[k] for k, v in values.items() if not (v or "").strip()]
+    if missing:
+        raise ValidationError(f"请填写{'、'.join(missing)}（文书上印出，不能为空）")
+    for key, value in values.items():
+        set_setting(session, actor, key, value.strip())
 
 
 # --- the registry ---------------------------------------------------------------------------
@@ -787,17 +1115,17 @@ KINDS: dict[DocumentKind, KindSpec] = {
         ),
         KindSpec(
             DocumentKind.SPECIAL_REPORT,
-            "工作专报：市民反映强烈、影响面广的重大诉求事项，报镇主要领导、镇政府分管领导。",
+            "工作专报：市民反映强烈、影响面广的重大诉求事项，报镇主要领导、镇政府分管领导（情况、原因分析、建议取自工作专报环节）。",
             OFFICE_FIELDS + CASE_FIELDS + REPORT_FIELDS,
             special_report_context,
             step_kinds=(StepKind.SPECIAL_REPORT,),
         ),
         KindSpec(
             DocumentKind.ESCALATION_REPORT,
-            "提级办理报告：城运中心梳理汇总督办经过，报请镇分管领导批办。",
+            "提级办理报告：已提级的事项，城运中心梳理汇总督办经过，写明提级理由和请示事项，报请镇分管领导批办（取自“报请分管领导批办”环节）。",
             OFFICE_FIELDS + CASE_FIELDS + ESCALATION_FIELDS,
             escalation_report_context,
-            step_kinds=(StepKind.LEADER_INSTRUCTION, StepKind.ESCALATED_HANDLING),
+            step_kinds=(StepKind.ESCALATION_REPORT,),
         ),
         KindSpec(
             DocumentKind.MEETING_MINUTES,
@@ -813,6 +1141,11 @@ KINDS: dict[DocumentKind, KindSpec] = {
             feedback_receipt_context,
             step_kinds=FEEDBACK_STEPS,
             batch=True,
+        ),
+        KindSpec(
+            DocumentKind.CHASE_NOTICE,
+            "催办通知：督办环节临近或超过反馈期限仍未书面反馈时，城运中心书面催办承办单位（由 duban.chasing 在登记书面催办时生成）。",
+            OFFICE_FIELDS + CASE_FIELDS + DUE_FIELDS + CHASE_FIELDS,
         ),
         KindSpec(
             DocumentKind.WORK_REPORT,
@@ -1561,7 +1894,8 @@ def document_file(session: Session, actor: Actor, doc_id: int) -> tuple[str, byt
     path = config.data_dir() / doc.path
     if not path.is_file():
         raise NotFound(f"文书文件已丢失：{doc.path}（可重新生成）")
-    return doc.file_name, path.read_bytes()
+    data = path.read_bytes()
+    return doc.file_name, data if masking.sees_contacts(actor) else masking.mask_docx(data)
 
 
 def pdf_available() -> bool:
@@ -1569,11 +1903,44 @@ def pdf_available() -> bool:
     return shutil.which("soffice") is not None
 
 
+FONT_SUBSTITUTES = {
+    "方正小标宋简体": ("Noto Serif CJK SC", True),
+    "仿宋_GB2312": ("Noto Serif CJK SC", False),
+    "楷体_GB2312": ("Noto Serif CJK SC", False),
+    "宋体": ("Noto Serif CJK SC", False),
+    "Times New Roman": ("Noto Serif CJK SC", False),
+    "黑体": ("Noto Sans CJK SC", False),
+}
+"""Where the GB fonts (and Times New Roman) are absent — a Linux server with fonts-noto-cjk —
+LibreOffice draws them with these (bold for 小标宋), so a PDF keeps the papers' proportions
+instead of falling back to wider Latin faces; where the real fonts are installed, the
+fontconfig rules below still prefer them."""
+
+
+def fonts_conf(folder: Path) -> dict[str, str]:
+    """The environment for LibreOffice with a fontconfig file applying FONT_SUBSTITUTES to
+    missing fonts only (`binding="weak"` after the system configuration)."""
+    rules = "".join(
+        f'<match target="pattern"><test name="family"><string>{name}</string></test>'
+        f'<edit name="family" mode="append" binding="weak"><string>{sub}</string></edit>'
+        + ('<edit name="weight" mode="assign"><const>bold</const></edit>' if bold else "")
+        + "</match>"
+        for name, (sub, bold) in FONT_SUBSTITUTES.items()
+    )
+    path = folder / "fonts.conf"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f'<include ignore_missing="yes">/etc/fonts/fonts.conf</include>{rules}</fontconfig>',
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(path)}
+
+
 def to_pdf_many(files: Mapping[str, bytes], *, timeout: float = 300) -> dict[str, bytes]:
     """Convert docx files to PDF with one LibreOffice run: {name.docx: pdf bytes}.
 
     A private LibreOffice profile per run keeps concurrent conversions from blocking each
-    other on the shared user profile.
+    other on the shared user profile; missing GB fonts are drawn with Noto CJK (`fonts_conf`).
     """
     soffice = shutil.which("soffice")
     if soffice is None:
@@ -1596,8 +1963,9 @@ def to_pdf_many(files: Mapping[str, bytes], *, timeout: float = 300) -> dict[str
             str(folder / "out"),
             *inputs,
         ]
+        env = fonts_conf(folder)
         try:
-            subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+            subprocess.run(command, capture_output=True, timeout=timeout, check=False, env=env)
         except subprocess.TimeoutExpired as exc:
             raise ValidationError("PDF 转换超时，请稍后重试") from exc
         result = {}
@@ -1617,10 +1985,49 @@ def document_pdf(session: Session, actor: Actor, doc_id: int) -> tuple[str, byte
     """(file name, PDF bytes) of a registered document; converted once, then kept beside it."""
     doc = get_document(session, actor, doc_id)
     path = (config.data_dir() / doc.path).with_suffix(".pdf")
+    if not masking.sees_contacts(actor):  # the masked rendition is kept apart from the full one
+        path = path.with_name(f"{path.stem}（脱敏）.pdf")
     if not path.is_file():
         _, data = document_file(session, actor, doc_id)
         path.write_bytes(to_pdf(data))
     return path.name, path.read_bytes()
+
+
+def preview_available() -> bool:
+    """A print preview needs LibreOffice (docx → PDF) and poppler's pdftoppm (PDF → PNG)."""
+    return pdf_available() and shutil.which("pdftoppm") is not None
+
+
+def pdf_first_page_png(pdf: bytes, *, dpi: int = 80, timeout: float = 120) -> bytes:
+    """Page 1 of a PDF as a PNG (poppler's pdftoppm)."""
+    with tempfile.TemporaryDirectory(prefix="duban-preview-") as tmp:
+        source, target = Path(tmp) / "paper.pdf", Path(tmp) / "page"
+        source.write_bytes(pdf)
+        command = ["pdftoppm", "-png", "-r", str(dpi), "-singlefile", "-f", "1", "-l", "1"]
+        try:
+            subprocess.run(
+                [*command, str(source), str(target)], capture_output=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ValidationError("预览图生成超时，请稍后重试") from exc
+        png = target.with_suffix(".png")
+        if not png.is_file():
+            raise ValidationError("预览图生成失败（PDF 无法读取）")
+        return png.read_bytes()
+
+
+def document_preview(session: Session, actor: Actor, doc_id: int) -> bytes:
+    """The first page of a registered document as a PNG, for the print preview beside its
+    download button; made once per document file (kept beside it, like its PDF)."""
+    doc = get_document(session, actor, doc_id)
+    path = (config.data_dir() / doc.path).with_suffix(".png")
+    if not path.is_file():
+        _, pdf = document_pdf(session, actor, doc_id)
+        data = pdf_first_page_png(pdf)
+        partial = path.with_suffix(".png.tmp")
+        partial.write_bytes(data)
+        partial.replace(path)  # a reader never sees half a picture
+    return path.read_bytes()
 
 
 def batch_pdfs(batch: BatchResult) -> BatchResult:

@@ -95,6 +95,7 @@ class StepKind(LabeledEnum):
     SPECIAL_REPORT = ("special_report", "工作专报")
     ESCALATED_HANDLING = ("escalated_handling", "提级办理")
     REPORT_UP = ("report_up", "上报区领导")
+    ESCALATION_REPORT = ("escalation_report", "提级办理报告")
 
 
 class StepStatus(LabeledEnum):
@@ -152,6 +153,23 @@ class DocumentKind(LabeledEnum):
     MEETING_MINUTES = ("meeting-minutes", "专题会纪要")
     FEEDBACK_RECEIPT = ("feedback-receipt", "书面反馈回执")
     WORK_REPORT = ("work-report", "协调督办工作报告")
+    CHASE_NOTICE = ("chase-notice", "催办通知")
+
+
+class ChaseWay(LabeledEnum):
+    """催办方式: how the center followed a step up."""
+
+    PHONE = ("phone", "电话")
+    WRITTEN = ("written", "书面")
+    SYSTEM = ("system", "系统")
+
+
+class ExtensionStatus(LabeledEnum):
+    """延期申请的状态: asked by the unit, decided by the center."""
+
+    PENDING = ("pending", "待审批")
+    APPROVED = ("approved", "已批准")
+    REFUSED = ("refused", "不予批准")
 
 
 class Resolution(LabeledEnum):

@@ -32,7 +32,9 @@ from duban.enums import (
     AuditAction,
     CallbackResult,
     CaseStatus,
+    ChaseWay,
     DocumentKind,
+    ExtensionStatus,
     Level,
     Progress,
     Resolution,
@@ -307,6 +309,10 @@ class Step(Tracked, table=True):
     escalation_reason: str = text_field()  # why the case left this step upward
     created_by: int | None = Field(default=None, foreign_key="user.id")
     updated_by: int | None = Field(default=None, foreign_key="user.id")
+    # the papers' own text (工作专报: body = 情况; 提级办理报告: body = 请示事项)
+    analysis: str = text_field()  # 专报 原因分析
+    suggestion: str = text_field()  # 专报 建议
+    report_reason: str = text_field()  # 提级办理报告 提级理由
 
 
 # A unit's written answer (书面反馈) to a step.
@@ -534,3 +540,60 @@ class AddressAlias(SQLModel, table=True):
     source: str = Field(default="", max_length=20)  # 确认 / 拆分 / 手工
     created_at: NaiveDatetime = Field(default_factory=now)
     created_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# --- 签收、催办、延期 (duban.chasing) -------------------------------------------------------
+
+
+# A unit's 签收 of a 督办单 or 现场协调督办通知: once per step, its timeliness frozen at signing.
+class StepReceipt(SQLModel, table=True):
+    step_id: int = Field(foreign_key="step.id", primary_key=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    signed_at: NaiveDatetime  # when the unit signed (for a paper unit: the time it reported)
+    on_behalf: bool = False  # recorded by the center for a unit that works on paper
+    due_at: date  # the last day of 及时签收 (issue day + the setting's working days)
+    on_time: bool
+    recorded_at: NaiveDatetime = Field(default_factory=now)
+    recorded_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# One 催办 of a step by the center: when, how, whom it reached; a written one prints a paper.
+class Chase(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    chased_on: date = Field(index=True)
+    way: ChaseWay = enum_field(ChaseWay)
+    reached: str = Field(default="", max_length=100)  # whom it reached (姓名/职务)
+    note: str = text_field()
+    due_at: date | None = None  # the step's deadline when chased (临期 or 逾期)
+    document_id: int | None = Field(default=None, foreign_key="document.id")
+    created_at: NaiveDatetime = Field(default_factory=now)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# A unit's 延期申请 on a step: asked before the deadline, approved or refused by the center.
+class Extension(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    requested_on: date
+    workdays: int  # working days wanted
+    reason: str = text_field()
+    status: ExtensionStatus = enum_field(
+        ExtensionStatus, default=ExtensionStatus.PENDING, index=True
+    )
+    old_due_at: date  # the deadline when asked (kept after approval)
+    new_due_at: date | None = None  # the approved deadline
+    decided_on: date | None = None
+    decision_note: str = text_field()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# A unit's e-mail addresses for its to-do list (待办清单), separated by commas.
+class UnitMailbox(SQLModel, table=True):
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    addresses: str = Field(default="", max_length=500)
+    updated_at: NaiveDatetime = Field(default_factory=now)
+    updated_by: int | None = Field(default=None, foreign_key="user.id")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from itertools import groupby
@@ -23,8 +23,16 @@ from sqlmodel import Session, col, select
 
 from duban import kpi
 from duban.assessment import Assessment, ScoringRules, assess, load_rules, points
+from duban.chasing import UnitFigures, unit_figures
 from duban.clock import cn_date, today
-from duban.documents import ImageSpec, case_by_no, register_document, render_kind
+from duban.documents import (
+    ImageSpec,
+    case_by_no,
+    register_document,
+    render_kind,
+    sentence,
+    title_lines,
+)
 from duban.enums import CaseStatus, DocumentKind, Level, Scope
 from duban.errors import ValidationError
 from duban.kpi import Kpis, Period, Selection
@@ -90,6 +98,8 @@ class WorkReport:
     referrals: list[ReferralLine]
     typical: list[CaseLine]
     assessment: Assessment
+    # 签收, 催办, 延期 per unit id (None: all units), from duban.chasing
+    chasing: dict[int | None, UnitFigures] = field(default_factory=dict)
 
     @property
     def period(self) -> Period:
@@ -121,6 +131,7 @@ def build_report(
         # The report prints each unit's totals, not the items behind them (those are on
         # the 报表 page and in its xlsx export): count them, don't list them.
         assessment=assess(session, sel, calendar=calendar, computed=figures, detail=False),
+        chasing=unit_figures(session, period, as_of=sel.as_of),
     )
 
 
@@ -183,9 +194,9 @@ def case_outcome(case: Any) -> str:
     if case.status == CaseStatus.CLOSED:
         text = f"已办结（{cn_date(case.closed_at)}）"
         if case.result_text:
-            text += f"：{case.result_text}"
+            text += f"：{sentence(case.result_text)}"
         if case.verification_note:
-            text += f"。跟踪核实：{case.verification_note}"
+            text = sentence(text) + f"跟踪核实：{sentence(case.verification_note)}"
         return text
     return "督办中"
 
@@ -412,8 +423,25 @@ def overview_text(report: WorkReport) -> str:
         f"期间受理工单 {o.tickets} 件，重复投诉率 {o.repeat_rate.percent()}，"
         f"回访满意率 {o.satisfaction_rate.percent()}（未回访不计入）；"
         f"召开专题会 {len(report.meetings)} 次，移交镇纪委监察办 {o.referrals} 件。",
+        chasing_text(report.chasing),
     ]
     return "".join(parts)
+
+
+def chasing_text(figures: dict[int | None, UnitFigures]) -> str:
+    """签收, 催办 and 延期 in one sentence, with the units that asked for extensions."""
+    t = figures.get(None) or UnitFigures(None)
+    asked = sorted(
+        (f for k, f in figures.items() if k is not None and f.extensions),
+        key=lambda f: (-f.extensions, f.unit_name),
+    )
+    units = "、".join(f"{f.unit_name} {f.extensions} 次" for f in asked)
+    return (
+        f"发出督办单、现场协调督办通知 {t.papers} 份，及时签收 {t.signed_on_time} 份，"
+        f"及时签收率 {t.sign_rate.percent()}；催办 {t.chases} 次；"
+        f"延期申请 {t.extensions} 件（批准 {t.extensions_approved} 件，"
+        f"不予批准 {t.extensions_refused} 件）" + (f"，其中{units}" if units else "") + "。"
+    )
 
 
 def kpi_cells(k: Kpis) -> dict[str, str]:
@@ -440,7 +468,7 @@ def report_context(session: Session, report: WorkReport, images: dict[str, Any])
         "office_contact": get_setting(session, "office_contact"),
         "office_phone": get_setting(session, "office_phone"),
         "issue_date": cn_date(today()),
-        "report_title": report.title,
+        "report_title": title_lines(report.title),
         "period": report.period.label,
         "period_start": cn_date(report.period.start),
         "period_end": cn_date(report.period.end),
@@ -494,6 +522,9 @@ def report_context(session: Session, report: WorkReport, images: dict[str, Any])
             {
                 "rank": str(s.rank),
                 "unit": s.unit_name,
+                "cases": str(s.cases),
+                "due": str(s.on_time.denominator),
+                "on_time": str(s.on_time.numerator),
                 "overdue": str(s.count("overdue_step")),
                 "escalations": str(s.count("escalation")),
                 "noncompliant": str(s.count("noncompliant_feedback")),
@@ -504,9 +535,19 @@ def report_context(session: Session, report: WorkReport, images: dict[str, Any])
                 "score": str(points(s.score)),
             }
             for s in result.sheets
+            if s.assessed
         ],
+        "unassessed_note": unassessed_note(result),
         **images,
     }
+
+
+def unassessed_note(result: Assessment) -> str:
+    """The units listed without a rank because they had nothing to assess, in one sentence."""
+    idle = [s.unit_name for s in result.sheets if not s.assessed]
+    if not idle:
+        return ""
+    return f"本期无督办事项、不参与排名的单位（{len(idle)} 个）：{'、'.join(idle)}。"
 
 
 def rules_text(rules: ScoringRules) -> str:
@@ -516,7 +557,8 @@ def rules_text(rules: ScoringRules) -> str:
         f"基础分 {p(rules.base_score)} 分；每个逾期环节扣 {p(rules.overdue_step)} 分，"
         f"每次提级扣 {p(rules.escalation)} 分，每份不合规反馈扣 {p(rules.noncompliant_feedback)} 分，"
         f"每件移交镇纪委监察办扣 {p(rules.referral)} 分；按时反馈率达到 "
-        f"{p(rules.on_time_threshold)}% 的加 {p(rules.on_time_bonus)} 分。"
+        f"{p(rules.on_time_threshold)}% 的加 {p(rules.on_time_bonus)} 分；本期没有督办事项的单位"
+        "不参与排名，列于表后。"
     )
 
 

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "referral": 5,  # per case referred to 镇纪委监察办 (its 主办 unit)
         "on_time_bonus": 5,  # when the unit's 按时反馈率 reaches the threshold
         "on_time_threshold": 95,  # percent
+        "unassessed_listed": 1,  # units with nothing to assess: 1 listed unranked last, 0 left out
     },
     # 督办线索 (duban.analysis): the thresholds of the candidate rules
     "candidate_repeat_min": 3,  # 重复投诉: tickets on one matter …
@@ -68,6 +69,13 @@ DEFAULTS: dict[str, Any] = {
         "village_suffixes": "村委会、居委会、村、居委",  # a unit named so is ranked with 村居
         "candidate_units": 3,  # 督办线索: the units losing the most points in the last month
     },
+    # 签收与催办 (duban.chasing): 及时签收 within this many working days of issue
+    "sign_within_workdays": 1,
+    # sending each unit's to-do list (duban.chasing): empty host = not configured
+    "smtp_host": "",
+    "smtp_port": 25,
+    "smtp_security": "none",  # none | starttls | ssl
+    "smtp_sender": "",
 }
 
 
@@ -114,6 +122,11 @@ LABELS: dict[str, str] = {
     "raw_columns_safe": "可对单位和领导显示的导入原始列（用、分隔，其余原始列脱敏）",
     "candidate_keyword_min": "改写投诉：最少共同关键词数",
     "address_prefixes": "地址前缀（省市、区、镇，用顿号分隔）",
+    "sign_within_workdays": "及时签收时限（工作日）",
+    "smtp_host": "邮件服务器地址",
+    "smtp_port": "邮件服务器端口",
+    "smtp_security": "加密方式",
+    "smtp_sender": "发件人地址",
 }
 RANGES: dict[str, tuple[int, int]] = {
     "idle_timeout_minutes": (5, 1440),
@@ -125,6 +138,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "candidate_unsatisfied_min": (1, 100),
     "candidate_similarity_percent": (30, 100),
     "candidate_keyword_min": (1, 10),
+    "sign_within_workdays": (1, 10),
+    "smtp_port": (1, 65535),
 }
 REQUIRED = {"office_name", "case_no_prefix"}
 

@@ -18,7 +18,7 @@ from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit
 from duban.address import AddressParts, parse_address, parse_prefixes
@@ -27,6 +27,7 @@ from duban.enums import AuditAction
 from duban.errors import ConflictError, NotFound, ValidationError
 from duban.models import AddressAlias, StandardAddress, Ticket
 from duban.permissions import Actor, Perm
+from duban.records import table_of
 from duban.settings import get_setting
 
 PREFIXES_KEY = "address_prefixes"
@@ -66,9 +67,9 @@ class AddressBook:
 def address_book(session: Session) -> AddressBook:
     """The live standard addresses and their aliases."""
     rows = session.exec(
-        select(StandardAddress.name, AddressAlias.alias)
-        .join(AddressAlias, AddressAlias.standard_id == StandardAddress.id, isouter=True)  # type: ignore[arg-type]
-        .where(StandardAddress.deleted_at.is_(None))  # type: ignore[union-attr]
+        select(col(StandardAddress.name), col(AddressAlias.alias))
+        .join(AddressAlias, col(AddressAlias.standard_id) == col(StandardAddress.id), isouter=True)
+        .where(col(StandardAddress.deleted_at).is_(None))
     ).all()
     standard: dict[str, str] = {}
     for name, alias in rows:
@@ -93,14 +94,14 @@ def list_standard_addresses(session: Session) -> list[StandardRow]:
     """The live standard addresses, by name, each with its aliases."""
     standards = session.exec(
         select(StandardAddress)
-        .where(StandardAddress.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(StandardAddress.name)
+        .where(col(StandardAddress.deleted_at).is_(None))
+        .order_by(col(StandardAddress.name))
     ).all()
     aliases: dict[int, list[str]] = {}
-    for alias in session.exec(select(AddressAlias).order_by(AddressAlias.alias)).all():
+    for alias in session.exec(select(AddressAlias).order_by(col(AddressAlias.alias))).all():
         aliases.setdefault(alias.standard_id, []).append(alias.alias)
     return [
-        StandardRow(s.id, s.version, s.name, tuple(aliases.get(s.id, ())), s.note)  # type: ignore[arg-type]
+        StandardRow(s.id, s.version, s.name, tuple(aliases.get(s.id, ())), s.note)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         for s in standards
     ]
 
@@ -162,7 +163,7 @@ def save_standard_address(
         audit.record_changes(session, actor, "standardaddress", row.id, changes)
     old = {
         a.alias: a
-        for a in session.exec(select(AddressAlias).where(AddressAlias.standard_id == row.id))
+        for a in session.exec(select(AddressAlias).where(col(AddressAlias.standard_id) == row.id))
     }
     for alias in old.keys() - set(keys):
         session.delete(old[alias])
@@ -180,7 +181,7 @@ def delete_standard_address(
     """Soft-delete a standard address; its aliases go with it. The caller commits."""
     actor.require(Perm.EDIT_TICKETS, "删除标准地址")
     row = _live(session, standard_id, expected_version)
-    for alias in session.exec(select(AddressAlias).where(AddressAlias.standard_id == row.id)):
+    for alias in session.exec(select(AddressAlias).where(col(AddressAlias.standard_id) == row.id)):
         session.delete(alias)
     row.deleted_at, row.version, row.updated_by = now(), row.version + 1, actor.user_id
     session.add(row)
@@ -202,7 +203,7 @@ def _live(session: Session, standard_id: int, expected_version: int | None) -> S
 def _add_alias(
     session: Session, actor: Actor, row: StandardAddress, alias: str, source: str
 ) -> None:
-    item = AddressAlias(alias=alias, standard_id=row.id, source=source, created_by=actor.user_id)  # type: ignore[arg-type]
+    item = AddressAlias(alias=alias, standard_id=row.id, source=source, created_by=actor.user_id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     session.add(item)
     session.flush()
     audit.record(session, actor, AuditAction.CREATE, "addressalias", item.id, field="alias", new=alias,
@@ -227,8 +228,8 @@ def merge_spellings(session: Session, actor: Actor, keys: list[str], source: str
     chosen_name = owners[0] if owners else Counter(keys).most_common(1)[0][0]
     row = session.exec(
         select(StandardAddress).where(
-            StandardAddress.name == chosen_name,
-            StandardAddress.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(StandardAddress.name) == chosen_name,
+            col(StandardAddress.deleted_at).is_(None),
         )
     ).first()
     if row is None:
@@ -240,15 +241,17 @@ def merge_spellings(session: Session, actor: Actor, keys: list[str], source: str
     for other_name in owners[1:]:
         other = session.exec(
             select(StandardAddress).where(
-                StandardAddress.name == other_name,
-                StandardAddress.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(StandardAddress.name) == other_name,
+                col(StandardAddress.deleted_at).is_(None),
             )
         ).one()
-        moved = session.exec(select(AddressAlias).where(AddressAlias.standard_id == other.id)).all()
+        moved = session.exec(
+            select(AddressAlias).where(col(AddressAlias.standard_id) == other.id)
+        ).all()
         session.execute(
             update(AddressAlias)
-            .where(AddressAlias.standard_id == other.id)
-            .values(standard_id=row.id)  # type: ignore[arg-type]
+            .where(col(AddressAlias.standard_id) == other.id)
+            .values(standard_id=row.id)
         )
         other.deleted_at, other.version = now(), other.version + 1
         session.add(other)
@@ -272,7 +275,10 @@ def recompute_address_parts(session: Session, actor: Actor) -> int:
     prefixes = address_prefixes(session)
     rows = session.exec(
         select(
-            Ticket.address, Ticket.address_place, Ticket.address_key, Ticket.address_detail
+            col(Ticket.address),
+            col(Ticket.address_place),
+            col(Ticket.address_key),
+            col(Ticket.address_detail),
         ).distinct()
     ).all()
     moved: list[dict[str, Any]] = []
@@ -280,7 +286,7 @@ def recompute_address_parts(session: Session, actor: Actor) -> int:
         parts: AddressParts = parse_address(address or "", prefixes)
         if (parts.place, parts.key, parts.detail) != (place, key, detail):
             moved.append({"a": address, "p": parts.place, "k": parts.key, "d": parts.detail})
-    table = Ticket.__table__  # type: ignore[attr-defined]
+    table = table_of(Ticket)
     count = 0
     for row in moved:
         result = session.execute(
@@ -288,7 +294,7 @@ def recompute_address_parts(session: Session, actor: Actor) -> int:
             .where(table.c.address == row["a"])
             .values(address_place=row["p"], address_key=row["k"], address_detail=row["d"])
         )
-        count += result.rowcount or 0  # type: ignore[attr-defined]
+        count += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's result has a rowcount
     if count:
         audit.record(session, actor, AuditAction.UPDATE, "ticket", None, field="address_key",
                      note=f"地址前缀改为“{'、'.join(prefixes)}”，重新解析 {count} 张工单的地址")  # fmt: skip
@@ -299,13 +305,17 @@ def _ticket_keys(session: Session, ticket_ids: list[int]) -> dict[int, str]:
     """Each live ticket's address key as parsed; an unknown or deleted id is refused."""
     prefixes = address_prefixes(session)
     rows = session.exec(
-        select(Ticket.id, Ticket.ticket_no, Ticket.address, Ticket.address_key).where(
-            Ticket.id.in_(ticket_ids),  # type: ignore[union-attr]
-            Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
+        select(
+            col(Ticket.id), col(Ticket.ticket_no), col(Ticket.address), col(Ticket.address_key)
+        ).where(
+            col(Ticket.id).in_(ticket_ids),
+            col(Ticket.deleted_at).is_(None),
         )
     ).all()
-    found = {
-        tid: key or parse_address(address or "", prefixes).key for tid, _, address, key in rows
+    found: dict[int, str] = {
+        tid: key or parse_address(address or "", prefixes).key
+        for tid, _, address, key in rows
+        if tid is not None
     }
     missing = [t for t in ticket_ids if t not in found]
     if missing:

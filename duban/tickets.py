@@ -483,10 +483,11 @@ def _apply_edit(
 def _add(session: Session, actor: Actor, values: dict[str, Any]) -> Ticket:
     unit_name = values.pop("_unit_name", "")
     stamp = now()
+    place: dict[str, Any] = address_columns(values.get("address", ""), address_prefixes(session))
     ticket = Ticket(
         **values,
         address_norm=normalize_address(values.get("address", "")),
-        **address_columns(values.get("address", ""), address_prefixes(session)),
+        **place,
         unit_raw=unit_name,
         created_at=stamp,
         updated_at=stamp,

@@ -103,7 +103,8 @@ def units_view() -> None:
     frame, ids, bars, months = board_data.units_tables(stamp, me, day, filt)
     st.caption(
         "在办督办事项：作为主办或协办的在办事项；逾期环节：须由该单位反馈且已逾期；"
-        "按时反馈率 = 按时 ÷（按时 + 逾期）；提级：离开该单位环节向上一级的次数；"
+        "按时反馈率 = 按时 ÷（按时 + 逾期）；及时签收率 = 及时签收 ÷（及时 + 超时或过期未签收）；"
+        "催办次数、延期申请按催办、申请日期计；提级：离开该单位环节向上一级的次数；"
         "回访满意率 =（满意 + 基本满意）÷ 已回访工单。点选表格行或柱形即按该单位筛选各看板。"
     )
     st.session_state["boards_units_ids"] = ids
@@ -114,7 +115,7 @@ def units_view() -> None:
         key="boards_units_table",
         on_select=on_table_pick,
         selection_mode="single-row",
-        column_config={"按时反馈率": percent, "回访满意率": percent},
+        column_config={"按时反馈率": percent, "及时签收率": percent, "回访满意率": percent},
     )
     if filt.unit_id is not None and all_units:
         st.button(

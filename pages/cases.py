@@ -11,12 +11,13 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from duban import cases, meetings, uploads
+from duban import cases, documents, meetings, uploads
 from duban.cases import Action, CaseDetail, CaseFilter
 from duban.clock import cn_date, cn_due, today
-from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
+from duban.enums import CaseStatus, DocumentKind, Level, Progress, Scope, StepKind, UnitRole
 from duban.permissions import Actor, Perm
 from duban.units import live_units
+from ui import chasing_data
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
@@ -199,8 +200,11 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
 
 def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
     st.subheader("督办环节")
+    chased = chasing_data.step_chasing(change_stamp(), d.case.id, me)  # 签收, 催办, 延期
     if not d.steps:
         st.caption("尚无环节")
+    else:
+        st.caption(f"催办次数：{sum(len(c.chases) for c in chased.values())}")
     for view in d.steps:
         step = view.step
         with st.container(border=True):
@@ -213,6 +217,8 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
             st.markdown(head)
             for label, value in _step_fields(step, view.responsible_unit_name):
                 st.markdown(f"- {label}：{literal(value)}")
+            for line in chasing_data.step_lines(chased[step.id]) if step.id in chased else []:
+                st.markdown(f"- {literal(line)}")
             for fb in view.feedback:
                 unit = d.unit_names.get(fb.unit_id, "") if fb.unit_id else ""  # type: ignore[arg-type]
                 flag = "合规" if fb.compliant else "不合规（未签字或未盖章）"
@@ -264,7 +270,22 @@ def _step_fields(step, responsible: str) -> list[tuple[str, str]]:
             ("批办对象", step.recipient),
             ("批示内容", step.body),
         ]
-    elif step.kind in (StepKind.SPECIAL_MEETING, StepKind.SPECIAL_REPORT, StepKind.REPORT_UP):
+    elif step.kind == StepKind.SPECIAL_REPORT:
+        fields += [
+            ("标题", step.subject),
+            ("报送对象", step.recipient),
+            ("有关情况", step.body),
+            ("原因分析", step.analysis),
+            ("建议", step.suggestion),
+        ]
+    elif step.kind == StepKind.ESCALATION_REPORT:
+        fields += [
+            ("标题", step.subject),
+            ("主送", step.recipient),
+            ("提级理由", step.report_reason),
+            ("请示事项", step.body),
+        ]
+    elif step.kind in (StepKind.SPECIAL_MEETING, StepKind.REPORT_UP):
         fields += [("标题", step.subject), ("对象", step.recipient), ("内容", step.body)]
     elif step.kind == StepKind.ESCALATED_HANDLING:
         fields.append(("处置要求", step.body))
@@ -308,6 +329,7 @@ def show_actions(d: CaseDetail, meeting_rows) -> None:
         (Action.LEADER_INSTRUCTION, True, lambda: form_instruction(d)),
         (Action.SPECIAL_MEETING, True, lambda: form_meeting(d, meeting_rows)),
         (Action.SPECIAL_REPORT, True, lambda: form_report(d)),
+        (Action.ESCALATION_REPORT, True, lambda: form_escalation_report(d)),
         (Action.ISSUE_HANDLING, open_step is None, lambda: form_handling(d)),
         (Action.VERIFY, d.done_feedback is not None, lambda: form_verify(d)),
         (Action.REPORT_UP, True, lambda: form_report_up(d)),
@@ -506,19 +528,50 @@ def form_meeting(d: CaseDetail, meeting_rows) -> None:
             )
 
 
+def paper_prefill(d: CaseDetail, kind: DocumentKind) -> dict[str, str]:
+    """What the 专报 / 提级办理报告 form starts from (facts and reasons, never 督办意见)."""
+    with Session(engine()) as session:
+        return documents.paper_prefill(session, me, d.case.id, kind, today())
+
+
 def form_report(d: CaseDetail) -> None:
+    start = paper_prefill(d, DocumentKind.SPECIAL_REPORT)
     with st.form("cases_f_report"):
+        st.caption(
+            "专报报镇主要领导、分管领导：写明有关情况、原因分析和建议（不是给承办单位的督办意见）。"
+        )
         issued = past_date("报送日期")
-        subject = st.text_input("专报标题", value=f"关于{d.case.title}的工作专报")
-        recipient = st.text_input("报送对象", value="镇主要领导、镇政府分管领导")
-        text = st.text_area("专报内容")
+        subject = st.text_input("专报标题", value=start["subject"])
+        recipient = st.text_input("报送对象", value=start["recipient"])
+        text = st.text_area("有关情况", value=start["situation"], height=150)
+        analysis = st.text_area("原因分析", value=start["analysis"])
+        suggestion = st.text_area("建议", value=start["suggestion"])
         if st.form_submit_button("记录工作专报", type="primary"):
             act(
                 lambda s: cases.record_special_report(
                     s, me, d.case.id, subject=subject, text=text, recipient=recipient,
-                    issued_at=issued,
+                    issued_at=issued, analysis=analysis, suggestion=suggestion,
                 ),
                 "工作专报已记录",
+            )  # fmt: skip
+
+
+def form_escalation_report(d: CaseDetail) -> None:
+    start = paper_prefill(d, DocumentKind.ESCALATION_REPORT)
+    with st.form("cases_f_escalation_report"):
+        st.caption("梳理汇总督办经过，报请镇分管领导批办；据此生成《提级办理报告》。")
+        issued = past_date("报告日期")
+        subject = st.text_input("报告标题", value=start["subject"])
+        recipient = st.text_input("主送领导", value=start["recipient"])
+        reason = st.text_area("提级理由", value=start["reason"])
+        request = st.text_area("请示事项", value=start["request"])
+        if st.form_submit_button("记录提级办理报告", type="primary"):
+            act(
+                lambda s: cases.record_escalation_report(
+                    s, me, d.case.id, subject=subject, reason=reason, request=request,
+                    recipient=recipient, issued_at=issued,
+                ),
+                "提级办理报告已记录，可在“生成文书”中生成",
             )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from duban.documents import (
 )
 from duban.enums import CaseStatus, DocumentKind
 from duban.permissions import Perm
-from ui.case_documents import CASE_KINDS, download_buttons
+from ui.case_documents import CASE_KINDS, download_buttons, office_setup
 from ui.common import actor, engine, literal, user_action
 
 st.title("文书")
@@ -26,6 +26,8 @@ if not me.can(Perm.RENDER_DOCUMENTS):
     st.stop()
 
 RESULT = "documents_result"
+if not office_setup("documents"):
+    st.stop()
 
 with Session(engine()) as session:
     cases = case_choices(session, me)
@@ -97,7 +99,7 @@ result = st.session_state.get(RESULT)
 if result and result[0] == "single":
     _, doc_id, file_name = result
     st.success(f"已生成：{literal(file_name)}")
-    download_buttons(doc_id, file_name, "documents_result")
+    download_buttons(doc_id, file_name, "documents_result", preview=True)
 elif result:
     _, title, batch_result = result
     count = len(batch_result.documents)

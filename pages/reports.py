@@ -19,8 +19,9 @@ from duban.kpi import Period, Selection
 from duban.permissions import Perm
 from duban.units import live_units
 from duban.workdays import Calendar
-from ui import charts
+from ui import charts, chasing_data
 from ui.common import actor, engine, literal, user_action
+from ui.shared import change_stamp
 
 me = actor()
 st.title("报表")
@@ -195,6 +196,14 @@ with tabs[1]:
                 charts.on_time_by_unit(measured, title="各承办单位按时反馈率（%）", sort="-x"),
                 width="stretch",
             )
+
+    st.subheader("签收、催办与延期")
+    st.caption(
+        "及时签收率 = 发出后规定工作日内签收的督办单和通知 ÷（及时 + 超时或过期未签收）；"
+        "催办次数按催办日期、延期申请按申请日期计入本期；口径见 docs/KPI.md。"
+    )
+    chased = chasing_data.figures(change_stamp(), period, sel.as_of)
+    st.dataframe(chasing_data.figures_frame(chased), hide_index=True)
 
 # --- 绩效考核 ------------------------------------------------------------------------------
 

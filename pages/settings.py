@@ -12,10 +12,13 @@ from duban.clock import today
 from duban.enums import AuditAction
 from duban.settings import LABELS, get_setting, save_settings
 from duban.workdays import Calendar, holiday_overrides, parse_day_list
+from ui import chasing_settings
 from ui.common import actor, engine, literal, user_action
 
 st.title("系统设置")
-tab_calendar, tab_office, tab_backup = st.tabs(["工作日历", "单位与参数", "数据备份"])
+tab_calendar, tab_office, tab_backup, tab_chasing = st.tabs(
+    ["工作日历", "单位与参数", "数据备份", "签收与邮件"]
+)
 
 with tab_calendar:
     st.caption(
@@ -152,3 +155,6 @@ with tab_backup:
             ),
             hide_index=True,
         )
+
+with tab_chasing:
+    chasing_settings.draw()

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +63,8 @@ SMALL_LABEL = "列表表头"
 SMALL_CELL = "列表文字"
 SIGNATURE = "署名"
 NOTE = "附注"
+NUMBER = "表格编号"  # 工单编号, 诉求时间, 督办编号, dates: 小四, in cells sized for the longest
+PAGE_NUMBER = "页码"
 
 
 # --- document, fonts and styles ----------------------------------------------------------
@@ -141,7 +140,10 @@ def new_document(title: str) -> DocxDocument:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
-    section.header_distance, section.footer_distance = Mm(15), Mm(20)
+    section.header_distance, section.footer_distance = (
+        Mm(15),
+        Mm(22),
+    )  # 页码 7 mm under the type area
 
     normal = doc.styles["Normal"]
     normal.font.size = Pt(16)
@@ -164,12 +166,14 @@ def new_document(title: str) -> DocxDocument:
     add_style(doc, LABEL, font=HEITI, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, line=Pt(22))
     for name, font, size, align, line in (
         (CELL, FANGSONG, 14, WD_ALIGN_PARAGRAPH.LEFT, 22),
-        (SMALL_LABEL, HEITI, 12, WD_ALIGN_PARAGRAPH.CENTER, 18),
-        (SMALL_CELL, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 18),
+        (SMALL_LABEL, HEITI, 10.5, WD_ALIGN_PARAGRAPH.CENTER, 16),
+        (SMALL_CELL, FANGSONG, 10.5, WD_ALIGN_PARAGRAPH.LEFT, 16),
+        (NUMBER, FANGSONG, 12, WD_ALIGN_PARAGRAPH.LEFT, 22),
     ):
         no_autospace(add_style(doc, name, font=font, size=size, align=align, line=Pt(line)))
     add_style(doc, SIGNATURE, font=FANGSONG, size=16, align=WD_ALIGN_PARAGRAPH.RIGHT)
     add_style(doc, NOTE, font=FANGSONG, size=14, align=WD_ALIGN_PARAGRAPH.LEFT, line=Pt(24))
+    add_style(doc, PAGE_NUMBER, font=SONGTI, size=14, align=WD_ALIGN_PARAGRAPH.RIGHT, line=None)
 
     props = doc.core_properties
     props.title, props.author, props.comments = title, "duban", ""
@@ -202,21 +206,58 @@ def title(doc: DocxDocument, *parts: str) -> None:
     blank(doc)
 
 
-def signature(doc: DocxDocument, *, gap: int = 1) -> None:
-    """发文机关署名 and 成文日期, right-aligned (署名右空二字, 日期右空四字)."""
+def keep_with_next(*paragraphs: Paragraph) -> None:
+    """Each paragraph stays on the page of the next one (in a table: the row with the next)."""
+    for p in paragraphs:
+        p.paragraph_format.keep_with_next = True
+
+
+def keep_rows_with_next(*rows) -> None:
+    """Table rows that move to the next page with the row below them (a ticket's block)."""
+    for row in rows:
+        for cell in row.cells:
+            keep_with_next(*cell.paragraphs)
+
+
+def signature(doc: DocxDocument, *, gap: int = 1, after: Paragraph | None = None) -> None:
+    """发文机关署名 and 成文日期, right-aligned (署名右空二字, 日期右空四字), kept on the page of
+    the text above them (`after`: that paragraph; the last table row's paragraphs already
+    keep with what follows)."""
+    if after is not None:
+        keep_with_next(after)
     for _ in range(gap):
-        blank(doc)
+        keep_with_next(blank(doc))
     name = para(doc, SIGNATURE, "{{ office_name }}")
     name.paragraph_format.right_indent = Pt(32)
+    keep_with_next(name)
     day = para(doc, SIGNATURE, "{{ issue_date }}")
     day.paragraph_format.right_indent = Pt(64)
 
 
-def page_number_footer(doc: DocxDocument) -> None:
-    """页码 "— 1 —" in 宋体 14 pt, centred under the type area."""
-    footer = doc.sections[0].footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    write(footer, "— ", font=SONGTI)
+def table_signature(table: Table) -> None:
+    """署名 and 成文日期 as a borderless last row of a form, so they never stand alone on a
+    page: the row above keeps with it (LibreOffice ignores keep-with-next from a table to the
+    paragraph after it, but keeps rows together)."""
+    keep_rows_with_next(table.rows[-1])
+    row = add_row(table, height_mm=20)
+    cell = row.cells[0].merge(row.cells[-1])
+    borders = OxmlElement("w:tcBorders")
+    for edge in ("left", "bottom", "right", "insideV"):
+        el = OxmlElement(f"w:{edge}")
+        el.set(qn("w:val"), "nil")
+        borders.append(el)
+    cell._tc.get_or_add_tcPr().append(borders)
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
+    fill(cell, "Normal", "")
+    name = more(cell, SIGNATURE, "{{ office_name }}")
+    name.paragraph_format.right_indent = Pt(32)
+    day = more(cell, SIGNATURE, "{{ issue_date }}")
+    day.paragraph_format.right_indent = Pt(64)
+
+
+def page_field(paragraph: Paragraph) -> None:
+    """ "— N —": the PAGE field between two 一字线 (GB/T 9704 7.5, 4号半角宋体阿拉伯数字)."""
+    write(paragraph, "— ")
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
     run = OxmlElement("w:r")
@@ -224,10 +265,25 @@ def page_number_footer(doc: DocxDocument) -> None:
     text.text = "1"
     run.append(text)
     field.append(run)
-    footer._p.append(field)
-    write(footer, " —", font=SONGTI)
-    for r in footer.runs:
-        r.font.size = Pt(14)
+    paragraph._p.append(field)
+    write(paragraph, " —")
+
+
+def page_number_footer(doc: DocxDocument) -> None:
+    """页码 after GB/T 9704 7.5: "— 1 —" in 4号 宋体, 单页码居右空一字, 双页码居左空一字
+    (odd and even pages have their own footers)."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    section = doc.sections[0]
+    odd = section.footer.paragraphs[0]
+    odd.style = doc.styles[PAGE_NUMBER]
+    odd.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    odd.paragraph_format.right_indent = Pt(14)
+    page_field(odd)
+    even = section.even_page_footer.paragraphs[0]
+    even.style = doc.styles[PAGE_NUMBER]
+    even.alignment = WD_ALIGN_PARAGRAPH.LEFT
+    even.paragraph_format.left_indent = Pt(14)
+    page_field(even)
 
 
 def rule_line(paragraph: Paragraph, *, color: str = "FF0000", size: int = 12) -> None:
@@ -273,11 +329,14 @@ def form_table(doc: DocxDocument, widths_mm: list[float]) -> Table:
     return table
 
 
-def add_row(table: Table, *, height_mm: float = 12, exact: bool = False):
+def add_row(table: Table, *, height_mm: float = 12, exact: bool = False, split: bool = False):
+    """A row that never breaks across pages (`split`: one whose text may run past a page,
+    such as a 诉求内容 of thousands of characters, may break)."""
     row = table.add_row()
     row.height = Mm(height_mm)
     row.height_rule = WD_ROW_HEIGHT_RULE.EXACTLY if exact else WD_ROW_HEIGHT_RULE.AT_LEAST
-    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))  # a row never breaks across pages
+    if not split:
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
     widths = [c.width for c in table.columns]
     for cell, width in zip(row.cells, widths, strict=True):
         cell.width = width
@@ -302,13 +361,19 @@ def more(cell: _Cell, style: str, *parts: str) -> Paragraph:
 
 
 def labelled_row(
-    table: Table, label: str, *parts: str, height_mm: float = 12, top: bool = False
+    table: Table,
+    label: str,
+    *parts: str,
+    height_mm: float = 12,
+    top: bool = False,
+    style: str = CELL,
+    split: bool = False,
 ) -> _Cell:
     """A row: the label in the first column, the value spanning the rest."""
-    row = add_row(table, height_mm=height_mm)
+    row = add_row(table, height_mm=height_mm, split=split)
     fill(row.cells[0], LABEL, label)
     value = row.cells[1].merge(row.cells[-1])
-    fill(value, CELL, *parts, top=top)
+    fill(value, style, *parts, top=top)
     return value
 
 
@@ -320,7 +385,7 @@ def tag_row(table: Table, tag: str) -> None:
 
 
 def header_row(table: Table, *labels: str) -> None:
-    """The header of a list table (小四 黑体), repeated on every page the table runs onto."""
+    """The header of a list table (五号 黑体), repeated on every page the table runs onto."""
     row = add_row(table, height_mm=9)
     row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
     for cell, label in zip(row.cells, labels, strict=True):
@@ -337,36 +402,60 @@ def item_row(table: Table, *tags: str) -> None:
 
 
 def build_supervision_form() -> DocxDocument:
-    """附件1 12345 市民服务热线督办单, field for field; one ticket block per ticket."""
+    """附件1 12345 市民服务热线督办单, field for field in the seed's order; one block per
+    ticket, kept on one page (a 诉求内容 longer than half a page may run on); a case without
+    a ticket has no ticket boxes.
+
+    Cells are sized for their longest value: 四号 labels of four characters in 24 mm, and
+    工单编号 (20 digits), 诉求时间 ("2025年12月14日 17:31") and 督办编号 in 小四 cells of 48, 60
+    and 132 mm, so none of them breaks inside.
+    """
     doc = new_document("12345 市民服务热线督办单")
     title(doc, "12345 市民服务热线督办单")
-    table = form_table(doc, [14, 37, 14, 39, 14, 38])
+    table = form_table(doc, [24, 24, 24, 24, 60])
     tag_row(table, "{%tr for t in tickets %}")
-    row = add_row(table)
-    for cell, label in zip(row.cells[::2], ("工单编号", "诉求时间", "督办编号"), strict=True):
-        fill(cell, LABEL, label)
-    for cell, tag in zip(row.cells[1::2], ("{{ t.ticket_no }}", "{{ t.received_at }}", "{{ case_no }}"), strict=True):  # fmt: skip
-        fill(cell, CELL, tag)
+    head = add_row(table)
+    fill(head.cells[0], LABEL, "工单编号")
+    fill(head.cells[1].merge(head.cells[2]), NUMBER, "{{ t.ticket_no }}")
+    fill(head.cells[3], LABEL, "诉求时间")
+    fill(head.cells[4], NUMBER, "{{ t.received_at }}")
+    keep_rows_with_next(head)
     tag_row(table, "{%tr if loop.first %}")
-    labelled_row(table, "承办单位", "{{ units }}")
+    keep_rows_with_next(*case_rows(table))
     tag_row(table, "{%tr endif %}")
-    address = add_row(table)
-    content = add_row(table, height_mm=30)
-    topic = address.cells[0].merge(content.cells[0])
-    fill(topic, LABEL, "诉求内容")
-    fill(address.cells[1], LABEL, "诉求地址")
-    fill(address.cells[2].merge(address.cells[-1]), CELL, "{{ t.address }}")
-    fill(content.cells[1], LABEL, "内容描述")
-    fill(content.cells[2].merge(content.cells[-1]), CELL, "{{ t.content }}", top=True)
+    for long in (True, False):
+        tag_row(table, "{%tr if t.long %}" if long else "{%tr else %}")
+        address = add_row(table)
+        content = add_row(table, height_mm=20, split=long)
+        topic = address.cells[0].merge(content.cells[0])
+        fill(topic, LABEL, "诉求内容")
+        fill(address.cells[1], LABEL, "诉求地址")
+        fill(address.cells[2].merge(address.cells[-1]), CELL, "{{ t.address }}")
+        fill(content.cells[1], LABEL, "内容描述")
+        fill(content.cells[2].merge(content.cells[-1]), CELL, "{{ t.content }}", top=True)
+        keep_rows_with_next(address)
+    tag_row(table, "{%tr endif %}")
     tag_row(table, "{%tr endfor %}")
-    labelled_row(table, "相关情况", "{{ related_info }}", height_mm=24, top=True)
-    opinion = labelled_row(table, "督办意见", "{{ opinion }}", height_mm=32, top=True)
+    tag_row(table, "{%tr if not tickets %}")
+    case_rows(table)
+    labelled_row(table, "事项来源", "{{ source_note }}", height_mm=16, top=True)
+    tag_row(table, "{%tr endif %}")
+    labelled_row(table, "相关情况", "{{ related_info }}", height_mm=24, top=True, split=True)
+    opinion = labelled_row(table, "督办意见", "{{ opinion }}", height_mm=32, top=True, split=True)
     more(opinion, CELL, "{%p if due_at %}")
     more(opinion, CELL, "请于", "{{ due_at }}", "前将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章。")  # fmt: skip
     more(opinion, CELL, "{%p endif %}")
     labelled_row(table, "督办情况", "{{ result_text }}", height_mm=24, top=True)
-    signature(doc)
+    table_signature(table)
+    page_number_footer(doc)
     return doc
+
+
+def case_rows(table: Table):
+    """督办编号 and 承办单位, once per form (after the first ticket's 工单编号 row)."""
+    labelled_row(table, "督办编号", "{{ case_no }}", style=NUMBER)
+    labelled_row(table, "承办单位", "{{ units }}")
+    return table.rows[-2:]
 
 
 def build_onsite_notice() -> DocxDocument:
@@ -375,7 +464,7 @@ def build_onsite_notice() -> DocxDocument:
     title(doc, "12345 市民服务热线现场协调督办通知")
     table = form_table(doc, [38, 48, 28, 42])
     labelled_row(table, "协调督办事由", "{{ subject }}", height_mm=16)
-    labelled_row(table, "协调督办编号", "{{ case_no }}")
+    labelled_row(table, "协调督办编号", "{{ case_no }}", style=NUMBER)
     labelled_row(table, "协调督办地点", "{{ location }}", height_mm=16)
     procedure = labelled_row(
         table, "协调督办流程", "{%p if scheduled_at %}", height_mm=60, top=True
@@ -390,13 +479,15 @@ def build_onsite_notice() -> DocxDocument:
     fill(row.cells[2], LABEL, "联系电话")
     fill(row.cells[3], CELL, "{{ contact_phone }}")
     labelled_row(table, "备注", "{{ remark }}", height_mm=24, top=True)
-    signature(doc)
+    table_signature(table)
+    page_number_footer(doc)
     return doc
 
 
 def ticket_table(doc: DocxDocument) -> None:
-    """The tickets of a case, one row each (工单编号 / 诉求时间 / 诉求地址 / 内容描述)."""
-    table = form_table(doc, [34, 30, 34, 58])
+    """The tickets of a case, one row each (工单编号 / 诉求时间 / 诉求地址 / 内容描述), in 五号
+    cells wide enough for a 16-digit number and "2025年12月14日 17:31"."""
+    table = form_table(doc, [36, 36, 34, 50])
     header_row(table, "工单编号", "诉求时间", "诉求地址", "内容描述")
     tag_row(table, "{%tr for t in tickets %}")
     item_row(
@@ -436,8 +527,16 @@ def build_special_report() -> DocxDocument:
     para(doc, HEADING, "一、基本情况")
     para(doc, BODY, "{{ case_summary }}")
     ticket_table(doc)
-    para(doc, HEADING, "二、有关情况和建议")
-    para(doc, BODY, "{{ report_body }}")
+    para(doc, HEADING, "二、有关情况")
+    para(doc, BODY, "{{ situation }}")
+    para(doc, BODY, "{%p if analysis %}")
+    para(doc, HEADING, "三、原因分析")
+    para(doc, BODY, "{{ analysis }}")
+    para(doc, BODY, "{%p endif %}")
+    para(doc, BODY, "{%p if suggestion %}")
+    para(doc, HEADING, "{% if analysis %}四{% else %}三{% endif %}、建议")
+    para(doc, BODY, "{{ suggestion }}")
+    para(doc, BODY, "{%p endif %}")
     closing_record(doc, "报：", "{{ recipient }}")
     page_number_footer(doc)
     return doc
@@ -452,7 +551,7 @@ def build_escalation_report() -> DocxDocument:
     para(doc, HEADING, "一、诉求情况")
     ticket_table(doc)
     para(doc, HEADING, "二、督办经过")
-    table = form_table(doc, [22, 28, 28, 28, 28, 22])
+    table = form_table(doc, [22, 31, 25, 31, 31, 16])  # dates whole in 五号
     header_row(table, "督办环节", "发出日期", "承办单位", "反馈期限", "反馈日期", "处置进展")
     tag_row(table, "{%tr for s in steps %}")
     item_row(table, "{{ s.kind }}", "{{ s.issued_at }}", "{{ s.unit }}", "{{ s.due_at }}", "{{ s.feedback_date }}", "{{ s.progress }}")  # fmt: skip
@@ -461,11 +560,10 @@ def build_escalation_report() -> DocxDocument:
     para(doc, BODY, "{{ escalation_reason }}")
     para(doc, HEADING, "四、请示事项")
     para(doc, BODY, "{{ request }}")
-    para(doc, BODY, "妥否，请批示。")
-    signature(doc)
-    para(
-        doc, BODY, "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）"
-    )
+    signature(doc, after=para(doc, BODY, "妥否，请批示。"))
+    para(doc, BODY, "{%p if contact_note %}")
+    para(doc, BODY, "{{ contact_note }}")
+    para(doc, BODY, "{%p endif %}")
     blank(doc)
     box = form_table(doc, [30, 126])
     labelled_row(box, "领导批示", "", height_mm=50, top=True)
@@ -474,53 +572,94 @@ def build_escalation_report() -> DocxDocument:
 
 
 def build_meeting_minutes() -> DocxDocument:
-    """专题会纪要: the leader's instructions, the routing decisions and the cases discussed."""
+    """专题会纪要: the leader's instructions, the decisions — the department and path fixed
+    for each class of matter (同类事项) — and the cases discussed."""
     doc = new_document("专题会纪要")
     title(doc, "{{ meeting_title }}")
     para(doc, BODY, "{{ held_at }}", "，", "{{ chair }}", "主持召开 12345 市民服务热线工作专题会，听取", "{{ office_name }}", "热线办理情况汇报，研究协调督办事项。现纪要如下：")  # fmt: skip
     para(doc, HEADING, "一、会议指示要求")
     para(doc, BODY, "{{ summary }}")
-    para(doc, HEADING, "二、同类事项的处置部门和处置路径")
+    para(doc, HEADING, "二、会议议定事项")
+    para(doc, BODY, "{%p if decisions %}")
+    para(doc, BODY, "会议明确了以下同类事项的处置部门和处置路径，今后同类诉求按此派单办理：")
+    para(doc, BODY, "{%p for d in decisions %}")
+    para(doc, BODY, "{{ d.text }}")
+    para(doc, BODY, "{%p endfor %}")
+    para(doc, BODY, "{%p else %}")
+    para(doc, BODY, "会议未明确新的同类事项处置部门和处置路径。")
+    para(doc, BODY, "{%p endif %}")
+    para(doc, BODY, "{%p if rules %}")
     rules = form_table(doc, [40, 36, 80])
     header_row(rules, "事项类别", "处置部门", "处置路径")
     tag_row(rules, "{%tr for r in rules %}")
     item_row(rules, "{{ r.name }}", "{{ r.unit }}", "{{ r.handling_path }}")
     tag_row(rules, "{%tr endfor %}")
+    para(doc, BODY, "{%p endif %}")
     para(doc, HEADING, "三、研究的督办事项")
-    cases = form_table(doc, [44, 54, 34, 24])
+    cases = form_table(doc, [46, 46, 38, 26])
     header_row(cases, "督办编号", "督办事项", "承办单位", "督办类型")
     tag_row(cases, "{%tr for c in cases %}")
     item_row(cases, "{{ c.case_no }}", "{{ c.title }}", "{{ c.units }}", "{{ c.level }}")
     tag_row(cases, "{%tr endfor %}")
     blank(doc)
-    para(doc, BODY, "出席：", "{{ attendees }}")
-    signature(doc)
+    signature(doc, after=para(doc, BODY, "出席：", "{{ attendees }}"))
     page_number_footer(doc)
     return doc
 
 
 def build_feedback_receipt() -> DocxDocument:
-    """书面反馈回执: what the unit fills in, signs and stamps (§三(一)2, (二)4, (三)4)."""
+    """书面反馈回执: what the unit fills in, signs and stamps (§三(一)2, (二)4, (三)4).
+
+    督办编号 and the dates sit in 小四 cells of 62 and 123 mm, wide enough for
+    "赵巷督〔2025〕第043号" and "2027年12月14日（暂估）" in any font; 工单编号 are listed whole, separated by "、"."""
     doc = new_document("书面反馈回执")
     title(doc, "12345 市民服务热线督办书面反馈回执")
+    table = form_table(doc, [33, 62, 24, 37])
+    row = add_row(table)
+    for cell, style, text in zip(row.cells, (LABEL, NUMBER, LABEL, CELL), ("督办编号", "{{ case_no }}", "督办类型", "{{ level }}"), strict=True):  # fmt: skip
+        fill(cell, style, text)
+    tag_row(table, "{%tr if ticket_nos %}")
+    labelled_row(table, "工单编号", "{{ ticket_no_lines }}", style=NUMBER)
+    tag_row(table, "{%tr endif %}")
+    labelled_row(table, "督办事项", "{{ case_title }}")
+    labelled_row(table, "承办单位", "{{ addressee }}")
+    labelled_row(table, "督办日期", "{{ issued_at }}", style=NUMBER)
+    labelled_row(table, "反馈期限", "{{ due_at }}", style=NUMBER)
+    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=38, top=True, split=True)
+    labelled_row(table, "处置进展", "{{ progress_marks }}")
+    row = add_row(table, height_mm=22)
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("主要领导签字", "", "单位盖章", ""), strict=True):  # fmt: skip
+        fill(cell, style, text)
+    keep_rows_with_next(row)
+    last = labelled_row(table, "反馈日期", "{{ feedback_date }}")
+    keep_with_next(*last.paragraphs, *table.rows[-1].cells[0].paragraphs)
+    keep_with_next(blank(doc, NOTE))
+    note = para(doc, NOTE, "说明：", "{% if due_at %}", "请于", "{{ due_at }}", "前将", "{% else %}", "请在指定时限内将", "{% endif %}", "本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "{{ contact_note }}", "。")  # fmt: skip
+    note.paragraph_format.keep_together = True
+    page_number_footer(doc)
+    return doc
+
+
+def build_chase_notice() -> DocxDocument:
+    """催办通知: a written chase of a step near or past its deadline, in the notices' form."""
+    doc = new_document("12345 市民服务热线督办催办通知")
+    title(doc, "12345 市民服务热线督办催办通知")
     table = form_table(doc, [33, 54, 24, 45])
     row = add_row(table)
-    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办编号", "{{ case_no }}", "督办类型", "{{ level }}"), strict=True):  # fmt: skip
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办编号", "{{ case_no }}", "催办次数", "第 {{ chase_count }} 次"), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "工单编号", "{{ ticket_nos }}")
     labelled_row(table, "督办事项", "{{ case_title }}")
     labelled_row(table, "承办单位", "{{ addressee }}")
     row = add_row(table)
-    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办日期", "{{ issued_at }}", "反馈期限", "{{ due_at }}"), strict=True):  # fmt: skip
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("督办环节", "{{ step_kind }}", "发出日期", "{{ issued_at }}"), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "处置情况", "{{ feedback_text }}", height_mm=50, top=True)
-    labelled_row(table, "处置进展", "{{ progress_marks }}")
-    row = add_row(table, height_mm=28)
-    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("主要领导签字", "", "单位盖章", ""), strict=True):  # fmt: skip
+    row = add_row(table)
+    for cell, style, text in zip(row.cells, (LABEL, CELL, LABEL, CELL), ("反馈期限", "{{ due_at }}", "办理状态", "{{ chase_status }}"), strict=True):  # fmt: skip
         fill(cell, style, text)
-    labelled_row(table, "反馈日期", "{{ feedback_date }}")
+    labelled_row(table, "催办要求", "{{ chase_note }}", height_mm=40, top=True)
     blank(doc, NOTE)
-    para(doc, NOTE, "说明：请于", "{{ due_at }}", "前将本回执由单位主要领导签字并加盖单位公章后反馈至", "{{ office_name }}", "（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）。")  # fmt: skip
+    para(doc, NOTE, "请于收到本通知后抓紧落实，将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）。")  # fmt: skip
+    signature(doc)
     return doc
 
 
@@ -592,8 +731,10 @@ def build_work_report() -> DocxDocument:
     ):
         add_style(doc, name, font=font, size=10.5, align=align, line=Pt(15))
     title(doc, "{{ report_title }}")
-    period = para(doc, NOTE, "统计区间：", "{{ period_start }}", "至", "{{ period_end }}", "（逾期按", "{{ as_of }}", "判断）")  # fmt: skip
+    period = para(doc, NOTE, "统计区间：", "{{ period_start }}", "至", "{{ period_end }}")  # fmt: skip
     period.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    judged = para(doc, NOTE, "（逾期按", "{{ as_of }}", "判断）")
+    judged.alignment = WD_ALIGN_PARAGRAPH.CENTER
     blank(doc)
     para(doc, HEADING, "一、总体情况")
     para(doc, BODY, "{{ overview }}")
@@ -606,6 +747,7 @@ def build_work_report() -> DocxDocument:
     data_table(doc, "scopes", [("协调督办范围", 126, "scope"), ("件数", 30, "cases")])
     para(doc, HEADING, "三、各承办单位办理情况")
     data_table(doc, "units", [("承办单位", 30, "unit"), *KPI_COLUMNS])
+    para(doc, NOTE, "注：一件督办事项由几个承办单位（主办、协办）办理的，在每个单位下各计 1 件，故各单位“督办件数”之和可能大于“合计”。")  # fmt: skip
     chart(doc, "chart_on_time")
     para(doc, HEADING, "四、提级办理事项")
     optional_table(doc, "escalated", [("督办编号", 36, "case_no"), ("督办事项", 36, "title"), ("承办单位", 30, "units"), ("办理结果", 54, "outcome")], "本期无提级办理事项。")  # fmt: skip
@@ -624,8 +766,11 @@ def build_work_report() -> DocxDocument:
     para(doc, BODY, "{%p endif %}")
     para(doc, HEADING, "八、承办单位绩效考核")
     para(doc, BODY, "{{ assessment_title }}", "。", "{{ assessment_rules }}")
-    data_table(doc, "assessment", [("排名", 12, "rank"), ("承办单位", 30, "unit"), ("逾期环节", 14, "overdue"), ("提级次数", 14, "escalations"), ("不合规反馈", 14, "noncompliant"), ("移交纪委", 14, "referrals"), ("按时反馈率", 16, "on_time_rate"), ("扣分", 14, "deductions"), ("加分", 14, "bonus"), ("得分", 14, "score")])  # fmt: skip
-    signature(doc)
+    data_table(doc, "assessment", [("排名", 8, "rank"), ("承办单位", 24, "unit"), ("督办件数", 11, "cases"), ("到期环节", 11, "due"), ("按时反馈", 11, "on_time"), ("按时反馈率", 14, "on_time_rate"), ("逾期环节", 11, "overdue"), ("提级次数", 11, "escalations"), ("不合规反馈", 11, "noncompliant"), ("移交纪委", 11, "referrals"), ("扣分", 11, "deductions"), ("加分", 11, "bonus"), ("得分", 11, "score")])  # fmt: skip
+    para(doc, NOTE, "{%p if unassessed_note %}")
+    last = para(doc, NOTE, "{{ unassessed_note }}")
+    para(doc, NOTE, "{%p endif %}")
+    signature(doc, after=last)
     page_number_footer(doc)
     return doc
 
@@ -638,6 +783,7 @@ BUILDERS: dict[str, Callable[[], DocxDocument]] = {
     "meeting-minutes": build_meeting_minutes,
     "feedback-receipt": build_feedback_receipt,
     "work-report": build_work_report,
+    "chase-notice": build_chase_notice,
 }
 """Template file stem (= the DocumentKind code) → its builder."""
 
@@ -662,8 +808,24 @@ README_INTRO = """# 文书模板
 4. 上传后系统会检查：必须是 .docx 文件、标签语法正确、只使用下表列出的字段；通过后成为新版本，
    随时可以恢复默认模板。字段值中的 `& < >`、`{{ }}` 按原样打印；空字段打印为空白。
 
-发文单位名称、联系人、联系电话取自“系统设置”（office_name、office_contact、office_phone），不要写死在模板里。
-日期一律写作 `2024年1月24日`；暂估的反馈期限后标“（暂估）”。
+发文单位名称、联系人、联系电话取自“系统设置”（office_name、office_contact、office_phone），不要写死在模板里；
+首次生成文书前系统会要求填写。联系人和电话一句请用 `{{ contact_note }}`：未设置的部分自动省略，
+都未设置时整句不印，不会出现“（联系人：，联系电话：）”。
+日期一律写作 `2024年1月24日`，成文日期 `{{ issue_date }}` 是文书所属环节的日期（从不取生成当天）；
+暂估的反馈期限后标“（暂估）”。
+
+## 页码与分页（GB/T 9704-2012 7.5）
+
+- 页码用 4 号半角宋体阿拉伯数字，数字左右各放一条一字线，写作“— 1 —”；单页码居右空一字，双页码居左空一字。
+  默认模板在“页脚”中用 PAGE 域实现，并打开了“奇偶页不同”（Word：布局 → 页面设置 → 版式 → 奇偶页不同；
+  WPS：页眉页脚 → 页眉页脚选项 → 奇偶页不同）：奇数页页脚右对齐、右缩进 1 字，偶数页页脚左对齐、左缩进 1 字。
+  修改模板时请保留这两个页脚；只有一页的文书也印“— 1 —”。
+- 表格行“不允许跨页断行”；一件工单的几行（工单编号、诉求地址、内容描述）设为“与下段同页”，整件排在同一页，
+  内容描述超过半页的（`t.long`）才允许跨页。署名和成文日期放在表格最后一个无框线的行里，随上一行排在同一页；
+  正文类文书的署名段落设为“与下段同页”。
+- 工单编号、诉求时间、督办编号、日期所在的格按最长的值留宽（“2025年12月14日 17:31”、20 位工单编号、
+  “赵巷督〔2025〕第043号”），标签格可容四号四字，修改列宽时请不要收窄。
+- 标题按词意回行（梯形或菱形），系统已把长标题拆成几行（每行一段），不要在模板里再加换行。
 
 """
 
@@ -726,74 +888,10 @@ def build_all(folder: Path = TEMPLATES) -> list[Path]:
     return written
 
 
-# --- the picture in the README -------------------------------------------------------------
-
-PREVIEW_SUBSTITUTES = {
-    XIAOBIAOSONG: "Noto Serif CJK SC",
-    FANGSONG: "Noto Serif CJK SC",
-    KAITI: "Noto Serif CJK SC",
-    SONGTI: "Noto Serif CJK SC",
-    HEITI: "Noto Sans CJK SC",
-}
-"""Where the GB fonts are absent (a Linux build machine), LibreOffice draws them with these."""
-
-
-def preview(png: Path, kind: str = "supervision-form", dpi: int = 110) -> Path:
-    """Render a kind with its example values (one ticket) and draw page 1 as a PNG.
-
-    LibreOffice → PDF → pdftoppm, with a fontconfig file mapping 仿宋/小标宋/黑体 to Noto CJK.
-    """
-    from duban.documents import KINDS, DocumentKind, complete, render_template, sample_context
-
-    spec = KINDS[DocumentKind(kind)]
-    context = sample_context(spec)
-    context["tickets"] = context["tickets"][:1]
-    context["result_text"] = ""  # a freshly issued form: 督办情况 is written at closing
-    data = render_template((TEMPLATES / spec.template).read_bytes(), complete(spec, context))
-    aliases = "".join(
-        f'<match target="pattern"><test name="family"><string>{name}</string></test>'
-        f'<edit name="family" mode="assign" binding="strong"><string>{sub}</string></edit>'
-        + (
-            '<edit name="weight" mode="assign"><const>bold</const></edit>'
-            if name == XIAOBIAOSONG
-            else ""
-        )
-        + "</match>"
-        for name, sub in PREVIEW_SUBSTITUTES.items()
-    )
-    with tempfile.TemporaryDirectory(prefix="duban-preview-") as tmp:
-        folder = Path(tmp)
-        fonts = folder / "fonts.conf"
-        fonts.write_text(
-            '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-            f'<include ignore_missing="yes">/etc/fonts/fonts.conf</include>{aliases}</fontconfig>',
-            encoding="utf-8",
-        )
-        env = {**os.environ, "FONTCONFIG_FILE": str(fonts)}
-        (folder / "form.docx").write_bytes(data)
-        subprocess.run(
-            ["soffice", f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless",
-             "--norestore", "--convert-to", "pdf", "--outdir", str(folder), str(folder / "form.docx")],
-            env=env, check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
-        subprocess.run(
-            ["pdftoppm", "-png", "-r", str(dpi), "-singlefile", "-f", "1", "-l", "1",
-             str(folder / "form.pdf"), str(png.with_suffix(""))],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-    return png
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="生成文书模板（及 README 中的督办单样图）")
-    parser.add_argument(
-        "--preview", metavar="PNG", help="另将督办单示例渲染为 PNG，例如 docs/supervision-form.png"
-    )
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(description="生成文书模板与 templates/README.md").parse_args(argv)
     for path in build_all():
         sys.stdout.write(f"{path.relative_to(ROOT)}\n")
-    if args.preview:
-        sys.stdout.write(f"{preview(Path(args.preview).resolve())}\n")
     return 0
 
 

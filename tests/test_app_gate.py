@@ -199,7 +199,7 @@ ALL_PAGES = {
     "pages/home.py", "pages/ledger.py", "pages/cases.py", "pages/case_new.py", "pages/boards.py",
     "pages/candidates.py", "pages/meetings.py", "pages/reports.py", "pages/cockpit.py",
     "pages/documents.py", "pages/templates.py", "pages/users.py", "pages/audit_log.py",
-    "pages/settings.py", "pages/account.py",
+    "pages/settings.py", "pages/account.py", "pages/todo.py", "pages/chasing.py",
 }  # fmt: skip
 EVERYONE = {
     "pages/home.py",
@@ -209,13 +209,13 @@ EVERYONE = {
     "pages/account.py",
 }
 READERS = {"pages/meetings.py", "pages/reports.py", "pages/cockpit.py"}
-STAFF = {"pages/case_new.py", "pages/candidates.py", "pages/documents.py", "pages/audit_log.py"}
+STAFF = {"pages/case_new.py", "pages/candidates.py", "pages/documents.py", "pages/audit_log.py", "pages/chasing.py"}  # fmt: skip
 ADMIN_ONLY = {"pages/templates.py", "pages/users.py", "pages/settings.py"}
 ALLOWED = {
-    Role.ADMIN: ALL_PAGES,
+    Role.ADMIN: ALL_PAGES - {"pages/todo.py"},
     Role.CENTER: EVERYONE | READERS | STAFF,
     Role.LEADER: EVERYONE | READERS,
-    Role.UNIT: EVERYONE,
+    Role.UNIT: EVERYONE | {"pages/todo.py"},
 }
 
 

@@ -89,10 +89,10 @@ def test_scores_match_the_hand_calculation(session, town):
     result = assess(session, YEAR_2024)
     assert [(s.rank, s.unit_name, s.score) for s in result.sheets] == [
         (1, "镇城管中队", 105),
-        (2, "镇房管办", 100),
-        (3, "镇城建中心", 87),
+        (2, "镇城建中心", 87),
+        (0, "镇房管办", 100),  # nothing to assess: listed after, never ranked above (KPI.md)
     ]
-    a = result.sheets[2]
+    a = result.sheets[1]
     assert (a.count("overdue_step"), a.count("escalation")) == (2, 1)
     assert (a.count("noncompliant_feedback"), a.count("referral")) == (1, 1)
     assert (a.deductions, a.bonus, a.on_time) == (13, 0, Ratio(1, 3))
@@ -127,6 +127,7 @@ def test_defaults_are_written_down_and_changes_are_audited(session):
         "referral": 5,
         "on_time_bonus": 5,
         "on_time_threshold": 95,
+        "unassessed_listed": 1,
     }
     save_rules(session, SYSTEM, {"referral": 10})
     session.commit()
@@ -164,6 +165,7 @@ def test_xlsx_has_a_summary_and_one_sheet_per_unit(session, town):
     assert summary[0] == [
         "排名",
         "承办单位",
+        "督办件数",
         "基础分",
         "逾期环节数",
         "逾期扣分",
@@ -173,20 +175,22 @@ def test_xlsx_has_a_summary_and_one_sheet_per_unit(session, town):
         "不合规扣分",
         "移交纪委监察办数",
         "移交扣分",
-        "按时反馈率",
+        "按时反馈率（%）",
+        "按时反馈环节数",
+        "到期环节数",
         "加分",
         "得分",
     ]
-    assert summary[1] == [1, "镇城管中队", 100, 0, 0, 0, 0, 0, 0, 0, 0, "100.0%", 5, 105]
-    assert summary[2] == [2, "镇房管办", 100, 0, 0, 0, 0, 0, 0, 0, 0, "—", 0, 100]
-    assert summary[3] == [3, "镇城建中心", 100, 2, -4, 1, -3, 1, -1, 1, -5, "33.3%", 0, 87]
+    assert summary[1] == [1, "镇城管中队", 0, 100, 0, 0, 0, 0, 0, 0, 0, 0, 100, 2, 2, 5, 105]
+    assert summary[2] == [2, "镇城建中心", 1, 100, 2, -4, 1, -3, 1, -1, 1, -5, 33.3, 1, 3, 0, 87]
+    assert summary[3] == ["—", "镇房管办", 0, *["—"] * 13, "无督办事项"]
 
     unit = [list(r) for r in wb["镇城建中心"].iter_rows(min_row=3, values_only=True)]
     items = [r for r in unit if r[0] not in (None, "")]
     assert len(items) == 5
     assert all(r[2] == case_a.case_no and r[3] == "道路积水" for r in items)
     assert sum(r[6] for r in items) == -13
-    assert unit[-1][1:] == ["得分", None, None, None, "排名第 3 位", 87]
+    assert unit[-1][1:] == ["得分", None, None, None, "排名第 2 位", 87]
 
 
 def test_sheet_names_are_valid_and_unique():

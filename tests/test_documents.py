@@ -94,6 +94,11 @@ def column(document, header: str) -> list[str]:
     raise AssertionError(f"no column {header!r}")
 
 
+def signature(document) -> list[str]:
+    """署名 and 成文日期 of a form: the borderless last row of its table (kept with it)."""
+    return [p.text for p in document.tables[0].rows[-1].cells[0].paragraphs if p.text.strip()]
+
+
 def paragraphs(document) -> list[str]:
     return [p.text for p in document.paragraphs]
 
@@ -154,8 +159,7 @@ def test_supervision_form_puts_each_value_in_its_labelled_cell(session, case):
         "由单位主要领导签字并加盖单位公章。"
     ]
     assert right_of(form, "督办情况") == [""]  # written at closing: blank, never "None"
-    signature = [p for p in paragraphs(form) if p.strip()][-2:]
-    assert signature == ["青浦区赵巷镇城市运行管理中心", "2024年3月4日"]
+    assert signature(form) == ["青浦区赵巷镇城市运行管理中心", "2024年3月4日"]
 
 
 def test_supervision_form_lists_every_ticket_of_a_case(session):
@@ -171,7 +175,7 @@ def test_supervision_form_lists_every_ticket_of_a_case(session):
     form = read(render_document(session, CENTER, "supervision-form", case_id=case.id))
     assert right_of(form, "工单编号") == ["T-1", "T-2", "T-3"]  # oldest first
     assert right_of(form, "诉求地址") == ["地址1", "地址2", "地址3"]
-    assert right_of(form, "督办编号") == [case.case_no] * 3
+    assert right_of(form, "督办编号") == [case.case_no]  # once, after the first ticket
     assert right_of(form, "承办单位") == ["镇城管中队（主办）、示例三村村委会（协办）"]
 
 
@@ -216,7 +220,7 @@ def test_the_issuing_office_comes_from_settings(session, case):
     set_setting(session, SYSTEM, "office_name", "示例镇城市运行管理中心")
     session.commit()
     form = read(render_document(session, CENTER, "supervision-form", case_id=case.id))
-    assert "示例镇城市运行管理中心" in paragraphs(form)
+    assert signature(form)[0] == "示例镇城市运行管理中心"
     assert "前将处置情况书面反馈至示例镇城市运行管理中心" in right_of(form, "督办意见")[0]
 
 
@@ -247,7 +251,7 @@ def test_onsite_notice_mirrors_attachment_2(session, case):
     assert right_of(notice, "联系人") == ["王敏"]
     assert right_of(notice, "联系电话") == ["021-59751234"]
     assert right_of(notice, "备注") == ["请当天登记"]
-    assert [p for p in paragraphs(notice) if p.strip()][-1] == "2024年3月12日"
+    assert signature(notice)[-1] == "2024年3月12日"
 
 
 def test_onsite_notice_contact_defaults_to_the_center(session, case):
@@ -299,10 +303,11 @@ def test_escalation_report_lists_the_supervision_so_far(session, case):
     make_step(
         session,
         case,
-        kind=StepKind.LEADER_INSTRUCTION,
+        kind=StepKind.ESCALATION_REPORT,
         level=Level.ESCALATED,
         issued_at=date(2024, 3, 20),
         recipient="分管副镇长",
+        report_reason="书面督办后无进展",
         body="请明确牵头部门",
     )
     session.commit()
@@ -311,7 +316,7 @@ def test_escalation_report_lists_the_supervision_so_far(session, case):
     assert "分管副镇长：" in texts
     assert "书面督办后无进展" in texts
     assert "请明确牵头部门" in texts
-    assert column(report, "督办环节") == ["督办单", "督办单"]  # the steps before the 批办
+    assert column(report, "督办环节") == ["督办单", "督办单"]  # the steps before the report
     assert column(report, "处置进展") == ["", "无进展"]
     assert right_of(report, "领导批示") == [""]
 
@@ -342,7 +347,7 @@ def test_meeting_minutes_can_be_printed_for_a_meeting_alone(session):
     session.commit()
     doc = render_document(session, CENTER, "meeting-minutes", meeting_id=meeting.id)
     assert doc.path == "documents/2024/专题会/专题会纪要-2024年5月6日.docx"
-    assert "第二次热线专题会" in paragraphs(read(doc))
+    assert "第二次热线专题会纪要" in paragraphs(read(doc))
 
 
 def test_feedback_receipt_is_blank_for_the_unit_to_fill_in(session, case):
@@ -417,7 +422,7 @@ def test_a_case_number_with_unsafe_characters_still_gives_a_readable_file(sessio
     doc = render_document(session, CENTER, "supervision-form", case_id=case.id)
     assert doc.file_name == "督办单-测试_督_2024_1.docx"
     assert right_of(read(doc), "督办编号") == ["测试/督:2024*1"]  # the form keeps the real number
-    assert right_of(read(doc), "工单编号") == [""]  # no ticket: the rows stay, blank
+    assert right_of(read(doc), "工单编号") == []  # no ticket: no empty ticket boxes
 
 
 def test_batch_zips_one_form_per_case_with_progress(session, case):
@@ -475,6 +480,26 @@ def test_units_cannot_render_but_read_their_own_papers(session, case):
     assert document_file(session, own, doc.id)[0] == doc.file_name
     with pytest.raises(PermissionDenied):
         document_file(session, stranger, doc.id)
+
+
+def test_a_unit_reads_its_paper_with_the_callers_numbers_masked(session):
+    """Phone and ID numbers inside a paper's text are masked for roles without contact
+    rights; the 工单编号 and the stored file stay whole."""
+    unit = make_unit(session, "镇城管中队")
+    ticket = make_ticket(
+        session, "202403010001230045", content="来电人留电话13812345678，身份证310101199001011234"
+    )
+    case = make_case(session, unit, tickets=(ticket,), case_no="赵巷督〔2024〕第011号")
+    make_step(session, case, issued_at=date(2024, 3, 4), due_at=date(2024, 3, 11))
+    session.commit()
+    doc = render_document(session, CENTER, "supervision-form", case_id=case.id)
+    own = Actor(user_id=None, username="u1", role=Role.UNIT, unit_id=unit.id)
+    unit_text = all_text(open_doc(document_file(session, own, doc.id)[1]))
+    center_text = all_text(open_doc(document_file(session, CENTER, doc.id)[1]))
+    assert "138****5678" in unit_text and "13812345678" not in unit_text
+    assert "310101199001011234" not in unit_text
+    assert "202403010001230045" in unit_text
+    assert "13812345678" in center_text and "310101199001011234" in center_text
 
 
 # --- images, PDF, the CLI -----------------------------------------------------------------

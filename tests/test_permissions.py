@@ -92,7 +92,8 @@ def actors(session: Session, w: World) -> dict[str, Actor]:
         if user is None:
             unit_id = {"a": w.unit_a, "b": w.unit_b, None: None}[unit]
             user = User(
-                username=name, role=role, unit_id=unit_id, can_see_contacts=contacts,
+                username=name, username_key=auth.username_key(name), role=role,
+                unit_id=unit_id, can_see_contacts=contacts,
                 password_hash="not-a-real-hash",
             )  # fmt: skip
             session.add(user)

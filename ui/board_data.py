@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow as pa
 from sqlmodel import Session
 
-from duban import boards
+from duban import boards, chasing
 from duban.boards import BoardFilter, EscalationRow, StepRow
+from duban.kpi import Period
 from duban.permissions import Actor
 from duban.units import live_units, unit_name
 from duban.workdays import Calendar
@@ -19,6 +20,7 @@ from ui.common import engine
 from ui.shared import Stamp, shared_data
 
 URGENT = 5  # rows per list on 首页
+EARLIEST = date(2000, 1, 1)  # the units board without a date filter: everything
 
 
 def summary(stamp: Stamp, who: Actor, day: date, filt: BoardFilter) -> boards.Summary:
@@ -134,6 +136,9 @@ def _units_tables(
         unit_rows = boards.unit_board(session, _who, day, Calendar.load(session), filt)
         trend = boards.month_trend(session, _who, day, filt)
         name = unit_name(session, _who, filt.unit_id) if filt.unit_id else None
+        period = Period(filt.since or EARLIEST, filt.until or day)
+        chased = chasing.unit_figures(session, period, as_of=day)  # 签收, 催办, 延期
+    none = chasing.UnitFigures(None)
     who_label = name or "全部单位"
     frame = pd.DataFrame(
         {
@@ -142,6 +147,11 @@ def _units_tables(
             "逾期环节": [r.overdue_steps for r in unit_rows],
             "按时反馈率": percents([r.on_time.value for r in unit_rows]),
             "按时/应反馈": [f"{r.on_time.numerator}/{r.on_time.denominator}" for r in unit_rows],
+            "及时签收率": percents(
+                [chased.get(r.unit_id, none).sign_rate.value for r in unit_rows]
+            ),
+            "催办次数": [chased.get(r.unit_id, none).chases for r in unit_rows],
+            "延期申请": [chased.get(r.unit_id, none).extensions for r in unit_rows],
             "提级": [r.escalations for r in unit_rows],
             "移交纪委": [r.referrals for r in unit_rows],
             "回访满意率": percents([r.satisfaction.value for r in unit_rows]),

@@ -1,5 +1,6 @@
 """The document actions of one case, shown on the case detail page: print a paper, download
-earlier ones (docx, and PDF where LibreOffice is installed).
+earlier ones (docx, and PDF where LibreOffice is installed) with a print preview of their
+first page beside the buttons; before the first paper, the issuing office's setup step.
 
 Session keys are prefixed `case_documents_<case id>_` so two cases never share a widget.
 """
@@ -16,10 +17,15 @@ from duban.clock import cn_date
 from duban.documents import (
     DOCX_MIME,
     KINDS,
+    Office,
     document_file,
     document_pdf,
+    document_preview,
+    office_setup_needed,
     pdf_available,
+    preview_available,
     render_document,
+    save_office,
 )
 from duban.enums import DocumentKind
 from duban.permissions import Actor, Perm
@@ -41,9 +47,30 @@ def file_loader(eng: Engine, me: Actor, doc_id: int, pdf: bool = False) -> Calla
     return load
 
 
-def download_buttons(doc_id: int, file_name: str, key: str) -> None:
-    """下载 docx (and PDF where it can be made) for one registered document."""
+def show_preview(doc_id: int) -> None:
+    """The first page of a document as a picture (made once per file, then read from disk)."""
+    with user_action(), st.spinner("正在生成预览…"), Session(engine()) as session:
+        png = document_preview(session, actor(), doc_id)
+        st.image(png, caption="打印预览（第 1 页）", width=260)
+
+
+def download_buttons(doc_id: int, file_name: str, key: str, *, preview: bool = False) -> None:
+    """下载 docx (and PDF where it can be made) for one registered document, with the print
+    preview beside them where LibreOffice is installed: drawn at once when `preview`, else
+    when the user asks for it (a first preview takes LibreOffice a few seconds)."""
     eng, me = engine(), actor()
+    left, right = st.columns([3, 2])
+    with right:
+        if preview_available() and (
+            preview or st.toggle("打印预览", key=f"{key}_preview_{doc_id}")
+        ):
+            show_preview(doc_id)
+    with left:
+        buttons(eng, me, doc_id, file_name, key)
+
+
+def buttons(eng: Engine, me: Actor, doc_id: int, file_name: str, key: str) -> None:
+    """The two download buttons; the bytes are read (or converted) only when clicked."""
     cols = st.columns(2)
     cols[0].download_button(
         "下载 Word",
@@ -93,7 +120,35 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
     last = st.session_state.get(f"{key}_last")
     if last:
         st.success(f"已生成：{last[1]}")
-        download_buttons(last[0], last[1], f"{key}_last")
+        download_buttons(last[0], last[1], f"{key}_last", preview=True)
+
+
+def office_setup(key: str) -> bool:
+    """The setup step before the first paper: the issuing office's name, contact and phone
+    (printed on every paper). Admins fill it in here; others are told who can. True when
+    papers may be printed."""
+    me = actor()
+    with Session(engine()) as session:
+        if not office_setup_needed(session):
+            return True
+        office = Office.load(session)
+    if not me.can(Perm.MANAGE_SETTINGS):
+        st.warning(
+            "发文单位的联系人、联系电话尚未设置：文书将省略联系人一句。"
+            "请管理员在“系统设置 → 单位与参数”中填写。"
+        )
+        return True
+    st.info("首次生成文书前，请确认发文单位信息（印在每份文书上，可在“系统设置”中修改）。")
+    with st.form(f"{key}_office"):
+        name = st.text_input("发文单位名称", value=office.name)
+        contact = st.text_input("联系人", value=office.contact, placeholder="如：王敏")
+        phone = st.text_input("联系电话", value=office.phone, placeholder="如：021-59751234")
+        if st.form_submit_button("保存并继续", type="primary"):
+            with user_action(), Session(engine()) as session:
+                save_office(session, me, name=name, contact=contact, phone=phone)
+                session.commit()
+                st.rerun()
+    return False
 
 
 def case_documents_panel(case_id: int, stamp: Stamp) -> None:
@@ -106,7 +161,8 @@ def case_documents_panel(case_id: int, stamp: Stamp) -> None:
         box = st.expander("生成文书", key=f"{key}_open", on_change="rerun")
         if box.open:
             with box, user_action():
-                render_controls(case_id, key, stamp)
+                if office_setup(key):
+                    render_controls(case_id, key, stamp)
     st.markdown("**已生成的文书**")
     with user_action():
         rows = case_papers(stamp, me, case_id)

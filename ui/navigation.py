@@ -28,10 +28,13 @@ class PageSpec:
 
 
 PAGES = [
+    # a unit user's first page is its to-do list (待办); everyone else's is 首页
+    PageSpec("pages/todo.py", "待办", ":material/checklist:", frozenset({Role.UNIT}), "日常"),
     PageSpec("pages/home.py", "首页", ":material/home:", ALL, "日常"),
     PageSpec("pages/ledger.py", "工单台账", ":material/table_view:", ALL, "日常"),
     PageSpec("pages/cases.py", "督办事项", ":material/assignment:", ALL, "日常"),
     PageSpec("pages/case_new.py", "新建督办", ":material/add_circle:", STAFF, "日常"),
+    PageSpec("pages/chasing.py", "催办", ":material/notifications_active:", STAFF, "日常"),
     PageSpec("pages/boards.py", "看板", ":material/dashboard:", ALL, "分析"),
     PageSpec("pages/candidates.py", "督办线索", ":material/manage_search:", STAFF, "分析"),
     PageSpec("pages/meetings.py", "专题会与处置规则", ":material/groups:", READERS, "分析"),
@@ -57,13 +60,13 @@ PAGES = [
 ]
 
 
-def navigation(role: Role) -> dict[str, list]:
-    """The role's pages by section, for `st.navigation`; the first, 首页 (every role has it),
-    is the default. st.Page objects are made per run: `st.navigation` marks the one it runs,
+def navigation(role: Role | None) -> dict[str, list]:
+    """The role's pages by section, for `st.navigation`; the first (待办 for a unit user,
+    首页 for the others) is the default. st.Page objects are made per run: `st.navigation` marks the one it runs,
     so they are not shared between sessions."""
     sections: dict[str, list] = {}
     for spec in PAGES:
-        if role in spec.roles:
+        if role is None or role in spec.roles:  # None: every page (the login gate's list)
             page = st.Page(ROOT / spec.path, title=spec.title, icon=spec.icon)
             sections.setdefault(spec.section, []).append(page)
     return sections
