@@ -619,9 +619,9 @@ class _Matters:
                 first[wordings[i]] = i
             caller = callers[i]
             if caller is not None:
-                held = called.setdefault(caller, node)
-                if held != node:
-                    same_caller.add((held, node) if held < node else (node, held))
+                other = called.setdefault(caller, node)
+                if other != node:
+                    same_caller.add((other, node) if other < node else (node, other))
         best: dict[tuple[int, int], Link] = {}
         for wording_a, wording_b, score in self.links:
             a, b = first.get(wording_a), first.get(wording_b)
@@ -798,19 +798,87 @@ class OpenCase:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Why a group's tickets belong together, as the page shows it."""
+
+    reason: str
+    shared_addresses: tuple[tuple[str, int], ...] = ()  # (address as written, tickets there)
+    similar: tuple[Similar, ...] = ()
+    address_key: str = ""  # the commonest address key of its tickets
+    keywords: tuple[str, ...] = ()  # key words at least two of its complaints share
+    same_caller: int = 0  # the most tickets one phone number called in about this place
+
+
+class Deferred:
+    """A group's evidence, written when it is first read and kept: a run finds some 18,000
+    groups on 100,000 tickets and the page shows a few dozen, so writing every reason (the
+    shared key words above all) would be most of a run after a day's import. Copies of a
+    group (masked, marked with its open cases) share it. Equal when the evidence is."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], Evidence]) -> None:
+        self._make: Callable[[], Evidence] | None = make
+        self._value: Evidence | None = None
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> Deferred:
+        """Evidence already written."""
+        done = cls(lambda: evidence)
+        done._value, done._make = evidence, None
+        return done
+
+    def __call__(self) -> Evidence:
+        if self._value is None:
+            assert self._make is not None  # cleared only once the value is set
+            self._value, self._make = self._make(), None
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deferred) and self() == other()
+
+    def __hash__(self) -> int:
+        return hash(self())
+
+
+@dataclass(frozen=True)
 class Group:
     """Tickets proposed together under one rule, with the evidence that they belong together."""
 
     rule: Rule
     tickets: tuple[TicketInfo, ...]  # oldest first
-    reason: str
-    shared_addresses: tuple[tuple[str, int], ...]  # (address as written, tickets there)
-    similar: tuple[Similar, ...]
+    evidence: Deferred
     callers: int  # distinct callers
-    open_cases: tuple[OpenCase, ...]  # tickets of the group already in an open case
-    address_key: str = ""  # the commonest address key of its tickets
-    keywords: tuple[str, ...] = ()  # key words at least two of its complaints share
-    same_caller: int = 0  # the most tickets one phone number called in about this place
+    open_cases: tuple[OpenCase, ...] = ()  # tickets of the group already in an open case
+
+    @property
+    def reason(self) -> str:
+        """The evidence in words, and the open cases the group is already in."""
+        reason = self.evidence().reason
+        if not self.open_cases:
+            return reason
+        names = "、".join(no for _, no in sorted({(c.case_id, c.case_no) for c in self.open_cases}))
+        return f"{reason}（已在督办事项 {names} 中）"
+
+    @property
+    def shared_addresses(self) -> tuple[tuple[str, int], ...]:
+        return self.evidence().shared_addresses
+
+    @property
+    def similar(self) -> tuple[Similar, ...]:
+        return self.evidence().similar
+
+    @property
+    def address_key(self) -> str:
+        return self.evidence().address_key
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return self.evidence().keywords
+
+    @property
+    def same_caller(self) -> int:
+        return self.evidence().same_caller
 
     @property
     def key(self) -> str:
@@ -1484,14 +1552,23 @@ def _group(
     matter: Matter,
     headline: str,
 ) -> Group:
-    """A group of the tickets `pool[i]`, with the evidence that they belong together: the
-    address key and how it was written, the key words its complaints share, one caller
-    calling again, near-identical contents."""
-    members = [pool[i] for i in indices]
+    """A group of the tickets `pool[i]`, with the evidence that they belong together,
+    written when first read (`Deferred`)."""
+    chosen = {i: pool[i] for i in indices}  # not the pool: a cached result keeps the evidence
+    members = tuple(chosen.values())
     callers = len({t.caller_key() for t in members} - {""})
+    evidence = Deferred(lambda: _evidence(chosen, matter, headline))
+    return Group(rule, members, evidence, callers)
+
+
+def _evidence(chosen: dict[int, TicketInfo], matter: Matter, headline: str) -> Evidence:
+    """Why the tickets `chosen` (by their index in the run) belong together: the address
+    key and how it was written, the key words its complaints share, one caller calling
+    again, near-identical contents (the tickets as stored: masking applies to what is shown
+    of the tickets only)."""
+    members = list(chosen.values())
     if len(members) == 1:
-        return Group(rule, tuple(members), headline, (), (), callers, (), members[0].key)
-    chosen = set(indices)
+        return Evidence(headline, address_key=members[0].key)
     by_key = Counter(t.key for t in members if is_specific(t.key))
     written: dict[str, str] = {}
     for t in members:
@@ -1500,8 +1577,8 @@ def _group(
     similar = sorted(
         (
             Similar(
-                pool[min(link.a, link.b)].ticket_no,
-                pool[max(link.a, link.b)].ticket_no,
+                chosen[min(link.a, link.b)].ticket_no,
+                chosen[max(link.a, link.b)].ticket_no,
                 round(link.score, 2),
             )
             for link in matter.links
@@ -1536,10 +1613,7 @@ def _group(
     if len(similar) > 2:
         words.append(f"另有 {len(similar) - 2} 处内容相似")
     top = by_key.most_common(1)[0][0] if by_key else members[0].key
-    return Group(
-        rule, tuple(members), "；".join(words), shared, tuple(similar), callers, (),
-        top, keywords, calls,
-    )  # fmt: skip
+    return Evidence("；".join(words), shared, tuple(similar), top, keywords, calls)
 
 
 def _shared_words(members: Sequence[TicketInfo]) -> tuple[str, ...]:
@@ -1611,31 +1685,29 @@ def _score_loss(session: Session, as_of: datetime) -> list[Group]:
     groups = []
     for loss in losing_units(session, as_of):
         rows = session.exec(
-            select(Ticket)
+            select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+                col(Ticket.id),
+                col(Ticket.ticket_no),
+                col(Ticket.received_at),
+                col(Ticket.address),
+                col(Ticket.address_norm),
+                col(Ticket.content),
+                col(Ticket.category),
+                col(Ticket.caller),
+                col(Ticket.phone),
+                col(Ticket.unit_id),
+                col(Ticket.callback_result),
+                col(Ticket.platform_status),
+                col(Ticket.platform_due_at),
+                col(Ticket.city_supervised),
+            )
             .where(col(Ticket.id).in_(loss.ticket_ids))
             .order_by(col(Ticket.received_at), col(Ticket.id))
-        )
-        tickets = [
-            TicketInfo(
-                t.id or 0,
-                t.ticket_no,
-                t.received_at,
-                t.address,
-                t.address_norm,
-                t.content,
-                t.category,
-                t.caller,
-                t.phone,
-                t.unit_id,
-                t.callback_result,
-                t.platform_status,
-                t.platform_due_at,
-                t.city_supervised,
-            )  # fmt: skip
-            for t in rows
-        ]
+        )  # columns, not Ticket objects: a run reads thousands of them
+        tickets = [TicketInfo(*row) for row in rows]
         callers = len({t.caller_key() for t in tickets} - {""})
-        groups.append(Group(Rule.SCORE_LOSS, tuple(tickets), loss.reason, (), (), callers, ()))
+        evidence = Deferred.of(Evidence(loss.reason))
+        groups.append(Group(Rule.SCORE_LOSS, tuple(tickets), evidence, callers))
     return groups
 
 
@@ -1657,9 +1729,7 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
     for g in groups:
         found = tuple(c for t in g.tickets for c in in_case.get(t.id, ()))
         if found:
-            names = "、".join(no for _, no in sorted({(c.case_id, c.case_no) for c in found}))
-            reason = f"{g.reason}（已在督办事项 {names} 中）"
-            g = replace(g, reason=reason, open_cases=found)
+            g = replace(g, open_cases=found)  # named in its reason
         out.append(g)
     return out
 
