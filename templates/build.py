@@ -658,8 +658,9 @@ def build_chase_notice() -> DocxDocument:
         fill(cell, style, text)
     labelled_row(table, "催办要求", "{{ chase_note }}", height_mm=40, top=True)
     blank(doc, NOTE)
-    para(doc, NOTE, "请于收到本通知后抓紧落实，将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章（联系人：", "{{ office_contact }}", "，联系电话：", "{{ office_phone }}", "）。")  # fmt: skip
+    para(doc, NOTE, "请于收到本通知后抓紧落实，将处置情况书面反馈至", "{{ office_name }}", "，由单位主要领导签字并加盖单位公章", "{{ contact_note }}", "。")  # fmt: skip
     signature(doc)
+    page_number_footer(doc)
     return doc
 
 

@@ -9,11 +9,11 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from duban import cases, meetings
+from duban import cases, meetings, uploads
 from duban.enums import Level, Progress, Role, Scope
 from duban.models import Case, Unit
 from duban.permissions import Actor
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
 
@@ -39,9 +39,10 @@ class PaperTown:
 
 
 def feedback(session: Session, step_id: int, on: date, progress: Progress, text: str) -> None:
+    scan = uploads.store_upload(session, CLERK, name="回执.pdf", data=sample_file("pdf"))
     cases.register_feedback(
-        session, CLERK, step_id, received_at=on, text=text, signed=True, stamped=True,
-        progress=progress,
+        session, CLERK, step_id, received_at=on, date_reason="纸质反馈邮寄收到", text=text,
+        signed=True, stamped=True, progress=progress, upload_id=scan.id,
     )  # fmt: skip
 
 
@@ -103,8 +104,10 @@ def build_paper_town(session: Session) -> PaperTown:
         attendees="镇城建中心、示例三村",
     )  # fmt: skip
     cases.register_notice_receipt(
-        session, CLERK, notice.id, registered_at=datetime.combine(date(2025, 10, 13), time(15))
-    )
+        session, CLERK, notice.id, registered_at=datetime.combine(date(2025, 10, 13), time(15)),
+        reported_to="镇城建中心主任", tasks=[(lead.id, "河道清淤和截污")], venue_ready=True,
+        venue="示例三村会议室",
+    )  # fmt: skip
     cases.record_site_visit(
         session, CLERK, notice.id, visit_at=date(2025, 10, 14), findings="河道淤积",
         responsible_unit_id=lead.id, deadline_workdays=5,

@@ -27,8 +27,9 @@ from duban.errors import ConflictError, PermissionDenied, ValidationError
 from duban.models import AuditLog, Case, Chase, Document, Extension, Step, StepReceipt, Unit
 from duban.permissions import SYSTEM, Actor
 from duban.settings import set_setting
+from duban.uploads import store_upload
 from duban.workdays import Calendar
-from tests.factories import make_ticket, make_unit
+from tests.factories import make_ticket, make_unit, sample_file
 
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
 ISSUED = date(2024, 3, 4)  # a Monday: the 督办单 is due 2024-03-11, 及时签收 by 2024-03-05
@@ -76,15 +77,19 @@ def issue(session: Session, town: Town, on: date = ISSUED) -> Step:
 
 
 def feedback(session: Session, step: Step, on: date) -> None:
+    """Signed, stamped and scanned (合规) feedback the center enters for a paper reply."""
+    scan = store_upload(session, CLERK, name="回执.pdf", data=sample_file("pdf"))
     register_feedback(
         session,
         CLERK,
         step.id,
         received_at=on,
+        date_reason="纸质反馈邮寄收到",
         text="已处置完毕",
         signed=True,
         stamped=True,
         progress=Progress.DONE,
+        upload_id=scan.id,
     )
     session.commit()
 

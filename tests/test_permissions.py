@@ -227,7 +227,7 @@ SEEN: dict[str, object] = {
     "确定督办事项": ("噪声扰民", True),
     "生成文书": (DocumentKind.SUPERVISION_FORM, True),
     "录入领导批示": (StepKind.LEADER_INSTRUCTION, True),
-    "登记本单位事项的书面反馈": (Progress.DONE, True, True),
+    "登记本单位事项的书面反馈": (Progress.DONE, True, False),  # no scan attached: not 合规
     "上传签字盖章的扫描件": ("反馈.pdf", "application/pdf"),
     "查看本单位的督办事项": "井盖缺失",
     "查看本单位的工单": (True, CONTENT),
