@@ -15,6 +15,9 @@ Query parameter `?ticket=ID` opens the detail of one ticket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -358,7 +361,7 @@ def run_import(name: str, data: bytes, *, dry_run: bool) -> Any:
     return report
 
 
-def report_view(report: Any, units: dict[int, str]) -> None:
+def report_view(report: Any) -> None:
     c = st.columns(5)
     c[0].metric("新增", report.inserted)
     c[1].metric("更新", report.updated)
@@ -387,9 +390,9 @@ def report_view(report: Any, units: dict[int, str]) -> None:
         )  # fmt: skip
     for hint in report.route_suggestions:
         st.info(
-            f"专题会处置规则“{literal(hint.rule.name)}”适用于 {len(hint.ticket_nos)} 张新工单"
+            f"专题会处置规则“{literal(hint.rule_name)}”适用于 {len(hint.ticket_nos)} 张新工单"
             f"（{literal('、'.join(hint.ticket_nos[:10]))}{' 等' if len(hint.ticket_nos) > 10 else ''}）："
-            f"处置部门 {literal(units.get(hint.rule.unit_id, ''))}，处置路径：{literal(hint.rule.handling_path)}"
+            f"处置部门 {literal(hint.unit_name)}，处置路径：{literal(hint.handling_path)}"
         )
     if report.changes:
         with st.expander(
@@ -421,16 +424,23 @@ def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
                              label_visibility="collapsed"),
             )  # fmt: skip
         if st.form_submit_button("保存单位对应"):
-            with user_action():
-                done = 0
+            with import_action("单位对应"):
+                done, handled = 0, set()
                 with Session(DB) as session:
                     for name, (pick, kind) in picks.items():
                         if pick == "新建为单位":
                             done += create_unit_for(session, me, name, kind)[1]
                         elif pick in by_name:
                             done += map_unit_alias(session, me, name, by_name[pick])
+                        else:
+                            continue
+                        handled.add(name)
                     session.commit()
                 flash("success", f"已保存单位对应，{done} 条已导入的工单已指定单位")
+                result = st.session_state.get("ledger_result")
+                if result is not None:
+                    left = [n for n in result.unknown_units if n not in handled]
+                    st.session_state["ledger_result"] = replace(result, unknown_units=left)
                 refresh_preview()
                 st.rerun()
 
@@ -453,7 +463,7 @@ def column_mapping_form(headers: list[str], key: str) -> None:
             for i, h in enumerate(headers)
         }
         if st.form_submit_button("保存列映射"):
-            with user_action():
+            with import_action("列映射"):
                 with Session(DB) as session:
                     for header, target in picks.items():
                         if target == "（保留为原始列）":
@@ -477,7 +487,7 @@ def header_help_form() -> None:
         no = c1.text_input("表示“工单编号”的表头", key="ledger_header_no")
         received = c2.text_input("表示“诉求时间”的表头", key="ledger_header_time")
         if st.form_submit_button("保存并重新预览"):
-            with user_action():
+            with import_action("表头设置"):
                 with Session(DB) as session:
                     if no.strip():
                         save_column_mapping(session, me, no, "ticket_no")
@@ -488,14 +498,35 @@ def header_help_form() -> None:
                 st.rerun()
 
 
+@contextmanager
+def import_action(what: str) -> Iterator[None]:
+    """A step of the import page: a refusal names what was not saved (the caller commits
+    only at the end, so nothing of the step was written); anything else as user_action."""
+    with user_action():
+        try:
+            yield
+        except DubanError as exc:
+            st.error(f"{what}未保存：{exc}（数据库未作任何改动）")
+
+
+def preview_file(name: str, data: bytes) -> None:
+    """预览: a dry run of the whole import; a file refused as a whole offers the header help."""
+    for key in ("ledger_preview", "ledger_refused", "ledger_result"):
+        st.session_state.pop(key, None)
+    with user_action():
+        try:
+            report = run_import(name, data, dry_run=True)
+        except ImportRefused as exc:
+            st.session_state["ledger_refused"] = str(exc)
+            return
+        st.session_state["ledger_preview"] = (name, data, report)
+
+
 def refresh_preview() -> None:
+    """Preview the same file again after a mapping changed (still a dry run)."""
     preview = st.session_state.get("ledger_preview")
     if preview:
-        name, data, _ = preview
-        try:
-            st.session_state["ledger_preview"] = (name, data, run_import(name, data, dry_run=True))
-        except DubanError:
-            st.session_state.pop("ledger_preview", None)
+        preview_file(*preview[:2])
 
 
 def import_tab() -> None:
@@ -507,20 +538,7 @@ def import_tab() -> None:
     )
     upload = st.file_uploader("选择导出文件", type=["xlsx", "xls", "csv"], key="ledger_upload")
     if upload is not None and st.button("预览", key="ledger_preview_button"):
-        st.session_state.pop("ledger_result", None)
-        data = upload.getvalue()
-        try:
-            st.session_state["ledger_preview"] = (
-                upload.name,
-                data,
-                run_import(upload.name, data, dry_run=True),
-            )
-            st.session_state.pop("ledger_refused", None)
-        except ImportRefused as exc:
-            st.session_state.pop("ledger_preview", None)
-            st.session_state["ledger_refused"] = str(exc)
-        except DubanError as exc:
-            st.error(str(exc))
+        preview_file(upload.name, upload.getvalue())
     if "ledger_refused" in st.session_state:
         st.error("文件未导入：" + st.session_state["ledger_refused"] + "（数据库未作任何改动）")
         header_help_form()
@@ -530,9 +548,9 @@ def import_tab() -> None:
     if preview:
         name, data, report = preview
         st.subheader(f"预览：{name}")
-        report_view(report, units)
+        report_view(report)
         if st.button("确认导入", type="primary", key="ledger_confirm"):
-            with user_action():
+            with import_action("导入"):
                 result = run_import(name, data, dry_run=False)
                 st.session_state["ledger_result"] = result
                 st.session_state.pop("ledger_preview", None)
@@ -546,7 +564,7 @@ def import_tab() -> None:
             f"导入完成（批次 {result.batch_id}）：新增 {result.inserted} 条，更新 {result.updated} 条，"
             f"未变化 {result.unchanged} 条，未导入 {result.rejected} 条"
         )
-        report_view(result, units)
+        report_view(result)
         unit_mapping_form(result, units)
         column_mapping_form(result.unknown_headers, "ledger_columns_form_done")
 
