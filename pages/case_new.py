@@ -118,7 +118,11 @@ if st.session_state.get("case_new_lead") is None and default_lead is not None:
     st.session_state["case_new_lead"] = default_lead
 with st.form("case_new_form"):
     scope = st.selectbox(
-        "协调督办范围", list(Scope), format_func=lambda s: s.label, key="case_new_scope"
+        "协调督办范围",
+        list(Scope),
+        format_func=lambda s: s.label,
+        key="case_new_scope",
+        placeholder="请选择",
     )
     scope_reason = st.text_input("范围说明（选“其他需协调督办事项”时必填）")
     title = st.text_input("事由（简要名称）", key="case_new_title")

@@ -40,6 +40,7 @@ from duban.importer import (
     save_column_mapping,
 )
 from duban.permissions import Perm
+from duban.readable import EMPTY, LogLine, log_lines
 from duban.tickets import (
     PAGE_SIZE,
     UNASSIGNED,
@@ -110,8 +111,14 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
             st.session_state[key] = st.session_state[key]
     c1, c2, c3 = st.columns([2, 2, 3])
     c1.multiselect("承办单位", list(options), format_func=options.get, key="ledger_f_units",
-                   on_change=on_filter_change)  # fmt: skip
-    c2.multiselect("问题分类", categories, key="ledger_f_categories", on_change=on_filter_change)
+                   on_change=on_filter_change, placeholder="请选择（可多选）")  # fmt: skip
+    c2.multiselect(
+        "问题分类",
+        categories,
+        key="ledger_f_categories",
+        on_change=on_filter_change,
+        placeholder="请选择（可多选）",
+    )
     c3.text_input("关键词（地址或内容）", key="ledger_f_keyword", on_change=on_filter_change)
     state = st.session_state
     more = sum(bool(state.get(k)) for k in MORE_FILTERS)
@@ -121,10 +128,14 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
         with box:
             c1, c2, c3, c4, c5 = st.columns([2, 2, 1, 1, 2])
             c1.multiselect(
-                "工单状态", statuses, key="ledger_f_statuses", on_change=on_filter_change
+                "工单状态",
+                statuses,
+                key="ledger_f_statuses",
+                on_change=on_filter_change,
+                placeholder="请选择（可多选）",
             )
             c2.multiselect("回访结果", list(CallbackResult), format_func=lambda c: c.label,
-                           key="ledger_f_callbacks", on_change=on_filter_change)  # fmt: skip
+                           key="ledger_f_callbacks", on_change=on_filter_change, placeholder="请选择（可多选）")  # fmt: skip
             c3.date_input(
                 "诉求时间 自", value=None, key="ledger_f_from", on_change=on_filter_change
             )
@@ -153,8 +164,7 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
         for key, (label, editable) in GRID.items()
     }
     config["selected"] = st.column_config.CheckboxColumn("选择", width="small")
-    config["id"] = st.column_config.NumberColumn("id", disabled=True, width="small")
-    config["version"] = st.column_config.NumberColumn("version", disabled=True, width="small")
+    config["ticket_no"] = st.column_config.TextColumn("工单编号", disabled=True, pinned=True)
     config["received_at"] = st.column_config.DatetimeColumn(
         "诉求时间", format="YYYY-MM-DD HH:mm", disabled=True
     )
@@ -165,7 +175,7 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
         "承办单位", options=unit_names, disabled=not CAN_EDIT
     )
     config["notes"] = st.column_config.TextColumn("备注", disabled=not CAN_EDIT, width="medium")
-    config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="large")
+    config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="medium")
     return config
 
 
@@ -318,7 +328,7 @@ def ledger_tab() -> None:
             frame, key=f"ledger_editor_{gen}", hide_index=True,
             num_rows="delete" if CAN_EDIT else "fixed",
             column_config=column_config(list(units.values())),
-            column_order=[k for k in GRID if k not in ("id", "version")] + ["id", "version"],
+            column_order=[k for k in GRID if k not in ("id", "version")],  # kept, not shown
         )  # fmt: skip
         b1, b2, _ = st.columns([1, 1, 4])
         b1.form_submit_button(
@@ -419,9 +429,9 @@ def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
             c1, c2, c3 = st.columns([2, 2, 1])
             c1.markdown(f"**{name}**")
             picks[name] = (
-                c2.selectbox("对应到", choices, key=f"ledger_unit_pick_{i}", label_visibility="collapsed"),
+                c2.selectbox("对应到", choices, key=f"ledger_unit_pick_{i}", label_visibility="collapsed", placeholder="请选择"),
                 c3.selectbox("类别", list(UnitKind), format_func=lambda k: k.label, key=f"ledger_unit_kind_{i}",
-                             label_visibility="collapsed"),
+                             label_visibility="collapsed", placeholder="请选择"),
             )  # fmt: skip
         if st.form_submit_button("保存单位对应"):
             with import_action("单位对应"):
@@ -459,7 +469,7 @@ def column_mapping_form(headers: list[str], key: str) -> None:
 
     with st.form(key):
         picks = {
-            h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}")
+            h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}", placeholder="请选择")
             for i, h in enumerate(headers)
         }
         if st.form_submit_button("保存列映射"):
@@ -587,7 +597,9 @@ def recycle_tab() -> None:
     if not CAN_EDIT:
         return
     ids = {r["ticket_no"]: r["id"] for r in page.rows}
-    picked = st.multiselect("选择要恢复的工单", list(ids), key="ledger_restore_pick")
+    picked = st.multiselect(
+        "选择要恢复的工单", list(ids), key="ledger_restore_pick", placeholder="请选择（可多选）"
+    )
     if st.button("恢复选中工单", key="ledger_restore", disabled=not picked):
         with user_action():
             with Session(DB) as session:
@@ -601,6 +613,7 @@ def recycle_tab() -> None:
 def detail_view(ticket_id: int) -> None:
     with Session(DB) as session:
         detail = ticket_detail(session, me, ticket_id)
+        imports, trail = log_lines(session, detail.imports), log_lines(session, detail.trail)
     t = detail.ticket
     st.subheader(f"工单 {t['ticket_no']}")
     fields = {
@@ -613,9 +626,10 @@ def detail_view(ticket_id: int) -> None:
         "是否解决": {True: "是", False: "否", None: ""}[t["resolved"]],
         "市级督办": "是" if t["city_supervised"] else "否",
         "备注": t["notes"], "标签": t["tags"], "重复组": t["repeat_group"],
-        "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常", "版本": t["version"],
+        "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常",
     }  # fmt: skip
-    st.table(pd.DataFrame({"值": [str(v) for v in fields.values()]}, index=list(fields)))
+    values = [EMPTY if v is None or v == "" else str(v) for v in fields.values()]
+    st.table(pd.DataFrame({"值": values}, index=list(fields)))
     st.markdown("**原始列（导入时未识别的列）**")
     if detail.raw:
         st.table(pd.DataFrame({"值": list(detail.raw.values())}, index=list(detail.raw)))
@@ -639,15 +653,15 @@ def detail_view(ticket_id: int) -> None:
     if detail.created_by_batch:
         b = detail.created_by_batch
         st.caption(f"首次导入：批次 {b.id}，文件“{b.file_name}”，{when(b.created_at)}")
-    st.dataframe(audit_frame(detail.imports), hide_index=True)
+    st.dataframe(audit_frame(imports), hide_index=True)
     st.markdown("**修改记录**")
-    st.dataframe(audit_frame(detail.trail), hide_index=True)
+    st.dataframe(audit_frame(trail), hide_index=True)
 
 
-def audit_frame(entries: list[Any]) -> pd.DataFrame:
+def audit_frame(entries: list[LogLine]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"时间": when(e.at), "操作人": e.username, "操作": e.action.label, "字段": e.field,
-          "原值": e.old or "", "新值": e.new or "", "说明": e.note} for e in entries],
+        [{"时间": when(e.at), "操作人": e.person, "操作": e.action, "字段": e.field,
+          "原值": e.old, "新值": e.new, "说明": e.note} for e in entries],
         columns=["时间", "操作人", "操作", "字段", "原值", "新值", "说明"],
     )  # fmt: skip
 

@@ -71,6 +71,7 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
         CASE_KINDS,
         format_func=lambda k: DocumentKind(k).label,
         key=f"{key}_kind",
+        placeholder="请选择",
     )
     spec = KINDS[kind]
     step_id = None
@@ -79,7 +80,11 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
         if steps:
             labels = {i: f"{label}（{cn_date(issued)}发出）" for i, label, issued in steps}
             step_id = st.selectbox(
-                "对应督办环节", list(labels), format_func=labels.get, key=f"{key}_step_{kind}"
+                "对应督办环节",
+                list(labels),
+                format_func=labels.get,
+                key=f"{key}_step_{kind}",
+                placeholder="请选择",
             )
     st.caption(spec.description)
     if st.button("生成文书", key=f"{key}_render", type="primary"):
