@@ -120,9 +120,9 @@ def log_lines(session: Session, rows: list[AuditLog]) -> list[LogLine]:
             action=r.action.label,
             entity=entity_label(r.entity),
             entity_id=r.entity_id,
-            field=field_label(r.field) if r.field else "",
-            old=value_text(r.field, r.old, unit_names) if r.field else "",
-            new=value_text(r.field, r.new, unit_names) if r.field else "",
+            field=field_label(r.field),
+            old=value_text(r.field, r.old, unit_names),
+            new=value_text(r.field, r.new, unit_names),
             note=r.note,
         )
         for r in rows

@@ -54,6 +54,7 @@ from duban.tickets import (
     ticket_detail,
     unit_choices,
 )
+from duban.views import COLUMNS, LEDGER, View, delete_view, list_views, save_view
 from ui.common import actor, engine, literal, log_exception, user_action
 from ui.ledger_data import GRID, choices, ticket_page
 from ui.shared import Stamp, change_stamp
@@ -106,9 +107,10 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
     options = {UNASSIGNED: "（未匹配单位）", **units}
     if not me.can(Perm.VIEW_ALL):
         options = {k: v for k, v in options.items() if k == me.unit_id}
-    for key in MORE_FILTERS:
+    for key in (*MORE_FILTERS, COLUMNS_KEY):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    st.session_state.setdefault(COLUMNS_KEY, list(SHOWN))
     c1, c2, c3 = st.columns([2, 2, 3])
     c1.multiselect("承办单位", list(options), format_func=options.get, key="ledger_f_units",
                    on_change=on_filter_change, placeholder="请选择（可多选）")  # fmt: skip
@@ -142,6 +144,9 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
             c4.date_input("至", value=None, key="ledger_f_to", on_change=on_filter_change)
             c5.text_area("工单编号（可粘贴多个）", key="ledger_f_numbers", height=68,
                          on_change=on_filter_change)  # fmt: skip
+            st.multiselect("显示的列", list(SHOWN), format_func=lambda c: GRID[c][0],
+                           key=COLUMNS_KEY, on_change=next_generation,
+                           placeholder="请选择要显示的列")  # fmt: skip
     start, end = state.get("ledger_f_from"), state.get("ledger_f_to")
     return TicketFilter(
         unit_ids=tuple(state.get("ledger_f_units") or ()),
@@ -153,6 +158,104 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
         keyword=state.get("ledger_f_keyword") or "",
         ticket_nos=parse_ticket_nos(state.get("ledger_f_numbers") or ""),
     )
+
+
+# --- saved views ----------------------------------------------------------------------------
+
+# a view's filter field → the filter bar's session key
+VIEW_FILTERS = {"unit_ids": "ledger_f_units", "categories": "ledger_f_categories",
+                "statuses": "ledger_f_statuses", "callbacks": "ledger_f_callbacks",
+                "date_from": "ledger_f_from", "date_to": "ledger_f_to",
+                "keyword": "ledger_f_keyword", "numbers": "ledger_f_numbers"}  # fmt: skip
+COLUMNS_KEY = "ledger_columns"
+SHOWN = COLUMNS[LEDGER]  # the columns a user may show or hide (id and version never show)
+
+
+def view_filters() -> dict[str, Any]:
+    """The filter bar's values as a view keeps them (codes, ISO dates)."""
+    out: dict[str, Any] = {}
+    for field, key in VIEW_FILTERS.items():
+        value = st.session_state.get(key)
+        if field == "callbacks":
+            value = [c.value for c in value or []]
+        elif field in ("date_from", "date_to"):
+            value = value.isoformat() if isinstance(value, date) else None
+        elif isinstance(value, list | tuple):
+            value = list(value)
+        out[field] = value
+    return out
+
+
+def on_pick_view(mine: dict[int, View], options: dict[str, list[Any]]) -> None:
+    """Apply the chosen view: its filters (those still offered) and its columns."""
+    view = mine.get(st.session_state.get("ledger_view_pick"))
+    if view is None:
+        return
+    for field, key in VIEW_FILTERS.items():
+        value = view.filters.get(field)
+        if field in ("date_from", "date_to"):
+            st.session_state[key] = date.fromisoformat(value) if value else None
+        elif field in ("keyword", "numbers"):
+            st.session_state[key] = value or ""
+        elif field == "callbacks":
+            st.session_state[key] = [CallbackResult(c) for c in value or []]
+        else:
+            st.session_state[key] = [v for v in value or [] if v in options[field]]
+    st.session_state[COLUMNS_KEY] = [c for c in view.columns if c in SHOWN]
+    st.session_state["ledger_view_name"] = view.name
+    flash("info", f"已应用视图“{view.name}”")
+    on_filter_change()
+
+
+def on_save_view() -> None:
+    name = st.session_state.get("ledger_view_name", "")
+    try:
+        with Session(DB) as session:
+            saved = save_view(session, me, LEDGER, name, filters=view_filters(),
+                              columns=list(st.session_state.get(COLUMNS_KEY) or []))  # fmt: skip
+            session.commit()
+    except DubanError as exc:
+        flash("error", f"视图未保存：{exc}")
+        return
+    st.session_state["ledger_view_pick"] = saved.id
+    flash("success", f"已保存视图“{saved.name}”（当前筛选条件与显示列）")
+
+
+def on_delete_view(mine: dict[int, View]) -> None:
+    view = mine.get(st.session_state.get("ledger_view_pick"))
+    if view is None:
+        flash("warning", "请先在“我的视图”中选择要删除的视图")
+        return
+    try:
+        with Session(DB) as session:
+            delete_view(session, me, view.id)
+            session.commit()
+    except DubanError as exc:
+        flash("error", f"视图未删除：{exc}")
+        return
+    st.session_state["ledger_view_pick"] = None
+    flash("success", f"已删除视图“{view.name}”")
+
+
+def views_bar(units: dict[int, str], categories: list[str], statuses: list[str]) -> None:
+    """我的视图: pick one to apply it; save the current filter + columns under a name."""
+    if me.user_id is None:
+        return
+    with Session(DB) as session:
+        mine = {v.id: v for v in list_views(session, me, LEDGER)}
+    if st.session_state.get("ledger_view_pick") not in mine:
+        st.session_state["ledger_view_pick"] = None
+    options = {"unit_ids": [UNASSIGNED, *units], "categories": categories, "statuses": statuses}
+    c1, c2, c3, c4 = st.columns([3, 1, 3, 1], vertical_alignment="bottom")
+    c1.selectbox("我的视图", list(mine), format_func=lambda i: mine[i].name, key="ledger_view_pick",
+                 placeholder="选择已保存的视图" if mine else "还没有保存的视图",
+                 on_change=on_pick_view, args=(mine, options))  # fmt: skip
+    c2.button("删除此视图", key="ledger_view_delete", on_click=on_delete_view, args=(mine,),
+              disabled=st.session_state.get("ledger_view_pick") is None)  # fmt: skip
+    c3.text_input("视图名称", key="ledger_view_name", max_chars=50,
+                  placeholder="如：本周未回访、城管中队在办")  # fmt: skip
+    c4.button("保存视图", key="ledger_view_save", on_click=on_save_view,
+              help="保存当前的筛选条件和显示的列；同名视图会被覆盖")  # fmt: skip
 
 
 # --- the grid -------------------------------------------------------------------------------
@@ -312,6 +415,7 @@ def export_view(flt: TicketFilter, total: int) -> None:
 def ledger_tab() -> None:
     stamp = change_stamp()
     units, categories, statuses = choices(stamp)
+    views_bar(units, categories, statuses)
     flt = filter_bar(units, categories, statuses)
     gen = st.session_state.setdefault("ledger_gen", 0)
     frame, total, pages = loaded_rows(stamp, flt, gen)
@@ -328,7 +432,8 @@ def ledger_tab() -> None:
             frame, key=f"ledger_editor_{gen}", hide_index=True,
             num_rows="delete" if CAN_EDIT else "fixed",
             column_config=column_config(list(units.values())),
-            column_order=[k for k in GRID if k not in ("id", "version")],  # kept, not shown
+            # id and version stay in the frame (saves map rows to them) but never show
+            column_order=["selected", *(st.session_state.get(COLUMNS_KEY) or SHOWN)],
         )  # fmt: skip
         b1, b2, _ = st.columns([1, 1, 4])
         b1.form_submit_button(

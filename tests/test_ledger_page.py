@@ -4,6 +4,7 @@ editor's state, click 保存), the version check, the hand-over to 新建督办,
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 
 import openpyxl
@@ -12,11 +13,11 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from duban import importer as importer
+from duban import auth, importer, views
 from duban.enums import Role
 from duban.meetings import add_routing_rule
 from duban.models import Ticket
-from duban.permissions import Actor
+from duban.permissions import SYSTEM, Actor
 from duban.tickets import RowEdit, save_ledger
 from tests.factories import make_ticket, make_unit
 from tests.helpers import open_page
@@ -249,3 +250,62 @@ def test_a_refused_mapping_names_what_was_not_saved(engine: Engine, noise_rule) 
     assert [e.value for e in at.error] == [
         "单位对应未保存：承办单位“镇生态环境办二”已存在，请直接对应到该单位（数据库未作任何改动）"
     ]
+
+
+# --- saved views --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clerk(engine: Engine) -> Actor:
+    with Session(engine) as s:
+        created = auth.create_user(s, SYSTEM, "clerk", "a long password 1", Role.CENTER)
+        s.commit()
+        return auth.actor_for(created)
+
+
+def test_a_clerk_saves_a_view_and_gets_its_filter_and_columns_back(
+    engine: Engine, tickets, clerk
+) -> None:
+    at = open_ledger(clerk)
+    at.session_state["ledger_f_more"] = True
+    at.run()
+    at.multiselect(key="ledger_columns").set_value(["ticket_no", "notes"]).run()
+    at.text_area(key="ledger_f_numbers").input("T1\nT3").run()
+    at.text_input(key="ledger_view_name").input("两张工单").run()
+    click(at, "保存视图")
+    assert [s.value for s in at.success] == ["已保存视图“两张工单”（当前筛选条件与显示列）"]
+    with Session(engine) as s:
+        (view,) = views.list_views(s, clerk, views.LEDGER)
+    assert (view.filters, view.columns) == ({"numbers": "T1\nT3"}, ["ticket_no", "notes"])
+
+    at = open_ledger(clerk)  # another day, a new session: all tickets, all columns …
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T2", "T1"]
+    at.selectbox(key="ledger_view_pick").select(view.id).run()  # … until the view is picked
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info] == ["已应用视图“两张工单”"]
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T1"]
+    assert at.session_state["ledger_columns"] == ["ticket_no", "notes"]
+
+    click(at, "删除此视图")
+    assert [s.value for s in at.success] == ["已删除视图“两张工单”"]
+    with Session(engine) as s:
+        assert views.list_views(s, clerk, views.LEDGER) == []
+
+
+def test_a_view_with_a_bad_name_is_not_saved_and_says_why(engine: Engine, tickets, clerk) -> None:
+    at = open_ledger(clerk)
+    click(at, "保存视图")
+    assert [e.value for e in at.error] == ["视图未保存：视图名称：不能为空"]
+    with Session(engine) as s:
+        assert views.list_views(s, clerk, views.LEDGER) == []
+
+
+def test_the_grid_never_shows_id_or_version_and_pins_the_ticket_number(
+    engine: Engine, tickets
+) -> None:
+    at = open_ledger()
+    editor = at.data_editor[0].proto if at.data_editor else at.dataframe[0].proto
+    order = list(editor.column_order)
+    assert order[:2] == ["selected", "ticket_no"]
+    assert "id" not in order and "version" not in order
+    assert json.loads(editor.columns)["ticket_no"]["pinned"] is True
