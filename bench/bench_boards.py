@@ -29,6 +29,7 @@ from duban.boards import BoardFilter, Horizon
 from duban.db import open_database
 from duban.enums import CaseStatus, StepStatus
 from duban.models import Case, CaseUnit, Step
+from duban.permissions import SYSTEM
 from duban.workdays import Calendar
 
 TARGET = 0.5
@@ -87,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             calendar = Calendar.load(session)
             filt = BoardFilter()
             timed = {
-                "首页 headline": lambda: boards.headline(session, today, calendar, filt),
-                "逾期 overdue": lambda: boards.overdue_board(session, today, calendar, filt),
-                "即将到期 due soon": lambda: boards.due_soon_board(session, today, calendar, filt),
-                "待提级 escalation": lambda: boards.escalation_board(session, today, filt),
-                "承办单位 units": lambda: boards.unit_board(session, today, calendar, filt),
-                "按月趋势 trend": lambda: boards.month_trend(session, today, filt),
+                "首页 headline": lambda: boards.headline(session, SYSTEM, today, calendar, filt),
+                "逾期 overdue": lambda: boards.overdue_board(
+                    session, SYSTEM, today, calendar, filt
+                ),
+                "即将到期 due soon": lambda: boards.due_soon_board(
+                    session, SYSTEM, today, calendar, filt
+                ),
+                "待提级 escalation": lambda: boards.escalation_board(session, SYSTEM, today, filt),
+                "承办单位 units": lambda: boards.unit_board(session, SYSTEM, today, calendar, filt),
+                "按月趋势 trend": lambda: boards.month_trend(session, SYSTEM, today, filt),
             }
             results = {}
             for name, fn in timed.items():
@@ -107,12 +112,14 @@ def main(argv: list[str] | None = None) -> int:
 
             sql_overdue, loop = results["逾期 overdue"], None
             loop_s, loop = best_of(lambda: loop_overdue(session, today, calendar), runs=1)
-            sql_s, _ = best_of(lambda: boards.overdue_board(session, today, calendar, filt))
+            sql_s, _ = best_of(lambda: boards.overdue_board(session, SYSTEM, today, calendar, filt))
             same = loop == [r.step_id for r in sql_overdue]
             print(f"baseline 'load every row, loop in Python', overdue list: {loop_s:.2f} s; "
                   f"SQL board {sql_s * 1000:.0f} ms; ratio {loop_s / sql_s:.0f}×; same rows: {'yes' if same else 'NO'}")  # fmt: skip
             loop_s, counts = best_of(lambda: loop_open_cases(session), runs=1)
-            sql_s, units = best_of(lambda: boards.unit_board(session, today, calendar, filt))
+            sql_s, units = best_of(
+                lambda: boards.unit_board(session, SYSTEM, today, calendar, filt)
+            )
             same_units = all(counts.get(r.unit_id, 0) == r.open_cases for r in units)
             print(f"baseline 'load every row, loop in Python', open cases per unit (one column of six): "
                   f"{loop_s:.2f} s; SQL units board (all six) {sql_s * 1000:.0f} ms; "

@@ -45,6 +45,7 @@ from duban.analysis import (
 from duban.db import open_database
 from duban.demo import _ensure_units
 from duban.models import Ticket
+from duban.permissions import SYSTEM
 from duban.settings import DEFAULTS
 
 AS_OF = datetime(2024, 6, 28, 18, 0)
@@ -70,7 +71,7 @@ def detect(engine: Engine, as_of: datetime, rebuild: bool = False) -> tuple[Any,
     """`find_candidates` as the page runs it (the index kept); the result, wall and CPU time."""
     with Session(engine) as session:
         started, cpu = time.perf_counter(), time.process_time()
-        result = find_candidates(session, as_of, rebuild=rebuild)
+        result = find_candidates(session, SYSTEM, as_of, rebuild=rebuild)
         session.commit()
         return result, time.perf_counter() - started, time.process_time() - cpu
 

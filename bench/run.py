@@ -11,6 +11,7 @@ proportional cases, steps and feedback), in this process:
 | figure | what duban does | baseline (the least any program must do) |
 | --- | --- | --- |
 | import | `import_tickets` of a platform export holding a tenth of the size in new tickets | `read_excel(calamine, dtype=str)` + one Core bulk insert of the same rows |
+| import process | `python -m duban import-tickets` as a process: SQLite, the size in rows into an empty database; PostgreSQL, a tenth of it into the size's database | a bare process: `read_excel(calamine, dtype=str)` + one driver `executemany` (`bench.import_process`) |
 | ledger page | `query_tickets`: one page of 50 and the filtered total | one bare indexed SQL query for the same 50 rows |
 | save 50 rows | `save_ledger` of 50 edited rows (version check, audit) | one bare `UPDATE … WHERE id = ?` executemany |
 | boards | each board's data as the pages call it | one bare indexed SELECT of the overdue steps with their cases |
@@ -230,6 +231,31 @@ def bench_import(run: Run) -> None:
     )  # fmt: skip
 
 
+def bench_import_process(run: Run) -> None:
+    """`python -m duban import-tickets` as a whole process against the bare floor process:
+    on SQLite the size's count of rows into an empty database, on PostgreSQL a tenth of it
+    into the database as it is (`bench.import_process`)."""
+    from bench.bench_import import write_export
+    from bench.import_process import TARGET_MEMORY, TARGET_TIME, measure
+
+    on_sqlite = run.database == "sqlite"
+    rows = run.tickets if on_sqlite else max(run.tickets // 10, 100)
+    folder = run.folder / "import-process"
+    folder.mkdir(exist_ok=True)
+    path = folder / "12345-export.xlsx"
+    write_export(path, rows)
+    tries = 3 if rows >= 10_000 else 1  # the harness's own check at a tiny size: once
+    result = measure(path, folder, tries, url=None if on_sqlite else run.url)
+    where = "empty database" if on_sqlite else f"{run.tickets:,}-ticket database"
+    run.add(
+        f"import process {rows:,} rows into {where}", result.duban.seconds, result.duban.peak_mb,
+        "calamine + executemany process", result.floor.seconds,
+        target=f"≤ {TARGET_TIME}× time, ≤ {TARGET_MEMORY}× floor's memory", met=result.met,
+        note=f"memory {result.memory_ratio:.2f}× ({result.floor.peak_mb:.0f} MB floor); "
+        f"{result.duban.output}",
+    )  # fmt: skip
+
+
 def _remove_after(engine: Engine, before: dict[Any, int]) -> None:
     """Delete the tickets and batches a figure added (ids above the marks taken before it).
 
@@ -355,12 +381,14 @@ def bench_boards(run: Run) -> None:
             runs=5,
         )
         timed_boards: dict[str, Callable[[], Any]] = {
-            "首页 headline": lambda: boards.headline(session, day, calendar, filt),
-            "逾期 overdue": lambda: boards.overdue_board(session, day, calendar, filt),
-            "即将到期 due soon": lambda: boards.due_soon_board(session, day, calendar, filt),
-            "待提级 escalation": lambda: boards.escalation_board(session, day, filt),
-            "承办单位 units": lambda: boards.unit_board(session, day, calendar, filt),
-            "按月趋势 trend": lambda: boards.month_trend(session, day, filt),
+            "首页 headline": lambda: boards.headline(session, SYSTEM, day, calendar, filt),
+            "逾期 overdue": lambda: boards.overdue_board(session, SYSTEM, day, calendar, filt),
+            "即将到期 due soon": lambda: boards.due_soon_board(
+                session, SYSTEM, day, calendar, filt
+            ),
+            "待提级 escalation": lambda: boards.escalation_board(session, SYSTEM, day, filt),
+            "承办单位 units": lambda: boards.unit_board(session, SYSTEM, day, calendar, filt),
+            "按月趋势 trend": lambda: boards.month_trend(session, SYSTEM, day, filt),
         }
         for name, fn in timed_boards.items():
             mine = timed(fn, runs=3)
@@ -408,7 +436,7 @@ def bench_candidates(run: Run) -> None:
 
     def detect(as_of: datetime, rebuild: bool = False) -> Any:
         with Session(run.engine) as session:
-            found = find_candidates(session, as_of, th, rebuild=rebuild)
+            found = find_candidates(session, SYSTEM, as_of, th, rebuild=rebuild)
             session.commit()  # the index kept, as the page keeps it
             return found
 
@@ -511,6 +539,7 @@ def bench_pages(run: Run) -> None:
 
 BENCHES: dict[str, Callable[[Run], None]] = {
     "import": bench_import,
+    "import-process": bench_import_process,
     "ledger": bench_ledger,
     "save": bench_save,
     "boards": bench_boards,

@@ -49,16 +49,17 @@ from hashlib import blake2b
 from time import perf_counter
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
-from sqlalchemy import String, and_, delete, or_, type_coerce, update
+from sqlalchemy import String, and_, delete, func, or_, type_coerce, update
 from sqlalchemy import text as sql
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus, LabeledEnum, Scope
 from duban.errors import ValidationError
+from duban.masking import mask_name, mask_phone
 from duban.models import CandidateRun, Case, CaseTicket, MatterLink, Ticket, TicketMatchKey
 from duban.permissions import Actor, Perm
-from duban.records import apply_changes
+from duban.records import apply_changes, table_of
 from duban.settings import clean_setting, get_setting
 from duban.text import to_halfwidth
 
@@ -770,6 +771,7 @@ class Candidates:
 @_without_cyclic_gc
 def find_candidates(
     session: Session,
+    actor: Actor,
     as_of: datetime | None = None,
     thresholds: Thresholds | None = None,
     *,
@@ -782,7 +784,11 @@ def find_candidates(
     again). Its writes join the session's transaction and hold the index lock until the
     caller commits (or rolls back: the next run then prepares them again). Statuses,
     callbacks and due dates are read fresh every time, so the result equals a full run's.
+
+    The groups span every unit, so only roles that see all units may ask; callers' names
+    and phone numbers come masked unless the actor may see contacts.
     """
+    actor.require(Perm.VIEW_ALL, "查看督办线索")
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
     window = _load_tickets(session, as_of, th)
@@ -813,7 +819,7 @@ def find_candidates(
         groups.append(_group(Rule.CITY, tickets, matter.members, matter, "平台标记为市级督办工单"))
     late = [i for i in recent if _past_due(tickets[i], as_of) and _open(tickets[i], th)]
     for matter in index.group(late):
-        days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]
+        days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]  # `late` holds tickets with a due date only
         note = f"超过平台办结期限仍未办结（最长超期 {days} 天）"
         groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
     groups = _mark_open_cases(session, groups)
@@ -821,7 +827,25 @@ def find_candidates(
     groups.sort(
         key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
     )
+    if not actor.can(Perm.SEE_CONTACTS):
+        groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
     return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
+
+
+def _masked(ticket: TicketInfo) -> TicketInfo:
+    """A ticket's caller and phone as a role without Perm.SEE_CONTACTS sees them."""
+    return ticket._replace(caller=mask_name(ticket.caller), phone=mask_phone(ticket.phone))
+
+
+def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:
+    """Changes whenever tickets, cases or their links change: the cache key of an analysis."""
+    actor.require(Perm.VIEW_ALL, "查看督办线索")
+    tickets = session.exec(
+        select(func.count(col(Ticket.id)), func.max(col(Ticket.updated_at)))
+    ).one()
+    cases = session.exec(select(func.count(col(Case.id)), func.max(col(Case.updated_at)))).one()
+    links = session.exec(select(func.count()).select_from(CaseTicket)).one()
+    return (*tickets, *cases, links)
 
 
 def _window_start(as_of: datetime, days: int) -> datetime:
@@ -866,36 +890,36 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
     match keys (one query)."""
     since = _window_start(as_of, _horizon(th))
     still_open = and_(
-        Ticket.platform_status != "",
-        Ticket.platform_status.not_in(sorted(th.done_statuses)),  # type: ignore[attr-defined]
+        col(Ticket.platform_status) != "",
+        col(Ticket.platform_status).not_in(sorted(th.done_statuses)),
     )
     stmt = (
-        select(
-            Ticket.id,
-            Ticket.ticket_no,
-            type_coerce(Ticket.received_at, String),  # parsed below: SQLite's parser is slow
-            Ticket.address,
-            Ticket.address_norm,
-            Ticket.content,
-            Ticket.category,
-            Ticket.caller,
-            Ticket.phone,
-            Ticket.unit_id,
-            type_coerce(Ticket.callback_result, String),  # the code; mapped below, faster
-            Ticket.platform_status,
-            type_coerce(Ticket.platform_due_at, String),
-            Ticket.city_supervised,
-            Ticket.version,
-            TicketMatchKey.ticket_version,
-            TicketMatchKey.wording,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Ticket.id),
+            col(Ticket.ticket_no),
+            type_coerce(col(Ticket.received_at), String),  # parsed below: SQLite's parser is slow
+            col(Ticket.address),
+            col(Ticket.address_norm),
+            col(Ticket.content),
+            col(Ticket.category),
+            col(Ticket.caller),
+            col(Ticket.phone),
+            col(Ticket.unit_id),
+            type_coerce(col(Ticket.callback_result), String),  # the code; mapped below, faster
+            col(Ticket.platform_status),
+            type_coerce(col(Ticket.platform_due_at), String),
+            col(Ticket.city_supervised),
+            col(Ticket.version),
+            col(TicketMatchKey.ticket_version),
+            col(TicketMatchKey.wording),
         )
-        .outerjoin(TicketMatchKey, TicketMatchKey.ticket_id == Ticket.id)  # type: ignore[arg-type]
+        .outerjoin(TicketMatchKey, col(TicketMatchKey.ticket_id) == col(Ticket.id))
         .where(
-            Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
-            Ticket.received_at <= as_of,
-            or_(Ticket.received_at >= since, and_(Ticket.city_supervised, still_open)),
+            col(Ticket.deleted_at).is_(None),
+            col(Ticket.received_at) <= as_of,
+            or_(col(Ticket.received_at) >= since, and_(col(Ticket.city_supervised), still_open)),
         )
-        .order_by(Ticket.received_at, Ticket.id)
+        .order_by(col(Ticket.received_at), col(Ticket.id))
     )
     connection = session.connection()
     rows = connection.execute(stmt).all()
@@ -905,7 +929,7 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds) -> _Window:
         TicketInfo(
             r[0],
             r[1],
-            when(r[2]),
+            when(r[2]),  # type: ignore[arg-type]  # received_at is NOT NULL
             r[3],
             r[4],
             r[5],
@@ -942,8 +966,8 @@ def _datetime(value: datetime | str | None) -> datetime | None:
 # run sees a different version in the last CandidateRun and rebuilds the whole index.
 INDEX_VERSION = 1
 _LOCK = 0x6475_6261_6E00  # PostgreSQL advisory lock: one index update at a time
-_KEY = TicketMatchKey.__table__  # type: ignore[attr-defined]
-_LINK = MatterLink.__table__  # type: ignore[attr-defined]
+_KEY = table_of(TicketMatchKey)
+_LINK = table_of(MatterLink)
 _CHUNK = 5000
 
 
@@ -990,7 +1014,7 @@ def wording_id(address: str, category: str, text: str) -> int:
 
 def last_index_run(session: Session) -> CandidateRun | None:
     """The latest update of the stored index (None: never built)."""
-    return session.exec(select(CandidateRun).order_by(CandidateRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.exec(select(CandidateRun).order_by(col(CandidateRun.id).desc()).limit(1)).first()
 
 
 def _usable(run: CandidateRun | None, th: Thresholds) -> bool:
@@ -1100,7 +1124,7 @@ def _read_keys(session: Session, ids: list[int]) -> dict[int, tuple[int, int, da
     found = {}
     connection = session.connection()
     for start in range(0, len(ids), _CHUNK):
-        stmt = select(
+        stmt = select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
             _KEY.c.ticket_id,
             _KEY.c.ticket_version,
             _KEY.c.wording,
@@ -1109,7 +1133,7 @@ def _read_keys(session: Session, ids: list[int]) -> dict[int, tuple[int, int, da
         ).where(_KEY.c.ticket_id.in_(ids[start : start + _CHUNK]))
         for tid, version, wording, received, city in connection.execute(stmt):
             found[tid] = (version, wording, _datetime(received), city)
-    return found
+    return found  # type: ignore[return-value]  # received_at is NOT NULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -1194,31 +1218,31 @@ def _neighbours(
     low = datetime.combine(min(days) - timedelta(days=horizon - 1), time.min)
     high = datetime.combine(max(days) + timedelta(days=horizon), time.min)
     near = or_(
-        and_(Ticket.received_at >= low, Ticket.received_at < since),
-        and_(Ticket.received_at > as_of, Ticket.received_at < high),
+        and_(col(Ticket.received_at) >= low, col(Ticket.received_at) < since),
+        and_(col(Ticket.received_at) > as_of, col(Ticket.received_at) < high),
         and_(
-            Ticket.deleted_at.is_not(None),  # type: ignore[union-attr]
-            Ticket.received_at >= since,
-            Ticket.received_at <= as_of,
+            col(Ticket.deleted_at).is_not(None),
+            col(Ticket.received_at) >= since,
+            col(Ticket.received_at) <= as_of,
         ),
     )
     if any(tickets[i].city for i in fresh):
-        near = or_(near, Ticket.city_supervised)
+        near = or_(near, col(Ticket.city_supervised))
     stmt = (
-        select(
-            Ticket.id,
-            type_coerce(Ticket.received_at, String),
-            Ticket.address_norm,
-            Ticket.category,
-            Ticket.content,
-            Ticket.city_supervised,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Ticket.id),
+            type_coerce(col(Ticket.received_at), String),
+            col(Ticket.address_norm),
+            col(Ticket.category),
+            col(Ticket.content),
+            col(Ticket.city_supervised),
         )
-        .join(TicketMatchKey, TicketMatchKey.ticket_id == Ticket.id)  # type: ignore[arg-type]
+        .join(TicketMatchKey, col(TicketMatchKey.ticket_id) == col(Ticket.id))
         .where(near)
     )
     inside = {t.id for t in tickets}
     return [
-        _Neighbour(r[0], _datetime(r[1]), *r[2:])  # type: ignore[arg-type]
+        _Neighbour(r[0], _datetime(r[1]), *r[2:])  # type: ignore[arg-type]  # the column is NOT NULL
         for r in session.connection().execute(stmt).all()
         if r[0] not in inside
     ]
@@ -1238,7 +1262,7 @@ def _write_keys(session: Session, inserts: list[tuple], updates: list[tuple]) ->
     if connection.dialect.name == "postgresql":
         if inserts:  # COPY: several times faster than INSERT for a full build's rows
             driver = connection.connection.driver_connection
-            with driver.cursor() as cursor:  # type: ignore[union-attr]
+            with driver.cursor() as cursor:  # type: ignore[union-attr]  # psycopg's connection under PostgreSQL
                 with cursor.copy(f"COPY {table} ({_KEY_COLUMNS}) FROM STDIN") as copy:
                     for row in inserts:
                         copy.write_row(row)
@@ -1303,7 +1327,7 @@ def _read_links(session: Session, since: datetime, old_city: bool) -> list[tuple
     stmt = select(_LINK.c.wording_a, _LINK.c.wording_b, _LINK.c.score).where(
         or_(recent, _LINK.c.city) if old_city else recent
     )
-    return [tuple(r) for r in session.connection().execute(stmt).all()]  # type: ignore[misc]
+    return [tuple(r) for r in session.connection().execute(stmt).all()]
 
 
 def _group(
@@ -1388,14 +1412,14 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
     if not ids:
         return groups
     stmt = (
-        select(CaseTicket.ticket_id, Case.id, Case.case_no)
-        .join(Case, Case.id == CaseTicket.case_id)
-        .where(Case.status == CaseStatus.OPEN, Case.deleted_at.is_(None))  # type: ignore[union-attr]
+        select(col(CaseTicket.ticket_id), col(Case.id), col(Case.case_no))
+        .join(Case, col(Case.id) == col(CaseTicket.case_id))
+        .where(col(Case.status) == CaseStatus.OPEN, col(Case.deleted_at).is_(None))
     )
     in_case: dict[int, list[OpenCase]] = defaultdict(list)
     for ticket_id, case_id, case_no in session.connection().execute(stmt).all():
         if ticket_id in ids:
-            in_case[ticket_id].append(OpenCase(ticket_id, case_id, case_no))
+            in_case[ticket_id].append(OpenCase(ticket_id, case_id, case_no))  # type: ignore[arg-type]  # ids are set: these rows were flushed
     out = []
     for g in groups:
         found = tuple(c for t in g.tickets for c in in_case.get(t.id, ()))
@@ -1421,7 +1445,7 @@ def mark_repeat_group(session: Session, actor: Actor, group: Group) -> int:
     if group.rule not in REPEAT_RULES:
         raise ValidationError(f"“{group.rule.label}”线索不是重复投诉，不能标记为重复件")
     marked = 0
-    for ticket in session.exec(select(Ticket).where(Ticket.id.in_(group.ticket_ids))):  # type: ignore[union-attr]
+    for ticket in session.exec(select(Ticket).where(col(Ticket.id).in_(group.ticket_ids))):
         if ticket.repeat_group or ticket.deleted_at is not None:
             continue
         apply_changes(

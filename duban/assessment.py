@@ -23,9 +23,9 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from duban import kpi
+from duban import formulas, kpi
 from duban.clock import cn_date
 from duban.errors import ValidationError
 from duban.kpi import LATE, Ratio, Selection, WorkdayIndex
@@ -202,13 +202,13 @@ def assess(
         computed = kpi.compute(session, sel, calendar)
     figures = {row.unit_id: row for row in computed.units}
     units = session.exec(
-        select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
+        select(Unit).where(col(Unit.deleted_at).is_(None)).order_by(col(Unit.name))
     ).all()
     sheets: dict[int, UnitSheet] = {}
     for unit in units:
         if unit.active or unit.id in figures:
             on_time = figures[unit.id].on_time_rate if unit.id in figures else Ratio(0, 0)
-            sheets[unit.id] = UnitSheet(unit.id, unit.name, rules.base_score, on_time)  # type: ignore[arg-type]
+            sheets[unit.id] = UnitSheet(unit.id, unit.name, rules.base_score, on_time)  # type: ignore[arg-type,index]  # ids are set: these rows were flushed
     if sel.unit_ids:
         sheets = {k: v for k, v in sheets.items() if k in sel.unit_ids}
     if detail:
@@ -409,6 +409,8 @@ def _table(ws: Any, title: str, headers: list[str], rows: list[list[Any]]) -> No
         cell.alignment = Alignment(horizontal="center")
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            formulas.harden(cell)
     for i, header in enumerate(headers, start=1):
         width = max([len(str(header))] + [len(str(r[i - 1])) for r in rows if len(r) >= i])
         ws.column_dimensions[get_column_letter(i)].width = min(60, 2 * width + 2)

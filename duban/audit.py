@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, event, func
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.enums import AuditAction
 from duban.errors import PermissionDenied
@@ -82,8 +82,8 @@ def history(session: Session, entity: str, entity_id: int) -> list[AuditLog]:
     """The audit trail of one record, oldest first."""
     stmt = (
         select(AuditLog)
-        .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id)
-        .order_by(AuditLog.at, AuditLog.id)
+        .where(col(AuditLog.entity) == entity, col(AuditLog.entity_id) == entity_id)
+        .order_by(col(AuditLog.at), col(AuditLog.id))
     )
     return list(session.exec(stmt))
 
@@ -139,24 +139,24 @@ def search(
     actor.require(Perm.VIEW_AUDIT)
     conditions = []
     if username:
-        conditions.append(AuditLog.username == username)
+        conditions.append(col(AuditLog.username) == username)
     if entity:
-        conditions.append(AuditLog.entity == entity)
+        conditions.append(col(AuditLog.entity) == entity)
     if entity_id is not None:
-        conditions.append(AuditLog.entity_id == entity_id)
+        conditions.append(col(AuditLog.entity_id) == entity_id)
     if action is not None:
-        conditions.append(AuditLog.action == action)
+        conditions.append(col(AuditLog.action) == action)
     if date_from is not None:
-        conditions.append(AuditLog.at >= datetime.combine(date_from, datetime.min.time()))
+        conditions.append(col(AuditLog.at) >= datetime.combine(date_from, datetime.min.time()))
     if date_to is not None:
         conditions.append(
-            AuditLog.at < datetime.combine(date_to + timedelta(days=1), datetime.min.time())
+            col(AuditLog.at) < datetime.combine(date_to + timedelta(days=1), datetime.min.time())
         )
     total = session.exec(select(func.count()).select_from(AuditLog).where(*conditions)).one()
     stmt = (
         select(AuditLog)
         .where(*conditions)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
         .limit(limit)
         .offset(offset)
     )
@@ -166,20 +166,20 @@ def search(
 def usernames(session: Session, actor: Actor) -> list[str]:
     """Everyone who appears in the log (for the filter), including failed login names."""
     actor.require(Perm.VIEW_AUDIT)
-    return sorted(session.exec(select(AuditLog.username).distinct()))
+    return sorted(session.exec(select(col(AuditLog.username)).distinct()))
 
 
 def entities(session: Session, actor: Actor) -> list[str]:
     actor.require(Perm.VIEW_AUDIT)
-    return sorted(session.exec(select(AuditLog.entity).distinct()))
+    return sorted(session.exec(select(col(AuditLog.entity)).distinct()))
 
 
 def latest(session: Session, action: AuditAction, entity: str | None = None) -> AuditLog | None:
     """The newest row of one kind (e.g. the last backup), or None."""
-    stmt = select(AuditLog).where(AuditLog.action == action)
+    stmt = select(AuditLog).where(col(AuditLog.action) == action)
     if entity is not None:
-        stmt = stmt.where(AuditLog.entity == entity)
-    stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+        stmt = stmt.where(col(AuditLog.entity) == entity)
+    stmt = stmt.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc()).limit(1)
     return session.exec(stmt).first()
 
 
@@ -189,7 +189,7 @@ def head(session: Session | Connection) -> tuple[int | None, datetime | None]:
     the time tells apart two databases whose logs happen to be equally long). A bare
     connection will do: pages ask it on every run."""
     row = session.execute(
-        select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)  # type: ignore[union-attr]
+        select(col(AuditLog.id), col(AuditLog.at)).order_by(col(AuditLog.id).desc()).limit(1)
     ).first()
     return (row[0], row[1]) if row else (None, None)
 

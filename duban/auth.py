@@ -3,10 +3,13 @@
 Rules (issue #8):
 - no default password anywhere: the first administrator is created on first start (or by
   `python -m duban user add … --role admin`);
-- passwords are hashed with Argon2id (argon2-cffi) and must be at least
-  `MIN_PASSWORD_LENGTH` characters;
-- `MAX_FAILED_LOGINS` wrong passwords in a row lock the account for `LOCK_MINUTES`; every
-  login, failure, lock and logout is written to the audit log;
+- passwords are hashed with Argon2id (argon2-cffi), must be at least `MIN_PASSWORD_LENGTH`
+  characters and not common, repeated or sequential (issue #15);
+- `MAX_FAILED_LOGINS` wrong passwords in a row lock the account for `LOCK_MINUTES`; the count
+  moves by one atomic UPDATE, so parallel guesses cannot slip past it (issue #15); every
+  login, failure, lock and logout is written to the audit log, while the person at the login
+  form reads one message for every refusal (no hint which usernames exist or are locked);
+- usernames are compared folded in Python (NFKC + casefold, `username_key`);
 - a session ends after `idle_timeout_minutes` (a setting) without interaction.
 
 Like every service, these functions leave the commit to the caller. `authenticate` therefore
@@ -17,21 +20,26 @@ counter and its audit rows too.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, case, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from duban import audit, records
 from duban.clock import now
 from duban.enums import AuditAction, Role
 from duban.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from duban.models import AuditLog, LoginSession, Unit, User
+from duban.models import AuditLog, LoginSession, SetupGuard, Unit, User
 from duban.permissions import Actor, Perm
+from duban.records import get_live
 from duban.settings import get_setting
 
 MIN_PASSWORD_LENGTH = 10
@@ -40,7 +48,12 @@ MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 USERNAME_PATTERN = re.compile(r"[\w.@-]{2,50}")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-BAD_CREDENTIALS = "用户名或密码错误"
+BAD_CREDENTIALS = (
+    f"用户名或密码错误（连续输错 {MAX_FAILED_LOGINS} 次账号锁定 {LOCK_MINUTES} 分钟，"
+    "账号锁定或停用时请联系管理员）"
+)
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt"
+KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -84,8 +97,32 @@ def validate_password(password: str, username: str = "") -> None:
         raise ValidationError(f"密码：最多 {MAX_PASSWORD_LENGTH} 个字符")
     if password.strip() != password:
         raise ValidationError("密码：首尾不能是空格")
-    if username and password.lower() == username.lower():
+    if username and username_key(password) == username_key(username):
         raise ValidationError("密码：不能与用户名相同")
+    folded = password.casefold()
+    core = folded.strip("0123456789!@#$%^&*()_+-=.,?~ ")
+    if folded in common_passwords() or (len(core) >= 4 and core in common_passwords()):
+        raise ValidationError("密码：过于常见，容易被猜中，请换一个")
+    if len(set(folded)) < 4 or re.fullmatch(r"(.+?)\1+", folded):
+        raise ValidationError("密码：不能由少数字符或同一段字符重复组成")
+    if _sequence_steps(folded) >= len(folded) - 2:
+        raise ValidationError("密码：不能是连续的字母、数字或键盘顺序（如 1234567890、qwertyuiop）")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of passwords attackers try first (folded, one a line)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _sequence_steps(text: str) -> int:
+    """How many neighbouring pairs step along the alphabet/digits or a keyboard row."""
+    steps = 0
+    for a, b in zip(text, text[1:], strict=False):
+        if abs(ord(a) - ord(b)) == 1 or any(a + b in row or b + a in row for row in KEYBOARD_ROWS):
+            steps += 1
+    return steps
 
 
 # --- field checks -------------------------------------------------------------------------
@@ -117,15 +154,20 @@ def _check_unit(session: Session, role: Role, unit_id: int | None) -> int | None
         return None
     if unit_id is None:
         raise ValidationError(f"所属单位：“{Role.UNIT.label}”角色必须选择所属单位")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"所属单位：编号 {unit_id} 的单位不存在或已删除")
+    get_live(session, Unit, unit_id, "所属单位：单位", ValidationError)
     return unit_id
 
 
+def username_key(username: str) -> str:
+    """The form a username is compared in: NFKC + casefold, done in Python because SQLite's
+    lower() folds ASCII only (`ÄRGER1` and `ärger1` are one account, so are full-width
+    letters and their ASCII twins)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
 def find_user(session: Session, username: str) -> User | None:
-    """A user by name, ignoring case (`Admin` and `admin` are one account)."""
-    stmt = select(User).where(func.lower(User.username) == (username or "").strip().lower())
+    """A user by name, ignoring case in any script (`Admin` and `admin` are one account)."""
+    stmt = select(User).where(col(User.username_key) == username_key((username or "").strip()))
     return session.exec(stmt).first()
 
 
@@ -151,7 +193,7 @@ def actor_for(user: User) -> Actor:
 
 
 def has_users(session: Session) -> bool:
-    return session.exec(select(User.id).limit(1)).first() is not None
+    return session.exec(select(col(User.id)).limit(1)).first() is not None
 
 
 def _insert_user(
@@ -172,6 +214,7 @@ def _insert_user(
         raise ConflictError(f"用户名“{name}”已存在")
     user = User(
         username=name,
+        username_key=username_key(name),
         display_name=clean_display_name(display_name),
         role=Role(role),
         unit_id=_check_unit(session, Role(role), unit_id),
@@ -224,8 +267,15 @@ def create_first_admin(
 
     Refused as soon as any account exists, so the form cannot be replayed later.
     """
+    taken = ConflictError("系统已有用户，不能再次创建首个管理员，请用已有账号登录")
     if has_users(session):
-        raise ConflictError("系统已有用户，不能再次创建首个管理员，请用已有账号登录")
+        raise taken
+    session.add(SetupGuard(name="first_admin"))
+    try:  # parallel first starts: the guard's primary key lets exactly one through
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise taken from exc
     user = _insert_user(
         session,
         None,
@@ -252,8 +302,9 @@ def authenticate(
 ) -> LoginResult:
     """Check a login; count failures, lock after too many, audit everything.
 
-    Returns a result rather than raising so that the caller commits the failure counter and
-    the audit rows of a failed attempt as well.
+    Every refusal reads the same (`BAD_CREDENTIALS`): unknown name, wrong password, locked
+    or disabled account; the audit log keeps the real reason. Returns a result rather than
+    raising so that the caller commits the failure counter and the audit rows as well.
     """
     at = at or now()
     claimed = CONTROL_CHARS.sub("", (username or "").strip())[:50]
@@ -264,7 +315,64 @@ def authenticate(
         audit.record(session, anonymous, AuditAction.LOGIN_FAILED, "user", note="用户名不存在")
         return LoginResult(None, BAD_CREDENTIALS)
     claimant = Actor(user_id=None, username=user.username, role=user.role)
-    if user.locked_until is not None and user.locked_until > at:
+    if not verify_password(user.password_hash, password or ""):
+        _count_failure(session, user, claimant, at)
+        return LoginResult(None, BAD_CREDENTIALS)
+    if not _open_session_if_unlocked(session, user, at):
+        note = "账号锁定期间尝试登录" if user.active else "账号已停用"
+        audit.record(session, claimant, AuditAction.LOGIN_FAILED, "user", user.id, note=note)
+        return LoginResult(None, BAD_CREDENTIALS)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    actor = actor_for(user)
+    audit.record(session, actor, AuditAction.LOGIN, "user", user.id)
+    return LoginResult(actor)
+
+
+def _not_locked(at: datetime) -> ColumnElement[bool]:
+    return col(User.locked_until).is_(None) | (col(User.locked_until) <= at)
+
+
+def _open_session_if_unlocked(session: Session, user: User, at: datetime) -> bool:
+    """Reset the failure count of an active, unlocked account in one statement.
+
+    The lock is checked inside the UPDATE, not from the row read before the (slow) password
+    check, so a right guess racing with the wrong ones that lock the account is refused.
+    """
+    stmt = (
+        update(User)
+        .where(col(User.id) == user.id, col(User.active).is_(True), _not_locked(at))
+        .values(failed_logins=0, locked_until=None, last_login_at=at)
+        .returning(col(User.id))
+        .execution_options(synchronize_session=False)
+    )
+    opened = session.execute(stmt).first() is not None
+    session.refresh(user)
+    return opened
+
+
+def _count_failure(session: Session, user: User, claimant: Actor, at: datetime) -> None:
+    """One more wrong password, counted by one atomic UPDATE … RETURNING.
+
+    Parallel guesses each add one inside the database (a read-add-write in Python lets 40
+    parallel guesses count as 3); the guess that reaches `MAX_FAILED_LOGINS` sets the lock.
+    Guesses during a lock are logged but do not extend it.
+    """
+    counted = col(User.failed_logins) + 1
+    locks = counted >= MAX_FAILED_LOGINS
+    stmt = (
+        update(User)
+        .where(col(User.id) == user.id, _not_locked(at))
+        .values(
+            failed_logins=case((locks, 0), else_=counted),
+            locked_until=case((locks, at + timedelta(minutes=LOCK_MINUTES)), else_=None),
+        )
+        .returning(col(User.failed_logins), col(User.locked_until))
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
         audit.record(
             session,
             claimant,
@@ -273,28 +381,8 @@ def authenticate(
             user.id,
             note="账号锁定期间尝试登录",
         )
-        return LoginResult(
-            None, f"账号已锁定，请于 {user.locked_until:%H:%M} 后再试，或联系管理员解锁"
-        )
-    if not verify_password(user.password_hash, password or ""):
-        return LoginResult(None, _count_failure(session, user, claimant, at))
-    if not user.active:
-        audit.record(
-            session, claimant, AuditAction.LOGIN_FAILED, "user", user.id, note="账号已停用"
-        )
-        return LoginResult(None, "账号已停用，请联系管理员")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, at
-    session.add(user)
-    actor = actor_for(user)
-    audit.record(session, actor, AuditAction.LOGIN, "user", user.id)
-    return LoginResult(actor)
-
-
-def _count_failure(session: Session, user: User, claimant: Actor, at: datetime) -> str:
-    """One more wrong password; the last allowed one locks the account."""
-    user.failed_logins += 1
+        return
+    failed, locked_until = row
     audit.record(
         session,
         claimant,
@@ -302,29 +390,20 @@ def _count_failure(session: Session, user: User, claimant: Actor, at: datetime) 
         "user",
         user.id,
         field="failed_logins",
-        new=user.failed_logins,
+        new=failed or MAX_FAILED_LOGINS,
         note="密码错误",
     )
-    if user.failed_logins < MAX_FAILED_LOGINS:
-        session.add(user)
-        return BAD_CREDENTIALS
-    user.failed_logins = 0
-    user.locked_until = at + timedelta(minutes=LOCK_MINUTES)
-    session.add(user)
-    audit.record(
-        session,
-        claimant,
-        AuditAction.LOCKED,
-        "user",
-        user.id,
-        field="locked_until",
-        new=user.locked_until,
-        note=f"连续 {MAX_FAILED_LOGINS} 次密码错误",
-    )
-    return (
-        f"连续 {MAX_FAILED_LOGINS} 次密码错误，账号已锁定 {LOCK_MINUTES} 分钟"
-        f"（至 {user.locked_until:%H:%M}）"
-    )
+    if locked_until is not None:
+        audit.record(
+            session,
+            claimant,
+            AuditAction.LOCKED,
+            "user",
+            user.id,
+            field="locked_until",
+            new=locked_until,
+            note=f"连续 {MAX_FAILED_LOGINS} 次密码错误",
+        )
 
 
 def logout(session: Session, actor: Actor, *, reason: str = "") -> None:
@@ -396,7 +475,7 @@ def _set_password(session: Session, actor: Actor, user: User, password: str, not
 
 def list_users(session: Session, actor: Actor) -> list[User]:
     actor.require(Perm.MANAGE_USERS)
-    return list(session.exec(select(User).order_by(User.username)))
+    return list(session.exec(select(User).order_by(col(User.username))))
 
 
 def reset_password(session: Session, actor: Actor, user_id: int, new: str) -> None:
@@ -478,22 +557,36 @@ def end_sessions(session: Session, user_id: int | None, reason: str) -> None:
     its cookies in every browser stop working at once (duban.sessions)."""
     session.execute(
         update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .where(col(LoginSession.user_id) == user_id, col(LoginSession.ended_at).is_(None))
         .values(ended_at=now(), end_reason=reason)
     )
 
 
 def _require_another_admin(session: Session, user: User) -> None:
     stmt = select(func.count()).where(
-        User.role == Role.ADMIN,
-        User.active.is_(True),  # type: ignore[attr-defined]
-        User.id != user.id,
+        col(User.role) == Role.ADMIN,
+        col(User.active).is_(True),
+        col(User.id) != user.id,
     )
     if session.exec(stmt).one() == 0:
         raise ValidationError(f"{user.username} 是唯一启用的管理员，不能停用或改为其他角色")
 
 
 LOGIN_EVENTS = (AuditAction.LOGIN, AuditAction.LOGIN_FAILED, AuditAction.LOCKED, AuditAction.LOGOUT)
+
+
+def own_account(session: Session, actor: Actor) -> User | None:
+    """The actor's own account row (None for the system actor), for 我的账户."""
+    return session.get(User, actor.user_id) if actor.user_id is not None else None
+
+
+def display_names(session: Session, actor: Actor) -> dict[int, str]:
+    """Every account's 姓名 by id, to name who uploaded or changed something; staff only
+    (the pages that name other accounts are theirs)."""
+    if not actor.can(Perm.VIEW_AUDIT):
+        actor.require(Perm.MANAGE_TEMPLATES, "查看用户姓名")
+    rows = session.exec(select(col(User.id), col(User.display_name))).all()
+    return {user_id: name for user_id, name in rows if user_id is not None}
 
 
 def login_history(session: Session, actor: Actor, limit: int = 20) -> list[AuditLog]:
@@ -504,17 +597,11 @@ def login_history(session: Session, actor: Actor, limit: int = 20) -> list[Audit
     stmt = (
         select(AuditLog)
         .where(
-            AuditLog.entity == "user",
-            AuditLog.entity_id == actor.user_id,
-            AuditLog.action.in_(LOGIN_EVENTS),  # type: ignore[union-attr]
+            col(AuditLog.entity) == "user",
+            col(AuditLog.entity_id) == actor.user_id,
+            col(AuditLog.action).in_(LOGIN_EVENTS),
         )
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
         .limit(limit)
     )
-    return list(session.exec(stmt))
-
-
-def unit_choices(session: Session) -> list[Unit]:
-    """The live units a unit account can belong to, by name."""
-    stmt = select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
     return list(session.exec(stmt))

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.cases import answering_unit_sql, eligible_for_escalation
 from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
@@ -83,27 +83,27 @@ def effective_due(day: date, calendar: Calendar) -> DueDate:
 
 def answering_unit() -> Any:
     """The unit that must answer a step: fixed at a site visit, else the addressee, else 主办."""
-    return func.coalesce(answering_unit_sql(), Case.lead_unit_id)
+    return func.coalesce(answering_unit_sql(), col(Case.lead_unit_id))
 
 
 def _case_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds: list[ColumnElement[bool]] = [col(Case.deleted_at).is_(None)]
     if filt.scope is not None:
-        conds.append(Case.scope == filt.scope)
+        conds.append(col(Case.scope) == filt.scope)
     if filt.since is not None:
-        conds.append(Case.opened_at >= filt.since)
+        conds.append(col(Case.opened_at) >= filt.since)
     if filt.until is not None:
-        conds.append(Case.opened_at <= filt.until)
+        conds.append(col(Case.opened_at) <= filt.until)
     return conds
 
 
 def _step_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
     """Live steps of live cases within the filter (the step's unit and level)."""
-    conds = [*_case_conditions(filt), Step.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds = [*_case_conditions(filt), col(Step.deleted_at).is_(None)]
     if filt.unit_id is not None:
         conds.append(answering_unit() == filt.unit_id)
     if filt.level is not None:
-        conds.append(Step.level == filt.level)
+        conds.append(col(Step.level) == filt.level)
     return conds
 
 
@@ -111,9 +111,9 @@ def _open_step_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
     """Open steps with a deadline, of open cases."""
     return [
         *_step_conditions(filt),
-        Step.status == StepStatus.OPEN,
-        Step.due_at.is_not(None),  # type: ignore[union-attr]
-        Case.status == CaseStatus.OPEN,
+        col(Step.status) == StepStatus.OPEN,
+        col(Step.due_at).is_not(None),
+        col(Case.status) == CaseStatus.OPEN,
     ]
 
 
@@ -134,29 +134,35 @@ class Headline:
 
 
 def headline(
-    session: Session, today: date, calendar: Calendar, filt: BoardFilter | None = None
+    session: Session,
+    actor: Actor,
+    today: date,
+    calendar: Calendar,
+    filt: BoardFilter | None = None,
 ) -> Headline:
     """Open cases per level, overdue and due-soon steps: three COUNT queries."""
-    filt = filt or BoardFilter()
-    cases = select(Case.level, func.count()).where(
-        *_case_conditions(filt), Case.status == CaseStatus.OPEN
+    filt = (filt or BoardFilter()).pinned_to(actor)
+    cases = select(col(Case.level), func.count()).where(
+        *_case_conditions(filt), col(Case.status) == CaseStatus.OPEN
     )
     if filt.unit_id is not None:
         cases = cases.where(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(
+                select(col(CaseUnit.case_id)).where(col(CaseUnit.unit_id) == filt.unit_id)
+            )
         )
     if filt.level is not None:
-        cases = cases.where(Case.level == filt.level)
+        cases = cases.where(col(Case.level) == filt.level)
     by_level = dict.fromkeys(Level, 0)
-    by_level.update(dict(session.exec(cases.group_by(Case.level)).all()))
+    by_level.update(dict(session.exec(cases.group_by(col(Case.level))).all()))
     horizon = Horizon.of(today, calendar)
-    base = select(func.count()).select_from(Step).join(Case, Case.id == Step.case_id)
+    base = select(func.count()).select_from(Step).join(Case, col(Case.id) == col(Step.case_id))
     base = base.where(*_open_step_conditions(filt))
-    overdue = session.exec(base.where(Step.due_at <= horizon.overdue_through)).one()  # type: ignore[operator]
+    overdue = session.exec(base.where(col(Step.due_at) <= horizon.overdue_through)).one()
     soon = session.exec(
         base.where(
-            Step.due_at > horizon.overdue_through,  # type: ignore[operator]
-            Step.due_at <= horizon.soon_through,  # type: ignore[operator]
+            col(Step.due_at) > horizon.overdue_through,
+            col(Step.due_at) <= horizon.soon_through,
         )
     ).one()
     return Headline(open_by_level=by_level, overdue_steps=overdue, due_soon_steps=soon)
@@ -192,10 +198,6 @@ class StepRow:
     feedback_compliant: bool | None
 
     @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
     def last_feedback(self) -> str:
         """`3月8日 无进展（不合规）`, or `未反馈`."""
         if self.feedback_at is None:
@@ -206,19 +208,14 @@ class StepRow:
         return text + ("" if self.feedback_compliant else "（不合规）")
 
 
-def case_link(case_id: int, action: str | None = None) -> str:
-    """The URL of a case on the 督办事项 page (`action=escalate` opens the escalation form)."""
-    return f"/cases?case={case_id}" + (f"&action={action}" if action else "")
-
-
 def _open_steps(
     session: Session, filt: BoardFilter, window: Sequence[ColumnElement[bool]], limit: int | None
 ) -> list[Any]:
     """Open steps within the filter and a due-date window, with their latest feedback."""
     latest = (
-        select(Feedback.id)
-        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Feedback.received_at.desc(), Feedback.id.desc())  # type: ignore[attr-defined]
+        select(col(Feedback.id))
+        .where(col(Feedback.step_id) == col(Step.id), col(Feedback.deleted_at).is_(None))
+        .order_by(col(Feedback.received_at).desc(), col(Feedback.id).desc())
         .limit(1)
         .correlate(Step)
         .scalar_subquery()
@@ -226,28 +223,28 @@ def _open_steps(
     fb = aliased(Feedback)
     unit = answering_unit()
     stmt = (
-        select(
-            Case.id.label("case_id"),
-            Case.case_no,
-            Case.title,
-            Case.scope,
-            Step.id.label("step_id"),
-            Step.kind,
-            Step.level,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Case.id).label("case_id"),
+            col(Case.case_no),
+            col(Case.title),
+            col(Case.scope),
+            col(Step.id).label("step_id"),
+            col(Step.kind),
+            col(Step.level),
             unit.label("unit_id"),
-            Unit.name.label("unit_name"),
-            Step.issued_at,
-            Step.due_at,
-            Step.due_provisional,
-            fb.received_at.label("feedback_at"),
-            fb.progress.label("feedback_progress"),
-            fb.compliant.label("feedback_compliant"),
+            col(Unit.name).label("unit_name"),
+            col(Step.issued_at),
+            col(Step.due_at),
+            col(Step.due_provisional),
+            fb.received_at.label("feedback_at"),  # type: ignore[attr-defined]  # aliased(): typed as the model
+            fb.progress.label("feedback_progress"),  # type: ignore[operator]  # aliased(): typed as the model
+            fb.compliant.label("feedback_compliant"),  # type: ignore[attr-defined]  # aliased(): typed as the model
         )
-        .join(Case, Case.id == Step.case_id)
-        .outerjoin(Unit, Unit.id == unit)
+        .join(Case, col(Case.id) == col(Step.case_id))
+        .outerjoin(Unit, col(Unit.id) == unit)
         .outerjoin(fb, fb.id == latest)
         .where(*_open_step_conditions(filt), *window)
-        .order_by(Step.due_at, Case.case_no, Step.id)
+        .order_by(col(Step.due_at), col(Case.case_no), col(Step.id))
     )
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -301,6 +298,7 @@ def working_days_late(
 
 def overdue_board(
     session: Session,
+    actor: Actor,
     today: date,
     calendar: Calendar,
     filt: BoardFilter | None = None,
@@ -314,8 +312,8 @@ def overdue_board(
     horizon = Horizon.of(today, calendar)
     raw = _open_steps(
         session,
-        filt or BoardFilter(),
-        [Step.due_at <= horizon.overdue_through],  # type: ignore[operator]
+        (filt or BoardFilter()).pinned_to(actor),
+        [col(Step.due_at) <= horizon.overdue_through],
         limit,
     )
     return _to_rows(raw, working_days_late(calendar, today, (r.due_at for r in raw)))
@@ -323,6 +321,7 @@ def overdue_board(
 
 def due_soon_board(
     session: Session,
+    actor: Actor,
     today: date,
     calendar: Calendar,
     filt: BoardFilter | None = None,
@@ -333,10 +332,10 @@ def due_soon_board(
     horizon = Horizon.of(today, calendar)
     raw = _open_steps(
         session,
-        filt or BoardFilter(),
+        (filt or BoardFilter()).pinned_to(actor),
         [
-            Step.due_at > horizon.overdue_through,  # type: ignore[operator]
-            Step.due_at <= horizon.soon_through,  # type: ignore[operator]
+            col(Step.due_at) > horizon.overdue_through,
+            col(Step.due_at) <= horizon.soon_through,
         ],
         limit,
     )
@@ -373,18 +372,10 @@ class EscalationRow:
     def next_level(self) -> Level | None:
         return self.level.next()
 
-    @property
-    def link(self) -> str:
-        return case_link(self.case_id)
-
-    @property
-    def escalate_link(self) -> str:
-        """One click to the next level's step form on the 督办事项 page."""
-        return case_link(self.case_id, "escalate")
-
 
 def escalation_board(
     session: Session,
+    actor: Actor,
     today: date,
     filt: BoardFilter | None = None,
     *,
@@ -394,34 +385,34 @@ def escalation_board(
 
     The longest-waiting first (the eligible step's due date, then 督办编号).
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     eligible = {e.step_id: e.reason for e in eligible_for_escalation(session, today)}
     if not eligible:
         return []
     unit = answering_unit()
-    columns = (
-        Case.id.label("case_id"),
-        Case.case_no,
-        Case.title,
-        Case.scope,
-        Case.level,
+    columns: tuple[Any, ...] = (
+        col(Case.id).label("case_id"),
+        col(Case.case_no),
+        col(Case.title),
+        col(Case.scope),
+        col(Case.level),
         unit.label("unit_id"),
-        Unit.name.label("unit_name"),
-        Step.id.label("step_id"),
-        Step.kind,
-        Step.issued_at,
-        Step.due_at,
-        Step.due_provisional,
-        Case.opened_at,
+        col(Unit.name).label("unit_name"),
+        col(Step.id).label("step_id"),
+        col(Step.kind),
+        col(Step.issued_at),
+        col(Step.due_at),
+        col(Step.due_provisional),
+        col(Case.opened_at),
     )
     raw: list[Any] = []
     ids = sorted(eligible)
     for start in range(0, len(ids), CHUNK):
         stmt = (
             select(*columns)
-            .join(Case, Case.id == Step.case_id)
-            .outerjoin(Unit, Unit.id == unit)
-            .where(*_step_conditions(filt), Step.id.in_(ids[start : start + CHUNK]))  # type: ignore[union-attr]
+            .join(Case, col(Case.id) == col(Step.case_id))
+            .outerjoin(Unit, col(Unit.id) == unit)
+            .where(*_step_conditions(filt), col(Step.id).in_(ids[start : start + CHUNK]))
         )
         raw.extend(session.exec(stmt).all())
     raw.sort(key=lambda r: (r.due_at is None, r.due_at or date.max, r.case_no))
@@ -461,14 +452,14 @@ class Summary:
     eligible_count: int
 
 
-def summary(session: Session, today: date, filt: BoardFilter, rows: int) -> Summary:
+def summary(session: Session, actor: Actor, today: date, filt: BoardFilter, rows: int) -> Summary:
     """Today's numbers and the `rows` most urgent items of 逾期, 即将到期 and 待提级."""
     calendar = Calendar.load(session)
-    eligible = escalation_board(session, today, filt)
+    eligible = escalation_board(session, actor, today, filt)
     return Summary(
-        numbers=headline(session, today, calendar, filt),
-        overdue=overdue_board(session, today, calendar, filt, limit=rows),
-        due_soon=due_soon_board(session, today, calendar, filt, limit=rows),
+        numbers=headline(session, actor, today, calendar, filt),
+        overdue=overdue_board(session, actor, today, calendar, filt, limit=rows),
+        due_soon=due_soon_board(session, actor, today, calendar, filt, limit=rows),
         eligible=eligible[:rows],
         eligible_count=len(eligible),
     )
@@ -505,7 +496,11 @@ def _counts(session: Session, stmt: Any) -> dict:
 
 
 def unit_board(
-    session: Session, today: date, calendar: Calendar, filt: BoardFilter | None = None
+    session: Session,
+    actor: Actor,
+    today: date,
+    calendar: Calendar,
+    filt: BoardFilter | None = None,
 ) -> list[UnitRow]:
     """承办单位: per active unit, four grouped aggregates (one query each), by unit name.
 
@@ -513,30 +508,30 @@ def unit_board(
     that must answer them; referrals for the 主办 unit; tickets for their 承办单位. The level
     and scope filters do not apply to tickets; their date filter is the 诉求时间.
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     horizon = Horizon.of(today, calendar)
     unit = answering_unit()
-    case_level = [Case.level == filt.level] if filt.level is not None else []
+    case_level = [col(Case.level) == filt.level] if filt.level is not None else []
 
     open_cases = _counts(
         session,
-        select(CaseUnit.unit_id, func.count())
-        .join(Case, Case.id == CaseUnit.case_id)
-        .where(*_case_conditions(filt), *case_level, Case.status == CaseStatus.OPEN)
-        .group_by(CaseUnit.unit_id),
+        select(col(CaseUnit.unit_id), func.count())
+        .join(Case, col(Case.id) == col(CaseUnit.case_id))
+        .where(*_case_conditions(filt), *case_level, col(Case.status) == CaseStatus.OPEN)
+        .group_by(col(CaseUnit.unit_id)),
     )
     # the steps' three figures in one pass over steps ⋈ cases (conditional sums)
     outcome = step_outcome(today)
-    judged = and_(Step.status != StepStatus.CANCELLED, Step.due_at.is_not(None))  # type: ignore[union-attr]
+    judged = and_(col(Step.status) != StepStatus.CANCELLED, col(Step.due_at).is_not(None))
     overdue_now = and_(
-        Step.status == StepStatus.OPEN,
-        Case.status == CaseStatus.OPEN,
-        Step.due_at <= horizon.overdue_through,  # type: ignore[operator]
+        col(Step.status) == StepStatus.OPEN,
+        col(Case.status) == CaseStatus.OPEN,
+        col(Step.due_at) <= horizon.overdue_through,
     )
     step_counts = {
         r[0]: r[1:]
         for r in session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
                 unit,
                 func.sum(_as_int(overdue_now)),
                 func.sum(_as_int(and_(judged, outcome == ON_TIME))),
@@ -544,30 +539,32 @@ def unit_board(
                 func.sum(_as_int(escalated_step())),
             )
             .select_from(Step)
-            .join(Case, Case.id == Step.case_id)
+            .join(Case, col(Case.id) == col(Step.case_id))
             .where(*_step_conditions(replace(filt, unit_id=None)))
             .group_by(unit)
         ).all()
     }
     referrals = _counts(
         session,
-        select(Case.lead_unit_id, func.count())
+        select(col(Case.lead_unit_id), func.count())
         .select_from(Referral)
-        .join(Case, Case.id == Referral.case_id)
-        .where(*_case_conditions(filt), *case_level, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
-        .group_by(Case.lead_unit_id),
+        .join(Case, col(Case.id) == col(Referral.case_id))
+        .where(*_case_conditions(filt), *case_level, col(Referral.deleted_at).is_(None))
+        .group_by(col(Case.lead_unit_id)),
     )
     callbacks = _counts(
         session,
-        select(Ticket.unit_id, Ticket.callback_result, func.count())
-        .where(*_ticket_conditions(filt), Ticket.callback_result.in_(ANSWERED))  # type: ignore[union-attr]
-        .group_by(Ticket.unit_id, Ticket.callback_result),
+        select(col(Ticket.unit_id), col(Ticket.callback_result), func.count())
+        .where(*_ticket_conditions(filt), col(Ticket.callback_result).in_(ANSWERED))
+        .group_by(col(Ticket.unit_id), col(Ticket.callback_result)),
     )
-    units = select(Unit.id, Unit.name).where(Unit.deleted_at.is_(None), Unit.active)  # type: ignore[union-attr]
+    units = select(col(Unit.id), col(Unit.name)).where(
+        col(Unit.deleted_at).is_(None), col(Unit.active)
+    )
     if filt.unit_id is not None:
-        units = units.where(Unit.id == filt.unit_id)
+        units = units.where(col(Unit.id) == filt.unit_id)
     rows = []
-    for unit_id, name in session.exec(units.order_by(Unit.name)).all():
+    for unit_id, name in session.exec(units.order_by(col(Unit.name))).all():
         answered = sum(callbacks.get((unit_id, c), 0) for c in ANSWERED)
         satisfied = sum(callbacks.get((unit_id, c), 0) for c in SATISFIED)
         overdue, on_time, late, escalations = (
@@ -575,7 +572,7 @@ def unit_board(
         )
         rows.append(
             UnitRow(
-                unit_id=unit_id,
+                unit_id=unit_id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
                 unit_name=name,
                 open_cases=open_cases.get(unit_id, 0),
                 overdue_steps=overdue,
@@ -589,11 +586,11 @@ def unit_board(
 
 
 def _ticket_conditions(filt: BoardFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Ticket.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds: list[ColumnElement[bool]] = [col(Ticket.deleted_at).is_(None)]
     if filt.since is not None:
-        conds.append(Ticket.received_at >= filt.since)
+        conds.append(col(Ticket.received_at) >= filt.since)
     if filt.until is not None:
-        conds.append(Ticket.received_at < filt.until + timedelta(days=1))
+        conds.append(col(Ticket.received_at) < filt.until + timedelta(days=1))
     return conds
 
 
@@ -608,43 +605,52 @@ class MonthRow:
 
 
 def month_trend(
-    session: Session, today: date, filt: BoardFilter | None = None, *, months: int = 12
+    session: Session,
+    actor: Actor,
+    today: date,
+    filt: BoardFilter | None = None,
+    *,
+    months: int = 12,
 ) -> list[MonthRow]:
     """Per month: cases opened (立案日期) and steps due (截止日期) with the late ones.
 
     Without a date filter the last `months` months up to today; every month appears, zeros
     included. The unit filter keeps the cases the unit handles and the steps it answers.
     """
-    filt = filt or BoardFilter()
+    filt = (filt or BoardFilter()).pinned_to(actor)
     until = filt.until or today
     since = filt.since or _months_back(until, months)
     window = replace(filt, since=None, until=None)
 
-    oy, om = extract("year", Case.opened_at), extract("month", Case.opened_at)
+    oy, om = extract("year", col(Case.opened_at)), extract("month", col(Case.opened_at))
     opened_stmt = (
         select(oy, om, func.count())
-        .where(*_case_conditions(window), Case.opened_at >= since, Case.opened_at <= until)
+        .where(
+            *_case_conditions(window), col(Case.opened_at) >= since, col(Case.opened_at) <= until
+        )
         .group_by(oy, om)
     )
     if filt.unit_id is not None:
         opened_stmt = opened_stmt.where(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == filt.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(
+                select(col(CaseUnit.case_id)).where(col(CaseUnit.unit_id) == filt.unit_id)
+            )
         )
     if filt.level is not None:
-        opened_stmt = opened_stmt.where(Case.level == filt.level)
+        opened_stmt = opened_stmt.where(col(Case.level) == filt.level)
     opened = {(int(y), int(m)): n for y, m, n in session.exec(opened_stmt).all()}
 
     late = step_outcome(today) == LATE
-    dy, dm = extract("year", Step.due_at), extract("month", Step.due_at)
+    dy, dm = extract("year", col(Step.due_at)), extract("month", col(Step.due_at))
     due_stmt = (
         select(dy, dm, func.count(), func.sum(_as_int(late)))
         .select_from(Step)
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             *_step_conditions(window),
-            Step.status != StepStatus.CANCELLED,
-            Step.due_at >= since,  # type: ignore[operator]
-            Step.due_at <= until,  # type: ignore[operator]
+            col(Step.status) != StepStatus.CANCELLED,
+            col(Step.due_at) >= since,
+            col(Step.due_at) <= until,
         )
         .group_by(dy, dm)
     )

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from duban import audit
-from duban.clock import cn_date, now, today
+from duban import audit, masking, uploads
+from duban.clock import cn_date, cn_due, now, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
@@ -57,9 +57,9 @@ from duban.models import (
     User,
 )
 from duban.permissions import PERM_LABELS, Actor, Perm
-from duban.records import apply_changes, check_version, insert
+from duban.records import apply_changes, check_version, get_live, insert
 from duban.settings import get_setting
-from duban.workdays import Calendar
+from duban.workdays import Calendar, set_year_schedule
 
 T = TypeVar("T")
 
@@ -176,10 +176,10 @@ def _no_open_handling_step(c: Ctx) -> str | None:
     assert c.case is not None
     open_step = c.session.exec(
         select(Step).where(
-            Step.case_id == c.case.id,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-            Step.status == StepStatus.OPEN,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.case_id) == c.case.id,
+            col(Step.kind).in_(HANDLING_KINDS),
+            col(Step.status) == StepStatus.OPEN,
+            col(Step.deleted_at).is_(None),
         )
     ).first()
     if open_step is None:
@@ -231,7 +231,7 @@ def _visit_not_recorded(c: Ctx) -> str | None:
 
 def _unit_of_case(c: Ctx) -> str | None:
     assert c.case is not None
-    if c.unit_id in case_unit_ids(c.session, c.case.id):  # type: ignore[arg-type]
+    if c.unit_id in case_unit_ids(c.session, c.case.id):  # type: ignore[arg-type]  # ids are set: these rows were flushed
         return None
     return "该单位不是本事项的承办单位（主办或协办）"
 
@@ -498,17 +498,19 @@ def _touch(row: Any, actor: Actor) -> None:
 
 
 def case_unit_ids(session: Session, case_id: int) -> set[int | None]:
-    return set(session.exec(select(CaseUnit.unit_id).where(CaseUnit.case_id == case_id)))
+    stmt = select(CaseUnit.unit_id).where(col(CaseUnit.case_id) == case_id)
+    rows = session.exec(stmt).all()
+    return set(rows)
 
 
 def _visible_case_ids(actor: Actor):
     """A unit user sees only the cases their unit handles (lead or co-unit)."""
-    return select(CaseUnit.case_id).where(CaseUnit.unit_id == actor.unit_id)
+    return select(col(CaseUnit.case_id)).where(col(CaseUnit.unit_id) == actor.unit_id)
 
 
 def get_case(session: Session, actor: Actor, case_id: int, *, for_update: bool = False) -> Case:
     """A live case the actor may see, or NotFound / PermissionDenied in Chinese."""
-    stmt = select(Case).where(Case.id == case_id)
+    stmt = select(Case).where(col(Case.id) == case_id)
     if for_update:
         stmt = stmt.with_for_update()
     case = session.exec(stmt).first()
@@ -520,19 +522,14 @@ def get_case(session: Session, actor: Actor, case_id: int, *, for_update: bool =
 
 
 def _get_step(session: Session, actor: Actor, step_id: int) -> tuple[Step, Case]:
-    step = session.get(Step, step_id)
-    if step is None or step.deleted_at is not None:
-        raise NotFound(f"督办环节（编号 {step_id}）不存在或已删除")
+    step = get_live(session, Step, step_id, "督办环节")
     return step, get_case(session, actor, step.case_id, for_update=True)
 
 
 def _get_unit(session: Session, unit_id: int | None, what: str) -> Unit:
     if unit_id is None:
         raise ValidationError(f"请选择{what}")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"{what}：单位（编号 {unit_id}）不存在或已删除")
-    return unit
+    return get_live(session, Unit, unit_id, f"{what}：单位", ValidationError)
 
 
 def answering_unit_id(step: Step) -> int | None:
@@ -543,7 +540,7 @@ def answering_unit_id(step: Step) -> int | None:
 def answering_unit_sql() -> ColumnElement[int]:
     """`answering_unit_id` as a SQL expression, so the boards and KPIs count a step against
     the same unit this module closes it by."""
-    return func.coalesce(Step.responsible_unit_id, Step.unit_id)
+    return func.coalesce(col(Step.responsible_unit_id), col(Step.unit_id))
 
 
 def registration_late(step: Step) -> bool | None:
@@ -557,12 +554,12 @@ def latest_handling_step(session: Session, case_id: int) -> Step | None:
     return session.exec(
         select(Step)
         .where(
-            Step.case_id == case_id,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-            Step.status != StepStatus.CANCELLED,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.case_id) == case_id,
+            col(Step.kind).in_(HANDLING_KINDS),
+            col(Step.status) != StepStatus.CANCELLED,
+            col(Step.deleted_at).is_(None),
         )
-        .order_by(Step.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Step.id).desc())
     ).first()
 
 
@@ -573,12 +570,12 @@ def closing_feedback(session: Session, step: Step) -> Feedback | None:
     return session.exec(
         select(Feedback)
         .where(
-            Feedback.step_id == step.id,
-            Feedback.unit_id == answering_unit_id(step),
-            Feedback.compliant.is_(True),  # type: ignore[attr-defined]
-            Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Feedback.step_id) == step.id,
+            col(Feedback.unit_id) == answering_unit_id(step),
+            col(Feedback.compliant).is_(True),
+            col(Feedback.deleted_at).is_(None),
         )
-        .order_by(Feedback.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Feedback.id).desc())
     ).first()
 
 
@@ -607,21 +604,21 @@ def _current_steps(case_ids: list[int] | None):
     Steps already left upward (ESCALATED) or cancelled are not current.
     """
     stmt = (
-        select(Step.case_id, func.max(Step.id).label("step_id"))
-        .join(Case, Case.id == Step.case_id)
+        select(col(Step.case_id), func.max(col(Step.id)).label("step_id"))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(
-            Case.status == CaseStatus.OPEN,
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
-            Case.level != Level.ESCALATED,
-            Step.level == Case.level,
-            Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-            Step.status.in_((StepStatus.OPEN, StepStatus.CLOSED)),  # type: ignore[attr-defined]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Case.status) == CaseStatus.OPEN,
+            col(Case.deleted_at).is_(None),
+            col(Case.level) != Level.ESCALATED,
+            col(Step.level) == col(Case.level),
+            col(Step.kind).in_(HANDLING_KINDS),
+            col(Step.status).in_((StepStatus.OPEN, StepStatus.CLOSED)),
+            col(Step.deleted_at).is_(None),
         )
-        .group_by(Step.case_id)
+        .group_by(col(Step.case_id))
     )
     if case_ids is not None:
-        stmt = stmt.where(Step.case_id.in_(case_ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Step.case_id).in_(case_ids))
     return stmt.subquery("current_step")
 
 
@@ -639,7 +636,7 @@ def eligible_for_escalation(
     if ids == []:
         return []
     current = _current_steps(ids)
-    answering = func.coalesce(Step.responsible_unit_id, Step.unit_id)
+    answering = func.coalesce(col(Step.responsible_unit_id), col(Step.unit_id))
     # the answering unit's latest live feedback, looked up per current step through the
     # step_id index (grouping all feedback first cost 0.3 s at 100,000 cases)
 
@@ -647,29 +644,29 @@ def eligible_for_escalation(
         return (
             select(column)
             .where(
-                Feedback.step_id == Step.id,
-                Feedback.unit_id == answering,
-                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Feedback.step_id) == col(Step.id),
+                col(Feedback.unit_id) == answering,
+                col(Feedback.deleted_at).is_(None),
             )
-            .order_by(Feedback.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Feedback.id).desc())
             .limit(1)
             .correlate(Step)
             .scalar_subquery()
         )
 
-    last_progress = latest(Feedback.progress)
-    overdue = and_(Step.status == StepStatus.OPEN, Step.due_at < today)  # type: ignore[operator]
+    last_progress = latest(col(Feedback.progress))
+    overdue = and_(col(Step.status) == StepStatus.OPEN, col(Step.due_at) < today)
     stmt = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
             current.c.case_id,
-            Step.id,
-            Step.level,
-            Step.due_at,
+            col(Step.id),
+            col(Step.level),
+            col(Step.due_at),
             last_progress,
-            latest(Feedback.compliant),
+            latest(col(Feedback.compliant)),
             overdue.label("overdue"),
         )
-        .join(Step, Step.id == current.c.step_id)
+        .join(Step, col(Step.id) == current.c.step_id)
         .where(or_(last_progress == Progress.NONE, overdue))
         .order_by(current.c.case_id)
     )
@@ -703,14 +700,12 @@ def next_case_seq(session: Session, year: int) -> int:
     """
     dialect = session.get_bind().dialect.name
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert_(CaseCounter).values(year=year, last_seq=0).on_conflict_do_nothing()  # type: ignore[attr-defined]
-    )
+    session.execute(insert_(CaseCounter).values(year=year, last_seq=0).on_conflict_do_nothing())
     seq = session.execute(
         update(CaseCounter)
-        .where(CaseCounter.year == year)  # type: ignore[arg-type]
-        .values(last_seq=CaseCounter.last_seq + 1)
-        .returning(CaseCounter.last_seq)
+        .where(col(CaseCounter.year) == year)
+        .values(last_seq=col(CaseCounter.last_seq) + 1)
+        .returning(col(CaseCounter.last_seq))
     ).scalar_one()
     return int(seq)
 
@@ -733,16 +728,14 @@ def _tickets_for_case(session: Session, ticket_ids: Sequence[int]) -> list[Ticke
     """Live tickets, none already in another open case (a matter is supervised once)."""
     tickets = []
     for ticket_id in dict.fromkeys(ticket_ids):
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None or ticket.deleted_at is not None:
-            raise ValidationError(f"工单（编号 {ticket_id}）不存在或已删除")
+        ticket = get_live(session, Ticket, ticket_id, "工单", ValidationError)
         busy = session.exec(
-            select(Case.case_no)
-            .join(CaseTicket, CaseTicket.case_id == Case.id)
+            select(col(Case.case_no))
+            .join(CaseTicket, col(CaseTicket.case_id) == col(Case.id))
             .where(
-                CaseTicket.ticket_id == ticket_id,
-                Case.status == CaseStatus.OPEN,
-                Case.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(CaseTicket.ticket_id) == ticket_id,
+                col(Case.status) == CaseStatus.OPEN,
+                col(Case.deleted_at).is_(None),
             )
         ).first()
         if busy:
@@ -820,11 +813,11 @@ def open_case(
         )
         session.add(case)
         session.flush()
-        session.add(CaseUnit(case_id=case.id, unit_id=lead.id, role=UnitRole.LEAD))
+        session.add(CaseUnit(case_id=case.id, unit_id=lead.id, role=UnitRole.LEAD))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         for unit_id in co_ids:
-            session.add(CaseUnit(case_id=case.id, unit_id=unit_id, role=UnitRole.CO))
+            session.add(CaseUnit(case_id=case.id, unit_id=unit_id, role=UnitRole.CO))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         for ticket in tickets:
-            session.add(CaseTicket(case_id=case.id, ticket_id=ticket.id))
+            session.add(CaseTicket(case_id=case.id, ticket_id=ticket.id))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         session.flush()
         note = f"确定督办事项 {case.case_no}（{start_level.label}）"
         if start_level != Level.WRITTEN:
@@ -837,7 +830,7 @@ def open_case(
 
     case = _transition(ctx, Action.OPEN, STATE_OF_LEVEL[start_level], apply)
     if start_level == Level.WRITTEN and issue_form:
-        issue_supervision_form(session, actor, case.id, issued_at=opened)  # type: ignore[arg-type]
+        issue_supervision_form(session, actor, case.id, issued_at=opened)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     return case
 
 
@@ -897,7 +890,7 @@ def _new_step(
     assert case is not None
     due = Calendar.load(ctx.session).add(ctx.on, due_workdays) if due_workdays else None
     step = Step(
-        case_id=case.id,  # type: ignore[arg-type]
+        case_id=case.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
         level=case.level,
         kind=kind,
         status=StepStatus.CLOSED if record_only else StepStatus.OPEN,
@@ -913,7 +906,7 @@ def _new_step(
     )
     text = note or kind.label
     if due is not None:
-        text += f"，截止{cn_date(due.day)}" + ("（暂估）" if due.provisional else "")
+        text += f"，截止{cn_due(due.day, due.provisional)}"
     return insert(ctx.session, ctx.actor, step, new=kind.label, note=text)
 
 
@@ -1106,9 +1099,7 @@ def record_leader_instruction(
 
 def record_special_meeting(session: Session, actor: Actor, case_id: int, meeting_id: int) -> Step:
     """镇领导专题会 (§三(三)2) as a step of an escalated case, linked to the meeting."""
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.deleted_at is not None:
-        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
+    meeting = get_live(session, Meeting, meeting_id, "专题会")
     ctx = _case_ctx(session, actor, case_id, meeting.held_at)
     return _issue_step(
         ctx,
@@ -1233,14 +1224,14 @@ def register_feedback(
         unit_id = actor.unit_id
     unit_id = unit_id or answering_unit_id(step)
     text = _required(text, "反馈内容")
-    if upload_id is not None and session.get(Upload, upload_id) is None:
-        raise ValidationError(f"扫描件（编号 {upload_id}）不存在")
+    if upload_id is not None:
+        uploads.require_own_upload(session, actor, upload_id)
     ctx = Ctx(session, actor, case, received_at, step=step, unit_id=unit_id)
 
     def apply() -> Feedback:
         compliant = bool(signed and stamped)
         feedback = Feedback(
-            step_id=step.id,  # type: ignore[arg-type]
+            step_id=step.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             unit_id=unit_id,
             received_at=received_at,
             text=text,
@@ -1323,13 +1314,13 @@ def escalate_case(
         current = session.exec(
             select(Step)
             .where(
-                Step.case_id == case.id,
-                Step.level == case.level,
-                Step.kind.in_(HANDLING_KINDS),  # type: ignore[attr-defined]
-                Step.status.in_((StepStatus.OPEN, StepStatus.CLOSED)),  # type: ignore[attr-defined]
-                Step.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Step.case_id) == case.id,
+                col(Step.level) == case.level,
+                col(Step.kind).in_(HANDLING_KINDS),
+                col(Step.status).in_((StepStatus.OPEN, StepStatus.CLOSED)),
+                col(Step.deleted_at).is_(None),
             )
-            .order_by(Step.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Step.id).desc())
         ).first()
         if current is not None:
             values: dict[str, Any] = {"escalation_reason": reason}
@@ -1370,7 +1361,7 @@ def verify_case(
     case = ctx.case
     assert case is not None
     note = _required(note, "核实情况")
-    ctx.done_feedback = done_feedback(session, case.id)  # type: ignore[arg-type]
+    ctx.done_feedback = done_feedback(session, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
     def apply() -> Case:
         values: dict[str, Any] = {"verification_note": note}
@@ -1404,7 +1395,7 @@ def close_case(
     case = ctx.case
     assert case is not None
     check_version(session, case, expected_version, f"督办事项 {case.case_no}")
-    ctx.done_feedback = done_feedback(session, case.id)  # type: ignore[arg-type]
+    ctx.done_feedback = done_feedback(session, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
     def apply() -> Case:
         apply_changes(
@@ -1469,7 +1460,7 @@ def refer_case(
 
     def apply() -> Referral:
         referral = Referral(
-            case_id=case.id,  # type: ignore[arg-type]
+            case_id=case.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             referred_at=ctx.on,
             reason=ctx.reason,
             created_by=actor.user_id,
@@ -1495,16 +1486,30 @@ def list_referrals(session: Session, actor: Actor) -> list[ReferralRow]:
     """Every referral to the discipline office, newest first (center and leaders)."""
     actor.require(Perm.VIEW_ALL, "查看移交名单")
     rows = session.exec(
-        select(Referral, Case.id, Case.case_no, Case.title, Unit.name)
-        .join(Case, Case.id == Referral.case_id)
-        .outerjoin(Unit, Unit.id == Case.lead_unit_id)
-        .where(Referral.deleted_at.is_(None), Case.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Referral.referred_at.desc(), Referral.id.desc())  # type: ignore[attr-defined]
+        select(Referral, col(Case.id), col(Case.case_no), col(Case.title), col(Unit.name))  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+        .join(Case, col(Case.id) == col(Referral.case_id))
+        .outerjoin(Unit, col(Unit.id) == col(Case.lead_unit_id))
+        .where(col(Referral.deleted_at).is_(None), col(Case.deleted_at).is_(None))
+        .order_by(col(Referral.referred_at).desc(), col(Referral.id).desc())
     ).all()
     return [ReferralRow(r, cid, no, title, unit or "") for r, cid, no, title, unit in rows]
 
 
 # --- deadlines after a calendar change --------------------------------------------------
+
+
+def change_year_schedule(
+    session: Session,
+    actor: Actor,
+    year: int,
+    holidays: list[date],
+    working_weekends: list[date],
+    note: str = "",
+) -> int:
+    """Save a year's holiday schedule and give the open steps counted in working days their
+    final (non-暂估) due dates, in the caller's one transaction. Returns the steps changed."""
+    set_year_schedule(session, actor, year, holidays, working_weekends, note)
+    return recompute_due_dates(session, actor)
 
 
 def recompute_due_dates(session: Session, actor: Actor) -> int:
@@ -1519,16 +1524,16 @@ def recompute_due_dates(session: Session, actor: Actor) -> int:
     changed = 0
     steps = session.exec(
         select(Step).where(
-            Step.status == StepStatus.OPEN,
-            Step.due_workdays.is_not(None),  # type: ignore[union-attr]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.status) == StepStatus.OPEN,
+            col(Step.due_workdays).is_not(None),
+            col(Step.deleted_at).is_(None),
         )
     ).all()
     for step in steps:
         start = step.visit_at if step.kind == StepKind.ONSITE_NOTICE else step.issued_at
         if start is None:
             continue
-        due = calendar.add(start, step.due_workdays)  # type: ignore[arg-type]
+        due = calendar.add(start, step.due_workdays)  # type: ignore[arg-type]  # the query selects steps counted in working days only
         if (due.day, due.provisional) != (step.due_at, step.due_provisional):
             apply_changes(
                 session,
@@ -1587,67 +1592,71 @@ def list_cases(
     day = on or today()
     due = (
         select(
-            Step.case_id,
-            func.min(Step.due_at).label("due_at"),
-            func.max(cast(Step.due_provisional, Integer)).label("prov"),
+            col(Step.case_id),
+            func.min(col(Step.due_at)).label("due_at"),
+            func.max(cast(col(Step.due_provisional), Integer)).label("prov"),
         )
         .where(
-            Step.status == StepStatus.OPEN,
-            Step.due_at.is_not(None),  # type: ignore[union-attr]
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(Step.status) == StepStatus.OPEN,
+            col(Step.due_at).is_not(None),
+            col(Step.deleted_at).is_(None),
         )
-        .group_by(Step.case_id)
+        .group_by(col(Step.case_id))
         .subquery("due")
     )
-    referred = exists().where(Referral.case_id == Case.id, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
-    conds: list[Any] = [Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    referred = exists().where(
+        col(Referral.case_id) == col(Case.id), col(Referral.deleted_at).is_(None)
+    )
+    conds: list[Any] = [col(Case.deleted_at).is_(None)]
     if not actor.can(Perm.VIEW_ALL):
-        conds.append(Case.id.in_(_visible_case_ids(actor)))  # type: ignore[union-attr]
+        conds.append(col(Case.id).in_(_visible_case_ids(actor)))
     if f.status is not None:
-        conds.append(Case.status == f.status)
+        conds.append(col(Case.status) == f.status)
     if f.level is not None:
-        conds.append(Case.level == f.level)
+        conds.append(col(Case.level) == f.level)
     if f.scope is not None:
-        conds.append(Case.scope == f.scope)
+        conds.append(col(Case.scope) == f.scope)
     if f.unit_id is not None:
         conds.append(
-            Case.id.in_(select(CaseUnit.case_id).where(CaseUnit.unit_id == f.unit_id))  # type: ignore[union-attr]
+            col(Case.id).in_(
+                select(col(CaseUnit.case_id)).where(col(CaseUnit.unit_id) == f.unit_id)
+            )
         )
     if _text(f.search):
         like = f"%{_text(f.search)}%"
         conds.append(
             or_(
-                Case.case_no.like(like),  # type: ignore[attr-defined]
-                Case.title.like(like),  # type: ignore[attr-defined]
-                Case.related_info.like(like),  # type: ignore[attr-defined]
+                col(Case.case_no).like(like),
+                col(Case.title).like(like),
+                col(Case.related_info).like(like),
             )
         )
     if f.overdue_only:
-        conds.append(and_(Case.status == CaseStatus.OPEN, due.c.due_at < day))
+        conds.append(and_(col(Case.status) == CaseStatus.OPEN, due.c.due_at < day))
     if f.referred_only:
         conds.append(referred)
     base = (
-        select(
-            Case.id,
-            Case.case_no,
-            Case.title,
-            Case.scope,
-            Case.level,
-            Case.status,
-            Unit.name,
-            Case.opened_at,
-            Case.closed_at,
+        select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+            col(Case.id),
+            col(Case.case_no),
+            col(Case.title),
+            col(Case.scope),
+            col(Case.level),
+            col(Case.status),
+            col(Unit.name),
+            col(Case.opened_at),
+            col(Case.closed_at),
             due.c.due_at,
             due.c.prov,
             referred.label("referred"),
         )
-        .outerjoin(Unit, Unit.id == Case.lead_unit_id)
-        .outerjoin(due, due.c.case_id == Case.id)
+        .outerjoin(Unit, col(Unit.id) == col(Case.lead_unit_id))
+        .outerjoin(due, due.c.case_id == col(Case.id))
         .where(*conds)
     )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     rows = session.exec(
-        base.order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit).offset(offset)  # type: ignore[attr-defined]
+        base.order_by(col(Case.opened_at).desc(), col(Case.id).desc()).limit(limit).offset(offset)
     ).all()
     return [
         CaseRow(
@@ -1710,26 +1719,29 @@ def case_detail(
     units = [
         (unit, role)
         for unit, role in session.exec(
-            select(Unit, CaseUnit.role)
-            .join(CaseUnit, CaseUnit.unit_id == Unit.id)
-            .where(CaseUnit.case_id == case_id)
-            .order_by(CaseUnit.role.desc(), Unit.name)  # type: ignore[attr-defined]
+            select(Unit, col(CaseUnit.role))
+            .join(CaseUnit, col(CaseUnit.unit_id) == col(Unit.id))
+            .where(col(CaseUnit.case_id) == case_id)
+            .order_by(col(CaseUnit.role).desc(), col(Unit.name))
         )
     ]
     names = {u.id: u.name for u, _ in units if u.id is not None}
     tickets = list(
         session.exec(
             select(Ticket)
-            .join(CaseTicket, CaseTicket.ticket_id == Ticket.id)
-            .where(CaseTicket.case_id == case_id)
-            .order_by(Ticket.received_at)
+            .join(CaseTicket, col(CaseTicket.ticket_id) == col(Ticket.id))
+            .where(col(CaseTicket.case_id) == case_id)
+            .order_by(col(Ticket.received_at))
         )
     )
+    if not masking.sees_contacts(actor):  # unit and leader users: callers masked here
+        safe = masking.safe_columns(session)
+        tickets = [masking.mask_ticket_copy(actor, t, safe) for t in tickets]
     steps = list(
         session.exec(
             select(Step)
-            .where(Step.case_id == case_id, Step.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Step.id)
+            .where(col(Step.case_id) == case_id, col(Step.deleted_at).is_(None))
+            .order_by(col(Step.id))
         )
     )
     feedback_by_step: dict[int, list[Feedback]] = {}
@@ -1737,18 +1749,18 @@ def case_detail(
         for fb in session.exec(
             select(Feedback)
             .where(
-                Feedback.step_id.in_([s.id for s in steps]),  # type: ignore[attr-defined]
-                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Feedback.step_id).in_([s.id for s in steps]),
+                col(Feedback.deleted_at).is_(None),
             )
-            .order_by(Feedback.id)
+            .order_by(col(Feedback.id))
         ):
             feedback_by_step.setdefault(fb.step_id, []).append(fb)
     views = [
         StepView(
             step=s,
-            feedback=feedback_by_step.get(s.id, []),  # type: ignore[arg-type]
-            unit_name=names.get(s.unit_id, "") if s.unit_id else "",  # type: ignore[arg-type]
-            responsible_unit_name=names.get(s.responsible_unit_id, "")  # type: ignore[arg-type]
+            feedback=feedback_by_step.get(s.id, []),  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            unit_name=names.get(s.unit_id, "") if s.unit_id else "",
+            responsible_unit_name=names.get(s.responsible_unit_id, "")
             if s.responsible_unit_id
             else "",
         )
@@ -1757,16 +1769,16 @@ def case_detail(
     referrals = list(
         session.exec(
             select(Referral)
-            .where(Referral.case_id == case_id, Referral.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Referral.referred_at)
+            .where(col(Referral.case_id) == case_id, col(Referral.deleted_at).is_(None))
+            .order_by(col(Referral.referred_at))
         )
     )
     meetings = list(
         session.exec(
             select(Meeting)
-            .join(MeetingCase, MeetingCase.meeting_id == Meeting.id)
-            .where(MeetingCase.case_id == case_id, Meeting.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Meeting.held_at)
+            .join(MeetingCase, col(MeetingCase.meeting_id) == col(Meeting.id))
+            .where(col(MeetingCase.case_id) == case_id, col(Meeting.deleted_at).is_(None))
+            .order_by(col(Meeting.held_at))
         )
     )
     found = eligible_for_escalation(session, on or today(), [case_id])
@@ -1782,6 +1794,16 @@ def case_detail(
         done_feedback=done_feedback(session, case_id),
         unit_names=names,
     )
+
+
+def feedback_uploads(session: Session, actor: Actor, case_id: int) -> dict[int, Upload]:
+    """The scanned replies attached to a case's feedback, by upload id (for their download
+    buttons); refused like the case itself for a unit that does not handle it."""
+    get_case(session, actor, case_id)
+    ids = select(col(Feedback.upload_id)).join(Step, col(Step.id) == col(Feedback.step_id))
+    ids = ids.where(col(Step.case_id) == case_id, col(Feedback.deleted_at).is_(None))
+    stmt = select(Upload).where(col(Upload.id).in_(ids))
+    return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
 # --- the timeline -----------------------------------------------------------------------
@@ -1832,18 +1854,20 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
     one entry, plus the registered documents (downloaded from the case's 已生成的文书 list).
     """
     get_case(session, actor, case_id)
-    step_ids = list(session.exec(select(Step.id).where(Step.case_id == case_id)))
+    step_ids = list(session.exec(select(col(Step.id)).where(col(Step.case_id) == case_id)))
     feedback_ids = (
-        list(session.exec(select(Feedback.id).where(Feedback.step_id.in_(step_ids))))  # type: ignore[attr-defined]
+        list(session.exec(select(col(Feedback.id)).where(col(Feedback.step_id).in_(step_ids))))
         if step_ids
         else []
     )
-    referral_ids = list(session.exec(select(Referral.id).where(Referral.case_id == case_id)))
-    owners = [and_(AuditLog.entity == "case", AuditLog.entity_id == case_id)]
+    referral_ids = list(
+        session.exec(select(col(Referral.id)).where(col(Referral.case_id) == case_id))
+    )
+    owners = [and_(col(AuditLog.entity) == "case", col(AuditLog.entity_id) == case_id)]
     for entity, ids in (("step", step_ids), ("feedback", feedback_ids), ("referral", referral_ids)):
         if ids:
-            owners.append(and_(AuditLog.entity == entity, AuditLog.entity_id.in_(ids)))  # type: ignore[union-attr]
-    rows = session.exec(select(AuditLog).where(or_(*owners)).order_by(AuditLog.id)).all()
+            owners.append(and_(col(AuditLog.entity) == entity, col(AuditLog.entity_id).in_(ids)))
+    rows = session.exec(select(AuditLog).where(or_(*owners)).order_by(col(AuditLog.id))).all()
     entries: list[TimelineEntry] = []
     group: list[AuditLog] = []
     for row in [*rows, None]:
@@ -1853,9 +1877,9 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
         if row is not None:
             group.append(row)
     documents = session.exec(
-        select(Document, User.username)
-        .outerjoin(User, User.id == Document.created_by)
-        .where(Document.case_id == case_id)
+        select(Document, col(User.username))
+        .outerjoin(User, col(User.id) == col(Document.created_by))
+        .where(col(Document.case_id) == case_id)
     ).all()
     for doc, username in documents:
         entries.append(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import Engine
+from sqlmodel import col
 
 from duban.errors import DubanError, ValidationError
 
@@ -150,7 +151,7 @@ def find_unit_id(session, name: str) -> int:  # noqa: ANN001 - a sqlmodel Sessio
     from duban.models import Unit
 
     wanted = name.strip()
-    for unit in session.exec(select(Unit).where(Unit.deleted_at.is_(None))):  # type: ignore[union-attr]
+    for unit in session.exec(select(Unit).where(col(Unit.deleted_at).is_(None))):
         if wanted == unit.name or wanted in (unit.aliases or []):
             return unit.id
     raise ValidationError(f"承办单位“{wanted}”不存在，请使用单位全称")
@@ -203,7 +204,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
         user = find_user(session, args.name)
         if user is None:
             raise ValidationError(f"用户“{args.name}”不存在")
-        reset_password(session, SYSTEM, user.id, read_password(args.password_stdin))
+        reset_password(session, SYSTEM, user.id, read_password(args.password_stdin))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         session.commit()
         print(f"已重置 {user.username} 的密码（锁定已解除）")
     return 0
@@ -314,17 +315,19 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
+    from duban import formulas
     from duban.analysis import find_candidates
+    from duban.permissions import SYSTEM
 
     as_of = datetime.combine(parse_date(args.as_of), time(23, 59, 59)) if args.as_of else None
     with Session(open_db()) as session:
-        result = find_candidates(session, as_of)
+        result = find_candidates(session, SYSTEM, as_of)
         session.commit()  # the matter index it brought up to date: the next run is incremental
     rows = [(g.rule.label, " ".join(g.ticket_nos), g.reason) for g in result.groups]
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["规则", "工单编号", "理由"])
-        writer.writerows(rows)
+        writer.writerows([[formulas.csv_field(v) for v in row] for row in rows])
     else:
         for row in rows:
             print("\t".join(row))

@@ -24,3 +24,11 @@ def cn_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_due(value: date | datetime | None, provisional: bool) -> str:
+    """A deadline as shown everywhere: `2024年3月11日`, marked `（暂估）` when a year on the
+    way had no confirmed holiday schedule (`duban.workdays.DueDate.provisional`)."""
+    if value is None:
+        return ""
+    return cn_date(value) + ("（暂估）" if provisional else "")

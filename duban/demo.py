@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import cases, meetings
 from duban.clock import now, today
@@ -188,7 +188,7 @@ def generate_demo(
     end = end or now()
     with Session(engine) as session:
         units = _ensure_units(session)
-        if session.exec(select(Ticket.id).limit(1)).first() is not None:
+        if session.exec(select(col(Ticket.id)).limit(1)).first() is not None:
             return {"单位": len(units), "工单": 0, "督办事项": 0, "专题会": 0, "处置规则": 0}
         rows = _ticket_rows(rng, units, tickets, end)
         session.execute(insert(Ticket), rows)
@@ -222,7 +222,7 @@ def _ensure_units(session: Session) -> dict[str, int]:
             session.flush()
             existing[name] = unit.id
     session.commit()
-    return existing
+    return existing  # type: ignore[return-value]  # ids are set: these rows were flushed
 
 
 def _phone(rng: random.Random) -> str:
@@ -415,7 +415,9 @@ class DemoCases:
     # -- tickets ---------------------------------------------------------------------------
     def _ticket_groups(self) -> list[list[Ticket]]:
         """Repeat clusters (one caller, one place) and concentrated complaints, then singles."""
-        tickets = self.s.exec(select(Ticket).order_by(Ticket.received_at, Ticket.id)).all()
+        tickets = self.s.exec(
+            select(Ticket).order_by(col(Ticket.received_at), col(Ticket.id))
+        ).all()
         by_caller: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
         for t in tickets:
             by_caller[(t.address_norm, t.phone)].append(t)
@@ -436,7 +438,7 @@ class DemoCases:
         """An unused group whose last ticket came in before `day` (the case follows them)."""
         for group in self.pool:
             if group[-1].received_at.date() < day and not any(t.id in self.used for t in group):
-                self.used.update(t.id for t in group)  # type: ignore[misc]
+                self.used.update(t.id for t in group)  # type: ignore[misc]  # ids are set: these rows were flushed
                 return group
         return []
 
@@ -448,7 +450,7 @@ class DemoCases:
         )
         return cases.open_case(
             self.s, DEMO_ACTOR, scope=scope, lead_unit_id=lead, co_unit_ids=co,
-            ticket_ids=[t.id for t in tickets], title=kw.pop("title", ""),
+            ticket_ids=[t.id for t in tickets], title=kw.pop("title", ""),  # type: ignore[misc]  # ids are set: these rows were flushed
             related_info=kw.pop("related_info", None) or (
                 f"{first.address}，{len(tickets)} 件工单反映：{first.content}。"
                 "承办单位前期答复后问题仍未解决，回访市民不满意。" if first else ""
@@ -458,7 +460,7 @@ class DemoCases:
         )  # fmt: skip
 
     def step(self, case: Case) -> Step:
-        step = cases.latest_handling_step(self.s, case.id)  # type: ignore[arg-type]
+        step = cases.latest_handling_step(self.s, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         assert step is not None
         return step
 
@@ -469,25 +471,25 @@ class DemoCases:
             Progress.NONE: "涉及多个部门职责，本单位无法单独处置，暂无进展。",
         }
         cases.register_feedback(
-            self.s, DEMO_ACTOR, self.step(case).id, received_at=day, text=texts[progress],
+            self.s, DEMO_ACTOR, self.step(case).id, received_at=day, text=texts[progress],  # type: ignore[arg-type]  # ids are set: these rows were flushed
             signed=True, stamped=compliant, progress=progress,
         )  # fmt: skip
 
     def close(self, case: Case, day: date) -> None:
-        cases.verify_case(self.s, DEMO_ACTOR, case.id, note="城运中心回访核实，问题已解决", on=day)
+        cases.verify_case(self.s, DEMO_ACTOR, case.id, note="城运中心回访核实，问题已解决", on=day)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         cases.close_case(
-            self.s, DEMO_ACTOR, case.id, on=day,
+            self.s, DEMO_ACTOR, case.id, on=day,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             result_text="承办单位已按督办要求完成处置，经城运中心跟踪核实，市民诉求已解决。",
         )  # fmt: skip
 
     def escalate(self, case: Case, day: date) -> None:
-        cases.escalate_case(self.s, DEMO_ACTOR, case.id, on=day)
+        cases.escalate_case(self.s, DEMO_ACTOR, case.id, on=day)  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
     def onsite(self, case: Case, day: date, *, n: int = 5, late: bool = False) -> Step:
         """Notice, the unit's registration and the joint site visit fixing N working days."""
         lead = self.s.get(Unit, case.lead_unit_id)
         notice = cases.issue_onsite_notice(
-            self.s, DEMO_ACTOR, case.id, issued_at=day, location=self._place(case),
+            self.s, DEMO_ACTOR, case.id, issued_at=day, location=self._place(case),  # type: ignore[arg-type]  # ids are set: these rows were flushed
             scheduled_at=datetime.combine(self.wd(day, 1), time(9, 30)),
             procedure="踏勘现场，听取承办单位汇报，协调明确处置责任和时限",
             attendees=f"{lead.name if lead else ''}、相关村居委、镇城建中心",
@@ -495,20 +497,23 @@ class DemoCases:
         )  # fmt: skip
         registered = self.wd(day, 1) if late else day
         cases.register_notice_receipt(
-            self.s, DEMO_ACTOR, notice.id, registered_at=datetime.combine(registered, time(16, 0))
+            self.s,
+            DEMO_ACTOR,
+            notice.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            registered_at=datetime.combine(registered, time(16, 0)),
         )
         cases.record_site_visit(
-            self.s, DEMO_ACTOR, notice.id, visit_at=self.wd(day, 1), deadline_workdays=n,
+            self.s, DEMO_ACTOR, notice.id, visit_at=self.wd(day, 1), deadline_workdays=n,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             findings="现场情况属实，前期处置不到位，需承办单位限期整改",
-            responsible_unit_id=case.lead_unit_id,  # type: ignore[arg-type]
+            responsible_unit_id=case.lead_unit_id,  # type: ignore[arg-type]  # every demo case has a lead unit
         )  # fmt: skip
         return notice
 
     def _place(self, case: Case) -> str:
         first = self.s.exec(
-            select(Ticket.address)
-            .join(cases.CaseTicket, cases.CaseTicket.ticket_id == Ticket.id)
-            .where(cases.CaseTicket.case_id == case.id)
+            select(col(Ticket.address))
+            .join(cases.CaseTicket, col(cases.CaseTicket.ticket_id) == col(Ticket.id))
+            .where(col(cases.CaseTicket.case_id) == case.id)
         ).first()
         return first or "示例镇人民政府"
 
@@ -518,7 +523,7 @@ class DemoCases:
             self.s, DEMO_ACTOR, held_at=day, title=f"12345热线工作专题会（第{self.meetings + 1}次）",
             chair="镇分管副镇长", attendees="城运中心、城建中心、城管中队、生态环境办、房管办、相关村居",
             summary="听取热线疑难事项办理情况汇报，明确职能交叉事项的处置部门和处置路径。",
-            case_ids=[case.id],
+            case_ids=[case.id],  # type: ignore[list-item]  # ids are set: these rows were flushed
         )  # fmt: skip
         self.meetings += 1
         for category, name, keywords, pattern, unit, path in RULES[self.rules : self.rules + 2]:
@@ -530,7 +535,7 @@ class DemoCases:
 
     def escalated_handling(self, case: Case, day: date) -> None:
         cases.issue_escalated_handling(
-            self.s, DEMO_ACTOR, case.id, issued_at=day,
+            self.s, DEMO_ACTOR, case.id, issued_at=day,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             requirement="按专题会要求落实处置方案和措施，5个工作日内书面反馈。",
         )  # fmt: skip
 
@@ -562,7 +567,7 @@ class DemoCases:
             self.meeting(case, self.wd(day, 13))
         else:
             cases.record_leader_instruction(
-                self.s, DEMO_ACTOR, case.id, leader="镇分管副镇长", recipient="主办单位",
+                self.s, DEMO_ACTOR, case.id, leader="镇分管副镇长", recipient="主办单位",  # type: ignore[arg-type]  # ids are set: these rows were flushed
                 text="请主办单位牵头，相关部门配合，限期解决。", issued_at=self.wd(day, 13),
             )  # fmt: skip
         return case
@@ -572,7 +577,7 @@ class DemoCases:
         self.escalated_handling(case, self.wd(day, 13))
         self.answer(case, self.wd(day, 17), Progress.DONE)
         cases.report_up(
-            self.s, DEMO_ACTOR, case.id, text="提级办理事项已办结，跟踪核实情况上报。",
+            self.s, DEMO_ACTOR, case.id, text="提级办理事项已办结，跟踪核实情况上报。",  # type: ignore[arg-type]  # ids are set: these rows were flushed
             issued_at=self.wd(day, 18),
         )  # fmt: skip
         self.close(case, self.wd(day, 18))
@@ -603,7 +608,7 @@ class DemoCases:
             day, tickets, lead, co, scope=Scope.OTHER, scope_reason="媒体关注，需跟踪督办"
         )
         self.answer(case, self.wd(day, 4), Progress.SOME)
-        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=self.wd(day, 5))
+        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=self.wd(day, 5))  # type: ignore[arg-type]  # ids are set: these rows were flushed
         return case
 
     def onsite_open(self, day, tickets, lead, co) -> Case:
@@ -632,11 +637,11 @@ class DemoCases:
             start_level_reason="区领导批示交办事项",
         )  # fmt: skip
         cases.record_leader_instruction(
-            self.s, DEMO_ACTOR, case.id, leader="镇党委书记", recipient=unit,
+            self.s, DEMO_ACTOR, case.id, leader="镇党委书记", recipient=unit,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             text=f"请{unit}牵头，相关部门配合，一周内拿出整治方案。", issued_at=day,
         )  # fmt: skip
         cases.record_special_report(
-            self.s, DEMO_ACTOR, case.id, subject=f"关于{topic}的工作专报",
+            self.s, DEMO_ACTOR, case.id, subject=f"关于{topic}的工作专报",  # type: ignore[arg-type]  # ids are set: these rows were flushed
             text=f"{topic}市民反映强烈，现将情况和处置建议报告如下。", issued_at=self.wd(day, 1),
         )  # fmt: skip
         self.escalated_handling(case, self.wd(day, 1))
@@ -645,13 +650,13 @@ class DemoCases:
     def reopened(self, day, tickets, lead, co) -> Case:
         case = self.closed_written(day, tickets, lead, co)
         again = self.back(self.end, 3)
-        cases.reopen_case(self.s, DEMO_ACTOR, case.id, reason="市民再次来电反映问题复发", on=again)
-        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=again)
+        cases.reopen_case(self.s, DEMO_ACTOR, case.id, reason="市民再次来电反映问题复发", on=again)  # type: ignore[arg-type]  # ids are set: these rows were flushed
+        cases.issue_supervision_form(self.s, DEMO_ACTOR, case.id, issued_at=again)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         return case
 
     def refer(self, case: Case, day: date) -> None:
         cases.refer_case(
-            self.s, DEMO_ACTOR, case.id, on=day,
+            self.s, DEMO_ACTOR, case.id, on=day,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             reason="承办单位主观推诿、整改不力，经书面、现场和提级督办仍未解决，造成不良影响。",
         )  # fmt: skip
 

@@ -58,8 +58,8 @@ from lxml import etree
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from duban import audit, config
-from duban.clock import cn_date, today
+from duban import archives, audit, config, template_limits
+from duban.clock import cn_date, cn_due, today
 from duban.enums import (
     AuditAction,
     CaseStatus,
@@ -86,7 +86,7 @@ from duban.models import (
     User,
 )
 from duban.permissions import Actor, Perm
-from duban.records import insert
+from duban.records import get_live, insert
 from duban.settings import get_setting
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -393,7 +393,7 @@ class Source:
 
 
 def unit_names(session: Session) -> dict[int, str]:
-    return dict(session.exec(select(Unit.id, Unit.name)).all())
+    return dict(session.exec(select(col(Unit.id), col(Unit.name))).all())  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
 
 def load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, CaseBundle]:
@@ -412,8 +412,8 @@ def load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, CaseBundl
         if link.case_id in bundles:
             bundles[link.case_id].units.append((link.unit_id, link.role))
     tickets = session.exec(
-        select(CaseTicket.case_id, Ticket)
-        .join(Ticket, col(Ticket.id) == CaseTicket.ticket_id)
+        select(col(CaseTicket.case_id), Ticket)
+        .join(Ticket, col(Ticket.id) == col(CaseTicket.ticket_id))
         .where(col(CaseTicket.case_id).in_(ids), col(Ticket.deleted_at).is_(None))
         .order_by(col(Ticket.received_at), col(Ticket.id))
     )
@@ -424,7 +424,7 @@ def load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, CaseBundl
         .where(
             col(Step.case_id).in_(ids),
             col(Step.deleted_at).is_(None),
-            Step.status != StepStatus.CANCELLED,
+            col(Step.status) != StepStatus.CANCELLED,
         )
         .order_by(col(Step.issued_at), col(Step.id))
     ).all()
@@ -439,7 +439,7 @@ def load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, CaseBundl
         )
         for fb in feedback:
             bundles[by_step[fb.step_id]].feedback.setdefault(fb.step_id, []).append(fb)
-    return bundles
+    return bundles  # type: ignore[return-value]  # ids are set: these rows were flushed
 
 
 def load_case(session: Session, case_id: int) -> CaseBundle:
@@ -450,17 +450,15 @@ def load_case(session: Session, case_id: int) -> CaseBundle:
 
 
 def load_meeting(session: Session, meeting_id: int) -> MeetingBundle:
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.deleted_at is not None:
-        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
+    meeting = get_live(session, Meeting, meeting_id, "专题会")
     case_ids = session.exec(
-        select(MeetingCase.case_id).where(MeetingCase.meeting_id == meeting_id)
+        select(col(MeetingCase.case_id)).where(col(MeetingCase.meeting_id) == meeting_id)
     ).all()
     bundles = load_cases(session, case_ids)
     cases = sorted(bundles.values(), key=lambda b: (b.case.year, b.case.seq))
     rules = session.exec(
         select(RoutingRule)
-        .where(RoutingRule.meeting_id == meeting_id, col(RoutingRule.deleted_at).is_(None))
+        .where(col(RoutingRule.meeting_id) == meeting_id, col(RoutingRule.deleted_at).is_(None))
         .order_by(col(RoutingRule.id))
     ).all()
     return MeetingBundle(meeting=meeting, cases=cases, rules=list(rules))
@@ -468,7 +466,7 @@ def load_meeting(session: Session, meeting_id: int) -> MeetingBundle:
 
 def case_by_no(session: Session, case_no: str) -> Case:
     case = session.exec(
-        select(Case).where(Case.case_no == case_no.strip(), col(Case.deleted_at).is_(None))
+        select(Case).where(col(Case.case_no) == case_no.strip(), col(Case.deleted_at).is_(None))
     ).first()
     if case is None:
         raise NotFound(f"督办编号“{case_no}”不存在")
@@ -489,9 +487,7 @@ def cn_datetime(value: datetime | None) -> str:
 
 def due_text(step: Step | None) -> str:
     """A step's due date, marked 暂估 when the year's holiday schedule was unknown."""
-    if step is None or step.due_at is None:
-        return ""
-    return cn_date(step.due_at) + ("（暂估）" if step.due_provisional else "")
+    return cn_due(step.due_at, step.due_provisional) if step is not None else ""
 
 
 def join(values: Iterable[str]) -> str:
@@ -581,7 +577,7 @@ def due_context(step: Step | None) -> dict[str, Any]:
 
 
 def step_item(step: Step, bundle: CaseBundle, names: Mapping[int, str]) -> dict[str, Any]:
-    answers = bundle.feedback.get(step.id, [])
+    answers = bundle.feedback.get(step.id, [])  # type: ignore[arg-type]  # ids are set: these rows were flushed
     last = answers[-1] if answers else None
     return {
         "kind": step.kind.label,
@@ -718,7 +714,7 @@ def feedback_receipt_context(source: Source) -> dict[str, Any]:
     """书面反馈回执: the step's facts printed, the unit's answer left to fill in (or copied)."""
     bundle = require_case(source)
     step = require_step(source, "需书面反馈的督办")
-    answers = bundle.feedback.get(step.id, [])
+    answers = bundle.feedback.get(step.id, [])  # type: ignore[arg-type]  # ids are set: these rows were flushed
     last = answers[-1] if answers else None
     return {
         **office_context(source, step.issued_at),
@@ -944,10 +940,11 @@ class Template(DocxTemplate):
             env = jinja_env or ENV
             dst_xml = env.from_string(src_xml).render(context)
         except TemplateError as exc:
-            if getattr(exc, "lineno", None) is not None:
-                first = max(exc.lineno - 4, 0)
+            lineno: int | None = getattr(exc, "lineno", None)
+            if lineno is not None:
+                first = max(lineno - 4, 0)
                 lines = src_xml.splitlines()[first : first + 7]
-                exc.docx_context = [re.sub(r"<[^>]+>", "", line) for line in lines]  # type: ignore[attr-defined]
+                exc.docx_context = [re.sub(r"<[^>]+>", "", line) for line in lines]  # type: ignore[attr-defined]  # the message's context rides on jinja's exception
             raise
         dst_xml = dst_xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
         for escaped, tag in (("{_{", "{{"), ("}_}", "}}"), ("{_%", "{%"), ("%_}", "%}")):
@@ -966,7 +963,8 @@ class Template(DocxTemplate):
         if not hits:
             return xml
         resolve = super().resolve_listing  # on one paragraph: exactly its own match
-        pieces, done = [], 0
+        pieces: list[Any] = []
+        done = 0
         for hit in hits:
             if hit < done:  # in the paragraph just resolved
                 continue
@@ -1200,13 +1198,15 @@ def pick_step(spec: KindSpec, bundle: CaseBundle, step_id: int | None) -> Step |
 def case_meeting_id(session: Session, bundle: CaseBundle) -> int | None:
     """The newest 专题会 that discussed the case (listed in it, or one of its steps)."""
     ids = set(
-        session.exec(select(MeetingCase.meeting_id).where(MeetingCase.case_id == bundle.case.id))
+        session.exec(
+            select(col(MeetingCase.meeting_id)).where(col(MeetingCase.case_id) == bundle.case.id)
+        )
     )
     ids |= {s.meeting_id for s in bundle.steps if s.meeting_id}
     if not ids:
         return None
     return session.exec(
-        select(Meeting.id)
+        select(col(Meeting.id))
         .where(col(Meeting.id).in_(ids), col(Meeting.deleted_at).is_(None))
         .order_by(col(Meeting.held_at).desc(), col(Meeting.id).desc())
     ).first()
@@ -1216,6 +1216,17 @@ def applicable_steps(kind: DocumentKind | str, bundle: CaseBundle) -> list[Step]
     """The steps of a case a paper can be printed for, newest first (for a picker)."""
     spec = kind_spec(kind)
     return [s for s in reversed(bundle.steps) if s.kind in spec.step_kinds]
+
+
+def paper_steps(
+    session: Session, actor: Actor, kind: DocumentKind | str, case_id: int
+) -> list[tuple[int, str, date]]:
+    """The steps of a case the actor may see that a paper of `kind` can be printed for:
+    (step id, step kind label, issued date), newest first."""
+    bundle = load_case(session, case_id)
+    actor.require_unit(case_unit_ids(session, bundle.case), "查看该事项的文书")
+    steps = applicable_steps(kind, bundle)
+    return [(s.id, s.kind.label, s.issued_at) for s in steps if s.id is not None]
 
 
 # --- storing and registering ------------------------------------------------------------------
@@ -1468,7 +1479,7 @@ def render_batch(
 
 
 def case_unit_ids(session: Session, case: Case) -> set[int | None]:
-    ids = set(session.exec(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id)))
+    ids = set(session.exec(select(col(CaseUnit.unit_id)).where(col(CaseUnit.case_id) == case.id)))
     return ids | {case.lead_unit_id}
 
 
@@ -1499,16 +1510,16 @@ def document_rows(
 ) -> list[DocumentRow]:
     """Registered documents matching `conditions`, newest first, with who made them."""
     stmt = (
-        select(Document, User.display_name, User.username, Case.case_no)
-        .join(User, col(User.id) == Document.created_by, isouter=True)
-        .join(Case, col(Case.id) == Document.case_id, isouter=True)
+        select(Document, col(User.display_name), col(User.username), col(Case.case_no))
+        .join(User, col(User.id) == col(Document.created_by), isouter=True)
+        .join(Case, col(Case.id) == col(Document.case_id), isouter=True)
         .where(*conditions)
         .order_by(col(Document.created_at).desc(), col(Document.id).desc())
         .limit(limit)
     )
     return [
         DocumentRow(
-            id=doc.id,
+            id=doc.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             kind=doc.kind,
             file_name=doc.file_name,
             created_at=doc.created_at,
@@ -1527,7 +1538,7 @@ def case_documents(session: Session, actor: Actor, case_id: int) -> list[Documen
     if case is None:
         raise NotFound(f"督办事项（编号 {case_id}）不存在")
     actor.require_unit(case_unit_ids(session, case), "查看该事项的文书")
-    return document_rows(session, Document.case_id == case_id)
+    return document_rows(session, col(Document.case_id) == case_id)
 
 
 def recent_documents(session: Session, actor: Actor, limit: int = 30) -> list[DocumentRow]:
@@ -1656,7 +1667,7 @@ def current_template(session: Session, kind: DocumentKind | str) -> TemplateRef:
     spec = kind_spec(kind)
     row = session.exec(
         select(TemplateVersion)
-        .where(TemplateVersion.kind == spec.kind, col(TemplateVersion.active).is_(True))
+        .where(col(TemplateVersion.kind) == spec.kind, col(TemplateVersion.active).is_(True))
         .order_by(col(TemplateVersion.version).desc())
     ).first()
     if row is None:
@@ -1677,7 +1688,7 @@ def template_versions(session: Session, kind: DocumentKind | str) -> list[Templa
     return list(
         session.exec(
             select(TemplateVersion)
-            .where(TemplateVersion.kind == spec.kind)
+            .where(col(TemplateVersion.kind) == spec.kind)
             .order_by(col(TemplateVersion.version).desc())
         )
     )
@@ -1803,7 +1814,8 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
 
     It must be a real .docx, its Jinja must parse, it may use only the kind's fields (the
     unknown ones are named with the list of valid ones), it may not touch Python internals,
-    and it must render with example values.
+    and it must render with example values in a child process with time, memory and output
+    limits (`duban.template_limits`); its zip is checked first (`duban.archives`).
     """
     spec = kind_spec(kind)
     if file_name and not file_name.lower().endswith(".docx"):
@@ -1812,6 +1824,10 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
         return ["这是旧版 Word（.doc）文件，请在 Word/WPS 中“另存为” .docx 后再上传"]
     if not zipfile.is_zipfile(io.BytesIO(data)):
         return ["文件不是有效的 .docx 文档（无法打开），请用 Word/WPS 另存为 .docx 后再上传"]
+    try:
+        archives.check_zip(data, file_name or "模板", max_unpacked=archives.TEMPLATE_UNPACKED)
+    except ValidationError as exc:
+        return [str(exc)]
     try:
         xml = template_xml(data)
     except Exception:  # noqa: BLE001 - any failure to open means "not a Word document"
@@ -1838,11 +1854,7 @@ def check_template(kind: DocumentKind | str, data: bytes, file_name: str = "") -
     problems += unknown_item_fields(spec, tree)
     if problems:
         return problems
-    try:
-        render_template(data, sample_context(spec))
-    except Exception as exc:  # noqa: BLE001 - a template error of any kind is the user's to fix
-        return [f"用示例数据试生成失败：{exc}"]
-    return []
+    return template_limits.trial_render(spec.kind.value, data)
 
 
 def upload_template(
@@ -1863,7 +1875,7 @@ def upload_template(
     if current_template(session, spec.kind).sha256 == digest:
         raise ValidationError(f"上传的模板与当前使用的{spec.title}模板完全相同，未作改动")
     last = session.exec(
-        select(func.max(TemplateVersion.version)).where(TemplateVersion.kind == spec.kind)
+        select(func.max(col(TemplateVersion.version))).where(col(TemplateVersion.kind) == spec.kind)
     ).one()
     version = (last or 0) + 1
     base = config.data_dir()

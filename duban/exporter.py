@@ -21,13 +21,14 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from duban import audit
+from duban import audit, formulas
 from duban.enums import AuditAction
 from duban.importer import Reject
 from duban.models import Case, CaseTicket, CaseUnit, Ticket, Unit
 from duban.permissions import Actor, Perm
+from duban.records import table_of
 from duban.tickets import TicketFilter, apply_filter, iter_tickets
 
 TEXT, WHEN, DAY, PLAIN = "@", "yyyy-mm-dd hh:mm", "yyyy-mm-dd", "General"
@@ -98,7 +99,7 @@ def _sheet(wb: Workbook, title: str, headers: list[str]) -> WriteOnlyWorksheet:
     bold = Font(bold=True)
     row = []
     for header in headers:
-        cell = WriteOnlyCell(ws, value=header)
+        cell = formulas.harden(WriteOnlyCell(ws, value=header))
         cell.font = bold
         row.append(cell)
     ws.append(row)
@@ -108,7 +109,7 @@ def _sheet(wb: Workbook, title: str, headers: list[str]) -> WriteOnlyWorksheet:
 def _append(ws: WriteOnlyWorksheet, values: list[Any], formats: list[str]) -> None:
     row = []
     for value, fmt in zip(values, formats, strict=True):
-        cell = WriteOnlyCell(ws, value=cell_value(value))
+        cell = formulas.harden(WriteOnlyCell(ws, value=cell_value(value)))
         if fmt != PLAIN:
             cell.number_format = fmt
         row.append(cell)
@@ -123,8 +124,8 @@ def _save(wb: Workbook) -> bytes:
 
 def raw_headers(session: Session, actor: Actor, flt: TicketFilter) -> list[str]:
     """The unrecognised export columns present in the filtered tickets, first seen first."""
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
-    stmt = apply_filter(select(t.raw).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
+    stmt = apply_filter(select(t.raw).select_from(table_of(Ticket)), actor, flt)
     seen: dict[str, None] = {}
     for (raw,) in session.execute(stmt.execution_options(yield_per=5000)):
         for key in raw or {}:
@@ -156,23 +157,25 @@ def tickets_xlsx(session: Session, actor: Actor, flt: TicketFilter | None = None
 def _case_rows(session: Session, actor: Actor) -> list[dict[str, Any]]:
     cases = list(
         session.execute(
-            select(Case).where(Case.deleted_at.is_(None)).order_by(Case.year, Case.seq)  # type: ignore[union-attr]
+            select(Case)
+            .where(col(Case.deleted_at).is_(None))
+            .order_by(col(Case.year), col(Case.seq))
         ).scalars()
     )
-    names = dict(session.execute(select(Unit.id, Unit.name)).all())
+    names = dict(session.execute(select(col(Unit.id), col(Unit.name))).all())
     units: dict[int, list[tuple[int, str]]] = {}
     for link in session.execute(select(CaseUnit)).scalars():
         units.setdefault(link.case_id, []).append((link.unit_id, link.role.value))
     tickets: dict[int, list[str]] = {}
-    stmt = select(CaseTicket.case_id, Ticket.ticket_no).join(
+    stmt = select(col(CaseTicket.case_id), col(Ticket.ticket_no)).join(
         Ticket,
-        Ticket.id == CaseTicket.ticket_id,  # type: ignore[arg-type]
+        col(Ticket.id) == col(CaseTicket.ticket_id),
     )
-    for case_id, number in session.execute(stmt.order_by(Ticket.ticket_no)):
+    for case_id, number in session.execute(stmt.order_by(col(Ticket.ticket_no))):
         tickets.setdefault(case_id, []).append(number)
     rows = []
     for case in cases:
-        linked = units.get(case.id, [])  # type: ignore[arg-type]
+        linked = units.get(case.id, [])
         if not actor.can(Perm.VIEW_ALL) and actor.unit_id not in {u for u, _ in linked}:
             continue
         co = [names.get(u, "") for u, role in linked if role == "co"]
@@ -187,7 +190,7 @@ def _case_rows(session: Session, actor: Actor) -> list[dict[str, Any]]:
                 "status": case.status,
                 "opened_at": case.opened_at,
                 "closed_at": case.closed_at,
-                "ticket_nos": "、".join(tickets.get(case.id, [])),  # type: ignore[arg-type]
+                "ticket_nos": "、".join(tickets.get(case.id, [])),
                 "opinion": case.opinion,
                 "result_text": case.result_text,
             }

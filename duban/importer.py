@@ -18,8 +18,13 @@ ticket whose `unit_id` is set and differs from the unit its stored `unit_raw` re
 was corrected by the center, and a re-import keeps that `unit_id` (it still refreshes
 `unit_raw`, the platform's word).
 
-Speed: Excel is read with python-calamine, rows are written with SQLAlchemy Core bulk
-statements, existing tickets are fetched by number in chunks.
+History: each changed field of an updated ticket gets its own audit row; a new ticket's
+creation is the batch's audit row, which the ticket references by `import_batch_id`
+(`tickets.ticket_history` reads it back as the ticket's first entry).
+
+Speed: Excel is read with python-calamine, new rows and audit rows go to the driver at once
+(`duban.bulk`: executemany on SQLite, COPY on PostgreSQL), updates are Core bulk statements,
+existing tickets are fetched by number in chunks.
 """
 
 from __future__ import annotations
@@ -41,18 +46,20 @@ from typing import Any
 import python_calamine
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
+from sqlmodel import col as column_of
 
-from duban import audit
+from duban import archives, audit, bulk
 from duban.clock import SHANGHAI, now
 from duban.enums import AuditAction, CallbackResult, UnitKind
 from duban.errors import ValidationError
 from duban.meetings import RouteSuggestion, suggest_routes
 from duban.models import AuditLog, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
+from duban.records import get_live, table_of
 from duban.text import normalize_address, normalize_header
 
-TICKET_TABLE = Ticket.__table__  # type: ignore[attr-defined]
-AUDIT_TABLE = AuditLog.__table__  # type: ignore[attr-defined]
+TICKET_TABLE = table_of(Ticket)
+AUDIT_TABLE = table_of(AuditLog)
 HEADER_SEARCH_ROWS = 10
 CHUNK = 900  # ids per IN (...) query: under every database's parameter limit
 EXACT_FLOAT_DIGITS = 15  # Excel keeps 15 significant digits of a number
@@ -323,7 +330,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if match:
         parts = [int(p) if p else 0 for p in match.groups()]
         try:
-            return datetime(*parts)  # type: ignore[arg-type]
+            return datetime(*parts)  # type: ignore[arg-type]  # the pattern's groups are a datetime's ints
         except ValueError:
             pass
     raise CellError(f"无法识别的日期“{text}”（{DATE_HINT}）")
@@ -406,15 +413,15 @@ class UnitResolver:
         for unit in units:
             if unit.deleted_at is not None:
                 continue
-            self.by_name[unit_key(unit.name)] = unit.id  # type: ignore[assignment]
+            self.by_name[unit_key(unit.name)] = unit.id  # type: ignore[assignment]  # ids are set: these rows were flushed
             for alias in unit.aliases or []:
-                by_alias[unit_key(alias)].add(unit.id)  # type: ignore[arg-type]
+                by_alias[unit_key(alias)].add(unit.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
         self.by_alias = {k: next(iter(v)) for k, v in by_alias.items() if len(v) == 1}
         self._seen: dict[str, int | None] = {}
 
     @classmethod
     def load(cls, session: Session) -> UnitResolver:
-        return cls(session.execute(select(Unit)).scalars())  # type: ignore[call-overload]
+        return cls(session.execute(select(Unit)).scalars())
 
     def resolve(self, raw: str) -> int | None:
         if raw in self._seen:
@@ -465,6 +472,10 @@ def read_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
 
 
 def _excel_sheets(data: bytes, file_name: str) -> Iterator[Sheet]:
+    try:
+        archives.check_zip(data, file_name, max_unpacked=archives.IMPORT_UNPACKED)
+    except ValidationError as exc:
+        raise ImportRefused(str(exc)) from exc
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = workbook.sheet_names
@@ -590,7 +601,7 @@ def find_layout(sheet: Sheet, mappings: dict[str, str]) -> Layout | None:
 
 
 def load_mappings(session: Session) -> dict[str, str]:
-    rows = session.execute(select(ColumnMapping)).scalars()  # type: ignore[call-overload]
+    rows = session.execute(select(ColumnMapping)).scalars()
     return {header_key(m.header): m.field for m in rows}
 
 
@@ -774,7 +785,9 @@ def _import(
         raise ImportRefused(f"文件“{name}”只有表头，没有工单数据")
     report.previous_imports = [
         f"{b.created_at:%Y-%m-%d %H:%M}（批次 {b.id}）"
-        for b in session.execute(select(ImportBatch).where(ImportBatch.sha256 == report.sha256))
+        for b in session.execute(
+            select(ImportBatch).where(column_of(ImportBatch.sha256) == report.sha256)
+        )
         .scalars()
         .all()
     ]
@@ -813,7 +826,7 @@ EXISTING_COLUMNS = ("id", "ticket_no", "unit_id", "unit_raw", "raw", "address_no
 
 def _existing(session: Session, numbers: list[str]) -> dict[str, dict[str, Any]]:
     """Known tickets by number (live or in the 回收站), fetched in chunks."""
-    table = Ticket.__table__  # type: ignore[attr-defined]
+    table = table_of(Ticket)
     cols = [table.c[n] for n in (*EXISTING_COLUMNS, *PLATFORM_FIELDS)]
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(numbers), CHUNK):
@@ -933,16 +946,7 @@ def _write(
                 created_by=actor.user_id,
                 updated_by=actor.user_id,
             )
-        session.execute(insert(TICKET_TABLE), inserts)  # Core: one executemany
-        table = Ticket.__table__  # type: ignore[attr-defined]
-        ids = session.execute(
-            select(table.c.id, table.c.ticket_no).where(table.c.import_batch_id == batch.id)
-        ).all()
-        entries += [
-            {**base, "action": AuditAction.IMPORT, "entity": "ticket", "entity_id": tid,
-             "field": "", "old": None, "new": number}
-            for tid, number in ids
-        ]  # fmt: skip
+        bulk.insert_rows(session, TICKET_TABLE, inserts)  # creation: the batch's audit row
     if updates:
         params = []
         for row in updates:
@@ -960,8 +964,7 @@ def _write(
         {**base, "action": AuditAction.IMPORT, "entity": "importbatch", "entity_id": batch.id,
          "field": "", "old": None, "new": report.summary_line()}
     )  # fmt: skip
-    session.execute(insert(AUDIT_TABLE), entries)
-    session.flush()
+    bulk.insert_rows(session, AUDIT_TABLE, entries)
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -976,9 +979,16 @@ def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dic
 
 
 def assign_unassigned(session: Session, actor: Actor, raw_name: str, unit_id: int) -> int:
-    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count."""
+    """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count.
+
+    Checked here as well as in its callers: a unit user must not move tickets into their unit.
+    """
+    actor.require(Perm.IMPORT_TICKETS, "对应承办单位")
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.deleted_at is not None:
+        raise ValidationError(f"承办单位（编号 {unit_id}）不存在")
     key = unit_key(raw_name)
-    table = Ticket.__table__  # type: ignore[attr-defined]
+    table = table_of(Ticket)
     rows = session.execute(
         select(table.c.id, table.c.unit_raw).where(
             table.c.unit_id.is_(None), table.c.unit_raw != ""
@@ -1011,9 +1021,7 @@ def map_unit_alias(session: Session, actor: Actor, raw_name: str, unit_id: int) 
     """Record `raw_name` as an alias of an existing unit (so future imports match it) and
     assign the tickets already imported under that name. Returns how many were assigned."""
     actor.require(Perm.IMPORT_TICKETS, "对应承办单位")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"承办单位（编号 {unit_id}）不存在")
+    unit = get_live(session, Unit, unit_id, "承办单位", ValidationError)
     name = tidy(raw_name)
     if not name:
         raise ValidationError("单位名称不能为空")
@@ -1045,7 +1053,7 @@ def create_unit_for(
     session.add(unit)
     session.flush()
     audit.record(session, actor, AuditAction.CREATE, "unit", unit.id, field="name", new=name)
-    return unit, assign_unassigned(session, actor, name, unit.id)  # type: ignore[arg-type]
+    return unit, assign_unassigned(session, actor, name, unit.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
 
 def save_column_mapping(session: Session, actor: Actor, header: str, target: str) -> None:
@@ -1057,7 +1065,9 @@ def save_column_mapping(session: Session, actor: Actor, header: str, target: str
     if target != IGNORE and target not in MAPPABLE_FIELDS:
         raise ValidationError(f"列“{header}”：未知的目标字段 {target}")
     row = (
-        session.execute(select(ColumnMapping).where(ColumnMapping.header == key)).scalars().first()
+        session.execute(select(ColumnMapping).where(column_of(ColumnMapping.header) == key))
+        .scalars()
+        .first()
     )
     old = row.field if row else None
     if row is None:
@@ -1073,5 +1083,5 @@ def save_column_mapping(session: Session, actor: Actor, header: str, target: str
 
 def import_history(session: Session, limit: int = 20) -> list[ImportBatch]:
     """The latest import batches, newest first."""
-    stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = select(ImportBatch).order_by(column_of(ImportBatch.id).desc()).limit(limit)
     return list(session.execute(stmt).scalars())

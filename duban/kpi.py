@@ -33,7 +33,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from duban.cases import answering_unit_sql
 from duban.clock import cn_date, today
@@ -160,7 +160,7 @@ def _live(*models: Any) -> list[ColumnElement[bool]]:
 
 def escalated_step() -> ColumnElement[bool]:
     """A step the case left upward: marked 已提级, or with an escalation reason recorded."""
-    return or_(Step.status == StepStatus.ESCALATED, Step.escalation_reason != "")
+    return or_(col(Step.status) == StepStatus.ESCALATED, col(Step.escalation_reason) != "")
 
 
 def step_outcome(as_of: date) -> ColumnElement[str]:
@@ -170,9 +170,9 @@ def step_outcome(as_of: date) -> ColumnElement[str]:
     feedback is late once its due date is before `as_of`, pending until then.
     """
     return case(
-        (Step.on_time.is_(True), literal(ON_TIME)),
-        (Step.on_time.is_(False), literal(LATE)),
-        (Step.due_at < as_of, literal(LATE)),
+        (col(Step.on_time).is_(True), literal(ON_TIME)),
+        (col(Step.on_time).is_(False), literal(LATE)),
+        (col(Step.due_at) < as_of, literal(LATE)),
         else_=literal(PENDING),
     )
 
@@ -189,8 +189,8 @@ def _step_live(sel: Selection) -> list[ColumnElement[bool]]:
     """Live, not cancelled steps of live cases, within the level filter."""
     return [
         *_live(Step, Case),
-        Step.status != StepStatus.CANCELLED,
-        *_level_filter(Step.level, sel),
+        col(Step.status) != StepStatus.CANCELLED,
+        *_level_filter(col(Step.level), sel),
     ]
 
 
@@ -201,17 +201,21 @@ def _step_live(sel: Selection) -> list[ColumnElement[bool]]:
 def _due_in(sel: Selection) -> list[ColumnElement[bool]]:
     """Due in the period (a step of 按时反馈率), for its answering unit."""
     p = sel.period
-    return [Step.due_at >= p.start, Step.due_at <= p.end, *_unit_filter(answering_unit_sql(), sel)]
+    return [
+        col(Step.due_at) >= p.start,
+        col(Step.due_at) <= p.end,
+        *_unit_filter(answering_unit_sql(), sel),
+    ]
 
 
 def _notice_in(sel: Selection) -> list[ColumnElement[bool]]:
     """A 现场协调督办通知 issued in the period, for the unit it was sent to."""
     p = sel.period
     return [
-        Step.kind == StepKind.ONSITE_NOTICE,
-        Step.issued_at >= p.start,
-        Step.issued_at <= p.end,
-        *_unit_filter(Step.unit_id, sel),
+        col(Step.kind) == StepKind.ONSITE_NOTICE,
+        col(Step.issued_at) >= p.start,
+        col(Step.issued_at) <= p.end,
+        *_unit_filter(col(Step.unit_id), sel),
     ]
 
 
@@ -220,15 +224,16 @@ def _escalation_in(sel: Selection) -> list[ColumnElement[bool]]:
     p = sel.period
     return [
         escalated_step(),
-        Step.issued_at >= p.start,
-        Step.issued_at <= p.end,
+        col(Step.issued_at) >= p.start,
+        col(Step.issued_at) <= p.end,
         *_unit_filter(answering_unit_sql(), sel),
     ]
 
 
 def _registered_same_day() -> ColumnElement[int]:
     same_day = and_(
-        Step.registered_at.is_not(None), func.date(Step.registered_at) <= Step.issued_at
+        col(Step.registered_at).is_not(None),
+        func.date(col(Step.registered_at)) <= col(Step.issued_at),
     )
     return case((same_day, 1), else_=0)
 
@@ -237,21 +242,21 @@ def steps_due(sel: Selection) -> Select:
     """Steps whose due date falls in the period, with their outcome (按时反馈率)."""
     return (
         select(
-            Step.id.label("step_id"),
+            col(Step.id).label("step_id"),
             answering_unit_sql().label("unit_id"),
-            Case.id.label("case_id"),
-            Case.case_no,
-            Case.title,
-            Step.kind,
-            Step.level,
-            Step.issued_at,
-            Step.due_at,
-            Step.closed_at,
-            Step.margin_workdays,
-            Step.status,
+            col(Case.id).label("case_id"),
+            col(Case.case_no),
+            col(Case.title),
+            col(Step.kind),
+            col(Step.level),
+            col(Step.issued_at),
+            col(Step.due_at),
+            col(Step.closed_at),
+            col(Step.margin_workdays),
+            col(Step.status),
             step_outcome(sel.as_of).label("outcome"),
         )
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(*_step_live(sel), *_due_in(sel))
     )
 
@@ -260,13 +265,13 @@ def onsite_notices(sel: Selection) -> Select:
     """现场协调督办通知 issued in the period, and whether the unit registered it that day."""
     return (
         select(
-            Step.id.label("step_id"),
-            Step.unit_id.label("unit_id"),
-            Step.level,
-            Case.id.label("case_id"),
+            col(Step.id).label("step_id"),
+            col(Step.unit_id).label("unit_id"),
+            col(Step.level),
+            col(Case.id).label("case_id"),
             _registered_same_day().label("registered_same_day"),
         )
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(*_step_live(sel), *_notice_in(sel))
     )
 
@@ -276,17 +281,17 @@ def escalations(sel: Selection) -> Select:
     the unit that had to answer the step."""
     return (
         select(
-            Step.id.label("step_id"),
+            col(Step.id).label("step_id"),
             answering_unit_sql().label("unit_id"),
-            Case.id.label("case_id"),
-            Case.case_no,
-            Case.title,
-            Step.kind,
-            Step.level,
-            Step.issued_at,
-            Step.escalation_reason,
+            col(Case.id).label("case_id"),
+            col(Case.case_no),
+            col(Case.title),
+            col(Step.kind),
+            col(Step.level),
+            col(Step.issued_at),
+            col(Step.escalation_reason),
         )
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(*_step_live(sel), *_escalation_in(sel))
     )
 
@@ -300,10 +305,10 @@ def step_counts(sel: Selection) -> Select:
     and the same-day registration. One scan of steps ⋈ cases instead of three.
     """
     due, notice, escalation = (and_(*f(sel)) for f in (_due_in, _notice_in, _escalation_in))
-    keys = (
+    keys: tuple[Any, ...] = (
         answering_unit_sql().label("unit_id"),
-        Step.unit_id.label("notice_unit_id"),
-        Step.level.label("level"),
+        col(Step.unit_id).label("notice_unit_id"),
+        col(Step.level).label("level"),
         step_outcome(sel.as_of).label("outcome"),
         _registered_same_day().label("registered_same_day"),
     )
@@ -314,7 +319,7 @@ def step_counts(sel: Selection) -> Select:
             func.count(case((notice, 1))).label("notices"),
             func.count(case((escalation, 1))).label("escalations"),
         )
-        .join(Case, Case.id == Step.case_id)
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(*_step_live(sel), or_(due, notice, escalation))
         .group_by(*keys)
     )
@@ -323,29 +328,29 @@ def step_counts(sel: Selection) -> Select:
 def noncompliant_feedback(sel: Selection) -> Select:
     """Written feedback received in the period without both signature and stamp."""
     p = sel.period
-    unit = func.coalesce(Feedback.unit_id, answering_unit_sql())
+    unit = func.coalesce(col(Feedback.unit_id), answering_unit_sql())
     return (
         select(
-            Feedback.id.label("feedback_id"),
+            col(Feedback.id).label("feedback_id"),
             unit.label("unit_id"),
-            Case.id.label("case_id"),
-            Case.case_no,
-            Case.title,
-            Step.kind,
-            Step.level,
-            Feedback.received_at,
-            Feedback.signed,
-            Feedback.stamped,
+            col(Case.id).label("case_id"),
+            col(Case.case_no),
+            col(Case.title),
+            col(Step.kind),
+            col(Step.level),
+            col(Feedback.received_at),
+            col(Feedback.signed),
+            col(Feedback.stamped),
         )
-        .join(Step, Step.id == Feedback.step_id)
-        .join(Case, Case.id == Step.case_id)
+        .join(Step, col(Step.id) == col(Feedback.step_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             *_live(Feedback, Step, Case),
-            Feedback.compliant.is_(False),
-            Feedback.received_at >= p.start,
-            Feedback.received_at <= p.end,
+            col(Feedback.compliant).is_(False),
+            col(Feedback.received_at) >= p.start,
+            col(Feedback.received_at) <= p.end,
             *_unit_filter(unit, sel),
-            *_level_filter(Step.level, sel),
+            *_level_filter(col(Step.level), sel),
         )
     )
 
@@ -355,22 +360,22 @@ def referrals(sel: Selection) -> Select:
     p = sel.period
     return (
         select(
-            Referral.id.label("referral_id"),
-            Case.lead_unit_id.label("unit_id"),
-            Case.level,
-            Case.id.label("case_id"),
-            Case.case_no,
-            Case.title,
-            Referral.referred_at,
-            Referral.reason,
+            col(Referral.id).label("referral_id"),
+            col(Case.lead_unit_id).label("unit_id"),
+            col(Case.level),
+            col(Case.id).label("case_id"),
+            col(Case.case_no),
+            col(Case.title),
+            col(Referral.referred_at),
+            col(Referral.reason),
         )
-        .join(Case, Case.id == Referral.case_id)
+        .join(Case, col(Case.id) == col(Referral.case_id))
         .where(
             *_live(Referral, Case),
-            Referral.referred_at >= p.start,
-            Referral.referred_at <= p.end,
-            *_unit_filter(Case.lead_unit_id, sel),
-            *_level_filter(Case.level, sel),
+            col(Referral.referred_at) >= p.start,
+            col(Referral.referred_at) <= p.end,
+            *_unit_filter(col(Case.lead_unit_id), sel),
+            *_level_filter(col(Case.level), sel),
         )
     )
 
@@ -379,30 +384,30 @@ def tickets_received(sel: Selection) -> Select:
     """Tickets received in the period (the level filter does not apply to tickets)."""
     p = sel.period
     return select(
-        Ticket.id.label("ticket_id"),
-        Ticket.unit_id.label("unit_id"),
-        case((Ticket.repeat_group != "", 1), else_=0).label("repeat"),
-        Ticket.callback_result,
+        col(Ticket.id).label("ticket_id"),
+        col(Ticket.unit_id).label("unit_id"),
+        case((col(Ticket.repeat_group) != "", 1), else_=0).label("repeat"),
+        col(Ticket.callback_result),
     ).where(
         *_live(Ticket),
-        Ticket.received_at >= p.start_dt,
-        Ticket.received_at < p.end_dt,
-        *_unit_filter(Ticket.unit_id, sel),
+        col(Ticket.received_at) >= p.start_dt,
+        col(Ticket.received_at) < p.end_dt,
+        *_unit_filter(col(Ticket.unit_id), sel),
     )
 
 
 def _case_units(sel: Selection, per_unit: bool) -> tuple[Any, list[ColumnElement[bool]]]:
     """The unit column and filter for case measures: a case counts for each of its units."""
     if per_unit:
-        return CaseUnit.unit_id, _unit_filter(CaseUnit.unit_id, sel)
+        return col(CaseUnit.unit_id), _unit_filter(col(CaseUnit.unit_id), sel)
     if not sel.unit_ids:
         return cast(null(), Integer), []
-    within = select(CaseUnit.case_id).where(CaseUnit.unit_id.in_(sel.unit_ids))
-    return cast(null(), Integer), [Case.id.in_(within)]
+    within = select(col(CaseUnit.case_id)).where(col(CaseUnit.unit_id).in_(sel.unit_ids))
+    return cast(null(), Integer), [col(Case.id).in_(within)]
 
 
 def _with_case_units(stmt: Select, per_unit: bool) -> Select:
-    return stmt.join(CaseUnit, CaseUnit.case_id == Case.id) if per_unit else stmt
+    return stmt.join(CaseUnit, col(CaseUnit.case_id) == col(Case.id)) if per_unit else stmt
 
 
 def cases_opened(sel: Selection, *, per_unit: bool = False) -> Select:
@@ -412,27 +417,31 @@ def cases_opened(sel: Selection, *, per_unit: bool = False) -> Select:
     # An uncorrelated IN, not a correlated EXISTS: PostgreSQL hashes either once, but costs
     # the EXISTS per case, and at a district's year (33,000 cases) that estimate crosses
     # `jit_above_cost`, so every such query paid ≈ 0.5 s of JIT compilation for 0.15 s of work.
-    went_up = Case.id.in_(select(Step.case_id).where(Step.deleted_at.is_(None), escalated_step()))
+    went_up = col(Case.id).in_(
+        select(col(Step.case_id)).where(col(Step.deleted_at).is_(None), escalated_step())
+    )
     closed = and_(
-        Case.status == CaseStatus.CLOSED, Case.closed_at.is_not(None), Case.closed_at <= p.end
+        col(Case.status) == CaseStatus.CLOSED,
+        col(Case.closed_at).is_not(None),
+        col(Case.closed_at) <= p.end,
     )
     stmt = select(
-        Case.id.label("case_id"),
+        col(Case.id).label("case_id"),
         unit.label("unit_id"),
-        Case.case_no,
-        Case.title,
-        Case.level,
-        Case.scope,
-        Case.opened_at,
+        col(Case.case_no),
+        col(Case.title),
+        col(Case.level),
+        col(Case.scope),
+        col(Case.opened_at),
         case((closed, 1), else_=0).label("closed"),
         case((went_up, 1), else_=0).label("escalated"),
     )
     return _with_case_units(stmt, per_unit).where(
         *_live(Case),
-        Case.opened_at >= p.start,
-        Case.opened_at <= p.end,
+        col(Case.opened_at) >= p.start,
+        col(Case.opened_at) <= p.end,
         *unit_where,
-        *_level_filter(Case.level, sel),
+        *_level_filter(col(Case.level), sel),
     )
 
 
@@ -441,15 +450,19 @@ def cases_closed(sel: Selection, *, per_unit: bool = False) -> Select:
     p = sel.period
     unit, unit_where = _case_units(sel, per_unit)
     stmt = select(
-        Case.id.label("case_id"), unit.label("unit_id"), Case.level, Case.opened_at, Case.closed_at
+        col(Case.id).label("case_id"),
+        unit.label("unit_id"),
+        col(Case.level),
+        col(Case.opened_at),
+        col(Case.closed_at),
     )
     return _with_case_units(stmt, per_unit).where(
         *_live(Case),
-        Case.status == CaseStatus.CLOSED,
-        Case.closed_at >= p.start,
-        Case.closed_at <= p.end,
+        col(Case.status) == CaseStatus.CLOSED,
+        col(Case.closed_at) >= p.start,
+        col(Case.closed_at) <= p.end,
         *unit_where,
-        *_level_filter(Case.level, sel),
+        *_level_filter(col(Case.level), sel),
     )
 
 
@@ -548,7 +561,7 @@ def _grouped(session: Session, items: Select, *columns: str) -> dict:
     """Count the rows of an item query grouped by some of its columns."""
     sub = items.subquery()
     keys = [sub.c[name] for name in columns]
-    rows = session.exec(select(*keys, func.count()).group_by(*keys)).all()
+    rows = session.execute(select(*keys, func.count()).group_by(*keys)).all()
     return {tuple(row[:-1]): int(row[-1]) for row in rows}
 
 
@@ -617,7 +630,7 @@ def _add_row_measures(session: Session, sel: Selection, sinks: Sinks) -> None:
     """Measures whose item rows each belong to exactly one unit and one level, so the total
     is their sum. Tickets have no level: a sink keyed by level leaves them out."""
     notice_key = {"unit_id": "notice_unit_id"}
-    for found in session.exec(step_counts(sel)).all():
+    for found in session.execute(step_counts(sel)).all():
         for key, rows in sinks:
             if found.due:
                 row, attr = rows[getattr(found, key)], OUTCOME_FIELDS[found.outcome]
@@ -628,11 +641,11 @@ def _add_row_measures(session: Session, sel: Selection, sinks: Sinks) -> None:
                 row.notices_registered += found.notices * found.registered_same_day
             if found.escalations:
                 rows[getattr(found, key)].escalations += found.escalations
-    for rows, _, n in _spread(session, referrals(sel), sinks):
-        for row in rows:
+    for targets, _, n in _spread(session, referrals(sel), sinks):
+        for row in targets:
             row.referrals += n
-    for rows, _, n in _spread(session, noncompliant_feedback(sel), sinks):
-        for row in rows:
+    for targets, _, n in _spread(session, noncompliant_feedback(sel), sinks):
+        for row in targets:
             row.noncompliant_feedback += n
     ticket_sinks = [(key, rows) for key, rows in sinks if key != "level"]
     if not ticket_sinks:
@@ -640,9 +653,9 @@ def _add_row_measures(session: Session, sel: Selection, sinks: Sinks) -> None:
     satisfied = {CallbackResult.SATISFIED, CallbackResult.BASIC}
     answered = satisfied | {CallbackResult.UNSATISFIED}
     tickets = tickets_received(sel)
-    for rows, value, n in _spread(session, tickets, ticket_sinks, "repeat", "callback_result"):
+    for targets, value, n in _spread(session, tickets, ticket_sinks, "repeat", "callback_result"):
         callback = value["callback_result"]
-        for row in rows:
+        for row in targets:
             row.tickets += n
             row.repeat_tickets += n * value["repeat"]
             row.callbacks += n if callback in answered else 0
@@ -708,7 +721,9 @@ def compute(
 def _named(session: Session, rows: _Rows) -> list[Kpis]:
     """Units with a name, sorted; rows without a unit (unassigned tickets) are left out."""
     ids = [k for k in rows if k is not None]
-    names = dict(session.exec(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+    names = dict(
+        session.execute(select(col(Unit.id), col(Unit.name)).where(col(Unit.id).in_(ids))).all()
+    )
     for key in ids:
         rows[key].unit_name = names.get(key, f"单位{key}")
     return sorted((rows[k] for k in ids), key=lambda r: r.unit_name)
@@ -740,14 +755,14 @@ def cases_by_month(session: Session, sel: Selection) -> list[tuple[int, int, int
     y, m = extract("year", sub.c.opened_at), extract("month", sub.c.opened_at)
     found = {
         (int(yy), int(mm)): int(n)
-        for yy, mm, n in session.exec(select(y, m, func.count()).group_by(y, m)).all()
+        for yy, mm, n in session.execute(select(y, m, func.count()).group_by(y, m)).all()
     }
     return [(yy, mm, found.get((yy, mm), 0)) for yy, mm in sel.period.months()]
 
 
 def items(session: Session, query: Select) -> list[Any]:
     """The rows of an item query (for tracing a figure back to its cases)."""
-    return list(session.exec(query.order_by(query.selected_columns["case_id"])).all())
+    return list(session.execute(query.order_by(query.selected_columns["case_id"])).all())
 
 
 # --- working days in bulk ------------------------------------------------------------------

@@ -17,15 +17,15 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit, cases
 from duban.clock import cn_date, today
 from duban.enums import AuditAction, CaseStatus, Level
-from duban.errors import NotFound, ValidationError
+from duban.errors import ValidationError
 from duban.models import Case, Meeting, MeetingCase, RoutingRule, Unit
 from duban.permissions import Actor, Perm
-from duban.records import apply_changes, insert
+from duban.records import apply_changes, get_live, insert
 from duban.text import normalize_address
 
 KEYWORD_SEPARATORS = re.compile(r"[、,，;；\s]+")
@@ -37,10 +37,7 @@ def split_keywords(text: str) -> list[str]:
 
 
 def get_meeting(session: Session, meeting_id: int) -> Meeting:
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.deleted_at is not None:
-        raise NotFound(f"专题会（编号 {meeting_id}）不存在或已删除")
-    return meeting
+    return get_live(session, Meeting, meeting_id, "专题会")
 
 
 def create_meeting(
@@ -85,7 +82,7 @@ def create_meeting(
         note=f"记录专题会：{cn_date(held_at)} {title}（主持：{chair}）",
     )
     for case_id in dict.fromkeys(case_ids):
-        link_case(session, actor, meeting.id, case_id)  # type: ignore[arg-type]
+        link_case(session, actor, meeting.id, case_id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     return meeting
 
 
@@ -138,9 +135,7 @@ def add_routing_rule(
         raise ValidationError("请填写处置路径")
     if not (category or keywords or address_pattern):
         raise ValidationError("请至少填写工单分类、关键词或地址范围中的一项，用于匹配同类事项")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.deleted_at is not None:
-        raise ValidationError(f"处置部门（编号 {unit_id}）不存在或已删除")
+    unit = get_live(session, Unit, unit_id, "处置部门", ValidationError)
     rule = RoutingRule(
         meeting_id=meeting_id,
         name=name,
@@ -160,9 +155,7 @@ def set_rule_active(
 ) -> RoutingRule:
     """Retire (or restore) a rule; it stays listed with its meeting for the record."""
     actor.require(Perm.EDIT_CASES, "停用处置规则")
-    rule = session.get(RoutingRule, rule_id)
-    if rule is None or rule.deleted_at is not None:
-        raise NotFound(f"处置规则（编号 {rule_id}）不存在或已删除")
+    rule = get_live(session, RoutingRule, rule_id, "处置规则")
     apply_changes(
         session,
         actor,
@@ -187,25 +180,25 @@ def list_rules(
 ) -> list[RuleRow]:
     """Rules with their department and meeting, newest first; `search` looks in every text."""
     stmt = (
-        select(RoutingRule, Unit.name, Meeting.title, Meeting.held_at)
-        .join(Unit, Unit.id == RoutingRule.unit_id)
-        .outerjoin(Meeting, Meeting.id == RoutingRule.meeting_id)
-        .where(RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(RoutingRule.id.desc())  # type: ignore[union-attr]
+        select(RoutingRule, col(Unit.name), col(Meeting.title), col(Meeting.held_at))
+        .join(Unit, col(Unit.id) == col(RoutingRule.unit_id))
+        .outerjoin(Meeting, col(Meeting.id) == col(RoutingRule.meeting_id))
+        .where(col(RoutingRule.deleted_at).is_(None))
+        .order_by(col(RoutingRule.id).desc())
     )
     if not include_inactive:
-        stmt = stmt.where(RoutingRule.active.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(RoutingRule.active).is_(True))
     text = (search or "").strip()
     if text:
         like = f"%{text}%"
         stmt = stmt.where(
             or_(
-                RoutingRule.name.like(like),  # type: ignore[attr-defined]
-                RoutingRule.category.like(like),  # type: ignore[attr-defined]
-                RoutingRule.keywords.like(like),  # type: ignore[attr-defined]
-                RoutingRule.address_pattern.like(like),  # type: ignore[attr-defined]
-                RoutingRule.handling_path.like(like),  # type: ignore[attr-defined]
-                Unit.name.like(like),  # type: ignore[attr-defined]
+                col(RoutingRule.name).like(like),
+                col(RoutingRule.category).like(like),
+                col(RoutingRule.keywords).like(like),
+                col(RoutingRule.address_pattern).like(like),
+                col(RoutingRule.handling_path).like(like),
+                col(Unit.name).like(like),
             )
         )
     return [RuleRow(r, u, t or "", d) for r, u, t, d in session.exec(stmt)]
@@ -246,8 +239,8 @@ def match_rules(
     """Active rules that fit a matter, the most specific first — a SUGGESTION for the user."""
     rules = session.exec(
         select(RoutingRule).where(
-            RoutingRule.active.is_(True),  # type: ignore[attr-defined]
-            RoutingRule.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(RoutingRule.active).is_(True),
+            col(RoutingRule.deleted_at).is_(None),
         )
     ).all()
     scored = [
@@ -279,10 +272,10 @@ def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> li
     """
     found = session.exec(
         select(RoutingRule, Unit.name)
-        .join(Unit, Unit.id == RoutingRule.unit_id)
+        .join(Unit, col(Unit.id) == RoutingRule.unit_id)
         .where(
-            RoutingRule.active.is_(True),  # type: ignore[attr-defined]
-            RoutingRule.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(RoutingRule.active).is_(True),
+            col(RoutingRule.deleted_at).is_(None),
         )
     ).all()
     if not found:
@@ -306,7 +299,7 @@ def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> li
         ]
         score, rule_id = max(scored, key=lambda x: (x[0], x[1] or 0))
         if score:
-            hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]
+            hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]  # a positive score comes from a stored rule, whose id is set
     return [
         RouteSuggestion(
             rule_id=i,
@@ -327,34 +320,36 @@ class MeetingRow:
     rules: int
 
 
-def list_meetings(session: Session) -> list[MeetingRow]:
-    """Meetings, newest first, with how many cases they discussed and rules they fixed."""
+def list_meetings(session: Session, actor: Actor) -> list[MeetingRow]:
+    """Meetings, newest first, with how many cases they discussed and rules they fixed
+    (the town's meetings span every unit: roles that see all units only)."""
+    actor.require(Perm.VIEW_ALL, "查看专题会")
     case_counts = dict(
         session.exec(
-            select(MeetingCase.meeting_id, func.count()).group_by(MeetingCase.meeting_id)
+            select(col(MeetingCase.meeting_id), func.count()).group_by(col(MeetingCase.meeting_id))
         ).all()
     )
     rule_counts = dict(
         session.exec(
-            select(RoutingRule.meeting_id, func.count())
-            .where(RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
-            .group_by(RoutingRule.meeting_id)
+            select(col(RoutingRule.meeting_id), func.count())
+            .where(col(RoutingRule.deleted_at).is_(None))
+            .group_by(col(RoutingRule.meeting_id))
         ).all()
     )
     meetings = session.exec(
         select(Meeting)
-        .where(Meeting.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Meeting.held_at.desc(), Meeting.id.desc())  # type: ignore[attr-defined]
+        .where(col(Meeting.deleted_at).is_(None))
+        .order_by(col(Meeting.held_at).desc(), col(Meeting.id).desc())
     ).all()
-    return [MeetingRow(m, case_counts.get(m.id, 0), rule_counts.get(m.id, 0)) for m in meetings]
+    return [MeetingRow(m, case_counts.get(m.id, 0), rule_counts.get(m.id, 0)) for m in meetings]  # type: ignore[arg-type]  # ids are set: these rows were flushed
 
 
 def meeting_cases(session: Session, meeting_id: int) -> list[Case]:
     return list(
         session.exec(
             select(Case)
-            .join(MeetingCase, MeetingCase.case_id == Case.id)
-            .where(MeetingCase.meeting_id == meeting_id)
-            .order_by(Case.id)
+            .join(MeetingCase, col(MeetingCase.case_id) == col(Case.id))
+            .where(col(MeetingCase.meeting_id) == meeting_id)
+            .order_by(col(Case.id))
         )
     )

@@ -317,7 +317,8 @@ class Feedback(Tracked, table=True):
 # A stored file (scanned feedback, imported export), kept by content hash.
 class Upload(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    sha256: str = Field(max_length=64, unique=True)
+    # the bytes are stored once per hash; each uploader gets their own row and name
+    sha256: str = Field(max_length=64, index=True)
     original_name: str = Field(max_length=255)
     content_type: str = Field(max_length=100)
     size: int
@@ -411,6 +412,8 @@ class TemplateVersion(SQLModel, table=True):
 class User(Tracked, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=50, unique=True)
+    # the username folded (NFKC + casefold) in Python: one account per spelling, any script
+    username_key: str = Field(default="", max_length=200, unique=True, index=True)
     display_name: str = Field(default="", max_length=50)
     role: Role = enum_field(Role)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")  # for Role.UNIT
@@ -466,6 +469,16 @@ class Setting(SQLModel, table=True):
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     updated_at: NaiveDatetime = Field(default_factory=now)
     updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# --- security hardening (issue 15) ---
+
+
+# One row per one-time setup step (e.g. "first_admin"): the primary key lets only one of
+# several parallel first-start requests through.
+class SetupGuard(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=30)
+    at: NaiveDatetime = Field(default_factory=now)
 
 
 # --- login sessions and saved views (issue 14a) --------------------------------------------

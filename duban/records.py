@@ -10,36 +10,50 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import update
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import Table, update
+from sqlmodel import Session, SQLModel, col, select
 
 from duban import audit
 from duban.clock import now
 from duban.enums import AuditAction
-from duban.errors import ConflictError, NotFound
+from duban.errors import ConflictError, DubanError, NotFound
 from duban.models import AuditLog
 from duban.permissions import Actor
 
 T = TypeVar("T", bound=SQLModel)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table class, for bulk statements (SQLModel does not declare
+    `__table__` to type checkers; SQLAlchemy's declarative mapping sets it)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by the declarative mapping
+    return table
+
+
 def entity_name(model: type[SQLModel]) -> str:
-    return model.__tablename__  # type: ignore[attr-defined,return-value]
+    return str(model.__tablename__)  # a str on every table class here
 
 
-def get_live(session: Session, model: type[T], row_id: int, label: str = "记录") -> T:
-    """A row that exists and is not soft-deleted, or NotFound naming it."""
+def get_live(
+    session: Session,
+    model: type[T],
+    row_id: int,
+    label: str = "记录",
+    error: type[DubanError] = NotFound,
+) -> T:
+    """A row that exists and is not soft-deleted, or `error` (NotFound; ValidationError where
+    the id came from a form field) naming it: `{label}（编号 N）不存在或已删除`."""
     row = session.get(model, row_id)
     if row is None or getattr(row, "deleted_at", None) is not None:
-        raise NotFound(f"{label}（编号 {row_id}）不存在或已删除")
+        raise error(f"{label}（编号 {row_id}）不存在或已删除")
     return row
 
 
 def last_change(session: Session, entity: str, entity_id: int) -> AuditLog | None:
     stmt = (
         select(AuditLog)
-        .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id)
-        .order_by(AuditLog.id.desc())  # type: ignore[union-attr]
+        .where(col(AuditLog.entity) == entity, col(AuditLog.entity_id) == entity_id)
+        .order_by(col(AuditLog.id).desc())
         .limit(1)
     )
     return session.exec(stmt).first()
@@ -68,10 +82,10 @@ def claim_version(session: Session, row: Any, label: str) -> None:
     loaded = row.version
     claimed = session.execute(
         update(model)
-        .where(model.id == row.id, model.version == loaded)  # type: ignore[attr-defined]
+        .where(model.id == row.id, model.version == loaded)  # type: ignore[attr-defined]  # every table here has id and version
         .values(version=loaded + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     if claimed != 1:
         session.refresh(row)
         check_version(session, row, loaded, label)
@@ -102,14 +116,20 @@ def apply_changes(
     claim_version(session, row, label)
     for key, (_, new) in changes.items():
         setattr(row, key, new)
-    row.updated_at = now()  # type: ignore[attr-defined]
+    row.updated_at = now()
     if hasattr(row, "updated_by"):
-        row.updated_by = actor.user_id  # type: ignore[attr-defined]
+        row.updated_by = actor.user_id
     session.add(row)
     session.flush()
     audit.record_changes(
-        session, actor, entity_name(type(row)), row.id, changes, action=action, note=note
-    )  # type: ignore[attr-defined]
+        session,
+        actor,
+        entity_name(type(row)),
+        row.id,  # type: ignore[attr-defined]  # every table here has an integer id
+        changes,
+        action=action,
+        note=note,
+    )
     return changes
 
 
@@ -125,7 +145,7 @@ def insert(
         actor,
         AuditAction.CREATE,
         entity_name(type(row)),
-        row.id,  # type: ignore[attr-defined]
+        row.id,  # type: ignore[attr-defined]  # every table here has an integer id
         field=field,
         new=new,
         note=note,

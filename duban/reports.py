@@ -19,7 +19,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import kpi
 from duban.assessment import Assessment, ScoringRules, assess, points
@@ -127,29 +127,35 @@ def build_report(
 # What a CaseLine needs of a case: a few columns, not the ORM entity (a district's year
 # lists ≈ 5,000 escalated cases).
 LINE_COLUMNS = (
-    Case.id,
-    Case.case_no,
-    Case.title,
-    Case.level,
-    Case.opened_at,
-    Case.status,
-    Case.closed_at,
-    Case.result_text,
-    Case.verification_note,
-    Case.typical_text,
+    col(Case.id),
+    col(Case.case_no),
+    col(Case.title),
+    col(Case.level),
+    col(Case.opened_at),
+    col(Case.status),
+    col(Case.closed_at),
+    col(Case.result_text),
+    col(Case.verification_note),
+    col(Case.typical_text),
 )
 
 
 def _lines(session: Session, criteria: list[Any], outcome) -> list[CaseLine]:
     """The cases meeting `criteria`, by opening date, as report lines with their units (主办
     first, joined by 、): one query, a row per case and unit."""
-    rows = session.exec(
-        select(*LINE_COLUMNS, Unit.name.label("unit_name"))  # type: ignore[call-overload]
-        .outerjoin(CaseUnit, CaseUnit.case_id == Case.id)
-        .outerjoin(Unit, Unit.id == CaseUnit.unit_id)
+    rows = session.execute(
+        select(*LINE_COLUMNS, col(Unit.name).label("unit_name"))  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+        .outerjoin(CaseUnit, col(CaseUnit.case_id) == col(Case.id))
+        .outerjoin(Unit, col(Unit.id) == col(CaseUnit.unit_id))
         .where(*criteria)
         # "lead" > "co": 主办 first
-        .order_by(Case.opened_at, Case.case_no, Case.id, CaseUnit.role.desc(), Unit.name)
+        .order_by(
+            col(Case.opened_at),
+            col(Case.case_no),
+            col(Case.id),
+            col(CaseUnit.role).desc(),
+            col(Unit.name),
+        )
     ).all()
     lines: list[CaseLine] = []
     for _, group in groupby(rows, key=lambda row: row.id):
@@ -186,18 +192,18 @@ def case_outcome(case: Any) -> str:
 
 def escalated_matters(session: Session, period: Period) -> list[CaseLine]:
     """提级办理事项: cases at 提级 with a 提级-level step in the period, or opened there."""
-    in_period = select(Step.case_id).where(
-        Step.level == Level.ESCALATED,
-        Step.deleted_at.is_(None),  # type: ignore[union-attr]
-        Step.issued_at >= period.start,
-        Step.issued_at <= period.end,
+    in_period = select(col(Step.case_id)).where(
+        col(Step.level) == Level.ESCALATED,
+        col(Step.deleted_at).is_(None),
+        col(Step.issued_at) >= period.start,
+        col(Step.issued_at) <= period.end,
     )
     criteria = [
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
-        Case.level == Level.ESCALATED,
+        col(Case.deleted_at).is_(None),
+        col(Case.level) == Level.ESCALATED,
         or_(
-            Case.id.in_(in_period),  # type: ignore[union-attr]
-            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
+            col(Case.id).in_(in_period),
+            col(Case.opened_at).between(period.start, period.end),
         ),
     ]
     return _lines(session, criteria, case_outcome)
@@ -208,26 +214,31 @@ def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
     meetings = session.exec(
         select(Meeting)
         .where(
-            Meeting.deleted_at.is_(None),  # type: ignore[union-attr]
-            Meeting.held_at >= period.start,
-            Meeting.held_at <= period.end,
+            col(Meeting.deleted_at).is_(None),
+            col(Meeting.held_at) >= period.start,
+            col(Meeting.held_at) <= period.end,
         )
-        .order_by(Meeting.held_at, Meeting.id)
+        .order_by(col(Meeting.held_at), col(Meeting.id))
     ).all()
     ids = [m.id for m in meetings]
     rules: dict[int, list[tuple[str, str, str]]] = {}
     for meeting_id, name, unit, path in session.exec(
-        select(RoutingRule.meeting_id, RoutingRule.name, Unit.name, RoutingRule.handling_path)
-        .join(Unit, Unit.id == RoutingRule.unit_id)
-        .where(RoutingRule.meeting_id.in_(ids), RoutingRule.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(RoutingRule.id)
+        select(
+            col(RoutingRule.meeting_id),
+            col(RoutingRule.name),
+            col(Unit.name),
+            col(RoutingRule.handling_path),
+        )
+        .join(Unit, col(Unit.id) == col(RoutingRule.unit_id))
+        .where(col(RoutingRule.meeting_id).in_(ids), col(RoutingRule.deleted_at).is_(None))
+        .order_by(col(RoutingRule.id))
     ).all():
-        rules.setdefault(meeting_id, []).append((name, unit, path))
+        rules.setdefault(meeting_id, []).append((name, unit, path))  # type: ignore[arg-type]  # ids are set: these rows were flushed
     counts = dict(
         session.exec(
-            select(MeetingCase.meeting_id, func.count())
-            .where(MeetingCase.meeting_id.in_(ids))  # type: ignore[attr-defined]
-            .group_by(MeetingCase.meeting_id)
+            select(col(MeetingCase.meeting_id), func.count())
+            .where(col(MeetingCase.meeting_id).in_(ids))
+            .group_by(col(MeetingCase.meeting_id))
         ).all()
     )
     return [
@@ -236,8 +247,8 @@ def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
             title=m.title,
             chair=m.chair,
             summary=m.summary,
-            cases=counts.get(m.id, 0),  # type: ignore[arg-type]
-            rules=rules.get(m.id, []),  # type: ignore[arg-type]
+            cases=counts.get(m.id, 0),  # type: ignore[arg-type]  # ids are set: these rows were flushed
+            rules=rules.get(m.id, []),  # type: ignore[arg-type]  # ids are set: these rows were flushed
         )
         for m in meetings
     ]
@@ -245,7 +256,7 @@ def meetings_held(session: Session, period: Period) -> list[MeetingLine]:
 
 def referral_lines(session: Session, sel: Selection) -> list[ReferralLine]:
     rows = kpi.items(session, kpi.referrals(sel))
-    names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    names = dict(session.exec(select(col(Unit.id), col(Unit.name))).all())
     return [
         ReferralLine(r.case_no, r.title, names.get(r.unit_id, ""), r.referred_at, r.reason)
         for r in sorted(rows, key=lambda r: (r.referred_at, r.case_no))
@@ -255,11 +266,11 @@ def referral_lines(session: Session, sel: Selection) -> list[ReferralLine]:
 def typical_cases(session: Session, period: Period) -> list[CaseLine]:
     """典型案例 picked by staff, for cases opened or closed in the period."""
     criteria = [
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
-        Case.typical_text != "",
+        col(Case.deleted_at).is_(None),
+        col(Case.typical_text) != "",
         or_(
-            Case.opened_at.between(period.start, period.end),  # type: ignore[attr-defined]
-            Case.closed_at.between(period.start, period.end),  # type: ignore[union-attr]
+            col(Case.opened_at).between(period.start, period.end),
+            col(Case.closed_at).between(period.start, period.end),
         ),
     ]
     return _lines(session, criteria, lambda c: c.typical_text)

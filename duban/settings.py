@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "candidate_similarity_percent": 60,  # near-identical content: bigram Jaccard ≥ this %
     # platform statuses meaning the platform has handled a ticket (others count as open)
     "platform_done_statuses": "已处置、待回访、已回访、已办结、已结案、办结、结案",
+    # imported columns the importer did not recognise that unit and leader users may read
+    # unmasked (duban.masking): every other such column is masked for them
+    "raw_columns_safe": "",
 }
 
 
@@ -88,6 +91,7 @@ LABELS: dict[str, str] = {
     "candidate_unsatisfied_min": "不满意回访：最少不满意次数",
     "candidate_similarity_percent": "内容相似度阈值（%）",
     "platform_done_statuses": "平台“已处置”状态",
+    "raw_columns_safe": "可对单位和领导显示的导入原始列（用、分隔，其余原始列脱敏）",
 }
 RANGES: dict[str, tuple[int, int]] = {
     "idle_timeout_minutes": (5, 1440),

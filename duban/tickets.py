@@ -7,20 +7,21 @@ caller's one transaction, each change audited.
 
 The center edits only its own columns of an imported ticket (notes, tags, repeat group,
 and a correction of the unit); the platform's columns change only through an import.
-Callers' names and phone numbers are masked for roles without `Perm.SEE_CONTACTS`, and a
+Callers' names, phone numbers and raw columns are masked for roles without
+`Perm.SEE_CONTACTS` (duban.masking), and a
 unit user sees only the tickets of their own unit.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from duban import audit, records
 from duban.clock import now
@@ -35,10 +36,19 @@ from duban.importer import (
     tidy,
     tidy_long,
 )
+from duban.masking import (
+    mask_entry,
+    mask_ticket,
+    mask_ticket_copy,
+    safe_columns,
+    sees_contacts,
+)
 from duban.meetings import match_rules
 from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
 from duban.permissions import Actor, Perm
+from duban.records import table_of
 from duban.text import normalize_address
+from duban.units import live_units
 
 PAGE_SIZE = 50
 UNASSIGNED = 0  # a unit filter value meaning "no unit assigned" (未匹配单位)
@@ -66,47 +76,27 @@ LABELS = {
     "unit": "承办单位",
 }
 CENTER_LIMITS = {"tags": 200, "repeat_group": 64}
-CONTACT_FIELDS = ("caller", "phone")
-_CONTACT_HEADER = re.compile(r"电话|手机|号码|联系人|诉求人|来电人")
 _NUMBER_SPLIT = re.compile(r"[\s,，;；、|]+")
 
 
-# --- masking ------------------------------------------------------------------------------
+# --- masking (duban.masking) ------------------------------------------------------------
 
 
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`; short numbers keep only their last two digits."""
-    phone = phone or ""
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "*" * max(len(phone) - 2, 0) + phone[-2:] if phone else ""
-
-
-def mask_name(name: str) -> str:
-    """`张先生` → `张**`: the surname stays, so staff can still tell callers apart."""
-    name = name or ""
-    return name[:1] + "*" * (len(name) - 1) if name else ""
-
-
-def sees_contacts(actor: Actor) -> bool:
-    return actor.can(Perm.SEE_CONTACTS)
-
-
-def mask_row(actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
-    """A ticket row as `actor` may see it (contacts masked unless permitted)."""
+def masker(session: Session, actor: Actor) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The function that shows a ticket row as `actor` may see it (contacts, numbers in
+    free text and raw columns masked; the admin's safe columns read once)."""
     if sees_contacts(actor):
-        return row
-    row = dict(row)
-    if "caller" in row:
-        row["caller"] = mask_name(row["caller"])
-    if "phone" in row:
-        row["phone"] = mask_phone(row["phone"])
-    if isinstance(row.get("raw"), dict):
-        row["raw"] = {
-            k: (mask_phone(str(v)) if _CONTACT_HEADER.search(k) else v)
-            for k, v in row["raw"].items()
-        }
-    return row
+        return lambda row: row
+    safe = safe_columns(session)
+    return lambda row: mask_ticket(actor, row, safe)
+
+
+def masked_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
+    """The ticket as `actor` may see it: itself, or a detached copy (never added to a
+    session, so nothing masked is ever written back) with the contacts masked."""
+    if sees_contacts(actor):
+        return ticket
+    return mask_ticket_copy(actor, ticket, safe_columns(session))
 
 
 # --- filters and pages -------------------------------------------------------------------
@@ -138,10 +128,10 @@ def parse_ticket_nos(text: str) -> tuple[str, ...]:
 
 
 def _columns() -> list[Any]:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return [
         t.id, t.version, t.ticket_no, t.received_at, t.title, t.address, t.content, t.category,
-        t.caller, t.phone, t.unit_id, t.unit_raw, Unit.__table__.c.name.label("unit_name"),
+        t.caller, t.phone, t.unit_id, t.unit_raw, table_of(Unit).c.name.label("unit_name"),
         t.platform_due_at, t.platform_status, t.callback_result, t.resolved, t.city_supervised,
         t.notes, t.tags, t.repeat_group, t.raw, t.deleted_at, t.import_batch_id,
     ]  # fmt: skip
@@ -149,7 +139,7 @@ def _columns() -> list[Any]:
 
 def apply_filter(stmt: Select, actor: Actor, flt: TicketFilter) -> Select:
     """Apply the unit scope of `actor` and the filter's conditions, all in SQL."""
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     if not actor.can(Perm.VIEW_ALL):
         if actor.unit_id is None:
             return stmt.where(t.id.is_(None))
@@ -198,24 +188,24 @@ def _escape_like(text: str) -> str:
 
 
 def _with_unit() -> Select:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return select(*_columns()).select_from(
-        Ticket.__table__.outerjoin(  # type: ignore[attr-defined]
-            Unit.__table__,  # type: ignore[attr-defined]
-            Unit.__table__.c.id == t.unit_id,  # type: ignore[attr-defined]
+        table_of(Ticket).outerjoin(
+            table_of(Unit),
+            table_of(Unit).c.id == t.unit_id,
         )
     )
 
 
 def _select(actor: Actor, flt: TicketFilter) -> Select:
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     return apply_filter(_with_unit(), actor, flt).order_by(t.received_at.desc(), t.id.desc())
 
 
 def count_tickets(session: Session, actor: Actor, flt: TicketFilter) -> int:
     """The filtered total. `count(*)`, not `count(id)`: PostgreSQL then answers from an index
     alone (1,000,000 live tickets: 60 ms instead of 280 ms, bench/run.py)."""
-    stmt = apply_filter(select(func.count()).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+    stmt = apply_filter(select(func.count()).select_from(table_of(Ticket)), actor, flt)
     return int(session.execute(stmt).scalar_one())
 
 
@@ -239,24 +229,26 @@ def query_tickets(
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
     # first the page's ids (sorting narrow rows is cheap), then those rows in full
-    t = Ticket.__table__.c  # type: ignore[attr-defined]
+    t = table_of(Ticket).c
     ids_stmt = (
-        apply_filter(select(t.id).select_from(Ticket.__table__), actor, flt)  # type: ignore[attr-defined]
+        apply_filter(select(t.id).select_from(table_of(Ticket)), actor, flt)
         .order_by(t.received_at.desc(), t.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
     ids = list(session.execute(ids_stmt).scalars())
     found = {r["id"]: r for r in session.execute(_with_unit().where(t.id.in_(ids))).mappings()}
-    rows = [mask_row(actor, dict(found[i])) for i in ids]
+    mask = masker(session, actor)
+    rows = [mask(dict(found[i])) for i in ids]
     return TicketPage(rows=rows, total=total, page=page, page_size=page_size)
 
 
 def iter_tickets(session: Session, actor: Actor, flt: TicketFilter) -> Iterator[dict[str, Any]]:
     """Every ticket of the filter (for the export), streamed in chunks; contacts masked."""
+    mask = masker(session, actor)
     result = session.execute(_select(actor, flt).execution_options(yield_per=2000))
     for row in result.mappings():
-        yield mask_row(actor, dict(row))
+        yield mask(dict(row))
 
 
 def distinct_values(session: Session, column: str) -> list[str]:
@@ -267,17 +259,22 @@ def distinct_values(session: Session, column: str) -> list[str]:
     per value — instead of `SELECT DISTINCT` over every ticket, which neither database can
     skip through: a dozen categories among 1,000,000 tickets cost 5 ms instead of 210 ms.
     """
-    col = Ticket.__table__.c[column]  # type: ignore[attr-defined]
-    seen = select(func.min(col).label("value")).where(col > "").cte("seen", recursive=True)
-    following = select(func.min(col)).where(col > seen.c.value).scalar_subquery()
+    values = table_of(Ticket).c[column]
+    seen = select(func.min(values).label("value")).where(values > "").cte("seen", recursive=True)
+    following = select(func.min(values)).where(values > seen.c.value).scalar_subquery()
     seen = seen.union_all(select(following).where(seen.c.value.is_not(None)))
     return list(session.execute(select(seen.c.value).where(seen.c.value.is_not(None))).scalars())
 
 
-def unit_choices(session: Session) -> dict[int, str]:
-    """Live units by id, in name order (for the unit filter and the unit column)."""
-    stmt = select(Unit.id, Unit.name).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
-    return dict(session.execute(stmt).all())
+def filter_choices(session: Session, actor: Actor) -> tuple[dict[int, str], list[str], list[str]]:
+    """The ledger's filter lists: live units, categories and platform statuses. They are the
+    platform's vocabulary, the same for every role (a unit user's rows are scoped by
+    `apply_filter`, not by the choices offered)."""
+    return (
+        live_units(session, actor),
+        distinct_values(session, "category"),
+        distinct_values(session, "platform_status"),
+    )
 
 
 # --- saving a batch of edits ---------------------------------------------------------------
@@ -402,7 +399,7 @@ def save_ledger(
     actor.require(Perm.EDIT_TICKETS)
     edits, added, deleted = list(edits), list(added), list(deleted)
     resolver = UnitResolver.load(session)
-    units = unit_choices(session)
+    units = live_units(session, actor)
     errors: list[str] = []
     planned_edits: list[tuple[RowEdit, dict[str, Any]]] = []
     for edit in edits:
@@ -427,7 +424,9 @@ def save_ledger(
         planned_adds.append(clean)
     if typed:
         clash = session.execute(
-            select(Ticket.ticket_no, Ticket.deleted_at).where(Ticket.ticket_no.in_(list(typed)))  # type: ignore[attr-defined]
+            select(col(Ticket.ticket_no), col(Ticket.deleted_at)).where(
+                col(Ticket.ticket_no).in_(list(typed))
+            )
         ).all()
         for number, deleted_at in clash:
             where = "（在回收站中）" if deleted_at else ""
@@ -541,13 +540,43 @@ class TicketDetail:
     rules: list[RoutingRule]  # 专题会 rules that fit the matter: suggestions, never applied
 
 
+def _visible(actor: Actor, ticket: Ticket) -> bool:
+    return actor.can(Perm.VIEW_ALL) or (
+        actor.unit_id is not None and ticket.unit_id == actor.unit_id
+    )
+
+
+def live_tickets(session: Session, actor: Actor, ticket_ids: Iterable[int]) -> list[Ticket]:
+    """The live tickets among `ticket_ids` the actor may see, in the order given, masked."""
+    ids = list(dict.fromkeys(ticket_ids))
+    if not ids:
+        return []
+    stmt = select(Ticket).where(col(Ticket.id).in_(ids), col(Ticket.deleted_at).is_(None))
+    found = {t.id: t for t in session.execute(stmt).scalars() if _visible(actor, t)}
+    return [masked_ticket(session, actor, found[i]) for i in ids if i in found]
+
+
+def ticket_ids_by_number(
+    session: Session, actor: Actor, text: str
+) -> tuple[dict[str, int], list[str]]:
+    """A pasted list of 工单编号 (`parse_ticket_nos`) → the live tickets the actor may see,
+    by number in the order pasted, and the numbers not found among them."""
+    wanted = parse_ticket_nos(text)
+    if not wanted:
+        return {}, []
+    stmt = select(Ticket).where(col(Ticket.ticket_no).in_(wanted), col(Ticket.deleted_at).is_(None))
+    rows = {t.ticket_no: t.id for t in session.execute(stmt).scalars() if _visible(actor, t)}
+    found = {n: rows[n] for n in wanted if n in rows and rows[n] is not None}
+    return found, [n for n in wanted if n not in found]
+
+
 def find_ticket_id(session: Session, actor: Actor, ticket_no: str) -> int:
     number = tidy(ticket_no).lstrip("'")
-    row = session.execute(select(Ticket).where(Ticket.ticket_no == number)).scalars().first()  # type: ignore[arg-type]
+    row = session.execute(select(Ticket).where(col(Ticket.ticket_no) == number)).scalars().first()
     if row is None:
         raise NotFound(f"找不到工单编号 {number}")
     actor.require_unit({row.unit_id}, "查看该工单")
-    return row.id  # type: ignore[return-value]
+    return row.id
 
 
 def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetail:
@@ -555,12 +584,13 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
     if row is None:
         raise NotFound(f"工单（编号 {ticket_id}）不存在")
     actor.require_unit({row.unit_id}, "查看该工单")
-    data = mask_row(actor, row.model_dump())
+    data = masker(session, actor)(row.model_dump())
     unit = session.get(Unit, row.unit_id) if row.unit_id else None
     batch = session.get(ImportBatch, row.import_batch_id) if row.import_batch_id else None
-    trail = audit.history(session, "ticket", ticket_id)
+    trail = ticket_history(session, row, batch)
     if not sees_contacts(actor):
-        trail = [_masked_entry(e) for e in trail]
+        safe = safe_columns(session)
+        trail = [mask_entry(actor, e, safe) for e in trail]
     cases = [
         {
             "id": case.id,
@@ -573,9 +603,9 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
         }
         for case in session.execute(
             select(Case)
-            .join(CaseTicket, CaseTicket.case_id == Case.id)  # type: ignore[arg-type]
-            .where(CaseTicket.ticket_id == ticket_id, Case.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Case.opened_at)
+            .join(CaseTicket, col(CaseTicket.case_id) == col(Case.id))
+            .where(col(CaseTicket.ticket_id) == ticket_id, col(Case.deleted_at).is_(None))
+            .order_by(col(Case.opened_at))
         ).scalars()
     ]
     return TicketDetail(
@@ -590,11 +620,33 @@ def ticket_detail(session: Session, actor: Actor, ticket_id: int) -> TicketDetai
     )
 
 
-def _masked_entry(entry: AuditLog) -> AuditLog:
-    if entry.field not in CONTACT_FIELDS:
-        return entry
-    mask = mask_phone if entry.field == "phone" else mask_name
-    copy = AuditLog.model_validate(entry.model_dump())
-    copy.old = mask(entry.old) if entry.old else entry.old
-    copy.new = mask(entry.new) if entry.new else entry.new
-    return copy
+def ticket_history(session: Session, row: Ticket, batch: ImportBatch | None) -> list[AuditLog]:
+    """A ticket's audit trail, oldest first, starting with its creation.
+
+    An import records a new ticket's creation once for the whole batch (the batch's own
+    audit row; the ticket keeps `import_batch_id`), not once per ticket: at 100,000 tickets
+    the per-ticket rows doubled the write. The creation entry is read back from that row.
+    """
+    assert row.id is not None  # a stored row
+    trail = audit.history(session, "ticket", row.id)
+    if batch is None or any(e.action == AuditAction.IMPORT and not e.field for e in trail):
+        return trail  # not imported, or imported before batch-level creation rows
+    logged = (
+        session.execute(
+            select(AuditLog).where(
+                col(AuditLog.entity) == "importbatch",
+                col(AuditLog.entity_id) == batch.id,
+                col(AuditLog.action) == AuditAction.IMPORT,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if logged is None:
+        return trail
+    created = AuditLog(
+        at=logged.at, user_id=logged.user_id, username=logged.username,
+        action=AuditAction.IMPORT, entity="ticket", entity_id=row.id, field="", old=None,
+        new=row.ticket_no, note=logged.note,
+    )  # fmt: skip
+    return [created, *trail]

@@ -18,11 +18,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from duban import config
-from duban.errors import ValidationError
-from duban.models import Upload
+from duban import archives, config
+from duban.errors import PermissionDenied, ValidationError
+from duban.models import Upload, User
 from duban.permissions import Actor, Perm
 from duban.records import insert
 
@@ -162,7 +162,9 @@ def store_upload(
     allowed: tuple[str, ...] = SCAN_KINDS,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Upload:
-    """Check and keep an uploaded file; the same content again returns the existing row.
+    """Check and keep an uploaded file; the same content again from the same user returns
+    their existing row. Another user's identical file gets a row of its own (the bytes on disk
+    are shared), so nobody is handed another unit's row or file name.
 
     Refuses (ValidationError naming the file) an empty or oversized file or one whose
     content is not an allowed kind. The file is written before the caller commits; if the
@@ -185,8 +187,13 @@ def store_upload(
         wanted = "、".join(KINDS[k].label for k in allowed)
         found = f"实际为{KINDS[kind].label}" if kind else "无法识别的文件内容"
         raise ValidationError(f"文件“{shown}”的类型不符（{found}），只接受：{wanted}")
+    if kind in ("xlsx", "docx"):
+        archives.check_zip(data, shown, max_unpacked=archives.UPLOAD_UNPACKED)
     digest = hashlib.sha256(data).hexdigest()
-    existing = session.exec(select(Upload).where(Upload.sha256 == digest)).first()
+    mine = select(Upload).where(
+        col(Upload.sha256) == digest, col(Upload.created_by) == actor.user_id
+    )
+    existing = session.exec(mine).first()
     if existing is not None:
         if not upload_path(existing).exists():
             _write(upload_path(existing), data)
@@ -217,3 +224,17 @@ def _write(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def require_own_upload(session: Session, actor: Actor, upload_id: int) -> Upload:
+    """The upload a caller names, if the actor may attach it: the center any, a unit user
+    only one uploaded by someone of their own unit (an id from another unit is refused)."""
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise ValidationError(f"扫描件（编号 {upload_id}）不存在")
+    if actor.can(Perm.VIEW_ALL):
+        return upload
+    owner = session.get(User, upload.created_by) if upload.created_by is not None else None
+    if owner is None or owner.unit_id is None or owner.unit_id != actor.unit_id:
+        raise PermissionDenied(f"当前账号（{actor.username}）只能使用本单位上传的扫描件")
+    return upload

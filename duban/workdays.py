@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import chinese_calendar
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban import audit
 from duban.clock import now
@@ -54,7 +54,7 @@ class Calendar:
     @classmethod
     def load(cls, session: Session) -> Calendar:
         overrides = {o.day: o.is_workday for o in session.exec(select(HolidayOverride))}
-        years = set(session.exec(select(CalendarYear.year)))
+        years = set(session.exec(select(col(CalendarYear.year))))
         return cls(overrides=overrides, confirmed_years=years)
 
     def year_known(self, year: int) -> bool:
@@ -154,6 +154,12 @@ def parse_day_list(text: str) -> list[date]:
     return days
 
 
+def holiday_overrides(session: Session, actor: Actor) -> list[HolidayOverride]:
+    """The admins' entered days (holidays and 调休 working days), by date. The calendar is
+    public: every role's deadlines follow it."""
+    return list(session.exec(select(HolidayOverride).order_by(col(HolidayOverride.day))))
+
+
 def set_year_schedule(
     session: Session,
     actor: Actor,
@@ -165,7 +171,8 @@ def set_year_schedule(
     """Replace a year's overrides with an admin's schedule and mark the year confirmed.
 
     Holidays are days off (weekdays or not); working weekends are the 调休 Saturdays and
-    Sundays. The caller commits; `duban.cases.recompute_due_dates` then refreshes open steps.
+    Sundays. The caller commits; pages call `duban.cases.change_year_schedule`, which also
+    refreshes the open steps' due dates.
     """
     actor.require(Perm.MANAGE_SETTINGS, "修改工作日历")
     user_id = actor.user_id
@@ -178,7 +185,8 @@ def set_year_schedule(
         raise ValidationError(f"日期 {first} 同时出现在节假日与调休上班日中")
     for old in session.exec(
         select(HolidayOverride).where(
-            HolidayOverride.day >= date(year, 1, 1), HolidayOverride.day <= date(year, 12, 31)
+            col(HolidayOverride.day) >= date(year, 1, 1),
+            col(HolidayOverride.day) <= date(year, 12, 31),
         )
     ):
         session.delete(old)

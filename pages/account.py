@@ -5,7 +5,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from duban import auth
-from duban.models import Unit, User
+from duban.units import unit_name
 from ui.common import actor, engine, user_action
 from ui.gate import new_password_inputs, renew_after_password_change
 
@@ -13,8 +13,8 @@ st.title("我的账户")
 me = actor()
 
 with Session(engine()) as session:
-    user = session.get(User, me.user_id) if me.user_id is not None else None
-    unit = session.get(Unit, me.unit_id) if me.unit_id is not None else None
+    user = auth.own_account(session, me)
+    unit = unit_name(session, me, me.unit_id)
     logins = auth.login_history(session, me) if user is not None else []
 
 st.dataframe(
@@ -25,7 +25,7 @@ st.dataframe(
                 me.username,
                 user.display_name if user else "",
                 me.role.label,
-                unit.name if unit else "",
+                unit or "",
                 f"{user.last_login_at:%Y-%m-%d %H:%M}" if user and user.last_login_at else "",
                 f"{user.password_changed_at:%Y-%m-%d %H:%M}"
                 if user and user.password_changed_at

@@ -31,7 +31,7 @@ st.caption(
 
 
 stamp = change_stamp()
-units = board_data.active_units(stamp)
+units = board_data.active_units(stamp, me)
 
 
 def pick_unit(unit_id: int | None) -> None:
@@ -90,7 +90,7 @@ scope = cols[2].selectbox(
 )
 since = cols[3].date_input("立案日期从", value=None, key="boards_since")
 until = cols[4].date_input("立案日期至", value=None, key="boards_until")
-filt = BoardFilter(unit_id, level, scope, since, until).pinned_to(me)
+filt = BoardFilter(unit_id, level, scope, since, until)
 
 
 # --- the boards ---------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def show_steps(frame: pd.DataFrame, empty: str, key: str) -> None:
 
 
 def units_view() -> None:
-    frame, ids, bars, months = board_data.units_tables(stamp, day, filt)
+    frame, ids, bars, months = board_data.units_tables(stamp, me, day, filt)
     st.caption(
         "在办督办事项：作为主办或协办的在办事项；逾期环节：须由该单位反馈且已逾期；"
         "按时反馈率 = 按时 ÷（按时 + 逾期）；提级：离开该单位环节向上一级的次数；"
@@ -137,17 +137,17 @@ def units_view() -> None:
 tabs = st.tabs(TABS, key="boards_tab", on_change="rerun", bind="query-params")
 if tabs[0].open:
     with tabs[0]:
-        frame = board_data.overdue_frame(stamp, day, filt)
+        frame = board_data.overdue_frame(stamp, me, day, filt)
         st.caption(f"共 {len(frame)} 个逾期环节，按逾期时间从长到短排列")
         show_steps(frame, "没有逾期的督办环节。", "boards_overdue")
 if tabs[1].open:
     with tabs[1]:
-        frame = board_data.due_soon_frame(stamp, day, filt)
+        frame = board_data.due_soon_frame(stamp, me, day, filt)
         st.caption(f"共 {len(frame)} 个环节今天或 2 个工作日内到期（剩余 0 表示今天到期）")
         show_steps(frame, "近 2 个工作日内没有到期的督办环节。", "boards_soon")
 if tabs[2].open:
     with tabs[2]:
-        frame = board_data.escalation_table(stamp, day, filt)
+        frame = board_data.escalation_table(stamp, me, day, filt)
         st.caption(
             f"共 {len(frame)} 件：经督办仍未有处置进展（反馈“无进展”，或逾期且无合规反馈），"
             "可纳入提级办理范围；点“提级 →”打开下一级的督办表单"

@@ -9,8 +9,7 @@ from datetime import datetime, time
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban.analysis import (
     DONE_STATUSES_KEY,
@@ -21,19 +20,19 @@ from duban.analysis import (
     IndexRun,
     Rule,
     Thresholds,
+    data_version,
     find_candidates,
     mark_repeat_group,
 )
 from duban.clock import cn_date, now, today
-from duban.models import Case, CaseTicket, Ticket
 from duban.permissions import Actor, Perm
 from duban.settings import LABELS, RANGES, get_setting, save_settings
-from duban.tickets import mask_name, mask_phone
 from ui.common import actor, engine, literal, user_action
 
 PAGE_SIZE = 30
 
 me: Actor = actor()
+sees_contacts = me.can(Perm.SEE_CONTACTS)  # the analysis' cache key (it masks for itself)
 st.title("督办线索")
 st.caption(
     "综合诉求内容、承办单位办理情况、回访市民反馈情况，提出可确定为督办事项的工单组；"
@@ -44,21 +43,25 @@ st.caption(
 def data_stamp() -> tuple:
     """Changes whenever tickets, cases or their links change (the cache key of the analysis)."""
     with Session(engine()) as session:
-        tickets = session.exec(select(func.count(Ticket.id), func.max(Ticket.updated_at))).one()
-        cases = session.exec(select(func.count(Case.id), func.max(Case.updated_at))).one()
-        links = session.exec(select(func.count()).select_from(CaseTicket)).one()
-    return (*tickets, *cases, links)
+        return data_version(session, me)
 
 
 @st.cache_resource(ttl=600, max_entries=8, show_spinner="正在分析工单…")
 def analyse(
-    url: str, as_of: datetime, stamp: tuple, thresholds: Thresholds, rebuild: bool = False
+    url: str,
+    as_of: datetime,
+    stamp: tuple,
+    thresholds: Thresholds,
+    sees_contacts: bool,
+    _who: Actor,
+    rebuild: bool = False,
 ) -> Candidates:
-    """The analysis, cached per database, moment, data version and thresholds (kept as the
+    """The analysis, cached per database, moment, data version, thresholds and whether the
+    user may see contacts (the only thing of `_who` the result depends on; kept as the
     object itself, never copied: `Candidates` is immutable). The same-matter index it
     brings up to date is committed, so the next analysis prepares only newer tickets."""
     with Session(engine()) as session:
-        found = find_candidates(session, as_of, thresholds, rebuild=rebuild)
+        found = find_candidates(session, _who, as_of, thresholds, rebuild=rebuild)
         session.commit()
         return found
 
@@ -106,7 +109,9 @@ found: Candidates | None = None
 with user_action():  # e.g. a threshold out of range: its message, no traceback
     with Session(engine()) as session:
         thresholds = Thresholds.load(session)
-    found = analyse(engine().url.render_as_string(), as_of, data_stamp(), thresholds)
+    found = analyse(
+        engine().url.render_as_string(), as_of, data_stamp(), thresholds, sees_contacts, me
+    )
 if found is not None and found.index is not None and found.index.last is not None:
     st.caption(index_line(found.index.last))
 if flash := st.session_state.pop("candidates_flash", None):
@@ -124,7 +129,15 @@ with st.expander("规则与阈值"):
         ):
             with user_action():
                 analyse.clear()
-                analyse(engine().url.render_as_string(), as_of, data_stamp(), thresholds, True)
+                analyse(
+                    engine().url.render_as_string(),
+                    as_of,
+                    data_stamp(),
+                    thresholds,
+                    sees_contacts,
+                    me,
+                    True,
+                )
                 st.session_state["candidates_flash"] = "已重新建立同一事项索引"
                 st.rerun()
     else:
@@ -133,7 +146,6 @@ if found is None:
     st.stop()
 result: Candidates = found
 
-sees_contacts = me.can(Perm.SEE_CONTACTS)
 may_open = me.can(Perm.EDIT_CASES)
 
 
@@ -145,8 +157,8 @@ def tickets_frame(group: Group) -> pd.DataFrame:
             "诉求时间": [t.received_at for t in group.tickets],
             "诉求地址": [t.address for t in group.tickets],
             "内容描述": [t.content for t in group.tickets],
-            "来电人": [t.caller if sees_contacts else mask_name(t.caller) for t in group.tickets],
-            "联系电话": [t.phone if sees_contacts else mask_phone(t.phone) for t in group.tickets],
+            "来电人": [t.caller for t in group.tickets],
+            "联系电话": [t.phone for t in group.tickets],
             "回访": [t.callback.label if t.callback else "" for t in group.tickets],
             "平台状态": [t.status for t in group.tickets],
             "已在督办": [in_case.get(t.id, "") for t in group.tickets],

@@ -11,13 +11,14 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import cases, meetings
+from duban import tickets as ticket_ledger
 from duban.clock import cn_date, today
 from duban.enums import Level, Scope
-from duban.models import Ticket, Unit
 from duban.permissions import Actor
+from duban.units import live_units
 from ui.common import actor, engine, literal, user_action
 
 me: Actor = actor()
@@ -34,40 +35,22 @@ if prefill:
 ticket_ids: list[int] = st.session_state.setdefault("case_new_ticket_ids", [])
 
 with Session(engine()) as session:
-    units = session.exec(
-        select(Unit)
-        .where(Unit.deleted_at.is_(None), Unit.active.is_(True))  # type: ignore[union-attr,attr-defined]
-        .order_by(Unit.name)
-    ).all()
-    tickets = (
-        session.exec(select(Ticket).where(Ticket.id.in_(ticket_ids))).all()  # type: ignore[union-attr]
-        if ticket_ids
-        else []
-    )
+    unit_names = live_units(session, me, active_only=True)
+    tickets = ticket_ledger.live_tickets(session, me, ticket_ids)
     suggestions: dict[int, tuple] = {}
     for t in tickets:
         for rule in meetings.match_rules(
             session, category=t.category, content=t.content, address=t.address
         ):
             suggestions.setdefault(rule.id, (rule, []))[1].append(t.ticket_no)  # type: ignore[index]
-unit_names = {u.id: u.name for u in units}
 
 # --- tickets ------------------------------------------------------------------------------
 st.subheader("关联工单")
 with st.form("case_new_add_tickets"):
     numbers = st.text_input("按工单编号添加（多个用逗号或空格分隔）")
     if st.form_submit_button("添加工单"):
-        wanted = [n for n in numbers.replace("，", ",").replace(",", " ").split() if n]
         with Session(engine()) as session:
-            found = dict(
-                session.exec(
-                    select(Ticket.ticket_no, Ticket.id).where(
-                        Ticket.ticket_no.in_(wanted),  # type: ignore[attr-defined]
-                        Ticket.deleted_at.is_(None),  # type: ignore[union-attr]
-                    )
-                ).all()
-            )
-        missing = [n for n in wanted if n not in found]
+            found, missing = ticket_ledger.ticket_ids_by_number(session, me, numbers)
         if missing:
             st.error(f"未找到工单：{'、'.join(missing)}")
         else:

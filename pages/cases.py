@@ -9,14 +9,14 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import cases, meetings, uploads
 from duban.cases import Action, CaseDetail, CaseFilter
-from duban.clock import cn_date, today
+from duban.clock import cn_date, cn_due, today
 from duban.enums import CaseStatus, Level, Progress, Scope, StepKind, UnitRole
-from duban.models import Unit, Upload
 from duban.permissions import Actor, Perm
+from duban.units import live_units
 from ui.case_data import case_view
 from ui.case_documents import case_documents_panel
 from ui.common import actor, engine, literal, user_action
@@ -24,12 +24,6 @@ from ui.shared import change_stamp
 
 PAGE_SIZE = 200
 me: Actor = actor()
-
-
-def due_text(day, provisional: bool) -> str:
-    if day is None:
-        return ""
-    return cn_date(day) + ("（暂估）" if provisional else "")
 
 
 def done(message: str) -> None:
@@ -58,10 +52,7 @@ def act(work: Callable[[Session], object], message: str) -> None:
 def show_list() -> None:
     st.title("督办事项")
     with Session(engine()) as session:
-        units = session.exec(
-            select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
-        ).all()
-    unit_names = {u.id: u.name for u in units}
+        unit_names = live_units(session, me)
     c1, c2, c3, c4 = st.columns(4)
     status = c1.selectbox(
         "状态", [None, *CaseStatus], format_func=lambda s: "全部" if s is None else s.label,
@@ -105,7 +96,7 @@ def show_list() -> None:
                 "状态": [r.status.label for r in rows],
                 "主办单位": [r.lead_unit for r in rows],
                 "立项日期": [cn_date(r.opened_at) for r in rows],
-                "当前截止": [due_text(r.due_at, r.due_provisional) for r in rows],
+                "当前截止": [cn_due(r.due_at, r.due_provisional) for r in rows],
                 "可提级": ["是" if r.id in eligible else "" for r in rows],
                 "已移交纪委": ["是" if r.referred else "" for r in rows],
             }
@@ -208,7 +199,7 @@ def show_header(d: CaseDetail, tickets: pd.DataFrame) -> None:
         st.dataframe(tickets, hide_index=True)
 
 
-def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
+def show_steps(d: CaseDetail, uploads_by_id: dict[int, uploads.Upload]) -> None:
     st.subheader("督办环节")
     if not d.steps:
         st.caption("尚无环节")
@@ -219,7 +210,7 @@ def show_steps(d: CaseDetail, uploads_by_id: dict[int, Upload]) -> None:
             if view.unit_name:
                 head += f"　致 {view.unit_name}"
             if step.due_at:
-                head += f"　截止 {due_text(step.due_at, step.due_provisional)}"
+                head += f"　截止 {cn_due(step.due_at, step.due_provisional)}"
             head += f"　〔{step.status.label}〕"
             st.markdown(head)
             for label, value in _step_fields(step, view.responsible_unit_name):

@@ -16,13 +16,14 @@ from duban.clock import cn_date, today
 from duban.kpi import Period, Selection
 from duban.workdays import Calendar
 from ui import charts
-from ui.common import engine
+from ui.common import actor, engine
 
 st.markdown(
     "<style>[data-testid='stMetricValue']{font-size:2.6rem}"
     "[data-testid='stMetricLabel'] p{font-size:1.1rem}</style>",
     unsafe_allow_html=True,
 )
+me = actor()
 day = today()
 choices = {
     "本年": Period.year(day.year),
@@ -39,7 +40,7 @@ sel = Selection(period, as_of=day)
 
 with Session(engine()) as session:
     calendar = Calendar.load(session)
-    now_numbers = headline(session, day, calendar)
+    now_numbers = headline(session, me, day, calendar)
     figures = kpi.compute(session, sel, calendar)
     months = kpi.cases_by_month(session, sel)
     escalated = reports.escalated_matters(session, period)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from duban.boards import BoardFilter
-from duban.clock import cn_date, today
+from duban.clock import cn_date, cn_due, today
 from duban.enums import Level
 from ui.board_data import URGENT, summary
 from ui.common import actor, literal
@@ -18,7 +18,7 @@ day = today()
 st.title("12345 热线督办台账")
 st.caption(f"今天是 {cn_date(day)} · 当前用户：{me.username}")
 
-data = summary(change_stamp(), day, BoardFilter().pinned_to(me))
+data = summary(change_stamp(), me, day, BoardFilter())
 numbers, overdue, soon, eligible = data.numbers, data.overdue, data.due_soon, data.eligible
 
 cols = st.columns(7)
@@ -47,12 +47,11 @@ left, middle, right = st.columns(3)
 with left:
     st.subheader("逾期最久")
     for r in overdue:
-        provisional = "（暂估）" if r.provisional else ""
         case_link(
             r.case_id,
             r.case_no,
             r.title,
-            f"{r.unit_name} · {r.kind.label}截止 {cn_date(r.due_at)}{provisional} · "
+            f"{r.unit_name} · {r.kind.label}截止 {cn_due(r.due_at, r.provisional)} · "
             f"逾期 {r.workdays} 个工作日 · {r.last_feedback}",
         )
     if not overdue:
@@ -62,12 +61,11 @@ with middle:
     st.subheader("即将到期")
     for r in soon:
         when = "今天到期" if r.workdays == 0 else f"还剩 {r.workdays} 个工作日"
-        provisional = "（暂估）" if r.provisional else ""
         case_link(
             r.case_id,
             r.case_no,
             r.title,
-            f"{r.unit_name} · {r.kind.label}截止 {cn_date(r.due_at)}{provisional} · {when}",
+            f"{r.unit_name} · {r.kind.label}截止 {cn_due(r.due_at, r.provisional)} · {when}",
         )
     if not soon:
         st.success("近 2 个工作日内没有到期的督办环节。")

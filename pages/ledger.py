@@ -52,8 +52,8 @@ from duban.tickets import (
     restore_tickets,
     save_ledger,
     ticket_detail,
-    unit_choices,
 )
+from duban.units import live_units
 from duban.views import COLUMNS, LEDGER, View, delete_view, list_views, save_view
 from ui.common import actor, engine, literal, log_exception, user_action
 from ui.ledger_data import GRID, choices, ticket_page
@@ -414,7 +414,7 @@ def export_view(flt: TicketFilter, total: int) -> None:
 
 def ledger_tab() -> None:
     stamp = change_stamp()
-    units, categories, statuses = choices(stamp)
+    units, categories, statuses = choices(stamp, me)
     views_bar(units, categories, statuses)
     flt = filter_bar(units, categories, statuses)
     gen = st.session_state.setdefault("ledger_gen", 0)
@@ -453,7 +453,7 @@ def ledger_tab() -> None:
 
 def manual_tab() -> None:
     """手工录入: tickets that did not come through the platform export, typed in by hand."""
-    units = choices(change_stamp())[0]
+    units = choices(change_stamp(), me)[0]
     gen = st.session_state.setdefault("ledger_gen", 0)
     st.caption("每行一张工单；工单编号与诉求时间必填，诉求时间如 2024-01-24 09:30。")
     with st.form("ledger_new_form", border=False):
@@ -658,7 +658,7 @@ def import_tab() -> None:
         st.error("文件未导入：" + st.session_state["ledger_refused"] + "（数据库未作任何改动）")
         header_help_form()
     with Session(DB) as session:
-        units = unit_choices(session)
+        units = live_units(session, me)
     preview = st.session_state.get("ledger_preview")
     if preview:
         name, data, report = preview

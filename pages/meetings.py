@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import cases, meetings
 from duban.cases import CaseFilter
 from duban.clock import cn_date, today
 from duban.enums import CaseStatus, Level
-from duban.models import Unit
 from duban.permissions import Actor, Perm
+from duban.units import live_units
 from ui.common import actor, engine, literal, user_action
 
 me: Actor = actor()
@@ -29,11 +29,8 @@ def done(message: str) -> None:
 
 
 with Session(engine()) as session:
-    rows = meetings.list_meetings(session)
-    units = session.exec(
-        select(Unit).where(Unit.deleted_at.is_(None)).order_by(Unit.name)  # type: ignore[union-attr]
-    ).all()
-unit_names = {u.id: u.name for u in units}
+    rows = meetings.list_meetings(session, me)
+    unit_names = live_units(session, me)
 tab_meetings, tab_rules = st.tabs(["专题会", "处置规则"])
 
 with tab_meetings:

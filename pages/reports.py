@@ -10,15 +10,15 @@ from datetime import date
 import altair as alt
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import assessment, kpi, reports
 from duban.clock import cn_date, today
 from duban.documents import case_by_no
 from duban.enums import Level, Scope
 from duban.kpi import Period, Selection
-from duban.models import Unit
 from duban.permissions import Perm
+from duban.units import live_units
 from duban.workdays import Calendar
 from ui import charts
 from ui.common import actor, engine, user_action
@@ -29,10 +29,7 @@ st.title("报表")
 # --- filters ----------------------------------------------------------------------------------
 
 with Session(engine()) as session:
-    units = session.exec(
-        select(Unit.id, Unit.name).where(Unit.deleted_at.is_(None)).order_by(Unit.name)
-    ).all()
-unit_names = dict(units)
+    unit_names = live_units(session, me)
 this_year = today().year
 years = list(range(this_year, this_year - 6, -1))
 

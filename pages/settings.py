@@ -3,16 +3,15 @@ parameters, and data backup."""
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import audit
 from duban.backup import create_backup, list_backups
-from duban.cases import recompute_due_dates
+from duban.cases import change_year_schedule
 from duban.clock import today
 from duban.enums import AuditAction
-from duban.models import HolidayOverride
 from duban.settings import LABELS, get_setting, save_settings
-from duban.workdays import Calendar, parse_day_list, set_year_schedule
+from duban.workdays import Calendar, holiday_overrides, parse_day_list
 from ui.common import actor, engine, literal, user_action
 
 st.title("系统设置")
@@ -27,7 +26,7 @@ with tab_calendar:
     this_year = today().year
     with Session(engine()) as session:
         calendar = Calendar.load(session)
-        overrides = session.exec(select(HolidayOverride).order_by(HolidayOverride.day)).all()
+        overrides = holiday_overrides(session, actor())
     years = sorted({*range(this_year - 2, this_year + 3), *calendar.confirmed_years})
     status = calendar.year_status(years)
     st.dataframe(
@@ -43,7 +42,7 @@ with tab_calendar:
         if st.form_submit_button("保存该年安排", type="primary"):
             with user_action():
                 with Session(engine()) as session:
-                    set_year_schedule(
+                    changed = change_year_schedule(
                         session,
                         actor(),
                         int(year),
@@ -51,8 +50,6 @@ with tab_calendar:
                         parse_day_list(weekends),
                         note,
                     )
-                    # open steps counted in working days get their final (non-暂估) due dates
-                    changed = recompute_due_dates(session, actor())
                     session.commit()
                 st.success(f"{int(year)} 年节假日安排已保存，重新计算了 {changed} 个环节的截止日期")
                 st.rerun()
@@ -71,7 +68,13 @@ with tab_calendar:
         )
 
 with tab_office:
-    OFFICE_KEYS = ["office_name", "office_contact", "office_phone", "case_no_prefix"]
+    OFFICE_KEYS = [
+        "office_name",
+        "office_contact",
+        "office_phone",
+        "case_no_prefix",
+        "raw_columns_safe",
+    ]
     with Session(engine()) as session:
         current = {key: get_setting(session, key) for key in [*OFFICE_KEYS, "idle_timeout_minutes"]}
     with st.form("settings_office_form"):

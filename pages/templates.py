@@ -4,8 +4,9 @@ used), see the versions, use an earlier one again or go back to the default."""
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from duban import auth
 from duban.documents import (
     DOCX_MIME,
     KINDS,
@@ -18,7 +19,6 @@ from duban.documents import (
     upload_template,
 )
 from duban.enums import DocumentKind
-from duban.models import User
 from duban.permissions import Perm
 from ui.common import actor, engine, user_action
 
@@ -44,7 +44,7 @@ st.caption(spec.description)
 with Session(engine()) as session:
     current = current_template(session, kind)
     versions = template_versions(session, kind)
-    users = dict(session.exec(select(User.id, User.display_name)).all())
+    users = auth.display_names(session, me)
 
 notice = st.session_state.pop(NOTICE, None)
 if notice:

@@ -7,6 +7,7 @@ from sqlmodel import Session
 from duban import auth
 from duban.clock import now
 from duban.enums import Role
+from duban.units import live_units
 from ui.common import actor, engine, literal, user_action
 from ui.gate import new_password_inputs
 
@@ -29,12 +30,11 @@ loaded = False
 with user_action():
     with Session(engine()) as session:
         users = auth.list_users(session, me)
-        units = auth.unit_choices(session)
+        unit_names = live_units(session, me)
         loaded = True
 if not loaded:
     st.stop()
 
-unit_names = {u.id: u.name for u in units}
 ROLE_OPTIONS = list(Role)
 UNIT_OPTIONS: list[int | None] = [None, *unit_names]
 

@@ -59,12 +59,12 @@ def ticket(session, no: str, day: str, address: str, content: str, **kw):
 
 def groups(session, **kw) -> list[tuple[str, tuple[str, ...], bool]]:
     """Every group as (rule, its 工单编号, proposed?), in the order the page shows them."""
-    result = find_candidates(session, AS_OF, **kw)
+    result = find_candidates(session, SYSTEM, AS_OF, **kw)
     return [(g.rule.value, tuple(g.ticket_nos), g.proposed) for g in result.groups]
 
 
 def only(session, rule: Rule):
-    (group,) = find_candidates(session, AS_OF).by_rule(rule)
+    (group,) = find_candidates(session, SYSTEM, AS_OF).by_rule(rule)
     return group
 
 
@@ -227,7 +227,7 @@ def test_tickets_already_in_an_open_case_are_shown_as_such_not_proposed(session)
         ("repeated", ("A1", "A2", "A3"), False),
         ("repeated", ("B1", "B2", "B3"), True),  # a closed case does not stop a new one
     ]
-    group = find_candidates(session, AS_OF).by_rule(Rule.REPEATED)[0]
+    group = find_candidates(session, SYSTEM, AS_OF).by_rule(Rule.REPEATED)[0]
     assert group.cases == [(case.id, "测试督〔2024〕第001号")]
     assert group.reason.endswith("（已在督办事项 测试督〔2024〕第001号 中）")
 
@@ -281,7 +281,7 @@ def test_only_repeat_groups_may_be_marked_and_only_by_staff(session, repeat_clus
         session, "C1", "2024-06-01", "示例镇育才路8号", "市级督办：路灯不亮", city_supervised=True
     )
     session.commit()
-    (city,) = find_candidates(session, AS_OF).by_rule(Rule.CITY)
+    (city,) = find_candidates(session, SYSTEM, AS_OF).by_rule(Rule.CITY)
     with pytest.raises(ValidationError, match="不是重复投诉"):
         mark_repeat_group(session, SYSTEM, city)
 
@@ -388,7 +388,7 @@ def test_cli_writes_csv(session, repeat_cluster, capsys):
 
 def test_windows_count_back_from_the_day_of_analysis(session, repeat_cluster):
     later = AS_OF + timedelta(days=60)  # R1 and R2 fall out of the 90-day window
-    assert find_candidates(session, later).groups == ()
+    assert find_candidates(session, SYSTEM, later).groups == ()
 
 
 # --- the stored index: an incremental run equals a full one --------------------------------
@@ -413,9 +413,9 @@ def signature(result) -> list[tuple]:
 def incremental_and_full(session, as_of: datetime = AS_OF):
     """A run as the page makes it (the index kept, committed), then a full rebuild of the
     index from nothing, rolled back so the next run is incremental again."""
-    mine = find_candidates(session, as_of)
+    mine = find_candidates(session, SYSTEM, as_of)
     session.commit()
-    full = find_candidates(session, as_of, rebuild=True)
+    full = find_candidates(session, SYSTEM, as_of, rebuild=True)
     session.rollback()
     assert full.index.rebuilt
     assert signature(mine) == signature(full)
@@ -454,10 +454,10 @@ def town(session):
 
 
 def test_a_second_run_with_nothing_new_prepares_nothing(session, town):
-    first = find_candidates(session, AS_OF)
+    first = find_candidates(session, SYSTEM, AS_OF)
     session.commit()
     assert first.index.rebuilt and first.index.prepared == 9  # the window, and M0
-    again = find_candidates(session, AS_OF)
+    again = find_candidates(session, SYSTEM, AS_OF)
     assert (again.index.rebuilt, again.index.prepared, again.index.links) == (False, 0, 0)
     assert signature(again) == signature(first)
     assert again.index.last is not None and again.index.last.prepared == 9
@@ -595,13 +595,13 @@ def test_the_evidence_kept_does_not_depend_on_the_order_links_are_read():
 def test_two_runs_at_once_prepare_each_ticket_once(engine, session, town):
     """A second analysis started while the first still holds its new index rows uncommitted
     waits for it, then finds the tickets prepared: nothing is prepared twice."""
-    first = find_candidates(session, AS_OF)  # holds the index lock until it commits
+    first = find_candidates(session, SYSTEM, AS_OF)  # holds the index lock until it commits
     assert first.index.rebuilt
     second: list = []
 
     def run() -> None:
         with Session(engine) as other:
-            second.append(find_candidates(other, AS_OF))
+            second.append(find_candidates(other, SYSTEM, AS_OF))
             other.commit()
 
     worker = threading.Thread(target=run)
@@ -628,7 +628,7 @@ def test_a_new_algorithm_version_or_threshold_rebuilds_the_index(session, town, 
     session.commit()
     mine = incremental_and_full(session)
     assert mine.index.rebuilt and mine.index.last.horizon_days == 120
-    assert find_candidates(session, AS_OF).index.prepared == 0
+    assert find_candidates(session, SYSTEM, AS_OF).index.prepared == 0
 
 
 def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):

@@ -172,7 +172,7 @@ def test_restore_refuses_a_corrupted_backup_and_changes_nothing(sqlite_only, led
     taken = run_backup(ledger).backup.path
     (taken / "duban.db").write_bytes(b"this is not a database" * 100)
     before = snapshot(sqlite_only)
-    with pytest.raises(ValidationError, match="完整性检查未通过"):
+    with pytest.raises(ValidationError, match="duban.db 的校验值与清单不符"):
         backup.restore_backup(sqlite_only, SYSTEM, taken)
     assert snapshot(sqlite_only) == before
 

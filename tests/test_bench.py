@@ -84,7 +84,7 @@ def test_harness_measures_every_figure_beside_its_baseline(tmp_path: Path) -> No
                      "--json", str(out)]) == 0  # fmt: skip
     figures = json.loads(out.read_text())["figures"]
     names = [f["name"] for f in figures]
-    for expected in ("import", "ledger page: unit + category + 90 days", "save 50 edited rows",
+    for expected in ("import", "import process 300 rows into empty database", "ledger page: unit + category + 90 days", "save 50 edited rows",
                      "board 逾期 overdue", "board 承办单位 units", "candidates",
                      "candidates after a day", "督办单", "annual report", "page 工单台账",
                      "page 看板 逾期", "page 督办事项"):  # fmt: skip

@@ -39,6 +39,7 @@ from duban.permissions import Actor
 from duban.workdays import Calendar
 from tests.factories import make_case, make_feedback, make_step, make_ticket, make_unit
 
+STAFF = Actor(user_id=None, username="督办员", role=Role.CENTER)
 AFTER_NATIONAL_DAY = date(2024, 10, 8)  # Tuesday, the first working day after 国庆
 
 
@@ -53,7 +54,9 @@ def case_with_step(session, unit, *, due: date, issued: date = date(2024, 9, 20)
 
 
 def board(fn, session, today, filt=None):
-    return [(r.case_no, r.workdays) for r in fn(session, today, Calendar.load(session), filt)]
+    return [
+        (r.case_no, r.workdays) for r in fn(session, STAFF, today, Calendar.load(session), filt)
+    ]
 
 
 # --- the deadline on edge days --------------------------------------------------------------
@@ -71,7 +74,7 @@ def test_a_due_date_on_a_holiday_weekend_rolls_to_the_next_working_day(session, 
     """A date fixed at a site visit fell on Saturday 10月5日 (国庆): it stands for 10月8日."""
     case_with_step(session, units[0], due=date(2024, 10, 5), case_no="节日到期")
     session.commit()
-    (row,) = due_soon_board(session, date(2024, 10, 7), Calendar.load(session))
+    (row,) = due_soon_board(session, STAFF, date(2024, 10, 7), Calendar.load(session))
     assert (row.effective_due, row.workdays) == (date(2024, 10, 8), 1)
     assert board(due_soon_board, session, AFTER_NATIONAL_DAY) == [("节日到期", 0)]
     assert board(overdue_board, session, AFTER_NATIONAL_DAY) == []
@@ -108,7 +111,7 @@ def test_a_provisional_deadline_is_marked(session, units):
     )
     step.due_provisional = True
     session.commit()
-    (row,) = due_soon_board(session, date(2027, 1, 8), Calendar.load(session))
+    (row,) = due_soon_board(session, STAFF, date(2027, 1, 8), Calendar.load(session))
     assert (row.case_no, row.provisional, row.workdays) == ("暂估", True, 1)
 
 
@@ -131,14 +134,14 @@ def test_the_overdue_row_shows_level_unit_and_last_feedback(session, units):
         session, step, received_at=date(2024, 9, 26), progress=Progress.NONE, stamped=False
     )
     session.commit()
-    (row,) = overdue_board(session, AFTER_NATIONAL_DAY, Calendar.load(session))
+    (row,) = overdue_board(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session))
     assert (row.level, row.unit_name, row.kind) == (
         Level.WRITTEN,
         "镇城建中心",
         StepKind.SUPERVISION_FORM,
     )
     assert row.last_feedback == "9月26日 无进展（不合规）"
-    assert row.link == f"/cases?case={case.id}"
+    assert row.case_id == case.id  # the UI makes the link; the domain gives the id
 
 
 def test_headline_counts_what_the_boards_list(session, units):
@@ -146,7 +149,7 @@ def test_headline_counts_what_the_boards_list(session, units):
     case_with_step(session, units[0], due=date(2024, 10, 8))
     case_with_step(session, units[1], due=date(2024, 10, 9), level=Level.ONSITE)
     session.commit()
-    numbers = headline(session, AFTER_NATIONAL_DAY, Calendar.load(session))
+    numbers = headline(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session))
     assert (numbers.overdue_steps, numbers.due_soon_steps, numbers.open_cases) == (1, 2, 3)
     assert numbers.open_by_level[Level.ONSITE] == 1
 
@@ -184,19 +187,22 @@ def mixed(session, units):
 )
 def test_every_board_filters_by_unit_level_scope_and_date(session, mixed, make_filter, expected):
     filt = make_filter(*mixed)
-    rows = overdue_board(session, AFTER_NATIONAL_DAY, Calendar.load(session), filt)
+    rows = overdue_board(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session), filt)
     assert sorted(r.case_no for r in rows) == sorted(expected)
-    assert headline(session, AFTER_NATIONAL_DAY, Calendar.load(session), filt).overdue_steps == len(
-        expected
-    )
+    assert headline(
+        session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session), filt
+    ).overdue_steps == len(expected)
 
 
 def test_a_unit_user_sees_only_their_unit(session, mixed):
     town, patrol = mixed
     clerk = Actor(user_id=None, username="城建联络员", role=Role.UNIT, unit_id=town.id)
-    filt = BoardFilter(unit_id=patrol.id).pinned_to(clerk)
-    rows = overdue_board(session, AFTER_NATIONAL_DAY, Calendar.load(session), filt)
+    asked_for_other_unit = BoardFilter(unit_id=patrol.id)
+    rows = overdue_board(
+        session, clerk, AFTER_NATIONAL_DAY, Calendar.load(session), asked_for_other_unit
+    )
     assert sorted(r.case_no for r in rows) == ["城建书面", "城建现场"]
+    assert headline(session, clerk, AFTER_NATIONAL_DAY, Calendar.load(session)).overdue_steps == 2
 
 
 # --- 待提级 --------------------------------------------------------------------------------
@@ -214,15 +220,17 @@ def test_cases_eligible_for_escalation_are_listed_with_reason_and_one_click_link
         session, step, received_at=date(2024, 9, 26), progress=Progress.SOME, stamped=False
     )
     session.commit()
-    rows = escalation_board(session, AFTER_NATIONAL_DAY)
+    rows = escalation_board(session, STAFF, AFTER_NATIONAL_DAY)
     assert [(r.case_no, r.next_level) for r in rows] == [
         ("无进展", Level.ONSITE),
         ("逾期", Level.ONSITE),
     ]
     assert "无进展" in rows[0].reason and "逾期" in rows[1].reason
-    assert rows[0].escalate_link == f"/cases?case={stuck.id}&action=escalate"
+    assert rows[0].case_id == stuck.id
     filt = BoardFilter(unit_id=units[1].id)
-    assert [r.case_no for r in escalation_board(session, AFTER_NATIONAL_DAY, filt)] == ["逾期"]
+    assert [r.case_no for r in escalation_board(session, STAFF, AFTER_NATIONAL_DAY, filt)] == [
+        "逾期"
+    ]
 
 
 # --- 承办单位 ------------------------------------------------------------------------------
@@ -244,7 +252,10 @@ def test_the_unit_board_counts_each_measure(session, units):
                    CallbackResult.NONE):  # fmt: skip
         make_ticket(session, unit_id=town.id, callback_result=result)
     session.commit()
-    rows = {r.unit_name: r for r in unit_board(session, AFTER_NATIONAL_DAY, Calendar.load(session))}
+    rows = {
+        r.unit_name: r
+        for r in unit_board(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session))
+    }
     row = rows["镇城建中心"]
     assert (row.open_cases, row.overdue_steps, row.escalations, row.referrals) == (2, 1, 1, 1)
     assert row.on_time == Ratio(1, 3)  # on time ÷ (on time + late); the overdue open step is late
@@ -252,7 +263,7 @@ def test_the_unit_board_counts_each_measure(session, units):
     other = rows["镇城管中队"]
     assert (other.open_cases, other.overdue_steps, other.on_time) == (1, 0, Ratio(0, 0))
     only = unit_board(
-        session, AFTER_NATIONAL_DAY, Calendar.load(session), BoardFilter(unit_id=patrol.id)
+        session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session), BoardFilter(unit_id=patrol.id)
     )
     assert [r.unit_name for r in only] == ["镇城管中队"]
 
@@ -263,7 +274,7 @@ def test_the_month_trend_has_every_month_with_cases_opened_and_late_steps(sessio
     make_ticket(session, received_at=datetime(2024, 9, 1))
     session.commit()
     filt = BoardFilter(since=date(2024, 8, 1), until=date(2024, 10, 31))
-    trend = month_trend(session, AFTER_NATIONAL_DAY, filt)
+    trend = month_trend(session, STAFF, AFTER_NATIONAL_DAY, filt)
     assert [(m.month, m.opened, m.due, m.late) for m in trend] == [
         ("2024-08", 0, 0, 0),
         ("2024-09", 2, 1, 1),

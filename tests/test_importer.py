@@ -28,7 +28,7 @@ from duban.importer import (
     save_column_mapping,
 )
 from duban.meetings import add_routing_rule
-from duban.models import AuditLog, CaseTicket, ColumnMapping, ImportBatch, Ticket, Unit
+from duban.models import CaseTicket, ColumnMapping, ImportBatch, Ticket, Unit
 from duban.permissions import SYSTEM, Actor
 from duban.tickets import ticket_detail
 from tests.factories import make_case, make_unit
@@ -401,17 +401,12 @@ def test_batch_and_audit_rows_record_who_imported_what(session: Session) -> None
     assert [(b.file_name, b.inserted, b.updated, b.user_id) for b in batches] == [
         ("第一批.xlsx", 2, 0, None), ("第二批.xlsx", 0, 1, None)]  # fmt: skip
     t1 = ticket(session, "T1")
-    log = (
-        session.execute(
-            select(AuditLog).where(AuditLog.entity == "ticket", AuditLog.entity_id == t1.id)
-        )
-        .scalars()
-        .all()
-    )
+    log = ticket_detail(session, Actor(1, "center", Role.CENTER), t1.id).trail
     assert [(e.action, e.field, e.old, e.new) for e in log] == [
         (AuditAction.IMPORT, "", None, "T1"),
         (AuditAction.IMPORT, "platform_status", "处理中", "已办结"),
     ]
+    assert log[0].note == f"导入批次 {batches[0].id}（第一批.xlsx）"
     assert log[1].note == f"导入批次 {batches[1].id}（第二批.xlsx）"
     assert {e.username for e in log} == {"center"}
 

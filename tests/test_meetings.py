@@ -61,7 +61,7 @@ def test_a_meeting_records_the_cases_discussed_and_adds_the_step(session, units)
     assert [(s.case_id, s.meeting_id, s.issued_at) for s in steps] == [
         (escalated.id, meeting.id, date(2024, 5, 10))
     ]
-    (row,) = meetings.list_meetings(session)
+    (row,) = meetings.list_meetings(session, CLERK)
     assert (row.cases, row.rules) == (2, 0)
     with pytest.raises(ValidationError, match="已在该专题会"):
         meetings.link_case(session, CLERK, meeting.id, written.id)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from duban.enums import AuditAction, CallbackResult, Role
 from duban.errors import PermissionDenied, ValidationError
+from duban.masking import mask_name, mask_phone
 from duban.models import AuditLog, Ticket
 from duban.permissions import Actor
 from duban.text import normalize_address
@@ -21,8 +22,6 @@ from duban.tickets import (
     count_tickets,
     distinct_values,
     find_ticket_id,
-    mask_name,
-    mask_phone,
     parse_ticket_nos,
     query_tickets,
     restore_tickets,

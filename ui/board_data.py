@@ -8,11 +8,12 @@ from datetime import date
 import altair as alt
 import pandas as pd
 import pyarrow as pa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from duban import boards
 from duban.boards import BoardFilter, EscalationRow, StepRow
-from duban.models import Unit
+from duban.permissions import Actor
+from duban.units import live_units, unit_name
 from duban.workdays import Calendar
 from ui.common import engine
 from ui.shared import Stamp, shared_data
@@ -20,23 +21,32 @@ from ui.shared import Stamp, shared_data
 URGENT = 5  # rows per list on 首页
 
 
-@shared_data
-def summary(stamp: Stamp, day: date, filt: BoardFilter) -> boards.Summary:
-    """首页's numbers and lists."""
-    with Session(engine()) as session:
-        return boards.summary(session, day, filt, URGENT)
+def summary(stamp: Stamp, who: Actor, day: date, filt: BoardFilter) -> boards.Summary:
+    """首页's numbers and lists, as far as `who` may see them."""
+    return _summary(stamp, day, filt.pinned_to(who), who)
+
+
+# The boards scope themselves by the actor (`BoardFilter.pinned_to`), and what they return
+# depends on the actor only through that pinned filter: the cached functions below are keyed
+# by it and take the actor unhashed (`_who`), so users with the same view share one result.
 
 
 @shared_data
-def active_units(stamp: Stamp) -> dict[int, str]:
+def _summary(stamp: Stamp, day: date, scoped: BoardFilter, _who: Actor) -> boards.Summary:
     with Session(engine()) as session:
-        return dict(
-            session.exec(
-                select(Unit.id, Unit.name)
-                .where(Unit.deleted_at.is_(None), Unit.active)  # type: ignore[union-attr]
-                .order_by(Unit.name)
-            ).all()
-        )
+        return boards.summary(session, _who, day, scoped, URGENT)
+
+
+@shared_data
+def active_units(stamp: Stamp, _who: Actor) -> dict[int, str]:
+    """The units the boards list (the same for every role: see `duban.units`)."""
+    with Session(engine()) as session:
+        return live_units(session, _who, active_only=True)
+
+
+def case_link(case_id: int, action: str | None = None) -> str:
+    """The URL of a case on the 督办事项 page (`action=escalate` opens the escalation form)."""
+    return f"/cases?case={case_id}" + (f"&action={action}" if action else "")
 
 
 def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
@@ -52,7 +62,7 @@ def step_frame(rows: list[StepRow], days_label: str) -> pd.DataFrame:
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             days_label: [r.workdays for r in rows],
             "最近反馈": [r.last_feedback for r in rows],
-            "查看": [r.link for r in rows],
+            "查看": [case_link(r.case_id) for r in rows],
         }
     )
 
@@ -68,8 +78,8 @@ def escalation_frame(rows: list[EscalationRow]) -> pd.DataFrame:
             "截止日期": [r.due_at for r in rows],
             "暂估": ["暂估" if r.provisional else "" for r in rows],
             "理由": [r.reason for r in rows],
-            "查看": [r.link for r in rows],
-            "提级": [r.escalate_link for r in rows],
+            "查看": [case_link(r.case_id) for r in rows],
+            "提级": [case_link(r.case_id, "escalate") for r in rows],
         }
     )
 
@@ -77,36 +87,54 @@ def escalation_frame(rows: list[EscalationRow]) -> pd.DataFrame:
 # --- each board's data, shared by everyone until the data changes (ui/shared.py) ----------
 
 
+def overdue_frame(stamp: Stamp, who: Actor, day: date, filt: BoardFilter) -> pd.DataFrame:
+    return _overdue_frame(stamp, day, filt.pinned_to(who), who)
+
+
 @shared_data
-def overdue_frame(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+def _overdue_frame(stamp: Stamp, day: date, scoped: BoardFilter, _who: Actor) -> pd.DataFrame:
     with Session(engine()) as session:
-        rows = boards.overdue_board(session, day, Calendar.load(session), filt)
+        rows = boards.overdue_board(session, _who, day, Calendar.load(session), scoped)
     return step_frame(rows, "逾期工作日")
 
 
+def due_soon_frame(stamp: Stamp, who: Actor, day: date, filt: BoardFilter) -> pd.DataFrame:
+    return _due_soon_frame(stamp, day, filt.pinned_to(who), who)
+
+
 @shared_data
-def due_soon_frame(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+def _due_soon_frame(stamp: Stamp, day: date, scoped: BoardFilter, _who: Actor) -> pd.DataFrame:
     with Session(engine()) as session:
-        rows = boards.due_soon_board(session, day, Calendar.load(session), filt)
+        rows = boards.due_soon_board(session, _who, day, Calendar.load(session), scoped)
     return step_frame(rows, "剩余工作日")
 
 
+def escalation_table(stamp: Stamp, who: Actor, day: date, filt: BoardFilter) -> pd.DataFrame:
+    return _escalation_table(stamp, day, filt.pinned_to(who), who)
+
+
 @shared_data
-def escalation_table(stamp: Stamp, day: date, filt: BoardFilter) -> pd.DataFrame:
+def _escalation_table(stamp: Stamp, day: date, scoped: BoardFilter, _who: Actor) -> pd.DataFrame:
     with Session(engine()) as session:
-        return escalation_frame(boards.escalation_board(session, day, filt))
+        return escalation_frame(boards.escalation_board(session, _who, day, scoped))
 
 
-@shared_data
 def units_tables(
-    stamp: Stamp, day: date, filt: BoardFilter
+    stamp: Stamp, who: Actor, day: date, filt: BoardFilter
 ) -> tuple[pd.DataFrame, list[int], dict, dict]:
     """The units table, its unit ids (row → unit for a click), the two charts' specs."""
+    return _units_tables(stamp, day, filt.pinned_to(who), who)
+
+
+@shared_data
+def _units_tables(
+    stamp: Stamp, day: date, filt: BoardFilter, _who: Actor
+) -> tuple[pd.DataFrame, list[int], dict, dict]:
     with Session(engine()) as session:
-        unit_rows = boards.unit_board(session, day, Calendar.load(session), filt)
-        trend = boards.month_trend(session, day, filt)
-        unit = session.get(Unit, filt.unit_id) if filt.unit_id else None
-    unit_name = unit.name if unit else "全部单位"
+        unit_rows = boards.unit_board(session, _who, day, Calendar.load(session), filt)
+        trend = boards.month_trend(session, _who, day, filt)
+        name = unit_name(session, _who, filt.unit_id) if filt.unit_id else None
+    who_label = name or "全部单位"
     frame = pd.DataFrame(
         {
             "承办单位": [r.unit_name for r in unit_rows],
@@ -137,7 +165,7 @@ def units_tables(
             for name, n in (("新立案", m.opened), ("到期环节", m.due), ("逾期环节", m.late))
         ]
     )
-    return frame, [r.unit_id for r in unit_rows], bar_spec(bars), trend_spec(months, unit_name)
+    return frame, [r.unit_id for r in unit_rows], bar_spec(bars), trend_spec(months, who_label)
 
 
 def percents(values: list[float | None]) -> pd.Series:

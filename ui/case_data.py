@@ -5,15 +5,16 @@ its timeline (built once, not on every view), and the papers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from duban import cases, meetings
+from duban import cases, documents, meetings
 from duban.cases import CaseDetail
-from duban.documents import DocumentRow, applicable_steps, case_documents, load_case
-from duban.models import Upload
+from duban.documents import DocumentRow, case_documents
 from duban.permissions import Actor, Perm
+from duban.uploads import Upload
 from ui.common import engine
 from ui.shared import Stamp, shared_data
 
@@ -33,16 +34,10 @@ def case_view(stamp: Stamp, who: Actor, case_id: int) -> CaseView:
     again on every view, never kept."""
     with Session(engine()) as session:
         detail = cases.case_detail(session, who, case_id)
-        ids = [fb.upload_id for v in detail.steps for fb in v.feedback if fb.upload_id]
-        uploads = (
-            {u.id: u for u in session.exec(select(Upload).where(Upload.id.in_(ids)))}  # type: ignore[union-attr,misc]
-            if ids
-            else {}
-        )
         return CaseView(
             detail=detail,
-            uploads=uploads,  # type: ignore[arg-type]
-            meetings=meetings.list_meetings(session) if who.can(Perm.EDIT_CASES) else [],
+            uploads=cases.feedback_uploads(session, who, case_id),
+            meetings=meetings.list_meetings(session, who) if who.can(Perm.EDIT_CASES) else [],
             tickets=tickets_frame(detail),
             timeline=timeline_frame(cases.case_timeline(session, who, case_id)),
         )
@@ -80,8 +75,7 @@ def case_papers(stamp: Stamp, who: Actor, case_id: int) -> list[DocumentRow]:
 
 
 @shared_data
-def paper_steps(stamp: Stamp, kind: str, case_id: int) -> list[tuple[int, str, object]]:
+def paper_steps(stamp: Stamp, who: Actor, kind: str, case_id: int) -> list[tuple[int, str, date]]:
     """The steps a paper of `kind` can belong to: (id, step kind label, issued date)."""
     with Session(engine()) as session:
-        steps = applicable_steps(kind, load_case(session, case_id))
-    return [(s.id, s.kind.label, s.issued_at) for s in steps]
+        return documents.paper_steps(session, who, kind, case_id)

@@ -76,13 +76,13 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
     spec = KINDS[kind]
     step_id = None
     if spec.step_kinds:
-        steps = paper_steps(stamp, kind, case_id)
+        steps = paper_steps(stamp, actor(), kind, case_id)
         if steps:
             labels = {i: f"{label}（{cn_date(issued)}发出）" for i, label, issued in steps}
             step_id = st.selectbox(
                 "对应督办环节",
                 list(labels),
-                format_func=labels.get,
+                format_func=lambda i: labels[i],
                 key=f"{key}_step_{kind}",
                 placeholder="请选择",
             )

@@ -24,9 +24,8 @@ from datetime import datetime
 import streamlit as st
 from sqlmodel import Session
 
-from duban import auth, sessions
+from duban import auth, sessions, units
 from duban.clock import now
-from duban.models import Unit
 from duban.permissions import Actor
 from ui.common import engine, user_action
 
@@ -215,8 +214,7 @@ def account_sidebar(actor: Actor) -> None:
     unit_name = ""
     if actor.unit_id is not None:
         with Session(engine()) as session:
-            unit = session.get(Unit, actor.unit_id)
-            unit_name = unit.name if unit else ""
+            unit_name = units.unit_name(session, actor, actor.unit_id) or ""
     with st.sidebar:
         token = st.session_state.get(TOKEN_KEY)
         if token:  # first in the run: a reload right after login already finds the cookie

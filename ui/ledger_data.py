@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from duban.enums import CallbackResult
 from duban.permissions import Actor
-from duban.tickets import TicketFilter, distinct_values, query_tickets, unit_choices
+from duban.tickets import TicketFilter, filter_choices, query_tickets
 from ui.common import engine
 from ui.shared import Stamp, shared_data
 
@@ -75,14 +75,11 @@ def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 @shared_data
-def choices(stamp: Stamp) -> tuple[dict[int, str], list[str], list[str]]:
-    """Units, categories and statuses for the filter bar, once per state of the data."""
+def choices(stamp: Stamp, _who: Actor) -> tuple[dict[int, str], list[str], list[str]]:
+    """Units, categories and statuses for the filter bar, once per state of the data (the
+    same for every role, so not keyed by the actor: see `duban.tickets.filter_choices`)."""
     with Session(engine()) as session:
-        return (
-            unit_choices(session),
-            distinct_values(session, "category"),
-            distinct_values(session, "platform_status"),
-        )
+        return filter_choices(session, _who)
 
 
 @shared_data

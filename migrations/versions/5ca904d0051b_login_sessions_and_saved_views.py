@@ -1,7 +1,7 @@
 """login sessions (token hashes, expiry, last seen) and saved ledger views
 
 Revision ID: 5ca904d0051b
-Revises: 1aaf195f3166
+Revises: 5e6b0c1d2a15
 Create Date: 2026-12-01 21:38:31.900898
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "5ca904d0051b"
-down_revision: str | None = "1aaf195f3166"
+down_revision: str | None = "5e6b0c1d2a15"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
