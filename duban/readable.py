@@ -91,7 +91,7 @@ def person_names(session: Session, user_ids: Iterable[int | None]) -> dict[int, 
     rows = session.exec(
         select(User.id, User.display_name, User.username).where(col(User.id).in_(ids))
     )
-    return {i: display or username for i, display, username in rows}
+    return {i: display or username for i, display, username in rows if i is not None}
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class LogLine:
 def log_lines(session: Session, rows: list[AuditLog]) -> list[LogLine]:
     """Rows of the change log made readable (the caller has already checked who may read)."""
     names = person_names(session, (r.user_id for r in rows))
-    unit_names = dict(session.exec(select(Unit.id, Unit.name)).all())
+    unit_names = {i: n for i, n in session.exec(select(Unit.id, Unit.name)) if i is not None}
     return [
         LogLine(
             at=r.at,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from duban.clock import now
 from duban.errors import NotFound, PermissionDenied, ValidationError
@@ -89,7 +89,7 @@ def list_views(session: Session, actor: Actor, page: str) -> list[View]:
         .where(
             SavedView.user_id == actor.user_id,
             SavedView.page == page,
-            SavedView.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(SavedView.deleted_at).is_(None),
         )
         .order_by(SavedView.name)
     )
