@@ -11,7 +11,7 @@ import streamlit as st
 
 from duban.permissions import Actor
 from ui import gate
-from ui.common import engine
+from ui.common import chinese_widget_texts, engine
 from ui.navigation import navigation
 
 st.set_page_config(
@@ -28,4 +28,5 @@ if current is None:
     gate.login_page()
     st.stop()
 gate.account_sidebar(current)
+chinese_widget_texts()
 st.navigation(navigation(current.role), expanded=True).run()

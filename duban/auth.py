@@ -36,7 +36,7 @@ from duban import audit, records
 from duban.clock import now
 from duban.enums import AuditAction, Role
 from duban.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from duban.models import AuditLog, SetupGuard, Unit, User
+from duban.models import AuditLog, LoginSession, SetupGuard, Unit, User
 from duban.permissions import Actor, Perm
 from duban.records import get_live
 from duban.settings import get_setting
@@ -472,6 +472,7 @@ def _set_password(session: Session, actor: Actor, user: User, password: str, not
     user.version += 1
     user.updated_at = now()
     session.add(user)
+    end_sessions(session, user.id, "密码已修改或重置")
     audit.record(
         session,
         actor,
@@ -561,7 +562,19 @@ def update_user(
     if clean["active"] and "active" in changes:
         user.failed_logins, user.locked_until = 0, None
         session.add(user)
+    if not clean["active"]:
+        end_sessions(session, user.id, "账号已停用")
     return changes
+
+
+def end_sessions(session: Session, user_id: int | None, reason: str) -> None:
+    """End every live login session of an account (password reset or change, disabled):
+    its cookies in every browser stop working at once (duban.sessions)."""
+    session.execute(
+        update(LoginSession)
+        .where(col(LoginSession.user_id) == user_id, col(LoginSession.ended_at).is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
 
 
 def _require_another_admin(session: Session, user: User) -> None:

@@ -100,8 +100,8 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
         print("未识别的列（已原样保存）：" + "、".join(report.unknown_headers))
     for hint in report.route_suggestions:
         print(
-            f"专题会处置规则“{hint.rule.name}”适用于新工单：{'、'.join(hint.ticket_nos)}"
-            f"（处置路径：{hint.rule.handling_path}）"
+            f"专题会处置规则“{hint.rule_name}”适用于新工单：{'、'.join(hint.ticket_nos)}"
+            f"（处置部门：{hint.unit_name}，处置路径：{hint.handling_path}）"
         )
     if args.dry_run:
         print("试运行：未写入数据库")

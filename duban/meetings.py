@@ -272,9 +272,16 @@ def match_rules(
 
 @dataclass(frozen=True)
 class RouteSuggestion:
-    """A 专题会 rule that fits some tickets: its department and path, offered, never applied."""
+    """A 专题会 rule that fits some tickets: its department and path, offered, never applied.
 
-    rule: RoutingRule
+    Plain values, no ORM row: an import report outlives the session that made it (a page
+    shows it after the import's commit has expired every row that session loaded)."""
+
+    rule_id: int
+    rule_name: str
+    unit_id: int
+    unit_name: str
+    handling_path: str
     ticket_nos: tuple[str, ...]
 
 
@@ -284,14 +291,18 @@ def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> li
     Used after an import so staff see at once which new tickets a meeting has already
     assigned a department and handling path to (同类事项的处置部门和处置路径).
     """
-    rules = session.exec(
-        select(RoutingRule).where(
+    found = session.exec(
+        select(RoutingRule, Unit.name)
+        .join(Unit, col(Unit.id) == RoutingRule.unit_id)
+        .where(
             col(RoutingRule.active).is_(True),
             col(RoutingRule.deleted_at).is_(None),
         )
     ).all()
-    if not rules:
+    if not found:
         return []
+    rules = [r for r, _ in found]
+    unit_names = {r.id: name for r, name in found}
     hits: dict[int, list[str]] = {}
     by_id = {r.id: r for r in rules}
     for t in tickets:
@@ -310,7 +321,17 @@ def suggest_routes(session: Session, tickets: Iterable[Mapping[str, Any]]) -> li
         score, rule_id = max(scored, key=lambda x: (x[0], x[1] or 0))
         if score:
             hits.setdefault(rule_id, []).append(t["ticket_no"])  # type: ignore[arg-type]  # a positive score comes from a stored rule, whose id is set
-    return [RouteSuggestion(by_id[i], tuple(nos)) for i, nos in sorted(hits.items())]
+    return [
+        RouteSuggestion(
+            rule_id=i,
+            rule_name=by_id[i].name,
+            unit_id=by_id[i].unit_id,
+            unit_name=unit_names[i],
+            handling_path=by_id[i].handling_path,
+            ticket_nos=tuple(nos),
+        )
+        for i, nos in sorted(hits.items())
+    ]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -622,3 +623,47 @@ class NoticeTask(SQLModel, table=True):
     task: str = text_field()
     created_at: NaiveDatetime = Field(default_factory=now)
     created_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+# --- login sessions and saved views (issue 14a) --------------------------------------------
+
+
+# A login that lasts across reloads and tabs. The browser holds only a random token (in a
+# cookie); the table keeps its SHA-256, so a copy of the database cannot log anyone in.
+class LoginSession(SQLModel, table=True):
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: NaiveDatetime
+    last_seen_at: NaiveDatetime
+    expires_at: NaiveDatetime  # the absolute end, however active the user is
+    ended_at: NaiveDatetime | None = None
+    end_reason: str = Field(default="", max_length=50)
+
+
+# A user's named filter + column set of a grid (工单台账), as spreadsheet users keep views.
+class SavedView(SQLModel, table=True):
+    __tablename__ = "saved_view"
+    __table_args__ = (
+        Index(
+            "ux_saved_view_live_name",
+            "user_id",
+            "page",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    page: str = Field(max_length=30)
+    name: str = Field(max_length=50)
+    filters: Any = Field(default=None, sa_column=Column(JSON, nullable=False))
+    columns: Any = Field(default=None, sa_column=Column(JSON, nullable=False))
+    created_at: NaiveDatetime = Field(default_factory=now)
+    updated_at: NaiveDatetime = Field(default_factory=now)
+    deleted_at: NaiveDatetime | None = None

@@ -5,10 +5,9 @@ import streamlit as st
 from sqlmodel import Session
 
 from duban import auth
-from duban.clock import now
 from duban.units import unit_name
 from ui.common import actor, engine, user_action
-from ui.gate import LOGIN_AT_KEY, new_password_inputs
+from ui.gate import new_password_inputs, renew_after_password_change
 
 st.title("我的账户")
 me = actor()
@@ -54,8 +53,8 @@ if submitted:
             with Session(engine()) as session:
                 auth.change_own_password(session, me, old, new)
                 session.commit()
-            # this session stays valid; other sessions of this account end
-            st.session_state[LOGIN_AT_KEY] = now()
+            # this tab stays logged in (with a new session); other sessions of this account end
+            renew_after_password_change(me)
             st.success("密码已修改")
 
 if logins:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from duban import audit
+from duban import audit, readable
 from duban.enums import AuditAction
 from ui.common import actor, engine, user_action
 
@@ -37,7 +37,7 @@ wanted_entity = params.get("entity", "")
 wanted_id = params.get("id", "")
 
 cols = st.columns(4)
-username = cols[0].selectbox("用户", [ALL, *names], key="audit_log_user")
+username = cols[0].selectbox("用户", [ALL, *names], key="audit_log_user", placeholder="请选择")
 entity_options = [ALL, *entities]
 entity = cols[1].selectbox(
     "对象",
@@ -45,12 +45,14 @@ entity = cols[1].selectbox(
     index=entity_options.index(wanted_entity) if wanted_entity in entity_options else 0,
     format_func=lambda e: e if e == ALL else audit.entity_label(e),
     key="audit_log_entity",
+    placeholder="请选择",
 )
 action = cols[2].selectbox(
     "操作",
     [ALL, *AuditAction],
     format_func=lambda a: a if a == ALL else a.label,
     key="audit_log_action",
+    placeholder="请选择",
 )
 entity_id_text = cols[3].text_input(
     "记录编号", value=wanted_id if wanted_id.isdigit() else "", key="audit_log_id", max_chars=12
@@ -80,21 +82,24 @@ page_no = cols[2].number_input("页码", min_value=1, max_value=pages, value=1, 
 cols[3].metric("符合条件的记录", total)
 
 with Session(engine()) as session:
-    rows = audit.search(
-        session, me, limit=PAGE_SIZE, offset=(int(page_no) - 1) * PAGE_SIZE, **filters
-    ).rows
+    rows = readable.log_lines(
+        session,
+        audit.search(
+            session, me, limit=PAGE_SIZE, offset=(int(page_no) - 1) * PAGE_SIZE, **filters
+        ).rows,
+    )
 
 st.dataframe(
     pd.DataFrame(
         {
             "时间": [f"{r.at:%Y-%m-%d %H:%M:%S}" for r in rows],
-            "用户": [r.username for r in rows],
-            "操作": [r.action.label for r in rows],
-            "对象": [audit.entity_label(r.entity) for r in rows],
+            "用户": [r.person for r in rows],
+            "操作": [r.action for r in rows],
+            "对象": [r.entity for r in rows],
             "编号": [str(r.entity_id) if r.entity_id is not None else "" for r in rows],
             "字段": [r.field for r in rows],
-            "原值": [r.old or "" for r in rows],
-            "新值": [r.new or "" for r in rows],
+            "原值": [r.old for r in rows],
+            "新值": [r.new for r in rows],
             "说明": [r.note for r in rows],
         },
         dtype="string",

@@ -66,23 +66,30 @@ if all_units:
         format_func=lambda u: "全部单位" if u is None else units[u],
         key="boards_unit",
         bind="query-params",
+        placeholder="请选择",
     )
 else:  # a unit user sees their own unit only
     unit_id = me.unit_id
     cols[0].selectbox(
-        "承办单位", [units.get(unit_id or -1, "（未关联单位）")], disabled=True, key="boards_own"
+        "承办单位",
+        [units.get(unit_id or -1, "（未关联单位）")],
+        disabled=True,
+        key="boards_own",
+        placeholder="请选择",
     )
 level = cols[1].selectbox(
     "督办类型",
     [None, *Level],
     format_func=lambda v: "全部" if v is None else v.label,
     key="boards_level",
+    placeholder="请选择",
 )
 scope = cols[2].selectbox(
     "协调督办范围",
     [None, *Scope],
     format_func=lambda v: "全部" if v is None else v.label,
     key="boards_scope",
+    placeholder="请选择",
 )
 since = cols[3].date_input("立案日期从", value=None, key="boards_since")
 until = cols[4].date_input("立案日期至", value=None, key="boards_until")

@@ -68,21 +68,21 @@ def show_list() -> None:
     status = c1.selectbox(
         "状态", [None, *CaseStatus], format_func=lambda s: "全部" if s is None else s.label,
         key="cases_status",
-    )  # fmt: skip
+     placeholder="请选择")  # fmt: skip
     level = c2.selectbox(
         "督办类型", [None, *Level], format_func=lambda s: "全部" if s is None else s.label,
         key="cases_level",
-    )  # fmt: skip
+     placeholder="请选择")  # fmt: skip
     scope = c3.selectbox(
         "协调督办范围", [None, *Scope], format_func=lambda s: "全部" if s is None else s.label,
         key="cases_scope",
-    )  # fmt: skip
+     placeholder="请选择")  # fmt: skip
     unit_id = None
     if me.can(Perm.VIEW_ALL):
         unit_id = c4.selectbox(
             "承办单位", [None, *unit_names], format_func=lambda u: "全部" if u is None else unit_names[u],
             key="cases_unit",
-        )  # fmt: skip
+         placeholder="请选择")  # fmt: skip
     c5, c6, c7, c8 = st.columns([2, 1, 1, 1])
     search = c5.text_input("搜索（督办编号、事由、相关情况）", key="cases_search")
     overdue = c6.checkbox("仅看逾期", key="cases_overdue")
@@ -119,7 +119,7 @@ def show_list() -> None:
             "打开督办事项", [r.id for r in rows],
             format_func=lambda i: next(f"{r.case_no} {r.title}" for r in rows if r.id == i),
             key="cases_pick",
-        )  # fmt: skip
+         placeholder="请选择")  # fmt: skip
         if st.button("打开", key="cases_open"):
             st.query_params["case"] = str(choice)
             st.rerun()
@@ -419,7 +419,7 @@ def form_feedback(d: CaseDetail) -> None:
             unit_id = st.selectbox(
                 "反馈单位", keys, index=keys.index(answering) if answering in keys else 0,
                 format_func=choices.get,
-            )  # fmt: skip
+             placeholder="请选择")  # fmt: skip
         else:
             unit_id = me.unit_id
             st.markdown(f"反馈单位：{literal(choices.get(unit_id, ''))}")
@@ -605,7 +605,9 @@ def form_visit(d: CaseDetail) -> None:
     with st.form("cases_f_visit"):
         visit = past_date("踏勘日期")
         findings = st.text_area("踏勘情况")
-        unit_id = st.selectbox("处置责任单位", list(choices), format_func=choices.get)
+        unit_id = st.selectbox(
+            "处置责任单位", list(choices), format_func=choices.get, placeholder="请选择"
+        )
         mode = st.radio("处置时限", ["工作日天数", "具体日期"], horizontal=True)
         c1, c2 = st.columns(2)
         n = c1.number_input("工作日天数", min_value=1, max_value=60, value=5, step=1)

@@ -56,7 +56,11 @@ picked: list[int] = st.multiselect(
     placeholder="输入督办编号或事由查找",
 )
 kind = st.selectbox(
-    "文书类型", CASE_KINDS, format_func=lambda k: DocumentKind(k).label, key="documents_kind"
+    "文书类型",
+    CASE_KINDS,
+    format_func=lambda k: DocumentKind(k).label,
+    key="documents_kind",
+    placeholder="请选择",
 )
 spec = KINDS[kind]
 st.caption(spec.description)

@@ -15,6 +15,9 @@ Query parameter `?ticket=ID` opens the detail of one ticket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +40,7 @@ from duban.importer import (
     save_column_mapping,
 )
 from duban.permissions import Perm
+from duban.readable import EMPTY, LogLine, log_lines
 from duban.tickets import (
     PAGE_SIZE,
     UNASSIGNED,
@@ -50,6 +54,7 @@ from duban.tickets import (
     ticket_detail,
 )
 from duban.units import live_units
+from duban.views import COLUMNS, LEDGER, View, delete_view, list_views, save_view
 from ui.common import actor, engine, literal, log_exception, user_action
 from ui.ledger_data import GRID, choices, ticket_page
 from ui.shared import Stamp, change_stamp
@@ -102,13 +107,20 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
     options = {UNASSIGNED: "（未匹配单位）", **units}
     if not me.can(Perm.VIEW_ALL):
         options = {k: v for k, v in options.items() if k == me.unit_id}
-    for key in MORE_FILTERS:
+    for key in (*MORE_FILTERS, COLUMNS_KEY):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    st.session_state.setdefault(COLUMNS_KEY, list(SHOWN))
     c1, c2, c3 = st.columns([2, 2, 3])
     c1.multiselect("承办单位", list(options), format_func=options.get, key="ledger_f_units",
-                   on_change=on_filter_change)  # fmt: skip
-    c2.multiselect("问题分类", categories, key="ledger_f_categories", on_change=on_filter_change)
+                   on_change=on_filter_change, placeholder="请选择（可多选）")  # fmt: skip
+    c2.multiselect(
+        "问题分类",
+        categories,
+        key="ledger_f_categories",
+        on_change=on_filter_change,
+        placeholder="请选择（可多选）",
+    )
     c3.text_input("关键词（地址或内容）", key="ledger_f_keyword", on_change=on_filter_change)
     state = st.session_state
     more = sum(bool(state.get(k)) for k in MORE_FILTERS)
@@ -118,16 +130,23 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
         with box:
             c1, c2, c3, c4, c5 = st.columns([2, 2, 1, 1, 2])
             c1.multiselect(
-                "工单状态", statuses, key="ledger_f_statuses", on_change=on_filter_change
+                "工单状态",
+                statuses,
+                key="ledger_f_statuses",
+                on_change=on_filter_change,
+                placeholder="请选择（可多选）",
             )
             c2.multiselect("回访结果", list(CallbackResult), format_func=lambda c: c.label,
-                           key="ledger_f_callbacks", on_change=on_filter_change)  # fmt: skip
+                           key="ledger_f_callbacks", on_change=on_filter_change, placeholder="请选择（可多选）")  # fmt: skip
             c3.date_input(
                 "诉求时间 自", value=None, key="ledger_f_from", on_change=on_filter_change
             )
             c4.date_input("至", value=None, key="ledger_f_to", on_change=on_filter_change)
             c5.text_area("工单编号（可粘贴多个）", key="ledger_f_numbers", height=68,
                          on_change=on_filter_change)  # fmt: skip
+            st.multiselect("显示的列", list(SHOWN), format_func=lambda c: GRID[c][0],
+                           key=COLUMNS_KEY, on_change=next_generation,
+                           placeholder="请选择要显示的列")  # fmt: skip
     start, end = state.get("ledger_f_from"), state.get("ledger_f_to")
     return TicketFilter(
         unit_ids=tuple(state.get("ledger_f_units") or ()),
@@ -141,6 +160,104 @@ def filter_bar(units: dict[int, str], categories: list[str], statuses: list[str]
     )
 
 
+# --- saved views ----------------------------------------------------------------------------
+
+# a view's filter field → the filter bar's session key
+VIEW_FILTERS = {"unit_ids": "ledger_f_units", "categories": "ledger_f_categories",
+                "statuses": "ledger_f_statuses", "callbacks": "ledger_f_callbacks",
+                "date_from": "ledger_f_from", "date_to": "ledger_f_to",
+                "keyword": "ledger_f_keyword", "numbers": "ledger_f_numbers"}  # fmt: skip
+COLUMNS_KEY = "ledger_columns"
+SHOWN = COLUMNS[LEDGER]  # the columns a user may show or hide (id and version never show)
+
+
+def view_filters() -> dict[str, Any]:
+    """The filter bar's values as a view keeps them (codes, ISO dates)."""
+    out: dict[str, Any] = {}
+    for field, key in VIEW_FILTERS.items():
+        value = st.session_state.get(key)
+        if field == "callbacks":
+            value = [c.value for c in value or []]
+        elif field in ("date_from", "date_to"):
+            value = value.isoformat() if isinstance(value, date) else None
+        elif isinstance(value, list | tuple):
+            value = list(value)
+        out[field] = value
+    return out
+
+
+def on_pick_view(mine: dict[int, View], options: dict[str, list[Any]]) -> None:
+    """Apply the chosen view: its filters (those still offered) and its columns."""
+    view = mine.get(st.session_state.get("ledger_view_pick"))
+    if view is None:
+        return
+    for field, key in VIEW_FILTERS.items():
+        value = view.filters.get(field)
+        if field in ("date_from", "date_to"):
+            st.session_state[key] = date.fromisoformat(value) if value else None
+        elif field in ("keyword", "numbers"):
+            st.session_state[key] = value or ""
+        elif field == "callbacks":
+            st.session_state[key] = [CallbackResult(c) for c in value or []]
+        else:
+            st.session_state[key] = [v for v in value or [] if v in options[field]]
+    st.session_state[COLUMNS_KEY] = [c for c in view.columns if c in SHOWN]
+    st.session_state["ledger_view_name"] = view.name
+    flash("info", f"已应用视图“{view.name}”")
+    on_filter_change()
+
+
+def on_save_view() -> None:
+    name = st.session_state.get("ledger_view_name", "")
+    try:
+        with Session(DB) as session:
+            saved = save_view(session, me, LEDGER, name, filters=view_filters(),
+                              columns=list(st.session_state.get(COLUMNS_KEY) or []))  # fmt: skip
+            session.commit()
+    except DubanError as exc:
+        flash("error", f"视图未保存：{exc}")
+        return
+    st.session_state["ledger_view_pick"] = saved.id
+    flash("success", f"已保存视图“{saved.name}”（当前筛选条件与显示列）")
+
+
+def on_delete_view(mine: dict[int, View]) -> None:
+    view = mine.get(st.session_state.get("ledger_view_pick"))
+    if view is None:
+        flash("warning", "请先在“我的视图”中选择要删除的视图")
+        return
+    try:
+        with Session(DB) as session:
+            delete_view(session, me, view.id)
+            session.commit()
+    except DubanError as exc:
+        flash("error", f"视图未删除：{exc}")
+        return
+    st.session_state["ledger_view_pick"] = None
+    flash("success", f"已删除视图“{view.name}”")
+
+
+def views_bar(units: dict[int, str], categories: list[str], statuses: list[str]) -> None:
+    """我的视图: pick one to apply it; save the current filter + columns under a name."""
+    if me.user_id is None:
+        return
+    with Session(DB) as session:
+        mine = {v.id: v for v in list_views(session, me, LEDGER)}
+    if st.session_state.get("ledger_view_pick") not in mine:
+        st.session_state["ledger_view_pick"] = None
+    options = {"unit_ids": [UNASSIGNED, *units], "categories": categories, "statuses": statuses}
+    c1, c2, c3, c4 = st.columns([3, 1, 3, 1], vertical_alignment="bottom")
+    c1.selectbox("我的视图", list(mine), format_func=lambda i: mine[i].name, key="ledger_view_pick",
+                 placeholder="选择已保存的视图" if mine else "还没有保存的视图",
+                 on_change=on_pick_view, args=(mine, options))  # fmt: skip
+    c2.button("删除此视图", key="ledger_view_delete", on_click=on_delete_view, args=(mine,),
+              disabled=st.session_state.get("ledger_view_pick") is None)  # fmt: skip
+    c3.text_input("视图名称", key="ledger_view_name", max_chars=50,
+                  placeholder="如：本周未回访、城管中队在办")  # fmt: skip
+    c4.button("保存视图", key="ledger_view_save", on_click=on_save_view,
+              help="保存当前的筛选条件和显示的列；同名视图会被覆盖")  # fmt: skip
+
+
 # --- the grid -------------------------------------------------------------------------------
 
 
@@ -150,8 +267,7 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
         for key, (label, editable) in GRID.items()
     }
     config["selected"] = st.column_config.CheckboxColumn("选择", width="small")
-    config["id"] = st.column_config.NumberColumn("id", disabled=True, width="small")
-    config["version"] = st.column_config.NumberColumn("version", disabled=True, width="small")
+    config["ticket_no"] = st.column_config.TextColumn("工单编号", disabled=True, pinned=True)
     config["received_at"] = st.column_config.DatetimeColumn(
         "诉求时间", format="YYYY-MM-DD HH:mm", disabled=True
     )
@@ -162,7 +278,7 @@ def column_config(unit_names: list[str]) -> dict[str, Any]:
         "承办单位", options=unit_names, disabled=not CAN_EDIT
     )
     config["notes"] = st.column_config.TextColumn("备注", disabled=not CAN_EDIT, width="medium")
-    config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="large")
+    config["content"] = st.column_config.TextColumn("内容描述", disabled=True, width="medium")
     return config
 
 
@@ -303,6 +419,7 @@ def export_view(flt: TicketFilter, total: int) -> None:
 def ledger_tab() -> None:
     stamp = change_stamp()
     units, categories, statuses = choices(stamp, me)
+    views_bar(units, categories, statuses)
     flt = filter_bar(units, categories, statuses)
     gen = st.session_state.setdefault("ledger_gen", 0)
     frame, total, pages = loaded_rows(stamp, flt, gen)
@@ -319,7 +436,8 @@ def ledger_tab() -> None:
             frame, key=f"ledger_editor_{gen}", hide_index=True,
             num_rows="delete" if CAN_EDIT else "fixed",
             column_config=column_config(list(units.values())),
-            column_order=[k for k in GRID if k not in ("id", "version")] + ["id", "version"],
+            # id and version stay in the frame (saves map rows to them) but never show
+            column_order=["selected", *(st.session_state.get(COLUMNS_KEY) or SHOWN)],
         )  # fmt: skip
         b1, b2, _ = st.columns([1, 1, 4])
         b1.form_submit_button(
@@ -362,7 +480,7 @@ def run_import(name: str, data: bytes, *, dry_run: bool) -> Any:
     return report
 
 
-def report_view(report: Any, units: dict[int, str]) -> None:
+def report_view(report: Any) -> None:
     c = st.columns(5)
     c[0].metric("新增", report.inserted)
     c[1].metric("更新", report.updated)
@@ -391,9 +509,9 @@ def report_view(report: Any, units: dict[int, str]) -> None:
         )  # fmt: skip
     for hint in report.route_suggestions:
         st.info(
-            f"专题会处置规则“{literal(hint.rule.name)}”适用于 {len(hint.ticket_nos)} 张新工单"
+            f"专题会处置规则“{literal(hint.rule_name)}”适用于 {len(hint.ticket_nos)} 张新工单"
             f"（{literal('、'.join(hint.ticket_nos[:10]))}{' 等' if len(hint.ticket_nos) > 10 else ''}）："
-            f"处置部门 {literal(units.get(hint.rule.unit_id, ''))}，处置路径：{literal(hint.rule.handling_path)}"
+            f"处置部门 {literal(hint.unit_name)}，处置路径：{literal(hint.handling_path)}"
         )
     if report.changes:
         with st.expander(
@@ -420,21 +538,28 @@ def unit_mapping_form(report: Any, units: dict[int, str]) -> None:
             c1, c2, c3 = st.columns([2, 2, 1])
             c1.markdown(f"**{name}**")
             picks[name] = (
-                c2.selectbox("对应到", choices, key=f"ledger_unit_pick_{i}", label_visibility="collapsed"),
+                c2.selectbox("对应到", choices, key=f"ledger_unit_pick_{i}", label_visibility="collapsed", placeholder="请选择"),
                 c3.selectbox("类别", list(UnitKind), format_func=lambda k: k.label, key=f"ledger_unit_kind_{i}",
-                             label_visibility="collapsed"),
+                             label_visibility="collapsed", placeholder="请选择"),
             )  # fmt: skip
         if st.form_submit_button("保存单位对应"):
-            with user_action():
-                done = 0
+            with import_action("单位对应"):
+                done, handled = 0, set()
                 with Session(DB) as session:
                     for name, (pick, kind) in picks.items():
                         if pick == "新建为单位":
                             done += create_unit_for(session, me, name, kind)[1]
                         elif pick in by_name:
                             done += map_unit_alias(session, me, name, by_name[pick])
+                        else:
+                            continue
+                        handled.add(name)
                     session.commit()
                 flash("success", f"已保存单位对应，{done} 条已导入的工单已指定单位")
+                result = st.session_state.get("ledger_result")
+                if result is not None:
+                    left = [n for n in result.unknown_units if n not in handled]
+                    st.session_state["ledger_result"] = replace(result, unknown_units=left)
                 refresh_preview()
                 st.rerun()
 
@@ -453,11 +578,11 @@ def column_mapping_form(headers: list[str], key: str) -> None:
 
     with st.form(key):
         picks = {
-            h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}")
+            h: st.selectbox(h, targets, format_func=label, key=f"{key}_{i}", placeholder="请选择")
             for i, h in enumerate(headers)
         }
         if st.form_submit_button("保存列映射"):
-            with user_action():
+            with import_action("列映射"):
                 with Session(DB) as session:
                     for header, target in picks.items():
                         if target == "（保留为原始列）":
@@ -481,7 +606,7 @@ def header_help_form() -> None:
         no = c1.text_input("表示“工单编号”的表头", key="ledger_header_no")
         received = c2.text_input("表示“诉求时间”的表头", key="ledger_header_time")
         if st.form_submit_button("保存并重新预览"):
-            with user_action():
+            with import_action("表头设置"):
                 with Session(DB) as session:
                     if no.strip():
                         save_column_mapping(session, me, no, "ticket_no")
@@ -492,14 +617,35 @@ def header_help_form() -> None:
                 st.rerun()
 
 
+@contextmanager
+def import_action(what: str) -> Iterator[None]:
+    """A step of the import page: a refusal names what was not saved (the caller commits
+    only at the end, so nothing of the step was written); anything else as user_action."""
+    with user_action():
+        try:
+            yield
+        except DubanError as exc:
+            st.error(f"{what}未保存：{exc}（数据库未作任何改动）")
+
+
+def preview_file(name: str, data: bytes) -> None:
+    """预览: a dry run of the whole import; a file refused as a whole offers the header help."""
+    for key in ("ledger_preview", "ledger_refused", "ledger_result"):
+        st.session_state.pop(key, None)
+    with user_action():
+        try:
+            report = run_import(name, data, dry_run=True)
+        except ImportRefused as exc:
+            st.session_state["ledger_refused"] = str(exc)
+            return
+        st.session_state["ledger_preview"] = (name, data, report)
+
+
 def refresh_preview() -> None:
+    """Preview the same file again after a mapping changed (still a dry run)."""
     preview = st.session_state.get("ledger_preview")
     if preview:
-        name, data, _ = preview
-        try:
-            st.session_state["ledger_preview"] = (name, data, run_import(name, data, dry_run=True))
-        except DubanError:
-            st.session_state.pop("ledger_preview", None)
+        preview_file(*preview[:2])
 
 
 def import_tab() -> None:
@@ -511,20 +657,7 @@ def import_tab() -> None:
     )
     upload = st.file_uploader("选择导出文件", type=["xlsx", "xls", "csv"], key="ledger_upload")
     if upload is not None and st.button("预览", key="ledger_preview_button"):
-        st.session_state.pop("ledger_result", None)
-        data = upload.getvalue()
-        try:
-            st.session_state["ledger_preview"] = (
-                upload.name,
-                data,
-                run_import(upload.name, data, dry_run=True),
-            )
-            st.session_state.pop("ledger_refused", None)
-        except ImportRefused as exc:
-            st.session_state.pop("ledger_preview", None)
-            st.session_state["ledger_refused"] = str(exc)
-        except DubanError as exc:
-            st.error(str(exc))
+        preview_file(upload.name, upload.getvalue())
     if "ledger_refused" in st.session_state:
         st.error("文件未导入：" + st.session_state["ledger_refused"] + "（数据库未作任何改动）")
         header_help_form()
@@ -534,9 +667,9 @@ def import_tab() -> None:
     if preview:
         name, data, report = preview
         st.subheader(f"预览：{literal(name)}")
-        report_view(report, units)
+        report_view(report)
         if st.button("确认导入", type="primary", key="ledger_confirm"):
-            with user_action():
+            with import_action("导入"):
                 result = run_import(name, data, dry_run=False)
                 st.session_state["ledger_result"] = result
                 st.session_state.pop("ledger_preview", None)
@@ -550,7 +683,7 @@ def import_tab() -> None:
             f"导入完成（批次 {result.batch_id}）：新增 {result.inserted} 条，更新 {result.updated} 条，"
             f"未变化 {result.unchanged} 条，未导入 {result.rejected} 条"
         )
-        report_view(result, units)
+        report_view(result)
         unit_mapping_form(result, units)
         column_mapping_form(result.unknown_headers, "ledger_columns_form_done")
 
@@ -573,7 +706,9 @@ def recycle_tab() -> None:
     if not CAN_EDIT:
         return
     ids = {r["ticket_no"]: r["id"] for r in page.rows}
-    picked = st.multiselect("选择要恢复的工单", list(ids), key="ledger_restore_pick")
+    picked = st.multiselect(
+        "选择要恢复的工单", list(ids), key="ledger_restore_pick", placeholder="请选择（可多选）"
+    )
     if st.button("恢复选中工单", key="ledger_restore", disabled=not picked):
         with user_action():
             with Session(DB) as session:
@@ -587,6 +722,7 @@ def recycle_tab() -> None:
 def detail_view(ticket_id: int) -> None:
     with Session(DB) as session:
         detail = ticket_detail(session, me, ticket_id)
+        imports, trail = log_lines(session, detail.imports), log_lines(session, detail.trail)
     t = detail.ticket
     st.subheader(f"工单 {t['ticket_no']}")
     fields = {
@@ -599,9 +735,10 @@ def detail_view(ticket_id: int) -> None:
         "是否解决": {True: "是", False: "否", None: ""}[t["resolved"]],
         "市级督办": "是" if t["city_supervised"] else "否",
         "备注": t["notes"], "标签": t["tags"], "重复组": t["repeat_group"],
-        "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常", "版本": t["version"],
+        "状态": "已删除（在回收站中）" if t["deleted_at"] else "正常",
     }  # fmt: skip
-    st.table(pd.DataFrame({"值": [str(v) for v in fields.values()]}, index=list(fields)))
+    values = [EMPTY if v is None or v == "" else str(v) for v in fields.values()]
+    st.table(pd.DataFrame({"值": values}, index=list(fields)))
     st.markdown("**原始列（导入时未识别的列）**")
     if detail.raw:
         st.table(pd.DataFrame({"值": list(detail.raw.values())}, index=list(detail.raw)))
@@ -625,15 +762,15 @@ def detail_view(ticket_id: int) -> None:
     if detail.created_by_batch:
         b = detail.created_by_batch
         st.caption(f"首次导入：批次 {b.id}，文件“{literal(b.file_name)}”，{when(b.created_at)}")
-    st.dataframe(audit_frame(detail.imports), hide_index=True)
+    st.dataframe(audit_frame(imports), hide_index=True)
     st.markdown("**修改记录**")
-    st.dataframe(audit_frame(detail.trail), hide_index=True)
+    st.dataframe(audit_frame(trail), hide_index=True)
 
 
-def audit_frame(entries: list[Any]) -> pd.DataFrame:
+def audit_frame(entries: list[LogLine]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"时间": when(e.at), "操作人": e.username, "操作": e.action.label, "字段": e.field,
-          "原值": e.old or "", "新值": e.new or "", "说明": e.note} for e in entries],
+        [{"时间": when(e.at), "操作人": e.person, "操作": e.action, "字段": e.field,
+          "原值": e.old, "新值": e.new, "说明": e.note} for e in entries],
         columns=["时间", "操作人", "操作", "字段", "原值", "新值", "说明"],
     )  # fmt: skip
 

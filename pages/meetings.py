@@ -53,7 +53,7 @@ with tab_meetings:
                 f"{cn_date(r.meeting.held_at)} {r.meeting.title}" for r in rows if r.meeting.id == i
             ),
             key="meetings_pick",
-        )  # fmt: skip
+         placeholder="请选择")  # fmt: skip
         meeting = next(r.meeting for r in rows if r.meeting.id == picked)
         with Session(engine()) as session:
             discussed = meetings.meeting_cases(session, meeting.id)  # type: ignore[arg-type]
@@ -123,7 +123,10 @@ with tab_meetings:
             attendees = st.text_area("参会单位和人员")
             summary = st.text_area("指示要求和决定")
             chosen = st.multiselect(
-                "讨论的督办事项", list(case_labels), format_func=case_labels.get
+                "讨论的督办事项",
+                list(case_labels),
+                format_func=case_labels.get,
+                placeholder="请选择（可多选）",
             )
             if st.form_submit_button("保存专题会", type="primary"):
                 with user_action():
@@ -167,7 +170,7 @@ with tab_rules:
                 rule_id = st.selectbox(
                     "启用/停用规则", [r.rule.id for r in rules],
                     format_func=lambda i: next(r.rule.name for r in rules if r.rule.id == i),
-                )  # fmt: skip
+                 placeholder="请选择")  # fmt: skip
                 if st.form_submit_button("切换启用状态"):
                     rule = next(r.rule for r in rules if r.rule.id == rule_id)
                     with user_action():

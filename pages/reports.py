@@ -48,7 +48,7 @@ if kind == "自定义":
     chosen_days = list(picked) if isinstance(picked, tuple) else [picked]
     start, end = chosen_days[0], chosen_days[-1]  # one day picked so far: that day
 else:
-    year = cols[1].selectbox("年份", years, key="reports_year")
+    year = cols[1].selectbox("年份", years, key="reports_year", placeholder="请选择")
     if kind == "月度":
         month = cols[2].selectbox(
             "月份",
@@ -56,6 +56,7 @@ else:
             index=today().month - 1,
             format_func=lambda m: f"{m}月",
             key="reports_month",
+            placeholder="请选择",
         )
     elif kind == "季度":
         quarter = cols[2].selectbox(
@@ -63,6 +64,7 @@ else:
             [1, 2, 3, 4],
             format_func=lambda q: f"第{kpi.QUARTERS[q - 1]}季度",
             key="reports_quarter",
+            placeholder="请选择",
         )
 unit_ids = cols[3].multiselect(
     "承办单位",
@@ -103,8 +105,14 @@ with Session(engine()) as session:
 o = figures.overall
 st.caption(
     f"统计区间：{period.label}（{cn_date(period.start)}—{cn_date(period.end)}），"
-    f"逾期按 {cn_date(sel.as_of)} 判断。每个比率下方为 分子 / 分母，口径见 docs/KPI.md。"
+    f"逾期按 {cn_date(sel.as_of)} 判断。每个比率下方为 分子 / 分母，口径见下方“指标口径”。"
 )
+with st.expander("指标口径（计算公式）"):
+    st.table(
+        pd.DataFrame(
+            [{"指标": n, "计算公式": f, "说明": note} for n, f, note in kpi.FORMULAS]
+        ).set_index("指标")
+    )
 
 
 def rate_metric(col, label: str, ratio: kpi.Ratio, help_text: str) -> None:
@@ -224,7 +232,9 @@ with tabs[2]:
     )
     names = [s.unit_name for s in result.sheets]
     if names:
-        chosen = st.selectbox("查看单位明细", names, key="reports_assessment_unit")
+        chosen = st.selectbox(
+            "查看单位明细", names, key="reports_assessment_unit", placeholder="请选择"
+        )
         sheet = next(s for s in result.sheets if s.unit_name == chosen)
         st.dataframe(
             pd.DataFrame(

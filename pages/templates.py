@@ -31,7 +31,11 @@ NOTICE = "templates_notice"
 UPLOADS = "templates_upload_round"  # bumped after an accepted upload to clear the uploader
 
 kind = st.selectbox(
-    "文书类型", list(KINDS), format_func=lambda k: DocumentKind(k).label, key="templates_kind"
+    "文书类型",
+    list(KINDS),
+    format_func=lambda k: DocumentKind(k).label,
+    key="templates_kind",
+    placeholder="请选择",
 )
 spec = KINDS[kind]
 st.caption(spec.description)
@@ -112,7 +116,13 @@ else:
         width="stretch",
     )
     labels = {v.id: f"第{v.version}版（{v.file_name}）" for v in versions}
-    chosen = st.selectbox("选择版本", list(labels), format_func=labels.get, key="templates_version")
+    chosen = st.selectbox(
+        "选择版本",
+        list(labels),
+        format_func=labels.get,
+        key="templates_version",
+        placeholder="请选择",
+    )
     if st.button("启用所选版本", key="templates_activate", disabled=chosen == current.version_id):
         with user_action(), Session(engine()) as session:
             activate_template_version(session, me, chosen)

@@ -80,8 +80,15 @@ with tab_new:
     with st.form("users_new_form", clear_on_submit=True):
         username = st.text_input("用户名", max_chars=50)
         display_name = st.text_input("姓名", max_chars=50)
-        role = st.selectbox("角色", ROLE_OPTIONS, format_func=lambda r: r.label)
-        unit_id = st.selectbox("所属单位（承办单位账号必填）", UNIT_OPTIONS, format_func=unit_label)
+        role = st.selectbox(
+            "角色", ROLE_OPTIONS, format_func=lambda r: r.label, placeholder="请选择"
+        )
+        unit_id = st.selectbox(
+            "所属单位（承办单位账号必填）",
+            UNIT_OPTIONS,
+            format_func=unit_label,
+            placeholder="请选择",
+        )
         contacts = st.checkbox("允许查看诉求人联系方式（仅对领导账号有效）")
         password, confirm = new_password_inputs("初始密码")
         if st.form_submit_button("创建用户", type="primary"):
@@ -108,7 +115,11 @@ by_id = {u.id: u for u in users}
 
 with tab_edit:
     chosen = st.selectbox(
-        "选择用户", list(by_id), format_func=lambda i: by_id[i].username, key="users_edit_user"
+        "选择用户",
+        list(by_id),
+        format_func=lambda i: by_id[i].username,
+        key="users_edit_user",
+        placeholder="请选择",
     )
     if chosen is not None:
         user = by_id[chosen]
@@ -124,12 +135,14 @@ with tab_edit:
                 ROLE_OPTIONS,
                 index=ROLE_OPTIONS.index(user.role),
                 format_func=lambda r: r.label,
+                placeholder="请选择",
             )
             new_unit = st.selectbox(
                 "所属单位",
                 UNIT_OPTIONS,
                 index=UNIT_OPTIONS.index(user.unit_id) if user.unit_id in UNIT_OPTIONS else 0,
                 format_func=unit_label,
+                placeholder="请选择",
             )
             new_contacts = st.checkbox(
                 "允许查看诉求人联系方式（仅对领导账号有效）", value=user.can_see_contacts
@@ -167,7 +180,9 @@ with tab_edit:
 
 with tab_password:
     with st.form("users_password_form", clear_on_submit=True):
-        target = st.selectbox("选择用户", list(by_id), format_func=lambda i: by_id[i].username)
+        target = st.selectbox(
+            "选择用户", list(by_id), format_func=lambda i: by_id[i].username, placeholder="请选择"
+        )
         new_password, confirm_password = new_password_inputs("新密码")
         st.caption("重置后该用户已登录的会话立即失效，锁定同时解除。")
         if st.form_submit_button("重置密码", type="primary"):

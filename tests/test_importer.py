@@ -614,7 +614,9 @@ def test_new_tickets_that_fit_a_meeting_rule_are_suggested_not_assigned(session:
     )
     session.commit()
     report = run(session, xlsx([row("N1"), row("N2", content="路灯不亮")]))
-    assert [(h.rule.id, h.ticket_nos) for h in report.route_suggestions] == [(rule.id, ("N1",))]
+    assert [(h.rule_id, h.unit_name, h.ticket_nos) for h in report.route_suggestions] == [
+        (rule.id, "镇生态环境办", ("N1",))
+    ]
     assert ticket(session, "N1").unit_id == city.id  # suggested, never applied silently
     detail = ticket_detail(session, CENTER, ticket(session, "N1").id)
     assert [r.id for r in detail.rules] == [rule.id]

@@ -3,16 +3,21 @@ editor's state, click 保存), the version check, the hand-over to 新建督办,
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from duban import auth, importer, views
 from duban.enums import Role
+from duban.meetings import add_routing_rule
 from duban.models import Ticket
-from duban.permissions import Actor
+from duban.permissions import SYSTEM, Actor
 from duban.tickets import RowEdit, save_ledger
 from tests.factories import make_ticket, make_unit
 from tests.helpers import open_page
@@ -166,3 +171,141 @@ def test_filters_under_more_keep_filtering_while_folded_away(engine: Engine, tic
     assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T1"]
     assert [e.label for e in at.expander] == ["更多筛选（已设 1 项）"]
     assert not at.text_area  # not drawn while folded
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def export_file(rows: list[tuple[str, str, str]]) -> bytes:
+    """A 12345 export as the platform writes it: 工单编号, 诉求时间, 内容描述, 承办单位."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["工单编号", "诉求时间", "诉求地址", "内容描述", "承办单位"])
+    for number, content, unit in rows:
+        sheet.append([number, "2024-01-24 09:30", "示例路1号", content, unit])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def noise_rule(engine: Engine) -> None:
+    """A 专题会 decided that 施工噪声 goes to 镇生态环境办."""
+    with Session(engine) as s:
+        env = make_unit(s, "镇生态环境办")
+        add_routing_rule(s, ADMIN, None, name="夜间施工噪声", unit_id=env.id,
+                         handling_path="环保办牵头", keywords="施工噪声")  # fmt: skip
+        s.commit()
+
+
+def open_import(data: bytes) -> AppTest:
+    at = open_page(ADMIN, "pages/ledger.py", state={"ledger_tab": "导入"})
+    at.file_uploader(key="ledger_upload").set_value(
+        ("export.xlsx", data, "application/octet-stream")
+    )
+    at.run()
+    return click(at, "预览")
+
+
+def test_an_import_fitting_a_meeting_rule_with_an_unknown_unit_maps_the_unit_after_import(
+    engine: Engine, noise_rule
+) -> None:
+    at = open_import(export_file([("N1", "夜间施工噪声扰民", "赵巷新城物业")]))
+    assert at.session_state["ledger_preview"][2].unknown_units == ["赵巷新城物业"]
+    click(at, "确认导入")
+    assert any(s.value.startswith("导入完成") for s in at.success)
+    assert any("夜间施工噪声" in i.value and "镇生态环境办" in i.value for i in at.info)
+    assert at.subheader[-1].value == "未匹配的承办单位"
+    at.selectbox(key="ledger_unit_pick_0").select("新建为单位")
+    click(at, "保存单位对应")
+    assert [s.value for s in at.success][0] == "已保存单位对应，1 条已导入的工单已指定单位"
+    assert "未匹配的承办单位" not in [h.value for h in at.subheader]
+    assert row(engine, "N1").unit_id is not None
+
+
+def test_an_import_that_fails_unexpectedly_says_so_in_chinese_and_writes_nothing(
+    engine: Engine, noise_rule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_import(export_file([("N1", "夜间施工噪声扰民", "镇生态环境办")]))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer, "_write", broken)
+    click(at, "确认导入")
+    assert [e.value for e in at.error] == [
+        "操作失败：系统内部错误，详情已记录到 data/logs/；数据未作改动。"
+    ]
+    with Session(engine) as s:
+        assert s.execute(select(Ticket)).first() is None
+
+
+def test_a_refused_mapping_names_what_was_not_saved(engine: Engine, noise_rule) -> None:
+    at = open_import(export_file([("N2", "路灯不亮", "镇生态环境办二")]))
+    at.selectbox(key="ledger_unit_pick_0").select("新建为单位")
+    with Session(engine) as s:  # someone creates the unit meanwhile
+        make_unit(s, "镇生态环境办二")
+        s.commit()
+    click(at, "保存单位对应")
+    assert [e.value for e in at.error] == [
+        "单位对应未保存：承办单位“镇生态环境办二”已存在，请直接对应到该单位（数据库未作任何改动）"
+    ]
+
+
+# --- saved views --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clerk(engine: Engine) -> Actor:
+    with Session(engine) as s:
+        created = auth.create_user(s, SYSTEM, "clerk", "a long password 1", Role.CENTER)
+        s.commit()
+        return auth.actor_for(created)
+
+
+def test_a_clerk_saves_a_view_and_gets_its_filter_and_columns_back(
+    engine: Engine, tickets, clerk
+) -> None:
+    at = open_ledger(clerk)
+    at.session_state["ledger_f_more"] = True
+    at.run()
+    at.multiselect(key="ledger_columns").set_value(["ticket_no", "notes"]).run()
+    at.text_area(key="ledger_f_numbers").input("T1\nT3").run()
+    at.text_input(key="ledger_view_name").input("两张工单").run()
+    click(at, "保存视图")
+    assert [s.value for s in at.success] == ["已保存视图“两张工单”（当前筛选条件与显示列）"]
+    with Session(engine) as s:
+        (view,) = views.list_views(s, clerk, views.LEDGER)
+    assert (view.filters, view.columns) == ({"numbers": "T1\nT3"}, ["ticket_no", "notes"])
+
+    at = open_ledger(clerk)  # another day, a new session: all tickets, all columns …
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T2", "T1"]
+    at.selectbox(key="ledger_view_pick").select(view.id).run()  # … until the view is picked
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info] == ["已应用视图“两张工单”"]
+    assert list(at.dataframe[0].value["ticket_no"]) == ["T3", "T1"]
+    assert at.session_state["ledger_columns"] == ["ticket_no", "notes"]
+
+    click(at, "删除此视图")
+    assert [s.value for s in at.success] == ["已删除视图“两张工单”"]
+    with Session(engine) as s:
+        assert views.list_views(s, clerk, views.LEDGER) == []
+
+
+def test_a_view_with_a_bad_name_is_not_saved_and_says_why(engine: Engine, tickets, clerk) -> None:
+    at = open_ledger(clerk)
+    click(at, "保存视图")
+    assert [e.value for e in at.error] == ["视图未保存：视图名称：不能为空"]
+    with Session(engine) as s:
+        assert views.list_views(s, clerk, views.LEDGER) == []
+
+
+def test_the_grid_never_shows_id_or_version_and_pins_the_ticket_number(
+    engine: Engine, tickets
+) -> None:
+    at = open_ledger()
+    editor = at.data_editor[0].proto if at.data_editor else at.dataframe[0].proto
+    order = list(editor.column_order)
+    assert order[:2] == ["selected", "ticket_no"]
+    assert "id" not in order and "version" not in order
+    assert json.loads(editor.columns)["ticket_no"]["pinned"] is True

@@ -91,3 +91,17 @@ def test_a_busy_database_fails_with_a_clear_message_and_loses_nothing(engine, da
         assert s.exec(select(Unit.name, Unit.phone)).one() == ("镇城管中队", "123")
     at.button[0].click().run()  # once the other writer is done, the same save goes through
     assert [s.value for s in at.success] == ["已保存"]
+
+
+def test_the_upload_limit_shown_is_the_servers_limit() -> None:
+    """The upload boxes say 单个文件不超过 N MB; Streamlit refuses bigger files at exactly N MB,
+    and duban.uploads checks the same N."""
+    import tomllib
+    from pathlib import Path
+
+    from duban.uploads import DEFAULT_MAX_BYTES
+    from ui.common import _WIDGET_STYLE, UPLOAD_LIMIT_MB
+
+    config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB == DEFAULT_MAX_BYTES // 2**20
+    assert f"单个文件不超过 {UPLOAD_LIMIT_MB} MB" in _WIDGET_STYLE

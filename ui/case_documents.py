@@ -98,6 +98,7 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
         CASE_KINDS,
         format_func=lambda k: DocumentKind(k).label,
         key=f"{key}_kind",
+        placeholder="请选择",
     )
     spec = KINDS[kind]
     step_id = None
@@ -110,6 +111,7 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
                 list(labels),
                 format_func=lambda i: labels[i],
                 key=f"{key}_step_{kind}",
+                placeholder="请选择",
             )
     st.caption(spec.description)
     if st.button("生成文书", key=f"{key}_render", type="primary"):

@@ -6,6 +6,7 @@ own short `Session(engine())`, never kept across reruns or shared between users.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import traceback
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from streamlit.runtime.pages_manager import PagesManager
 
-from duban import config
+from duban import config, uploads
 from duban.clock import now
 from duban.db import open_database
 from duban.enums import Role
@@ -119,3 +120,69 @@ def literal(text: object) -> str:
     # Streamlit's :material/…:, :emoji: and :red[…] directives ignore backslashes; an
     # invisible zero-width space after each colon breaks them.
     return escaped.replace(":", ":\u200b").replace("\n", "  \n")
+
+
+# --- Streamlit's own English, in Chinese ------------------------------------------------------
+
+UPLOAD_LIMIT_MB = uploads.DEFAULT_MAX_BYTES // (1024 * 1024)  # = server.maxUploadSize
+
+# Streamlit 1.67 has no option for the upload box's texts ("Upload", "NNMB per file"): the
+# English is hidden and the Chinese drawn in its place (data-testid selectors, checked in
+# chromium by tests/e2e/test_chinese_only.py).
+_WIDGET_STYLE = f"""<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{
+  display: none; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {{
+  content: "选择文件"; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span {{ display: none; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {{
+  content: "可拖放文件到此处，单个文件不超过 {UPLOAD_LIMIT_MB} MB"; font-size: 0.875rem; }}
+</style>"""
+
+# Labels Streamlit writes into attributes (grid toolbars, the hidden file input): read aloud
+# by screen readers and shown as tooltips. A same-origin observer rewrites them.
+_ATTRIBUTE_TEXTS = {
+    "Show/hide columns": "显示/隐藏列",
+    "Download as CSV": "下载为 CSV",
+    "Search": "搜索",
+    "Fullscreen": "全屏",
+    "Close fullscreen": "退出全屏",
+    "Add row": "添加行",
+    "Delete row(s)": "删除选中行",
+    "file upload": "选择文件",
+    "Clear all": "全部清除",
+}
+_ATTRIBUTE_SCRIPT = """<script>
+(() => {
+  if (window.__dubanZh) return;
+  window.__dubanZh = true;
+  const texts = %s;
+  const fix = (el) => {
+    for (const attr of ["aria-label", "title", "placeholder"]) {
+      const value = el.getAttribute && el.getAttribute(attr);
+      if (value && texts[value]) el.setAttribute(attr, texts[value]);
+    }
+  };
+  const sweep = (root) => {
+    fix(root);
+    if (root.querySelectorAll) root.querySelectorAll("[aria-label],[title],[placeholder]").forEach(fix);
+  };
+  sweep(document.body);
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      if (c.type === "attributes") fix(c.target);
+      else c.addedNodes.forEach(sweep);
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ["aria-label", "title", "placeholder"]});
+})();
+</script>"""
+
+
+def chinese_widget_texts() -> None:
+    """Replace the English Streamlit writes into widgets with Chinese, on every page."""
+    st.html(_WIDGET_STYLE)
+    st.sidebar.html(
+        _ATTRIBUTE_SCRIPT % json.dumps(_ATTRIBUTE_TEXTS, ensure_ascii=False),
+        unsafe_allow_javascript=True,
+    )

@@ -8,16 +8,23 @@ Session keys (Streamlit session state is per browser tab and lives on the server
 - `auth_login_at`: set only by a real login; from then on each run re-reads the account, so
   disabling it or resetting its password ends the session and a role change applies at once.
 - `auth_notice`: a message for the login form (timed out, logged out).
+- `auth_token`: the token of the server-side login session (`duban.sessions`); the browser
+  keeps it in the cookie `duban_session`, so a reload, a new tab or a bookmark resumes the
+  session. Streamlit can read cookies (`st.context.cookies`, those sent when the tab
+  connected) but not set them: a tiny same-origin script (`st.html`) sets and clears it.
+  Without a token (AppTest sets `actor` directly) the tab-local checks below apply.
+- `auth_cookie_clear`: set when a session ended, so the login form clears the cookie.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import streamlit as st
 from sqlmodel import Session
 
-from duban import auth, units
+from duban import auth, sessions, units
 from duban.clock import now
 from duban.permissions import Actor
 from ui.common import engine, user_action
@@ -26,28 +33,84 @@ ACTOR_KEY = "actor"
 LAST_ACTIVITY_KEY = "auth_last_activity"
 LOGIN_AT_KEY = "auth_login_at"
 NOTICE_KEY = "auth_notice"
+TOKEN_KEY = "auth_token"
+CLEAR_COOKIE_KEY = "auth_cookie_clear"
+COOKIE = "duban_session"
 
 
 def start_session(actor: Actor, at: datetime | None = None) -> None:
+    """Log this tab in and begin the server-side session whose token the cookie keeps."""
     at = at or now()
+    if actor.user_id is not None:
+        with Session(engine()) as session:
+            st.session_state[TOKEN_KEY] = sessions.start(session, actor.user_id, at=at)
+            session.commit()
     st.session_state[ACTOR_KEY] = actor
     st.session_state[LOGIN_AT_KEY] = at
     st.session_state[LAST_ACTIVITY_KEY] = at
     st.session_state.pop(NOTICE_KEY, None)
+    st.session_state.pop(CLEAR_COOKIE_KEY, None)
+
+
+def renew_after_password_change(actor: Actor) -> None:
+    """A changed password ends every session of the account; this tab gets a new one."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token:
+        with Session(engine()) as session:
+            sessions.end(session, token, "修改密码")
+            session.commit()
+    start_session(actor)
 
 
 def end_session(notice: str) -> None:
-    """Forget everything this tab held (pages keep data in session state), keep a notice."""
+    """Forget everything this tab held (pages keep data in session state), keep a notice,
+    and have the login form clear the cookie."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[NOTICE_KEY] = notice
+    st.session_state[CLEAR_COOKIE_KEY] = True
+
+
+def _cookie_script(token: str | None) -> str:
+    """Set (or, for None, clear) the session cookie from the page: first-party, Path=/,
+    SameSite=Strict, Secure when served over HTTPS; it lasts as long as the session may."""
+    if token is None:
+        value, age = "", 0
+    else:
+        value, age = token, int(sessions.MAX_AGE.total_seconds())
+    cookie = json.dumps(f"{COOKIE}={value}; Path=/; Max-Age={age}; SameSite=Strict")
+    return (
+        f"<script>document.cookie = {cookie} + "
+        '(window.location.protocol === "https:" ? "; Secure" : "");</script>'
+    )
+
+
+def _resume_from_token(token: str, logged_in_here: bool) -> Actor | None:
+    """The actor of a server-side session; when it has ended, this tab forgets everything
+    (with the reason, if the session ended just now or this tab was logged in)."""
+    with Session(engine()) as session:
+        resumed = sessions.resume(session, token)
+        session.commit()
+    if resumed.actor is None:
+        if logged_in_here or resumed.notice:
+            end_session(resumed.notice or "登录已失效，请重新登录")
+        return None
+    st.session_state[ACTOR_KEY] = resumed.actor
+    st.session_state[TOKEN_KEY] = token
+    return resumed.actor
 
 
 def current_actor() -> Actor | None:
     """The actor for this run, after the idle timeout and the account re-check; None if
-    nobody is logged in (any more)."""
+    nobody is logged in (any more). A new tab or a reload resumes the cookie's session."""
     actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    token: str | None = st.session_state.get(TOKEN_KEY)
+    if token:
+        return _resume_from_token(token, logged_in_here=True)
     if actor is None:
+        cookie = st.context.cookies.get(COOKIE)
+        if isinstance(cookie, str) and cookie and not st.session_state.get(CLEAR_COOKIE_KEY):
+            return _resume_from_token(cookie, logged_in_here=False)
         return None
     at = now()
     last: datetime | None = st.session_state.get(LAST_ACTIVITY_KEY)
@@ -76,6 +139,8 @@ def current_actor() -> Actor | None:
 def login_page() -> None:
     """No users yet: create the first administrator. Otherwise: the login form."""
     st.title("12345 热线督办台账")
+    if st.session_state.get(CLEAR_COOKIE_KEY):
+        st.html(_cookie_script(None), unsafe_allow_javascript=True)
     notice = st.session_state.get(NOTICE_KEY)
     if notice:
         st.info(notice)
@@ -151,12 +216,17 @@ def account_sidebar(actor: Actor) -> None:
         with Session(engine()) as session:
             unit_name = units.unit_name(session, actor, actor.unit_id) or ""
     with st.sidebar:
+        token = st.session_state.get(TOKEN_KEY)
+        if token:  # first in the run: a reload right after login already finds the cookie
+            st.html(_cookie_script(token), unsafe_allow_javascript=True)
         st.text(f"当前用户：{actor.username}")
         st.text(f"角色：{actor.role.label}" + (f"（{unit_name}）" if unit_name else ""))
         if st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             with user_action():
                 with Session(engine()) as session:
                     auth.logout(session, actor)
+                    if token:
+                        sessions.end(session, token, "退出登录")
                     session.commit()
                 end_session("已退出登录")
                 st.rerun()

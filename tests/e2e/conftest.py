@@ -5,10 +5,11 @@ Debian's chromium through Playwright.
 by `executable_path`. Without it the tests skip with a message; CI installs it.
 A failing test leaves a screenshot in tests/e2e/artifacts/.
 
-Accounts: the server gets an administrator `admin` and a unit user `unit` (of 镇城管中队)
-through the CLI; `page` is already logged in as `admin`. A reload (page.goto, open_app)
-starts a new Streamlit session, so `open_app` logs the page in again with the credentials
-`login` remembered. Log in as someone else with `login(page, server, "unit", server.users["unit"])`.
+Accounts: the server gets an administrator `admin`, a unit user `unit` (of 镇城管中队), a
+center clerk `center` and a leader `leader` through the CLI; `page` is already logged in as
+`admin`. A reload (page.goto, open_app) starts a new Streamlit session that the login cookie
+resumes; should the login form show instead (the session ended), `open_app` logs the page in
+again with the credentials `login` remembered. Log in as someone else with `login(page, server, "unit", server.users["unit"])`.
 
 Every action that may start a script run goes through `settle(page, action)`: it waits until
 the run the action started has finished, so the next action never lands on a widget that the
@@ -49,6 +50,8 @@ CHROMIUM_ARGS = [
 E2E_USERS = {
     "admin": (["--role", "admin"], "e2e-admin-password"),
     "unit": (["--role", "unit", "--unit", "镇城管中队"], "e2e-unit-password"),
+    "center": (["--role", "center"], "e2e-center-password"),
+    "leader": (["--role", "leader"], "e2e-leader-password"),
 }
 
 
