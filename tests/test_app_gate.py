@@ -101,7 +101,8 @@ def test_first_administrator_form_checks_the_confirmation_and_the_length(engine)
     fields["再次输入密码"].input(PASSWORD + "x")
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["两次输入的密码不一致"]
-    assert not auth.has_users(Session(engine))
+    with Session(engine) as session:
+        assert not auth.has_users(session)
 
 
 # --- login, lockout, logout ---------------------------------------------------------------
@@ -221,7 +222,11 @@ ALLOWED = {
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_only_its_pages(engine, role):
-    unit_id = make_unit(Session(engine)).id if role is Role.UNIT else None
+    unit_id = None
+    if role is Role.UNIT:
+        with Session(engine) as session:
+            unit_id = make_unit(session).id
+            session.commit()
     at = app()
     at.session_state["actor"] = Actor(None, "someone", role, unit_id=unit_id)
     at.run()
