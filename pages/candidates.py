@@ -217,7 +217,9 @@ def standard_addresses() -> None:
     if not may_edit:
         return
     by_name = {r.name: r for r in rows}
-    choice = st.selectbox("编辑", ["（新增标准地址）", *by_name], key="candidates_std_pick")
+    choice = st.selectbox(
+        "编辑", ["（新增标准地址）", *by_name], key="candidates_std_pick", placeholder="请选择"
+    )
     row = by_name.get(choice)
     with st.form("candidates_std_form"):
         name = st.text_input("标准地址", value=row.name if row else "", key="candidates_std_name")

@@ -480,7 +480,9 @@ def form_review(d: CaseDetail) -> None:
             "承办单位登记的书面反馈须经城运中心核验：确认后才关闭环节、判定按时与否并计入考核；"
             "退回须写明理由。收到日期如与原件不符，可写明理由后更正。"
         )
-        picked = st.selectbox("待核验的反馈", list(labels), format_func=labels.get)
+        picked = st.selectbox(
+            "待核验的反馈", list(labels), format_func=labels.get, placeholder="请选择"
+        )
         verdict = st.radio(
             "核验结论", ["确认", "退回"], index=None, horizontal=True, key="cases_review_verdict"
         )
@@ -673,6 +675,7 @@ def form_meeting(d: CaseDetail, meeting_rows, rules: list[meetings.RuleRow]) -> 
             meeting_id = st.selectbox(
                 "或提交已召开的专题会", list(options),
                 format_func=lambda i: f"{cn_date(options[i].held_at)} {options[i].title}",
+                placeholder="请选择",
             )  # fmt: skip
             if st.form_submit_button("关联专题会"):
                 act(lambda s: meetings.link_case(s, me, meeting_id, case.id), "已关联专题会")
@@ -692,6 +695,7 @@ def form_rule(d: CaseDetail) -> None:
         meeting_id = st.selectbox(
             "专题会", keys, index=keys.index(fresh) if fresh in keys else 0,
             format_func=lambda i: f"{cn_date(held[i].held_at)} {held[i].title}",
+            placeholder="请选择",
         )  # fmt: skip
         name = st.text_input("事项类别名称", value=ticket.category if ticket else "")
         c1, c2, c3 = st.columns(3)

@@ -208,7 +208,7 @@ with tabs[1]:
     st.subheader("签收、催办与延期")
     st.caption(
         "及时签收率 = 发出后规定工作日内签收的督办单和通知 ÷（及时 + 超时或过期未签收）；"
-        "催办次数按催办日期、延期申请按申请日期计入本期；口径见 docs/KPI.md。"
+        "催办次数按催办日期、延期申请按申请日期计入本期；口径见本页“指标口径”。"
     )
     chased = chasing_data.figures(change_stamp(), period, sel.as_of)
     st.dataframe(chasing_data.figures_frame(chased), hide_index=True)

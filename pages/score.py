@@ -33,7 +33,10 @@ period: Period | None = None
 with user_action():
     if kind == "月度":
         year = cols[1].selectbox(
-            "年份", list(range(today().year, today().year - 6, -1)), key="score_year"
+            "年份",
+            list(range(today().year, today().year - 6, -1)),
+            key="score_year",
+            placeholder="请选择",
         )
         month = cols[2].selectbox(
             "月份",
@@ -41,6 +44,7 @@ with user_action():
             index=today().month - 1,
             format_func=lambda m: f"{m}月",
             key="score_month",
+            placeholder="请选择",
         )
         period = Period.month(year, month)
     else:
@@ -65,7 +69,7 @@ before = score.previous_period(period)
 st.caption(
     f"统计区间：{period.label}（{cn_date(period.start)}—{cn_date(period.end)}），按诉求时间计；"
     f"较上期：与{before.label}比较。比率为 — 表示分母为 0；无工单的单位列出但不排名。"
-    "计分公式见下方“考核规则”与 docs/KPI.md。"
+    "计分公式见下方“考核规则”。"
 )
 if card.own_unit_id is not None:
     own = card.row(card.own_unit_id)
@@ -112,7 +116,9 @@ if len(choices) == 1:  # a unit user: its own unit only
     unit_id = choices[0]
     c1.markdown(f"承办单位：**{literal(names[unit_id])}**")
 else:
-    unit_id = c1.selectbox("承办单位", choices, format_func=names.get, key="score_unit")
+    unit_id = c1.selectbox(
+        "承办单位", choices, format_func=names.get, key="score_unit", placeholder="请选择"
+    )
 indicator = c2.segmented_control(
     "考核指标",
     list(score.INDICATORS),
@@ -173,7 +179,7 @@ else:
 if me.can(Perm.MANAGE_SCORE):
     with st.form("score_deduction_form", clear_on_submit=True):
         f1, f2, f3 = st.columns([1.4, 1, 0.8])
-        target = f1.selectbox("扣分单位", list(names), format_func=names.get)
+        target = f1.selectbox("扣分单位", list(names), format_func=names.get, placeholder="请选择")
         day = f2.date_input("扣分日期", value=min(today(), period.end), format="YYYY-MM-DD")
         points_text = f3.text_input("扣分", placeholder="例如 1 或 0.5")
         reason = st.text_input("扣分事由", placeholder="例如：工单推诿被区通报")
@@ -192,6 +198,7 @@ if me.can(Perm.MANAGE_SCORE):
                 f"{d.unit_name} {cn_date(d.day)} 扣 {score.shown(d.points)} 分：{d.reason}"
             ),
             key="score_withdraw",
+            placeholder="请选择",
         )
         if w2.button("撤销", key="score_withdraw_go"):
             with user_action():

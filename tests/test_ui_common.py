@@ -68,9 +68,12 @@ def test_an_expected_refusal_shows_its_own_message(data_dir):
     assert not (data_dir / "logs").exists()
 
 
-def test_a_busy_database_fails_with_a_clear_message_and_loses_nothing(engine, data_dir):
+def test_a_busy_database_fails_with_a_clear_message_and_loses_nothing(
+    engine, data_dir, monkeypatch
+):
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's single-writer lock; PostgreSQL locks rows instead")
+    monkeypatch.setattr("duban.db.SQLITE_BUSY_TIMEOUT_MS", 3000)  # the app waits 90 s
     with Session(engine) as s:
         make_unit(s, "镇城管中队")
         s.commit()
@@ -79,7 +82,7 @@ def test_a_busy_database_fails_with_a_clear_message_and_loses_nothing(engine, da
     other_writer.execute("UPDATE unit SET phone = '123' WHERE id = 1")
     try:
         at = AppTest.from_function(writing_page, default_timeout=30).run()
-        at.button[0].click().run()  # waits busy_timeout (5 s), then gives up
+        at.button[0].click().run()  # waits busy_timeout (3 s here), then gives up
         assert not at.exception
         assert [e.value for e in at.error] == [
             "数据库正忙（其他用户正在保存），请稍后再试；本次操作未保存，数据未作改动。"

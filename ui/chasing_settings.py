@@ -48,6 +48,7 @@ def draw() -> None:
             options,
             index=options.index(config.security) if config.security in options else 0,
             format_func=lambda code: mailing.SECURITY.get(code, code),
+            placeholder="请选择",
         )
         sender = st.text_input(
             LABELS["smtp_sender"],

@@ -208,7 +208,9 @@ def open_app(page, server: Server, path: str = "") -> None:
 
 def login(page, server: Server, username: str, password: str, path: str = "") -> None:
     """Open the app at `path`, log in through the login form, and remember the credentials
-    so that `open_app` logs in again after a reload."""
+    so that `open_app` logs in again after a reload. Any earlier login's cookie is dropped
+    first, so the form shows even when the page was logged in as someone else."""
+    page.context.clear_cookies()
     page.goto(f"{server.url}/{path}")
     _wait_drawn(page)
     _submit_login(page, username, password)
