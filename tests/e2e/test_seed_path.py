@@ -213,9 +213,11 @@ def test_the_seeds_whole_path_in_the_browser(browser, server, shots):
     submit(page, "保存处置规则", "处置规则“同址反复投诉”已保存")
     page.get_by_text("同址反复投诉 → 镇城管中队：城管中队立案查处，村居配合").wait_for()
     open_form(page, "工作专报")
-    form(page, "记录工作专报").get_by_role("textbox", name="专报内容", exact=True).fill(
+    report = form(page, "记录工作专报")
+    report.get_by_role("textbox", name="有关情况", exact=True).fill(
         "该事项市民反映强烈，已提级办理"
     )
+    report.get_by_role("textbox", name="建议", exact=True).fill("由城管中队牵头，五个工作日内拆除")
     submit(page, "记录工作专报", "工作专报已记录")
     open_form(page, "提级办理")
     form(page, "下达提级办理要求").get_by_role(
