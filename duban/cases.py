@@ -1098,7 +1098,7 @@ def register_notice_receipt(
             + f"，已报告主要领导{reported_to}；任务分解：{division}；会议场所{place}",
         )
         for unit_id, task in lines:
-            row = NoticeTask(step_id=step.id, unit_id=unit_id, task=task, created_by=actor.user_id)  # type: ignore[arg-type]
+            row = NoticeTask(step_id=step.id, unit_id=unit_id, task=task, created_by=actor.user_id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
             insert(session, actor, row, new=task, note="现场协调督办任务分解")
         return step
 
@@ -2099,7 +2099,7 @@ def case_detail(
             .order_by(col(Feedback.id))
         ):
             feedback_by_step.setdefault(fb.step_id, []).append(fb)
-    tasks = notice_tasks(session, [s.id for s in steps if s.registered_at is not None])  # type: ignore[misc]
+    tasks = notice_tasks(session, [s.id for s in steps if s.registered_at is not None])  # type: ignore[misc]  # ids are set: these rows were flushed
     views = [
         StepView(
             step=s,
@@ -2108,7 +2108,7 @@ def case_detail(
             responsible_unit_name=names.get(s.responsible_unit_id, "")
             if s.responsible_unit_id
             else "",
-            tasks=tasks.get(s.id, []),  # type: ignore[arg-type]
+            tasks=tasks.get(s.id, []),  # type: ignore[arg-type]  # ids are set: these rows were flushed
         )
         for s in steps
     ]

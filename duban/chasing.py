@@ -273,7 +273,7 @@ def record_chase(
 
 def chase_notice_context(session: Session, step: Step, case: Case, chase: Chase) -> dict:
     """The 催办通知's fields: the case, the step's deadline and this chase."""
-    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]
+    bundle = documents.load_case(session, case.id)  # type: ignore[arg-type]  # ids are set: these rows were flushed
     source = documents.Source(
         office=documents.Office.load(session),
         names=documents.unit_names(session),
@@ -322,7 +322,7 @@ def _chase_counts(session: Session, step_ids: Iterable[int]) -> dict[int, int]:
         return {}
     rows = session.exec(
         select(Chase.step_id, func.count())
-        .where(Chase.step_id.in_(ids))  # type: ignore[attr-defined]
+        .where(Chase.step_id.in_(ids))  # type: ignore[attr-defined]  # sqlmodel column: mypy sees the value type on the class
         .group_by(col(Chase.step_id))
     ).all()
     return {step_id: int(n) for step_id, n in rows}
@@ -384,7 +384,7 @@ def request_extension(
         select(Extension).where(
             Extension.step_id == step_id,
             Extension.status == ExtensionStatus.PENDING,
-            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+            Extension.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
         )
     ).first()
     if waiting is not None:
@@ -521,7 +521,7 @@ def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
         .join(Step, col(Step.id) == col(Extension.step_id))
         .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(Unit, Unit.id == Extension.unit_id)
-        .where(Extension.deleted_at.is_(None), *conds)  # type: ignore[union-attr]
+        .where(Extension.deleted_at.is_(None), *conds)  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
         .order_by(Extension.requested_on, Extension.id)
     ).all()
     return [
@@ -547,7 +547,7 @@ def _extension_rows(session: Session, *conds) -> list[ExtensionRow]:
 
 def pending_extensions(session: Session, actor: Actor) -> list[ExtensionRow]:
     """Requests waiting for the center; a unit user sees its own unit's only."""
-    conds = [Extension.status == ExtensionStatus.PENDING, Case.deleted_at.is_(None)]  # type: ignore[union-attr]
+    conds = [Extension.status == ExtensionStatus.PENDING, Case.deleted_at.is_(None)]  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
     if not actor.can(Perm.VIEW_ALL):
         conds.append(Extension.unit_id == (actor.unit_id if actor.unit_id is not None else -1))
     return _extension_rows(session, *conds)
@@ -640,7 +640,7 @@ def open_items(
     has_feedback = (
         select(func.count())
         .select_from(Feedback)
-        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(Feedback.step_id == Step.id, Feedback.deleted_at.is_(None))  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
         .correlate(Step)
         .scalar_subquery()
     )
@@ -664,12 +664,12 @@ def open_items(
         .outerjoin(Unit, Unit.id == unit)
         .outerjoin(StepReceipt, StepReceipt.step_id == Step.id)
         .where(
-            Case.deleted_at.is_(None),  # type: ignore[union-attr]
+            Case.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
             Case.status == CaseStatus.OPEN,
-            Step.deleted_at.is_(None),  # type: ignore[union-attr]
+            Step.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
             Step.status == StepStatus.OPEN,
             Step.issued_at <= day,  # as of a past day: what was owed then
-            or_(Step.due_at.is_not(None), Step.kind.in_(SIGN_KINDS)),  # type: ignore[union-attr,attr-defined]
+            or_(Step.due_at.is_not(None), Step.kind.in_(SIGN_KINDS)),  # type: ignore[union-attr,attr-defined]  # sqlmodel columns: mypy sees the value types on the class
         )
     )
     if unit_id is not None:
@@ -681,9 +681,9 @@ def open_items(
         set(
             session.exec(
                 select(Extension.step_id).where(
-                    Extension.step_id.in_(step_ids),  # type: ignore[attr-defined]
+                    Extension.step_id.in_(step_ids),  # type: ignore[attr-defined]  # sqlmodel column: mypy sees the value type on the class
                     Extension.status == ExtensionStatus.PENDING,
-                    Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+                    Extension.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
                 )
             )
         )
@@ -896,7 +896,7 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
         return {}
     receipts = {
         r.step_id: r
-        for r in session.exec(select(StepReceipt).where(StepReceipt.step_id.in_(ids)))  # type: ignore[attr-defined]
+        for r in session.exec(select(StepReceipt).where(StepReceipt.step_id.in_(ids)))  # type: ignore[attr-defined]  # sqlmodel column: mypy sees the value type on the class
     }
     chases: dict[int, list[Chase]] = defaultdict(list)
     for c in session.exec(
@@ -906,7 +906,7 @@ def step_chasing(session: Session, actor: Actor, case_id: int) -> dict[int, Step
     ):
         chases[c.step_id].append(c)
     exts: dict[int, list[ExtensionRow]] = defaultdict(list)
-    for e in _extension_rows(session, Extension.step_id.in_(ids)):  # type: ignore[attr-defined]
+    for e in _extension_rows(session, Extension.step_id.in_(ids)):  # type: ignore[attr-defined]  # sqlmodel column: mypy sees the value type on the class
         exts[e.step_id].append(e)
     return {
         sid: StepChasing(kind in SIGN_KINDS, receipts.get(sid), chases[sid], exts[sid])
@@ -960,8 +960,8 @@ def unit_figures(
         return out[unit_id]
 
     live = and_(
-        Case.deleted_at.is_(None),  # type: ignore[union-attr]
-        Step.deleted_at.is_(None),  # type: ignore[union-attr]
+        Case.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
+        Step.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
         col(Step.status) != StepStatus.CANCELLED,
     )
     unit_of_paper = func.coalesce(Step.unit_id, Case.lead_unit_id)
@@ -971,7 +971,7 @@ def unit_figures(
         .outerjoin(StepReceipt, col(StepReceipt.step_id) == col(Step.id))
         .where(
             live,
-            Step.kind.in_(SIGN_KINDS),  # type: ignore[attr-defined]
+            Step.kind.in_(SIGN_KINDS),  # type: ignore[attr-defined]  # sqlmodel column: mypy sees the value type on the class
             Step.issued_at >= period.start,
             Step.issued_at <= period.end,
         )
@@ -1007,7 +1007,7 @@ def unit_figures(
         .join(Case, col(Case.id) == col(Step.case_id))
         .where(
             live,
-            Extension.deleted_at.is_(None),  # type: ignore[union-attr]
+            Extension.deleted_at.is_(None),  # type: ignore[union-attr]  # sqlmodel column: mypy sees the value type on the class
             Extension.requested_on >= period.start,
             Extension.requested_on <= period.end,
         )

@@ -544,7 +544,7 @@ class DemoCases:
             self.s, DEMO_ACTOR, notice.id,  # type: ignore[arg-type]  # ids are set: these rows were flushed
             registered_at=min(datetime.combine(registered, time(16, 0)), now()),
             reported_to=lead.head if lead and lead.head else "单位主要领导",
-            tasks=[(case.lead_unit_id, "牵头核查现场情况，制定处置方案")],  # type: ignore[list-item]
+            tasks=[(case.lead_unit_id, "牵头核查现场情况，制定处置方案")],  # type: ignore[list-item]  # ids are set: these rows were flushed
             venue_ready=True, venue=f"{lead.name if lead else ''}会议室",
         )  # fmt: skip
         cases.record_site_visit(
