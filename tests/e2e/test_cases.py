@@ -38,6 +38,7 @@ def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
     settle(page, page.get_by_role("button", name="添加工单").click)
     page.get_by_role("button", name="清空工单").wait_for()
     settle(page, page.get_by_role("combobox", name="协调督办范围").click)  # no preselected 范围
+    page.keyboard.type("重复投诉多次")
     settle(
         page, page.get_by_role("option", name="重复投诉多次，且办理工作未有明显进展的事项").click
     )
@@ -51,8 +52,9 @@ def test_open_a_case_from_a_ticket_register_feedback_and_escalate(page, server):
     page.get_by_label("反馈内容").fill("涉及多个部门，本单位无法单独处置")
     settle(page, page.get_by_text("主要领导已签字").click)
     settle(page, page.get_by_text("已加盖单位公章").click)
-    settle(page, page.get_by_label("处置进展").click)
-    settle(page, page.get_by_role("option", name="无进展").click)
+    settle(page, page.get_by_role("combobox", name="处置进展").click)
+    page.keyboard.type("无进展")  # the open list may draw only the options in view
+    settle(page, page.get_by_role("option", name="无进展", exact=True).click)
     settle(
         page,
         lambda: page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
