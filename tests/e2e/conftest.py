@@ -220,17 +220,20 @@ def login(page, server: Server, username: str, password: str, path: str = "") ->
 def settle(page, action: Callable[[], object], *, start_within: float = 1.5) -> None:
     """Do `action`, then wait for the script run it started (if any) to finish.
 
-    A run that starts within `start_within` seconds is waited for; an action that starts none
+    A run that starts within `start_within` seconds is waited for, and so is every run that
+    follows it within half a second (a save ends in `st.rerun()`); an action that starts none
     (a click inside a form, typing) costs that wait and nothing else."""
     before = page.evaluate("() => window.__dubanRuns")
     action()
-    try:
-        page.wait_for_function(
-            f"() => window.__dubanRuns > {before}", timeout=int(start_within * 1000)
-        )
-    except PlaywrightTimeoutError:
-        return
-    idle(page)
+    wait = start_within
+    while True:  # a run that ends in st.rerun() starts the next one: wait for the last
+        try:
+            page.wait_for_function(f"() => window.__dubanRuns > {before}", timeout=int(wait * 1000))
+        except PlaywrightTimeoutError:
+            return
+        idle(page)
+        before = page.evaluate("() => window.__dubanRuns")
+        wait = 0.5
 
 
 def idle(page) -> None:
