@@ -555,11 +555,11 @@ def pending_extensions(session: Session, actor: Actor) -> list[ExtensionRow]:
 
 # --- the to-do list ------------------------------------------------------------------------
 
-TODO = "待签收"
+TO_SIGN = "待签收"
 DUE_SOON = "即将到期"
 OVERDUE = "已逾期"
 CHASED = "已催办"
-CATEGORIES = (TODO, DUE_SOON, OVERDUE, CHASED)
+CATEGORIES = (TO_SIGN, DUE_SOON, OVERDUE, CHASED)
 
 
 @dataclass(frozen=True)

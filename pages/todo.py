@@ -22,7 +22,7 @@ st.caption(f"{cn_date(day)} · 本单位需签收、反馈的督办环节；截�
 
 items = chasing_data.items(change_stamp(), day, me)
 SECTIONS = [
-    (chasing.TODO, "没有待签收的督办单或通知。"),
+    (chasing.TO_SIGN, "没有待签收的督办单或通知。"),
     (chasing.DUE_SOON, "今天和下一个工作日没有到期的环节。"),
     (chasing.OVERDUE, "没有逾期的环节。"),
     (chasing.CHASED, "没有被催办的环节。"),
@@ -80,7 +80,7 @@ for n, (name, empty) in enumerate(SECTIONS):
                 + (" · 延期申请待审批" if item.extension_pending else "")
             )
             with action:
-                if name == chasing.TODO:
+                if name == chasing.TO_SIGN:
                     st.button(
                         "签收",
                         key=f"todo_sign_{item.step_id}",
