@@ -34,7 +34,7 @@ from duban.enums import (
     StepStatus,
     UnitKind,
 )
-from duban.models import Case, Step, Ticket, Unit
+from duban.models import Case, CaseTicket, Step, Ticket, Unit
 from duban.permissions import Actor
 from duban.settings import DEFAULTS
 from duban.standard_address import address_columns
@@ -557,8 +557,8 @@ class DemoCases:
     def _place(self, case: Case) -> str:
         first = self.s.exec(
             select(col(Ticket.address))
-            .join(cases.CaseTicket, col(cases.CaseTicket.ticket_id) == col(Ticket.id))
-            .where(col(cases.CaseTicket.case_id) == case.id)
+            .join(CaseTicket, col(CaseTicket.ticket_id) == col(Ticket.id))
+            .where(col(CaseTicket.case_id) == case.id)
         ).first()
         return first or "示例镇人民政府"
 

@@ -1,10 +1,12 @@
-"""Helpers shared by the page tests: open a page the way a logged-in user reaches it."""
+"""Helpers shared by the tests: open a page the way a logged-in user reaches it; set the clock."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from streamlit.testing.v1 import AppTest
 
@@ -29,3 +31,8 @@ def open_page(
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def clock_on(day: date) -> Any:
+    """The application clock (`duban.clock`) stands at noon of `day`: a context manager."""
+    return patch("duban.clock.now", return_value=datetime.combine(day, time(12)))

@@ -17,7 +17,7 @@ from duban.errors import PermissionDenied
 from duban.models import AuditLog, Document, Feedback, Step
 from duban.permissions import SYSTEM, Actor
 from tests.factories import make_ticket, make_unit, sample_file
-from tests.helpers import APP, open_page
+from tests.helpers import APP, clock_on, open_page
 
 ADMIN = Actor(None, "admin", Role.ADMIN)
 CENTER = Actor(None, "clerk", Role.CENTER)
@@ -192,7 +192,7 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
     session.commit()
     form = cases.latest_handling_step(session, case.id)
     scan = uploads.store_upload(session, eco, name="回执.pdf", data=sample_file("pdf")).id
-    with patch.object(cases, "today", return_value=date(2024, 3, 8)):  # the unit submits then
+    with clock_on(date(2024, 3, 8)):  # the unit submits then
         reply = cases.register_feedback(
             session, eco, form.id, text="施工方拒不配合", signed=True, stamped=True,
             progress=Progress.NONE, upload_id=scan,
@@ -205,7 +205,7 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
         contact_name="王", contact_phone="021-59000000",
     )  # fmt: skip
     session.commit()
-    with patch.object(cases, "now", return_value=datetime(2024, 3, 12, 15)):
+    with patch("duban.cases.steps.now", return_value=datetime(2024, 3, 12, 15)):
         cases.register_notice_receipt(
             session, eco, notice.id, reported_to="张主任", tasks=[(unit.id, "停工整改")],
             venue_ready=True, venue="会议室",
@@ -214,7 +214,7 @@ def test_a_full_case_path_leaves_a_complete_trail(session):
         session, clerk, notice.id, visit_at=date(2024, 3, 13), findings="无夜间施工许可",
         responsible_unit_id=unit.id, deadline_workdays=3,
     )  # fmt: skip
-    with patch.object(cases, "today", return_value=date(2024, 3, 15)):
+    with clock_on(date(2024, 3, 15)):
         reply = cases.register_feedback(
             session, eco, notice.id, text="已停工", signed=True, stamped=True,
             progress=Progress.DONE, upload_id=scan,

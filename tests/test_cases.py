@@ -6,7 +6,6 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from sqlalchemy import func
@@ -41,6 +40,7 @@ from duban.cases import (
     update_case,
     verify_case,
 )
+from duban.clock import today
 from duban.enums import (
     AuditAction,
     CaseStatus,
@@ -60,6 +60,7 @@ from duban.settings import set_setting
 from duban.uploads import store_upload
 from duban.workdays import set_year_schedule
 from tests.factories import make_ticket, make_unit, sample_file
+from tests.helpers import clock_on
 
 SCAN = sample_file("pdf")
 CLERK = Actor(user_id=None, username="clerk", role=Role.CENTER)
@@ -163,7 +164,7 @@ def feedback(
     center = actor.can(Perm.EDIT_CASES)
     if center:
         kw.setdefault("date_reason", "纸质反馈邮寄收到")
-    with patch.object(cases, "today", return_value=on if not center else cases.today()):
+    with clock_on(on if not center else today()):
         fb = register_feedback(
             session,
             actor,
@@ -949,7 +950,7 @@ def test_provisional_due_dates_become_final_and_closed_steps_keep_their_outcome(
 ):
     """Deadlines in a year without a known schedule are 暂估 and recomputed once it is entered;
     the outcome of a closed step is history and is never rewritten."""
-    monkeypatch.setattr(cases, "today", lambda: date(2027, 1, 20))
+    monkeypatch.setattr("duban.clock.now", lambda: datetime(2027, 1, 20, 12))
     answered = open_written(session, town, ticket_ids=[town.tickets[0].id], on=date(2026, 12, 24))
     waiting = open_written(session, town, ticket_ids=[town.tickets[1].id], on=date(2026, 12, 28))
     done_step = current_step(session, answered)
@@ -1159,7 +1160,7 @@ def test_a_unit_registers_at_the_servers_time_and_cannot_choose_another_day(sess
     register_notice_receipt(session, unit, notice.id, **registration(town))
     session.commit()
     assert notice.registered_at is not None
-    assert notice.registered_at.date() == cases.today()
+    assert notice.registered_at.date() == today()
 
 
 # --- feedback the center can trust ----------------------------------------------------------
@@ -1188,7 +1189,7 @@ def test_a_unit_cannot_backdate_feedback_even_through_the_service(session, town)
     )
     fb = register_feedback(session, unit, step.id, **call)
     session.commit()
-    assert fb.received_at == cases.today()
+    assert fb.received_at == today()
     assert fb.on_time is False  # due 2024-03-11, submitted today
 
 
@@ -1245,7 +1246,7 @@ def test_unit_feedback_waits_for_the_center_and_counts_once_confirmed(session, t
         lambda: close_case(session, CLERK, other.id, result_text="x", on=date(2024, 3, 9)),
         match="尚未收到承办单位合规",
     )
-    with patch.object(cases, "today", return_value=date(2024, 3, 20)):
+    with clock_on(date(2024, 3, 20)):
         cases.confirm_feedback(session, CLERK, done.id)  # confirmed after the deadline
     session.commit()
     session.refresh(step2)

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from duban import cases, meetings, uploads
 from duban.cases import Action
+from duban.clock import today
 from duban.enums import (
     CaseStatus,
     FeedbackReview,
@@ -431,7 +432,7 @@ def test_a_unit_submits_feedback_without_a_date_and_the_center_confirms_it(engin
     with Session(engine) as s:
         fb = s.exec(select(Feedback)).one()
         assert (fb.received_at, fb.review, fb.compliant) == (
-            cases.today(),
+            today(),
             FeedbackReview.PENDING,
             True,
         )

@@ -579,12 +579,11 @@ def unit_replies(session, units):
     """Two 督办单 due 2024-03-11, each answered by its unit's own account on 2024-03-08 (the
     clock set to that day): 镇城建中心 signed, stamped and scanned; 镇城管中队 signed and
     stamped but without the scan. Both still 待核验."""
-    from unittest.mock import patch
-
     from duban import cases
     from duban.enums import Role
     from duban.models import User
     from duban.permissions import Actor
+    from tests.helpers import clock_on
 
     replies = []
     for unit, scanned in zip(units, (True, False), strict=True):
@@ -602,7 +601,7 @@ def unit_replies(session, units):
         session.flush()
         user = Actor(account.id, account.username, Role.UNIT, unit_id=unit.id)
         scan = store_upload(session, user, name="回执.pdf", data=SCAN).id if scanned else None
-        with patch.object(cases, "today", return_value=date(2024, 3, 8)):
+        with clock_on(date(2024, 3, 8)):
             replies.append(
                 cases.register_feedback(
                     session,
