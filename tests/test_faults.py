@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 
 from duban import audit, cases, documents, importer
 from duban.cli import main
+from duban.documents import printing
 from duban.enums import DocumentKind, Progress, Scope
 from duban.permissions import SYSTEM
 from tests.factories import make_ticket, make_unit
@@ -126,7 +127,7 @@ def test_a_crash_mid_batch_render_registers_no_document_and_leaves_no_file(
         ]
         session.commit()
     before = snapshot(engine)
-    real = documents._render_case
+    real = printing._render_case
     calls = {"n": 0}
 
     def render_then_crash(*args, **kwargs):
@@ -135,7 +136,7 @@ def test_a_crash_mid_batch_render_registers_no_document_and_leaves_no_file(
             raise Crash("injected")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(documents, "_render_case", render_then_crash)
+    monkeypatch.setattr(printing, "_render_case", render_then_crash)
     with pytest.raises(Crash), Session(engine) as session:
         documents.render_batch(session, SYSTEM, DocumentKind.SUPERVISION_FORM, ids)
         session.commit()
