@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session, SQLModel
 
-from duban import audit, cases, documents, importer
+from duban import audit, cases, documents
 from duban.cli import main
 from duban.documents import printing
 from duban.enums import DocumentKind, Progress, Scope
+from duban.importer import writing
 from duban.permissions import SYSTEM
 from tests.factories import make_ticket, make_unit
 
@@ -65,7 +66,7 @@ def test_a_crash_mid_import_leaves_the_database_as_it_was(engine, tmp_path, monk
     second = tmp_path / "second.xlsx"
     export_file(second, [("T1", "示例路1号", "已办结"), ("T2", "示例路2号", "处理中")])
     # new tickets are already inserted when the updates are grouped: crash right there
-    monkeypatch.setattr(importer, "_group_by_keys", crash)
+    monkeypatch.setattr(writing, "_group_by_keys", crash)
     with pytest.raises(Crash):
         main(["import-tickets", str(second)])
     assert snapshot(engine) == before

@@ -13,8 +13,9 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from duban import auth, importer, views
+from duban import auth, views
 from duban.enums import Role
+from duban.importer import writing
 from duban.meetings import add_routing_rule
 from duban.models import Ticket
 from duban.permissions import SYSTEM, Actor
@@ -231,7 +232,7 @@ def test_an_import_that_fails_unexpectedly_says_so_in_chinese_and_writes_nothing
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer, "_write", broken)
+    monkeypatch.setattr(writing, "_write", broken)
     click(at, "确认导入")
     assert [e.value for e in at.error] == [
         "操作失败：系统内部错误，详情已记录到 data/logs/；数据未作改动。"

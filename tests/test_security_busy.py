@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from duban import audit, importer
 from duban.db import SQLITE_BUSY_TIMEOUT_MS
 from duban.enums import AuditAction
+from duban.importer import writing as import_writing
 from duban.models import AuditLog, Ticket
 from duban.permissions import SYSTEM
 
@@ -32,7 +33,7 @@ def test_a_save_during_a_big_import_waits_and_succeeds(engine, monkeypatch):
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL writers do not lock each other out")
     writing, written = threading.Event(), {}
-    original = importer._write
+    original = import_writing._write
 
     def timed_write(*args, **kwargs):
         writing.set()
@@ -40,7 +41,7 @@ def test_a_save_during_a_big_import_waits_and_succeeds(engine, monkeypatch):
         original(*args, **kwargs)
         written["seconds"] = time.perf_counter() - started
 
-    monkeypatch.setattr(importer, "_write", timed_write)
+    monkeypatch.setattr(import_writing, "_write", timed_write)
     errors: list[BaseException] = []
 
     def run_import() -> None:
