@@ -3,7 +3,9 @@ issue → 签收 → 临期提醒 → 催办 → 延期 → feedback judged agai
 
 from __future__ import annotations
 
+import importlib
 import io
+import pkgutil
 import subprocess
 import sys
 import threading
@@ -53,9 +55,12 @@ def town(session: Session) -> Town:
 
 
 def at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
-    """The office clock of duban.chasing stands at `when`."""
-    monkeypatch.setattr(chasing, "now", lambda: when)
-    monkeypatch.setattr(chasing, "today", lambda: when.date())
+    """The office clock of duban.chasing stands at `when`, in each of its modules that reads it."""
+    for info in pkgutil.iter_modules(chasing.__path__):
+        module = importlib.import_module(f"{chasing.__name__}.{info.name}")
+        for name, clock in (("now", lambda: when), ("today", lambda: when.date())):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, clock)
 
 
 def issue(session: Session, town: Town, on: date = ISSUED) -> Step:
