@@ -6,18 +6,11 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from duban.enums import (
-    StepKind,
-    StepStatus,
-)
-from duban.models import (
-    Step,
-)
+from duban.enums import StepKind, StepStatus
+from duban.models import Step
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes
 from duban.workdays import Calendar, set_year_schedule
-
-# --- deadlines after a calendar change --------------------------------------------------
 
 
 def change_year_schedule(

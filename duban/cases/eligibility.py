@@ -15,20 +15,8 @@ from sqlmodel import Session, col, select
 
 from duban.cases.states import HANDLING_KINDS
 from duban.clock import cn_date
-from duban.enums import (
-    CaseStatus,
-    FeedbackReview,
-    Level,
-    Progress,
-    StepStatus,
-)
-from duban.models import (
-    Case,
-    Feedback,
-    Step,
-)
-
-# --- eligibility for escalation ---------------------------------------------------------
+from duban.enums import CaseStatus, FeedbackReview, Level, Progress, StepStatus
+from duban.models import Case, Feedback, Step
 
 
 @dataclass(frozen=True)

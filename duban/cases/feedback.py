@@ -11,22 +11,12 @@ from duban.cases.lookup import _get_step, answering_unit_id
 from duban.cases.states import Action, case_state
 from duban.cases.transitions import Ctx, _required, _text, _transition, _update
 from duban.clock import cn_date, now, today
-from duban.enums import (
-    FeedbackReview,
-    Progress,
-    StepStatus,
-)
+from duban.enums import FeedbackReview, Progress, StepStatus
 from duban.errors import NotFound, PermissionDenied, ValidationError
-from duban.models import (
-    Case,
-    Feedback,
-    Step,
-)
+from duban.models import Case, Feedback, Step
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, check_version, insert
 from duban.workdays import Calendar
-
-# --- feedback ---------------------------------------------------------------------------
 
 
 def feedback_compliant(signed: bool, stamped: bool, scanned: bool) -> bool:

@@ -6,23 +6,11 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from duban.cases.states import HANDLING_KINDS
-from duban.enums import (
-    FeedbackReview,
-    Progress,
-    StepStatus,
-)
+from duban.enums import FeedbackReview, Progress, StepStatus
 from duban.errors import NotFound, ValidationError
-from duban.models import (
-    Case,
-    CaseUnit,
-    Feedback,
-    Step,
-    Unit,
-)
+from duban.models import Case, CaseUnit, Feedback, Step, Unit
 from duban.permissions import Actor, Perm
 from duban.records import get_live
-
-# --- reading ----------------------------------------------------------------------------
 
 
 def case_unit_ids(session: Session, case_id: int) -> set[int | None]:

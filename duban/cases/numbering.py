@@ -6,11 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from duban.models import (
-    CaseCounter,
-)
-
-# --- 督办编号 -----------------------------------------------------------------------------
+from duban.models import CaseCounter
 
 
 def format_case_no(prefix: str, year: int, seq: int) -> str:

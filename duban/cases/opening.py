@@ -15,25 +15,12 @@ from duban.cases.states import STATE_OF_LEVEL, Action, case_state
 from duban.cases.steps import issue_supervision_form
 from duban.cases.transitions import Ctx, _required, _text, _transition
 from duban.clock import today
-from duban.enums import (
-    AuditAction,
-    CaseStatus,
-    Level,
-    Scope,
-    UnitRole,
-)
+from duban.enums import AuditAction, CaseStatus, Level, Scope, UnitRole
 from duban.errors import ValidationError
-from duban.models import (
-    Case,
-    CaseTicket,
-    CaseUnit,
-    Ticket,
-)
+from duban.models import Case, CaseTicket, CaseUnit, Ticket
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, check_version, get_live
 from duban.settings import get_setting
-
-# --- opening a case ---------------------------------------------------------------------
 
 
 def matter_title(content: str, limit: int = 30) -> str:

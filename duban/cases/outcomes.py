@@ -14,20 +14,10 @@ from duban.cases.states import HANDLING_KINDS, STATE_OF_LEVEL, Action, CaseState
 from duban.cases.steps import _case_ctx
 from duban.cases.transitions import Ctx, _required, _text, _transition, _update
 from duban.clock import cn_date, today
-from duban.enums import (
-    CaseStatus,
-    StepStatus,
-)
-from duban.models import (
-    Case,
-    Referral,
-    Step,
-    Unit,
-)
+from duban.enums import CaseStatus, StepStatus
+from duban.models import Case, Referral, Step, Unit
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, check_version, insert
-
-# --- escalation, verification, closing, reopening, referral -----------------------------
 
 
 def escalate_case(

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from duban.enums import (
-    CaseStatus,
-    LabeledEnum,
-    Level,
-    StepKind,
-)
-from duban.models import (
-    Case,
-)
+from duban.enums import CaseStatus, LabeledEnum, Level, StepKind
+from duban.models import Case
 
 # §三: 5 个工作日内 for the 督办单 and for 提级办理.
 WRITTEN_DUE_WORKDAYS = 5

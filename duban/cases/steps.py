@@ -14,22 +14,12 @@ from duban.cases.lookup import _get_step, _get_unit, get_case
 from duban.cases.states import ESCALATED_DUE_WORKDAYS, WRITTEN_DUE_WORKDAYS, Action, case_state
 from duban.cases.transitions import Ctx, _required, _text, _transition, _update
 from duban.clock import cn_date, cn_due, now, today
-from duban.enums import (
-    StepKind,
-    StepStatus,
-)
+from duban.enums import StepKind, StepStatus
 from duban.errors import PermissionDenied, ValidationError
-from duban.models import (
-    Meeting,
-    NoticeTask,
-    Step,
-    Unit,
-)
+from duban.models import Meeting, NoticeTask, Step, Unit
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, get_live, insert
 from duban.workdays import Calendar
-
-# --- steps ------------------------------------------------------------------------------
 
 
 def _new_step(

@@ -13,21 +13,9 @@ from sqlmodel import Session, col, select
 from duban.cases.lookup import get_case
 from duban.cases.opening import EDITABLE_FIELDS
 from duban.clock import cn_date
-from duban.enums import (
-    AuditAction,
-)
-from duban.models import (
-    AuditLog,
-    Document,
-    Feedback,
-    Referral,
-    Step,
-    Unit,
-    User,
-)
+from duban.enums import AuditAction
+from duban.models import AuditLog, Document, Feedback, Referral, Step, Unit, User
 from duban.permissions import Actor
-
-# --- the timeline -----------------------------------------------------------------------
 
 ENTITY_LABELS = {
     "case": "事项",

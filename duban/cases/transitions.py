@@ -25,19 +25,9 @@ from duban.cases.states import (
     case_state,
 )
 from duban.clock import cn_date, now, today
-from duban.enums import (
-    AuditAction,
-    FeedbackReview,
-    Level,
-    StepKind,
-    StepStatus,
-)
+from duban.enums import AuditAction, FeedbackReview, Level, StepKind, StepStatus
 from duban.errors import TransitionError, ValidationError
-from duban.models import (
-    Case,
-    Feedback,
-    Step,
-)
+from duban.models import Case, Feedback, Step
 from duban.permissions import PERM_LABELS, Actor, Perm
 from duban.records import apply_changes
 

@@ -17,13 +17,7 @@ from duban.cases.states import HANDLING_KINDS, CaseState, case_state
 from duban.cases.steps import notice_tasks
 from duban.cases.transitions import _text
 from duban.clock import today
-from duban.enums import (
-    CaseStatus,
-    Level,
-    Scope,
-    StepStatus,
-    UnitRole,
-)
+from duban.enums import CaseStatus, Level, Scope, StepStatus, UnitRole
 from duban.models import (
     Case,
     CaseTicket,
@@ -38,8 +32,6 @@ from duban.models import (
     Upload,
 )
 from duban.permissions import Actor, Perm
-
-# --- views for the pages ----------------------------------------------------------------
 
 
 @dataclass

@@ -5,17 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from duban.cases import answering_unit_id, get_case
-from duban.enums import (
-    CaseStatus,
-    StepStatus,
-)
+from duban.enums import CaseStatus, StepStatus
 from duban.errors import NotFound, PermissionDenied, ValidationError
-from duban.models import (
-    Case,
-    Extension,
-    Step,
-    Unit,
-)
+from duban.models import Case, Extension, Step, Unit
 from duban.permissions import Actor, Perm
 
 

@@ -13,22 +13,11 @@ from duban.boards import effective_due
 from duban.cases import answering_unit_id, get_case
 from duban.chasing.access import _id, _load_step, _require_open, _unit_name
 from duban.clock import cn_date, today
-from duban.enums import (
-    AuditAction,
-    ChaseWay,
-    DocumentKind,
-)
+from duban.enums import AuditAction, ChaseWay, DocumentKind
 from duban.errors import ValidationError
-from duban.models import (
-    Case,
-    Chase,
-    Document,
-    Step,
-)
+from duban.models import Case, Chase, Document, Step
 from duban.permissions import Actor, Perm
 from duban.workdays import Calendar
-
-# --- 催办 ----------------------------------------------------------------------------------
 
 
 def _status_text(calendar: Calendar, day: date, due: date) -> str:

@@ -12,18 +12,9 @@ from duban.boards import effective_due
 from duban.cases import answering_unit_id
 from duban.chasing.access import _id, _load_step, _own_step, _require_open
 from duban.clock import cn_date, now, today
-from duban.enums import (
-    AuditAction,
-    ExtensionStatus,
-    StepKind,
-)
+from duban.enums import AuditAction, ExtensionStatus, StepKind
 from duban.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from duban.models import (
-    Case,
-    Extension,
-    Step,
-    Unit,
-)
+from duban.models import Case, Extension, Step, Unit
 from duban.permissions import Actor, Perm
 from duban.records import apply_changes, check_version, claim_version
 from duban.workdays import Calendar

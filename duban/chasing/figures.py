@@ -14,24 +14,12 @@ from duban.cases import get_case
 from duban.chasing.extensions import ExtensionRow, _extension_rows
 from duban.chasing.signing import SIGN_KINDS
 from duban.clock import cn_date, today
-from duban.enums import (
-    ExtensionStatus,
-    StepStatus,
-)
+from duban.enums import ExtensionStatus, StepStatus
 from duban.kpi import Period, Ratio
-from duban.models import (
-    Case,
-    Chase,
-    Extension,
-    Step,
-    StepReceipt,
-    Unit,
-)
+from duban.models import Case, Chase, Extension, Step, StepReceipt, Unit
 from duban.permissions import Actor
 from duban.settings import get_setting
 from duban.workdays import Calendar
-
-# --- what the step, the case page and the boards show ----------------------------------------
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,9 @@ from sqlmodel import Session
 from duban import audit
 from duban.chasing.access import _load_step, _own_step
 from duban.clock import cn_date, now
-from duban.enums import (
-    AuditAction,
-    StepKind,
-    StepStatus,
-)
+from duban.enums import AuditAction, StepKind, StepStatus
 from duban.errors import ConflictError, PermissionDenied, ValidationError
-from duban.models import (
-    StepReceipt,
-)
+from duban.models import StepReceipt
 from duban.permissions import Actor, Perm
 from duban.settings import get_setting
 from duban.workdays import Calendar

@@ -19,20 +19,8 @@ from duban.boards import Horizon, answering_unit, effective_due, working_days_la
 from duban.chasing.chases import _chase_counts
 from duban.chasing.signing import SIGN_KINDS
 from duban.clock import cn_date
-from duban.enums import (
-    CaseStatus,
-    ExtensionStatus,
-    StepKind,
-    StepStatus,
-)
-from duban.models import (
-    Case,
-    Extension,
-    Feedback,
-    Step,
-    StepReceipt,
-    Unit,
-)
+from duban.enums import CaseStatus, ExtensionStatus, StepKind, StepStatus
+from duban.models import Case, Extension, Feedback, Step, StepReceipt, Unit
 from duban.permissions import Actor, Perm
 from duban.workdays import Calendar
 

@@ -25,20 +25,11 @@ from duban.documents.formatting import (
     units_text,
 )
 from duban.documents.sources import CaseBundle, Source, load_case, unit_names
-from duban.enums import (
-    DocumentKind,
-    Progress,
-    StepKind,
-)
+from duban.enums import DocumentKind, Progress, StepKind
 from duban.errors import ValidationError
-from duban.models import (
-    Setting,
-    Step,
-)
+from duban.models import Setting, Step
 from duban.permissions import Actor, Perm
 from duban.settings import get_setting, set_setting
-
-# --- context builders: one per kind --------------------------------------------------------
 
 
 def form_step(bundle: CaseBundle, step: Step | None) -> Step | None:

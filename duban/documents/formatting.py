@@ -11,17 +11,9 @@ from typing import Any
 from duban.clock import cn_date, cn_due, today
 from duban.documents.docx_template import occurrences
 from duban.documents.sources import CaseBundle, Office, Source
-from duban.enums import (
-    CaseStatus,
-    Level,
-)
+from duban.enums import CaseStatus, Level
 from duban.errors import ValidationError
-from duban.models import (
-    Step,
-    Ticket,
-)
-
-# --- value formatting ---------------------------------------------------------------------
+from duban.models import Step, Ticket
 
 
 def cn_datetime(value: datetime | None) -> str:

@@ -30,17 +30,9 @@ from duban.documents.sources import (
     unit_names,
 )
 from duban.documents.templates import current_template
-from duban.enums import (
-    AuditAction,
-    DocumentKind,
-)
+from duban.enums import AuditAction, DocumentKind
 from duban.errors import NotFound, ValidationError
-from duban.models import (
-    Document,
-    Meeting,
-    MeetingCase,
-    Step,
-)
+from duban.models import Document, Meeting, MeetingCase, Step
 from duban.permissions import Actor, Perm
 
 

@@ -15,19 +15,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from duban import config, masking
-from duban.enums import (
-    DocumentKind,
-)
+from duban.enums import DocumentKind
 from duban.errors import NotFound, ValidationError
-from duban.models import (
-    Case,
-    CaseUnit,
-    Document,
-    User,
-)
+from duban.models import Case, CaseUnit, Document, User
 from duban.permissions import Actor, Perm
-
-# --- reading documents back -------------------------------------------------------------------
 
 
 def case_unit_ids(session: Session, case: Case) -> set[int | None]:

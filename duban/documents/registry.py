@@ -29,13 +29,8 @@ from duban.documents.fields import (
     FieldSpec,
 )
 from duban.documents.sources import Source
-from duban.enums import (
-    DocumentKind,
-    StepKind,
-)
+from duban.enums import DocumentKind, StepKind
 from duban.errors import ValidationError
-
-# --- the registry ---------------------------------------------------------------------------
 
 ContextBuilder = Callable[[Source], dict[str, Any]]
 

@@ -20,12 +20,8 @@ from duban.clock import cn_date
 from duban.documents.docx_template import ENV, Template
 from duban.documents.formatting import cn_datetime
 from duban.documents.registry import KindSpec
-from duban.enums import (
-    DocumentKind,
-)
+from duban.enums import DocumentKind
 from duban.errors import ValidationError
-
-# --- rendering -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

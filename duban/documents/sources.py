@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from duban.enums import (
-    StepStatus,
-    UnitRole,
-)
+from duban.enums import StepStatus, UnitRole
 from duban.errors import NotFound
 from duban.models import (
     Case,
@@ -26,8 +23,6 @@ from duban.models import (
 )
 from duban.records import get_live
 from duban.settings import get_setting
-
-# --- the database rows one paper is printed from ------------------------------------------
 
 
 @dataclass(frozen=True)

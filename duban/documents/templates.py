@@ -21,14 +21,9 @@ from duban import archives, audit, config, template_limits
 from duban.documents.docx_template import ENV
 from duban.documents.registry import KindSpec, kind_spec
 from duban.documents.rendering import ImageSpec, TemplateRef, sha256
-from duban.enums import (
-    AuditAction,
-    DocumentKind,
-)
+from duban.enums import AuditAction, DocumentKind
 from duban.errors import NotFound, ValidationError
-from duban.models import (
-    TemplateVersion,
-)
+from duban.models import TemplateVersion
 from duban.permissions import Actor, Perm
 from duban.records import insert
 

@@ -19,8 +19,6 @@ from duban.permissions import Actor, Perm
 from duban.records import get_live, table_of
 from duban.text import normalize_header
 
-# --- after the import: mapping unknown units and columns ----------------------------------
-
 
 def assign_unassigned(session: Session, actor: Actor, raw_name: str, unit_id: int) -> int:
     """Give every live ticket of unknown unit `raw_name` its unit; audited; returns the count.

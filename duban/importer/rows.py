@@ -11,8 +11,6 @@ from duban.importer.fields import CellError, ImportReport, Reject
 from duban.importer.sheets import Layout, Sheet
 from duban.importer.values import PARSERS, cell_text, tidy
 
-# --- rows --------------------------------------------------------------------------------
-
 
 @dataclass
 class Parsed:

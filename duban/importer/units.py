@@ -12,8 +12,6 @@ from duban.enums import UnitKind
 from duban.models import Unit
 from duban.text import normalize_header
 
-# --- units -------------------------------------------------------------------------------
-
 
 def unit_key(name: str) -> str:
     """How unit names are compared: half-width, no white space."""

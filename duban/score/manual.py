@@ -19,8 +19,6 @@ from duban.permissions import Actor, Perm
 from duban.records import soft_delete
 from duban.score.rules import shown
 
-# --- manual deductions --------------------------------------------------------------------------
-
 
 def add_deduction(
     session: Session, actor: Actor, unit_id: int, day: date, points: Any, reason: str

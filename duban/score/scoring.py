@@ -19,8 +19,6 @@ from duban.permissions import Actor, Perm
 from duban.score.counting import Counts, count, done_statuses, manual_points
 from duban.score.rules import DEPARTMENT, GROUPS, VILLAGE, ScoreRules, load_rules
 
-# --- scoring --------------------------------------------------------------------------------
-
 
 def ratio(numerator: Fraction | int, denominator: int) -> Fraction | None:
     return Fraction(numerator, 1) / denominator if denominator else None
