@@ -41,8 +41,9 @@ def populate(engine, n: int) -> list[int]:
 def contexts(session: Session, case_ids: list[int]) -> list[dict]:
     """The exact contexts render_batch renders, computed outside the timing."""
     from duban import documents as d
+    from duban.enums import DocumentKind
 
-    spec = d.KINDS[d.DocumentKind.SUPERVISION_FORM]
+    spec = d.KINDS[DocumentKind.SUPERVISION_FORM]
     office, names = d.Office.load(session), d.unit_names(session)
     bundles = d.load_cases(session, case_ids)
     result = []
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DUBAN_DATA_DIR"] = str(folder / "data")
         os.environ["DUBAN_DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
         from duban.db import open_database
-        from duban.documents import DEFAULT_TEMPLATES, KINDS, DocumentKind
+        from duban.documents import DEFAULT_TEMPLATES, KINDS
+        from duban.enums import DocumentKind
 
         engine = open_database()
         case_ids = populate(engine, args.cases)

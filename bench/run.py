@@ -474,7 +474,8 @@ def bench_candidates(run: Run) -> None:
 
 def bench_render(run: Run) -> None:
     from bench.bench_render import bare, contexts
-    from duban.documents import DEFAULT_TEMPLATES, KINDS, DocumentKind, render_batch
+    from duban.documents import DEFAULT_TEMPLATES, KINDS, render_batch
+    from duban.enums import DocumentKind
 
     with Session(run.engine) as session:
         case_ids = list(

@@ -32,6 +32,7 @@ from duban.documents.formatting import (
 )
 from duban.documents.printing import (
     batch_pdfs,
+    case_source,
     paper_steps,
     register_document,
     render_batch,
@@ -53,7 +54,7 @@ from duban.documents.reading import (
 )
 from duban.documents.registry import KINDS, kind_spec
 from duban.documents.rendering import ImageSpec, complete, prepare, render_template, sha256
-from duban.documents.sources import Office, Source, case_by_no, load_case, unit_names
+from duban.documents.sources import Office, Source, case_by_no, load_case, load_cases, unit_names
 from duban.documents.templates import (
     DEFAULT_TEMPLATES,
     DOCX_MIME,
@@ -81,6 +82,7 @@ __all__ = [
     "Source",
     "activate_template_version",
     "batch_pdfs",
+    "case_source",
     "case_by_no",
     "case_choices",
     "case_context",
@@ -96,6 +98,7 @@ __all__ = [
     "due_context",
     "kind_spec",
     "load_case",
+    "load_cases",
     "office_context",
     "office_setup_needed",
     "paper_prefill",
