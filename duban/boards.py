@@ -254,7 +254,7 @@ def _open_steps(
             fb.received_at.label("feedback_at"),  # type: ignore[attr-defined]  # aliased(): typed as the model
             fb.progress.label("feedback_progress"),  # type: ignore[operator]  # aliased(): typed as the model
             fb.compliant.label("feedback_compliant"),  # type: ignore[attr-defined]  # aliased(): typed as the model
-            fb.review.label("feedback_review"),  # type: ignore[attr-defined]  # aliased(): typed as the model
+            fb.review.label("feedback_review"),  # type: ignore[operator]  # aliased(): typed as the model
         )
         .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(Unit, col(Unit.id) == unit)
