@@ -34,8 +34,6 @@ from sqlmodel import Session
 from bench.synth import add_tickets, insert_rows
 from bench.synth import ticket_rows as ticket_rows_of
 from duban.analysis import (
-    _NOT_DIGIT,
-    _UnionFind,
     bigrams,
     find_candidates,
     group_matters,
@@ -43,6 +41,7 @@ from duban.analysis import (
     normalize_text,
     same_matter,
 )
+from duban.analysis.matters import _NOT_DIGIT, _UnionFind
 from duban.db import open_database
 from duban.demo import _ensure_units
 from duban.keywords import key_words

@@ -184,6 +184,7 @@ def actor_for(user: User) -> Actor:
         role=user.role,
         unit_id=user.unit_id,
         can_see_contacts=user.can_see_contacts,
+        display_name=user.display_name,
     )
 
 

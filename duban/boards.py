@@ -25,7 +25,16 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from duban.cases import answering_unit_sql, eligible_for_escalation
-from duban.enums import CallbackResult, CaseStatus, Level, Progress, Scope, StepKind, StepStatus
+from duban.enums import (
+    CallbackResult,
+    CaseStatus,
+    FeedbackReview,
+    Level,
+    Progress,
+    Scope,
+    StepKind,
+    StepStatus,
+)
 from duban.kpi import LATE, ON_TIME, Ratio, escalated_step, step_outcome
 from duban.models import Case, CaseUnit, Feedback, Referral, Step, Ticket, Unit
 from duban.permissions import Actor, Perm
@@ -196,16 +205,22 @@ class StepRow:
     feedback_at: date | None
     feedback_progress: Progress | None
     feedback_compliant: bool | None
+    feedback_review: FeedbackReview | None = None
 
     @property
     def last_feedback(self) -> str:
-        """`3月8日 无进展（不合规）`, or `未反馈`."""
+        """`3月8日 无进展（不合规）`, `3月8日 有进展（待核验）`, or `未反馈`: what a unit
+        entered counts only once the center confirms it, so the board says when it has not."""
         if self.feedback_at is None:
             return "未反馈"
         text = f"{self.feedback_at.month}月{self.feedback_at.day}日"
         if self.feedback_progress is not None:
             text += f" {self.feedback_progress.label}"
-        return text + ("" if self.feedback_compliant else "（不合规）")
+        notes = [] if self.feedback_compliant else ["不合规"]
+        review = self.feedback_review
+        if review is not None and review is not FeedbackReview.CONFIRMED:
+            notes.append(review.label)
+        return text + (f"（{'，'.join(notes)}）" if notes else "")
 
 
 def _open_steps(
@@ -239,6 +254,7 @@ def _open_steps(
             fb.received_at.label("feedback_at"),  # type: ignore[attr-defined]  # aliased(): typed as the model
             fb.progress.label("feedback_progress"),  # type: ignore[operator]  # aliased(): typed as the model
             fb.compliant.label("feedback_compliant"),  # type: ignore[attr-defined]  # aliased(): typed as the model
+            fb.review.label("feedback_review"),  # type: ignore[operator]  # aliased(): typed as the model
         )
         .join(Case, col(Case.id) == col(Step.case_id))
         .outerjoin(Unit, col(Unit.id) == unit)
@@ -274,6 +290,7 @@ def _to_rows(raw: Iterable[Any], days: dict[date, tuple[DueDate, int]]) -> list[
                 feedback_at=r.feedback_at,
                 feedback_progress=r.feedback_progress,
                 feedback_compliant=r.feedback_compliant,
+                feedback_review=r.feedback_review,
             )
         )
     return rows

@@ -215,7 +215,7 @@ class CandidateRun(SQLModel, table=True):
     prepared: int = 0  # tickets new or changed since the last run
     links: int = 0  # links found between their wordings and the others'
     max_ticket_id: int = 0  # the newest ticket indexed so far
-    index_version: int  # duban.analysis.INDEX_VERSION
+    index_version: int  # duban.analysis.index.INDEX_VERSION
     similarity_percent: int  # the threshold the links were found with
     horizon_days: int  # tickets this many days apart were compared
     seconds: float = 0.0

@@ -59,6 +59,12 @@ class Actor:
     role: Role
     unit_id: int | None = None
     can_see_contacts: bool = False  # a leader granted contact data
+    display_name: str = ""  # 姓名; screens show people by name, not by login
+
+    @property
+    def name(self) -> str:
+        """How screens and papers name this person: 姓名, or the login when none is set."""
+        return self.display_name or self.username
 
     def can(self, perm: Perm) -> bool:
         if perm is Perm.SEE_CONTACTS and self.can_see_contacts:

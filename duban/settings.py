@@ -7,6 +7,7 @@ database behaves exactly as documented.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session
@@ -167,6 +168,13 @@ def clean_setting(key: str, value: Any) -> Any:
     if key == "case_no_prefix" and (len(text) > 20 or any(c.isspace() for c in text)):
         raise ValidationError(f"{label}：最多 20 个字符，且不能有空格")
     return text
+
+
+def read_settings(session: Session, actor: Actor, keys: Iterable[str]) -> dict[str, Any]:
+    """The current values a settings form shows: only the roles that may change settings
+    read them here (SMTP and backup settings are not for every screen)."""
+    actor.require(Perm.MANAGE_SETTINGS)
+    return {key: get_setting(session, key) for key in keys}
 
 
 def save_settings(session: Session, actor: Actor, values: dict[str, Any]) -> list[str]:

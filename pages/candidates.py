@@ -28,7 +28,7 @@ from duban.analysis import (
 )
 from duban.clock import cn_date, now, today
 from duban.permissions import Actor, Perm
-from duban.settings import LABELS, RANGES, get_setting, save_settings
+from duban.settings import LABELS, RANGES, read_settings, save_settings
 from duban.standard_address import (
     PREFIXES_KEY,
     confirm_same_place,
@@ -90,7 +90,7 @@ def threshold_form() -> None:
     """Admins tune the rules here, where their effect shows (saved as audited settings)."""
     keys = [*SETTING_KEYS.values(), DONE_STATUSES_KEY, PREFIXES_KEY]
     with Session(engine()) as session:
-        current = {key: get_setting(session, key) for key in keys}
+        current = read_settings(session, me, keys)
     with st.form("candidates_thresholds"):
         cols = st.columns(3)
         values = {}

@@ -628,7 +628,7 @@ def form_visit(d: CaseDetail) -> None:
 def form_instruction(d: CaseDetail) -> None:
     with st.form("cases_f_instruction"):
         issued = past_date("批示日期")
-        leader = st.text_input("批示领导", value=me.username if me.can(Perm.INSTRUCT) else "")
+        leader = st.text_input("批示领导", value=me.name if me.can(Perm.INSTRUCT) else "")
         recipient = st.text_input("批办对象", value=d.lead_unit.name if d.lead_unit else "")
         text = st.text_area("批示内容")
         if st.form_submit_button("录入批示", type="primary"):

@@ -16,7 +16,7 @@ from ui.shared import change_stamp
 me = actor()
 day = today()
 st.title("12345 热线督办台账")
-st.caption(f"今天是 {cn_date(day)} · 当前用户：{literal(me.username)}")
+st.caption(f"今天是 {cn_date(day)} · 当前用户：{literal(me.name)}")
 
 data = summary(change_stamp(), me, day, BoardFilter())
 numbers, overdue, soon, eligible = data.numbers, data.overdue, data.due_soon, data.eligible

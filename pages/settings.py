@@ -10,7 +10,7 @@ from duban.backup import create_backup, list_backups
 from duban.cases import change_year_schedule
 from duban.clock import today
 from duban.enums import AuditAction
-from duban.settings import LABELS, get_setting, save_settings
+from duban.settings import LABELS, read_settings, save_settings
 from duban.workdays import Calendar, holiday_overrides, parse_day_list
 from ui import chasing_settings
 from ui.common import actor, engine, literal, user_action
@@ -79,7 +79,7 @@ with tab_office:
         "raw_columns_safe",
     ]
     with Session(engine()) as session:
-        current = {key: get_setting(session, key) for key in [*OFFICE_KEYS, "idle_timeout_minutes"]}
+        current = read_settings(session, actor(), [*OFFICE_KEYS, "idle_timeout_minutes"])
     with st.form("settings_office_form"):
         st.caption("单位名称、联系人和电话印在生成的文书上；督办编号形如“前缀〔2024〕第001号”。")
         values = {
@@ -121,7 +121,7 @@ with tab_backup:
             )
     with Session(engine()) as session:
         last = audit.latest(session, AuditAction.BACKUP, "backup")
-        keep = int(get_setting(session, "backup_keep"))
+        keep = int(read_settings(session, actor(), ["backup_keep"])["backup_keep"])
         dialect = session.get_bind().dialect.name
     if dialect != "sqlite":
         st.warning(

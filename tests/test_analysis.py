@@ -24,9 +24,11 @@ from duban.analysis import (
     bigrams,
     find_candidates,
     group_matters,
+    index,
     is_specific,
     jaccard,
     mark_repeat_group,
+    matters,
     nested_addresses,
     normalize_text,
     same_matter,
@@ -325,7 +327,7 @@ def test_nested_pairs_of_a_few_new_addresses_are_those_of_all_pairs():
         new = {*rng.sample(sorted(known), 3), normalize_address("".join(rng.choices(parts, k=3)))}
         everything = sorted(known | new)
         expected = [p for p in nested_addresses(everything) if p[0] in new or p[1] in new]
-        assert analysis._nested_with(everything, new) == expected
+        assert matters._nested_with(everything, new) == expected
 
 
 def test_text_is_compared_without_punctuation_or_width():
@@ -598,7 +600,7 @@ def test_the_evidence_kept_does_not_depend_on_the_order_links_are_read():
     wordings = ["w0", "w1", "w2"]
     links = [("w1", "w2", 0.75), ("w0", "w2", 0.75)]
     for order in (links, links[::-1]):
-        (matter,) = analysis._Matters(nodes, wordings, order).group()
+        (matter,) = matters._Matters(nodes, wordings, order).group()
         assert matter.links == [analysis.Link(0, 2, 0.75)]
 
 
@@ -626,7 +628,7 @@ def test_two_runs_at_once_prepare_each_ticket_once(engine, session, town):
 
 def test_a_new_algorithm_version_or_threshold_rebuilds_the_index(session, town, monkeypatch):
     incremental_and_full(session)
-    monkeypatch.setattr(analysis, "INDEX_VERSION", analysis.INDEX_VERSION + 1)
+    monkeypatch.setattr(index, "INDEX_VERSION", index.INDEX_VERSION + 1)
     mine = incremental_and_full(session)
     assert mine.index.rebuilt and mine.index.prepared == 9
     set_setting(session, SYSTEM, "candidate_similarity_percent", 80)

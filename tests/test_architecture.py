@@ -8,8 +8,6 @@ from pathlib import Path
 
 DUBAN = Path(__file__).resolve().parents[1] / "duban"
 MAX_LINES = 850  # "about 800": a module a little over is one concern, one far over is two
-# Being split by the coordinator (issue 16); remove the entry once it is under the line.
-NOT_YET_SPLIT = {"analysis.py"}
 
 
 def module_sizes() -> dict[str, int]:
@@ -20,15 +18,8 @@ def module_sizes() -> dict[str, int]:
 
 
 def test_no_domain_module_is_over_about_800_lines():
-    sizes = module_sizes()
-    too_long = {n: size for n, size in sizes.items() if size > MAX_LINES and n not in NOT_YET_SPLIT}
+    too_long = {name: size for name, size in module_sizes().items() if size > MAX_LINES}
     assert too_long == {}, f"split these by concern (docs/ARCHITECTURE.md): {too_long}"
-
-
-def test_every_exemption_from_the_size_rule_is_still_needed():
-    sizes = module_sizes()
-    done = {name: sizes.get(name) for name in NOT_YET_SPLIT if sizes.get(name, 0) <= MAX_LINES}
-    assert done == {}, f"no longer over {MAX_LINES} lines (or gone): drop from NOT_YET_SPLIT"
 
 
 def test_modules_of_a_package_import_their_siblings_not_the_package():

@@ -25,6 +25,7 @@ from duban.boards import (
 from duban.enums import (
     CallbackResult,
     CaseStatus,
+    FeedbackReview,
     Level,
     Progress,
     Role,
@@ -142,6 +143,21 @@ def test_the_overdue_row_shows_level_unit_and_last_feedback(session, units):
     )
     assert row.last_feedback == "9月26日 无进展（不合规）"
     assert row.case_id == case.id  # the UI makes the link; the domain gives the id
+
+
+def test_feedback_a_unit_entered_shows_as_awaiting_the_centers_check(session, units):
+    """What a unit enters counts only once the center confirms it: the board says so."""
+    case, step = case_with_step(session, units[0], due=date(2024, 9, 27), case_no="待核验")
+    make_feedback(session, step, received_at=date(2024, 9, 26), progress=Progress.SOME,
+                  review=FeedbackReview.PENDING)  # fmt: skip
+    session.commit()
+    (row,) = overdue_board(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session))
+    assert row.last_feedback == "9月26日 有进展（待核验）"
+    make_feedback(session, step, received_at=date(2024, 9, 27), stamped=False,
+                             review=FeedbackReview.RETURNED)  # fmt: skip
+    session.commit()
+    (row,) = overdue_board(session, STAFF, AFTER_NATIONAL_DAY, Calendar.load(session))
+    assert row.last_feedback == "9月27日 已办结（不合规，已退回）"
 
 
 def test_headline_counts_what_the_boards_list(session, units):

@@ -7,7 +7,7 @@ from duban.enums import Role
 from duban.errors import PermissionDenied, ValidationError
 from duban.models import AuditLog, Setting
 from duban.permissions import SYSTEM, Actor
-from duban.settings import get_setting, save_settings, set_setting
+from duban.settings import get_setting, read_settings, save_settings, set_setting
 from tests.helpers import open_page
 
 
@@ -26,6 +26,15 @@ def test_an_admin_changes_a_setting_and_it_is_audited(session):
 def test_only_admins_change_settings(session):
     with pytest.raises(PermissionDenied):
         set_setting(session, Actor(None, "clerk", Role.CENTER), "office_name", "x")
+
+
+def test_only_admins_read_the_settings_forms_values(session):
+    """SMTP and backup settings stay on the admin's form: other roles are refused."""
+    set_setting(session, SYSTEM, "office_name", "赵巷镇城运中心")
+    assert read_settings(session, SYSTEM, ["office_name"]) == {"office_name": "赵巷镇城运中心"}
+    for role in (Role.CENTER, Role.UNIT, Role.LEADER):
+        with pytest.raises(PermissionDenied):
+            read_settings(session, Actor(None, "someone", role), ["office_name"])
 
 
 def test_unknown_keys_are_refused(session):

@@ -7,7 +7,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from duban import mailing
-from duban.settings import LABELS, get_setting, save_settings
+from duban.settings import LABELS, read_settings, save_settings
 from ui import board_data
 from ui.common import actor, engine, literal, user_action
 from ui.shared import change_stamp
@@ -16,7 +16,9 @@ from ui.shared import change_stamp
 def draw() -> None:
     me = actor()
     with Session(engine()) as session:
-        sign_days = int(get_setting(session, "sign_within_workdays"))
+        sign_days = int(
+            read_settings(session, me, ["sign_within_workdays"])["sign_within_workdays"]
+        )
         config = mailing.smtp_config(session)
         addresses = mailing.unit_addresses(session)
     with st.form("settings_sign_form"):

@@ -139,11 +139,15 @@ _WIDGET_STYLE = f"""<style>
   content: "可拖放文件到此处，单个文件不超过 {UPLOAD_LIMIT_MB} MB"; font-size: 0.875rem; }}
 </style>"""
 
-# Labels Streamlit writes into attributes (grid toolbars, the hidden file input): read aloud
-# by screen readers and shown as tooltips. A same-origin observer rewrites them.
-_ATTRIBUTE_TEXTS = {
+# Texts Streamlit writes into attributes (grid toolbars, the hidden file input, date
+# placeholders) and into its own elements (the toolbar's hover tooltips, the keyboard "skip"
+# link): read aloud by screen readers and shown on hover. A same-origin observer rewrites
+# each one whose whole text is listed here (checked in chromium by tests/e2e/test_chinese_only.py).
+_FRAMEWORK_TEXTS = {
     "Show/hide columns": "显示/隐藏列",
     "Download as CSV": "下载为 CSV",
+    "Download as PNG": "下载为 PNG 图片",
+    "Download as SVG": "下载为 SVG 图片",
     "Search": "搜索",
     "Fullscreen": "全屏",
     "Close fullscreen": "退出全屏",
@@ -151,8 +155,10 @@ _ATTRIBUTE_TEXTS = {
     "Delete row(s)": "删除选中行",
     "file upload": "选择文件",
     "Clear all": "全部清除",
+    "Skip to main content": "跳到正文",
+    "YYYY/MM/DD": "年/月/日",
 }
-_ATTRIBUTE_SCRIPT = """<script>
+_FRAMEWORK_SCRIPT = """<script>
 (() => {
   if (window.__dubanZh) return;
   window.__dubanZh = true;
@@ -163,17 +169,27 @@ _ATTRIBUTE_SCRIPT = """<script>
       if (value && texts[value]) el.setAttribute(attr, texts[value]);
     }
   };
+  const fixText = (node) => {
+    const value = node.nodeValue && node.nodeValue.trim();
+    if (value && texts[value]) node.nodeValue = texts[value];
+  };
   const sweep = (root) => {
+    if (root.nodeType === Node.TEXT_NODE) return fixText(root);
     fix(root);
-    if (root.querySelectorAll) root.querySelectorAll("[aria-label],[title],[placeholder]").forEach(fix);
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("[aria-label],[title],[placeholder]").forEach(fix);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) fixText(walker.currentNode);
   };
   sweep(document.body);
   new MutationObserver((changes) => {
     for (const c of changes) {
       if (c.type === "attributes") fix(c.target);
+      else if (c.type === "characterData") fixText(c.target);
       else c.addedNodes.forEach(sweep);
     }
-  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+  }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                             attributes: true,
                              attributeFilter: ["aria-label", "title", "placeholder"]});
 })();
 </script>"""
@@ -183,6 +199,6 @@ def chinese_widget_texts() -> None:
     """Replace the English Streamlit writes into widgets with Chinese, on every page."""
     st.html(_WIDGET_STYLE)
     st.sidebar.html(
-        _ATTRIBUTE_SCRIPT % json.dumps(_ATTRIBUTE_TEXTS, ensure_ascii=False),
+        _FRAMEWORK_SCRIPT % json.dumps(_FRAMEWORK_TEXTS, ensure_ascii=False),
         unsafe_allow_javascript=True,
     )

@@ -219,7 +219,7 @@ def account_sidebar(actor: Actor) -> None:
         token = st.session_state.get(TOKEN_KEY)
         if token:  # first in the run: a reload right after login already finds the cookie
             st.html(_cookie_script(token), unsafe_allow_javascript=True)
-        st.text(f"当前用户：{actor.username}")
+        st.text(f"当前用户：{actor.name}")
         st.text(f"角色：{actor.role.label}" + (f"（{unit_name}）" if unit_name else ""))
         if st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             with user_action():

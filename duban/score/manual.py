@@ -45,7 +45,7 @@ def add_deduction(
         points=float(value),
         reason=text,
         created_by=actor.user_id,
-        created_by_name=actor.username,
+        created_by_name=actor.name,
     )
     session.add(row)
     session.flush()

@@ -53,6 +53,8 @@ E2E_USERS = {
     "center": (["--role", "center"], "e2e-center-password"),
     "leader": (["--role", "leader"], "e2e-leader-password"),
 }
+# 姓名 of the accounts the tests log in with: screens name people by it, not by the login
+DISPLAY_NAMES = {"admin": "孙管理", "unit": "赵承办", "center": "王敏", "leader": "钱镇长"}
 
 
 # Counts the script runs the page has started: `data-test-script-state` on stApp turns to
@@ -132,7 +134,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     init = server.cli("init", "--demo")
     assert init.returncode == 0, init.stderr
     for username, (role_args, password) in E2E_USERS.items():
-        added = server.cli("user", "add", username, *role_args, "--password-stdin", stdin=password)
+        added = server.cli(
+            "user", "add", username, *role_args, "--display-name", DISPLAY_NAMES[username],
+            "--password-stdin", stdin=password,
+        )  # fmt: skip
         assert added.returncode == 0, added.stderr
         server.users[username] = password
     port = free_port()
@@ -259,7 +264,8 @@ def _login_form(page):
 
 
 def _logged_in_as(page, username: str):
-    return page.get_by_test_id("stSidebar").get_by_text(f"当前用户：{username}", exact=True)
+    name = DISPLAY_NAMES.get(username, username)
+    return page.get_by_test_id("stSidebar").get_by_text(f"当前用户：{name}", exact=True)
 
 
 def _submit_login(page, username: str, password: str) -> None:

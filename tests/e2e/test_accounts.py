@@ -98,7 +98,7 @@ def options_matching(page, text: str) -> int:
 def test_a_unit_user_cannot_open_admin_pages_by_url(unit_page, server):
     login(unit_page, server, "unit", server.users["unit"])
     sidebar = unit_page.get_by_test_id("stSidebar")
-    assert "当前用户：unit" in sidebar.inner_text()
+    assert "当前用户：赵承办" in sidebar.inner_text()
     assert "角色：承办单位（镇城管中队）" in sidebar.inner_text()
     open_app(unit_page, server, "users")
     assert "用户管理" not in main_text(unit_page)
@@ -110,4 +110,4 @@ def test_logout_returns_to_the_login_form(unit_page, server):
     unit_page.get_by_role("button", name="退出登录").click()
     unit_page.get_by_text("已退出登录").wait_for()
     unit_page.locator('input[aria-label="用户名"]').wait_for()
-    unit_page.get_by_text("当前用户：unit").wait_for(state="detached")
+    unit_page.get_by_text("当前用户：赵承办").wait_for(state="detached")

@@ -17,7 +17,8 @@ ROLES = ["admin", "center", "unit", "leader"]
 # Streamlit's own English, as 1.67 writes it in widgets
 FRAMEWORK_TEXT = re.compile(
     r"Choose (an )?options?|Upload|Browse files|Drag and drop|per file|No options|"
-    r"No results|Select all|Clear all|Press Enter|Please choose|Add row|Delete row"
+    r"No results|Select all|Clear all|Press Enter|Please choose|Add row|Delete row|"
+    r"Skip to|Download as|Show/hide|Fullscreen|Search|YYYY"
 )
 # a raw value where a word belongs: None / True / False / nan / NaN / NaT as a whole word
 RAW_VALUE = re.compile(r"(?<![A-Za-z])(None|True|False|nan|NaN|NaT)(?![A-Za-z])")
@@ -33,6 +34,7 @@ VISIBLE_TEXT = """() => {
   for (const el of document.querySelectorAll('[placeholder]')) parts.push(el.getAttribute('placeholder'));
   for (const el of document.querySelectorAll('[aria-label]')) parts.push(el.getAttribute('aria-label'));
   for (const el of document.querySelectorAll('[title]')) parts.push(el.getAttribute('title'));
+  for (const el of document.querySelectorAll('[data-testid="stSkipToContent"]')) parts.push(el.textContent);
   return parts.join('\\n');
 }"""
 
@@ -90,3 +92,30 @@ def test_every_page_and_tab_is_in_chinese_for(browser, server, role: str) -> Non
             found[title] = sorted(set(seen))
     context.close()
     assert not found, "\n".join(f"{t}: {p}" for t, ps in found.items() for p in ps)
+
+
+def test_the_grid_toolbar_tooltips_are_in_chinese(browser, server) -> None:
+    """Hovering a grid's toolbar shows what each button does, in Chinese."""
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, server, "center", server.users["center"], path="ledger")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.hover()
+    buttons = page.get_by_test_id("stElementToolbarButton")
+    buttons.first.wait_for()
+    tips = []
+    for i in range(buttons.count()):
+        grid.hover()
+        buttons.nth(i).locator("button").hover()
+        page.wait_for_function(
+            """(shown) => {
+                const tip = [...document.querySelectorAll('[data-testid="stTooltipContent"]')].pop();
+                return tip && tip.innerText.trim() && !shown.includes(tip.innerText.trim());
+            }""",
+            arg=tips,
+        )
+        tips.append(page.get_by_test_id("stTooltipContent").last.inner_text().strip())
+    context.close()
+    assert tips == ["显示/隐藏列", "下载为 CSV", "搜索", "全屏"]

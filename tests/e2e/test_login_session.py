@@ -27,7 +27,7 @@ def login_form(page):
 
 
 def logged_in(page):
-    return page.get_by_test_id("stSidebar").get_by_text("当前用户：admin", exact=True)
+    return page.get_by_test_id("stSidebar").get_by_text("当前用户：孙管理", exact=True)
 
 
 def test_a_reload_and_a_new_tab_stay_logged_in_until_logout(browser, server, case) -> None:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from duban.db import make_engine
 from duban.enums import CaseStatus, FeedbackReview, Level, StepKind
 from duban.models import Case, CaseTicket, Feedback, RoutingRule, Step, Ticket, Unit
-from tests.e2e.conftest import ARTIFACTS, login, new_context, open_app, settle
+from tests.e2e.conftest import ARTIFACTS, DISPLAY_NAMES, login, new_context, open_app, settle
 from tests.factories import sample_file
 
 pytestmark = pytest.mark.e2e
@@ -45,6 +45,7 @@ def ensure_user(server, username: str, password: str, name: str, *role: str) -> 
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
         server.users[username] = password
+        DISPLAY_NAMES[username] = name
 
 
 def free_ticket(engine) -> Ticket:
