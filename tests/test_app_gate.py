@@ -112,7 +112,7 @@ def test_login_with_the_right_password_shows_the_home_page_and_who_is_logged_in(
     at = app().run()
     assert on_login_form(at) and not at.sidebar.button
     log_in(at, "clerk", PASSWORD)
-    assert "当前用户：clerk" in sidebar_text(at) and "角色：城运中心" in sidebar_text(at)
+    assert "当前用户：小王" in sidebar_text(at) and "角色：城运中心" in sidebar_text(at)
     assert at.session_state["actor"] == clerk
     assert titles(at) == ["12345 热线督办台账"] and not on_login_form(at)
 
@@ -168,7 +168,7 @@ def test_activity_within_the_timeout_keeps_the_session(engine, clerk):
     at.session_state["actor"] = clerk
     at.session_state["auth_last_activity"] = now() - timedelta(minutes=29)
     at.run()
-    assert not on_login_form(at) and "当前用户：clerk" in sidebar_text(at)
+    assert not on_login_form(at) and "当前用户：小王" in sidebar_text(at)
     assert at.session_state["auth_last_activity"] >= now() - timedelta(minutes=1)
 
 
