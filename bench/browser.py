@@ -529,6 +529,9 @@ def measure(url: str, folder: Path, tries: int, *, warm_up: bool = True) -> Outc
                     for step, seconds in got.items():
                         times[name][step].append(seconds)
                 loads.append(load_average())
+                print(f"  try {n + 1}/{tries}: " + ", ".join(
+                    f"{name} {sum(times[name][s][-1] for s in list(STEPS)[:-1]):.1f} s"
+                    for name in servers) + f" (load {loads[-1]:.1f})", flush=True)  # fmt: skip
             browser.close()
     finally:
         for server in servers.values():
