@@ -4,6 +4,7 @@
     python bench/run.py                  # the same
     python -m bench --large              # … and 1,000,000
     python -m bench --sizes 300 --databases sqlite --skip pages
+    python -m bench --browser            # … and the browser figures (chromium; minutes each)
 
 For each database and size, on data from `bench.synth` (tickets over three years with
 proportional cases, steps and feedback), in this process:
@@ -20,6 +21,7 @@ proportional cases, steps and feedback), in this process:
 | annual report | `render_work_report` for the last full year | a bare COUNT of the year's cases |
 | 热线考核 | `score.compute` of the last full year (`bench/bench_score.py`) | a bare GROUP BY unit count of the year's tickets |
 | page cost | `AppTest` run of the home, ledger, boards and case pages (`bench.pages`) | app.py's shell with a page showing only a precomputed table of the same size |
+| browser (`--browser`) | p50 of what a user waits for in chromium: login form, login, page switches, a ledger save, a 督办单 downloaded (`bench.browser`) | a bare Streamlit app drawing the same widgets from precomputed data |
 
 PostgreSQL: `DUBAN_BENCH_DATABASE_URL` (default the local `duban_bench`); each size lives in
 its own schema `bench_<size>`, kept between runs and reused while its data matches (the
@@ -543,6 +545,19 @@ def bench_score(run: Run) -> None:
     )
 
 
+def bench_browser(run: Run) -> None:
+    """What a user waits for in chromium, against a bare Streamlit app (`bench.browser`):
+    ten tries of each step at 10,000 tickets and more, one at a tiny size."""
+    from bench.browser import figures, measure
+
+    folder = run.folder / "browser"
+    folder.mkdir(exist_ok=True)
+    outcome = measure(run.url, folder, tries=10 if run.tickets >= 10_000 else 1)
+    for figure in figures(outcome, run.database, run.tickets):
+        run.figures.append(figure)
+        print(figure.line(), flush=True)
+
+
 def bench_pages(run: Run) -> None:
     from bench.pages import page_figures
 
@@ -562,7 +577,9 @@ BENCHES: dict[str, Callable[[Run], None]] = {
     "report": bench_report,
     "score": bench_score,
     "pages": bench_pages,
+    "browser": bench_browser,
 }
+OPTIONAL = {"browser"}  # only with --browser or --only: minutes per database and size
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -598,12 +615,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keep the SQLite files here (reused)")
     parser.add_argument("--only", help="comma separated: " + ",".join(BENCHES))
     parser.add_argument("--skip", default="", help="comma separated figures to leave out")
+    parser.add_argument("--browser", action="store_true",
+                        help="add the browser figures (bench.browser: chromium, two servers)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--markdown", type=Path, help="also write the tables (docs/PERFORMANCE.md)")
     args = parser.parse_args(argv)
     sizes = tuple(args.sizes) + ((LARGE,) if args.large and LARGE not in args.sizes else ())
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
-    wanted = [b for b in (args.only.split(",") if args.only else BENCHES) if b not in args.skip]
+    default = [b for b in BENCHES if b not in OPTIONAL or (b == "browser" and args.browser)]
+    wanted = [b for b in (args.only.split(",") if args.only else default) if b not in args.skip]
     unknown = [b for b in wanted if b not in BENCHES] + [d for d in databases if d not in DATABASES]
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
