@@ -184,7 +184,7 @@ def case_page() -> None:
                 st.session_state[f"{key}_last"] = True
             if st.session_state.get(f"{key}_last"):
                 st.success(f"已生成：{case['file_name']}")
-                download(case, f"{key}_last", preview=True)
+                download(case, f"{key}_last")
     st.markdown("**已生成的文书**")
     for text in case["papers"]:
         with st.container(border=True):
@@ -195,15 +195,15 @@ def case_page() -> None:
     st.dataframe(timeline, hide_index=True, height=35 * (len(timeline) + 1) + 3)
 
 
-def download(case: dict[str, Any], key: str, *, preview: bool = False) -> None:
+def download(case: dict[str, Any], key: str) -> None:
     left, right = st.columns([3, 2])
-    with right:
-        if case["png"] and (preview or st.toggle("打印预览", key=f"{key}_preview")):
-            st.image(case["png"], caption="打印预览（第 1 页）", width=260)
     with left:
         cols = st.columns(2)
         cols[0].download_button("下载 Word", data=case["docx"], file_name=case["file_name"],
                                 key=f"{key}_docx", icon=":material/description:")  # fmt: skip
+    with right:
+        if case["png"] and st.toggle("打印预览", key=f"{key}_preview"):
+            st.image(case["png"], caption="打印预览（第 1 页）", width=260)
 
 
 def placeholder() -> None:

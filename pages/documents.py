@@ -103,7 +103,7 @@ result = st.session_state.get(RESULT)
 if result and result[0] == "single":
     _, doc_id, file_name = result
     st.success(f"已生成：{literal(file_name)}")
-    download_buttons(doc_id, file_name, "documents_result", preview=True)
+    download_buttons(doc_id, file_name, "documents_result", remember=True)
 elif result:
     _, title, batch_result = result
     count = len(batch_result.documents)

@@ -54,19 +54,20 @@ def show_preview(doc_id: int) -> None:
         st.image(png, caption="打印预览（第 1 页）", width=260)
 
 
-def download_buttons(doc_id: int, file_name: str, key: str, *, preview: bool = False) -> None:
-    """下载 docx (and PDF where it can be made) for one registered document, with the print
-    preview beside them where LibreOffice is installed: drawn at once when `preview`, else
-    when the user asks for it (a first preview takes LibreOffice a few seconds)."""
+def download_buttons(doc_id: int, file_name: str, key: str, *, remember: bool = False) -> None:
+    """下载 docx (and PDF where it can be made) for one registered document, and its print
+    preview where LibreOffice is installed when the user asks for it: a first preview takes
+    LibreOffice seconds, and the download must not wait for it. With `remember` the switch
+    keeps its state for the next paper printed here (a clerk who checks every paper turns
+    it on once)."""
     eng, me = engine(), actor()
     left, right = st.columns([3, 2])
-    with right:
-        if preview_available() and (
-            preview or st.toggle("打印预览", key=f"{key}_preview_{doc_id}")
-        ):
-            show_preview(doc_id)
     with left:
         buttons(eng, me, doc_id, file_name, key)
+    with right:
+        switch = f"{key}_preview" if remember else f"{key}_preview_{doc_id}"
+        if preview_available() and st.toggle("打印预览", key=switch):
+            show_preview(doc_id)
 
 
 def buttons(eng: Engine, me: Actor, doc_id: int, file_name: str, key: str) -> None:
@@ -122,7 +123,7 @@ def render_controls(case_id: int, key: str, stamp: Stamp) -> None:
     last = st.session_state.get(f"{key}_last")
     if last:
         st.success(f"已生成：{last[1]}")
-        download_buttons(last[0], last[1], f"{key}_last", preview=True)
+        download_buttons(last[0], last[1], f"{key}_last", remember=True)
 
 
 def office_setup(key: str) -> bool:

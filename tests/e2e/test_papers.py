@@ -34,8 +34,10 @@ def test_setup_then_print_a_form_with_its_preview(page, server):
     settle(page, page.get_by_role("button", name="保存并继续").click)
     settle(page, page.get_by_role("button", name="生成文书").click)
     page.get_by_text("已生成：督办单-").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="下载 Word").first.is_visible()
+    assert page.locator('[data-testid="stImage"] img').count() == 0  # the download does not wait
+    settle(page, page.get_by_text("打印预览", exact=True).first.click)
     picture = page.locator('[data-testid="stImage"] img').first
     picture.wait_for(timeout=120_000)
     assert picture.evaluate("img => img.complete && img.naturalWidth") > 100
     page.get_by_text("打印预览（第 1 页）").wait_for()
-    assert page.get_by_role("button", name="下载 Word").first.is_visible()
