@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
@@ -114,7 +115,7 @@ def floor(path: Path, url: str) -> Process:
         dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         options = parsed.query.get("options")
         if options:  # the bench schema's search_path travels as a libpq option
-            dsn = dsn.split("?")[0] + f"?options={options}"
+            dsn = dsn.split("?")[0] + f"?options={quote(str(options))}"  # "=" inside: encoded
     stamp = "2026-01-01 00:00:00.000000" if dialect == "sqlite" else "2026-01-01 00:00:00"
     return run_process(
         [sys.executable, "-c", FLOOR_SCRIPT, str(path), dialect, dsn, stamp], dict(os.environ)

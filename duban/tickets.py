@@ -43,10 +43,10 @@ from duban.masking import (
     safe_columns,
     sees_contacts,
 )
-from duban.meetings import match_rules
 from duban.models import AuditLog, Case, CaseTicket, ImportBatch, RoutingRule, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.records import table_of
+from duban.routing import match_rules
 from duban.standard_address import address_columns, address_prefixes
 from duban.text import normalize_address
 from duban.units import live_units

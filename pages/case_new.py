@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from duban import cases, meetings
+from duban import cases, routing
 from duban import tickets as ticket_ledger
 from duban.clock import cn_date, today
 from duban.enums import Level, Scope
@@ -39,7 +39,7 @@ with Session(engine()) as session:
     tickets = ticket_ledger.live_tickets(session, me, ticket_ids)
     suggestions: dict[int, tuple] = {}
     for t in tickets:
-        for rule in meetings.match_rules(
+        for rule in routing.match_rules(
             session, category=t.category, content=t.content, address=t.address
         ):
             suggestions.setdefault(rule.id, (rule, []))[1].append(t.ticket_no)  # type: ignore[index]

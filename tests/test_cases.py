@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from duban import cases, meetings
+from duban import cases, meetings, routing
 from duban.cases import (
     Action,
     CaseFilter,
@@ -484,7 +484,7 @@ def test_no_progress_then_onsite_overdue_escalated_meeting_rule_feedback_verifie
     )
     session.commit()
     assert handling.due_at == date(2024, 3, 28)
-    suggested = meetings.match_rules(
+    suggested = routing.match_rules(
         session, category="噪声扰民", content="夜间施工扰民", address="示例镇和平路1号"
     )
     assert suggested == [rule]

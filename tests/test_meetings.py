@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from duban import cases, meetings
+from duban import cases, meetings, routing
 from duban.enums import Level, Role, Scope, StepKind
 from duban.errors import ConflictError, PermissionDenied, ValidationError
 from duban.models import MeetingCase, Step
@@ -132,7 +132,7 @@ def test_matching_rules_are_suggested_most_specific_first(session, units):
     session.commit()
 
     def match(category, content, address):
-        return meetings.match_rules(session, category=category, content=content, address=address)
+        return routing.match_rules(session, category=category, content=content, address=address)
 
     assert match("噪声扰民", "工地夜间施工", "示例镇 示例路 8号") == [narrow, broad]
     assert match("噪声扰民", "广场舞", "示例镇示例路8号") == [broad]

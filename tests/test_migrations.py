@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
 import duban.models  # noqa: F401 - registers the tables in SQLModel.metadata
-from duban.db import alembic_config, current_revision, make_engine, upgrade
+from duban.db import SCHEMA_HEAD, alembic_config, current_revision, make_engine, upgrade
 from tests.conftest import DATABASES
 
 
@@ -45,6 +45,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path) -> Engine:
 def test_the_migration_chain_has_one_head_and_builds_every_table() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1, "two migration heads: chain them into one line"
+    assert script.get_current_head() == SCHEMA_HEAD, "a new migration: set duban.db.SCHEMA_HEAD"
     assert len(list(script.walk_revisions())) >= 2
 
 

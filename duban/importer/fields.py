@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from duban.enums import CallbackResult, Resolution
 from duban.errors import ValidationError
-from duban.meetings import RouteSuggestion
+from duban.routing import RouteSuggestion
 
 # The seed's words for each ticket field (also the export's headers).
 FIELD_LABELS: dict[str, str] = {

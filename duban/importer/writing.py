@@ -24,10 +24,10 @@ from duban.importer.fields import PLATFORM_FIELDS, ImportRefused, ImportReport
 from duban.importer.rows import Parsed, parse_rows
 from duban.importer.sheets import Layout, load_mappings, locate
 from duban.importer.units import UnitResolver, guess_unit_kind, unit_key
-from duban.meetings import suggest_routes
 from duban.models import AuditLog, ImportBatch, Ticket, Unit
 from duban.permissions import Actor, Perm
 from duban.records import table_of
+from duban.routing import suggest_routes
 from duban.standard_address import ADDRESS_PARTS, address_columns, address_prefixes
 from duban.text import normalize_address
 
