@@ -38,16 +38,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load import CHROMIUM, CHROMIUM_ARGS, free_port, percentile
-from bench.measure import Figure, load_average, machine, rss_mb, show_ratio, show_time
+from bench.load import CHROMIUM, CHROMIUM_ARGS, Server, percentile
+from bench.measure import Figure, load_average, machine, show_ratio, show_time
 from tests.e2e.conftest import RUN_COUNTER, settle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,62 +73,6 @@ class Plan:
 
     case_link: str
     case_title: str
-
-
-@dataclass
-class Server:
-    """`streamlit run SCRIPT` on loopback, its resident memory sampled."""
-
-    script: str
-    env: dict[str, str]
-    log: Path
-    port: int = field(default_factory=free_port)
-    peak_mb: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", self.script, "--server.port",
-                str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._stop = threading.Event()
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set() and self.proc.poll() is None:
-            try:
-                self.peak_mb = max(self.peak_mb, rss_mb(self.proc.pid))
-            except OSError:
-                return
-            self._stop.wait(0.5)
-
-    def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.script} exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().decode().strip() == "ok":
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.url} did not answer within {timeout} s")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
 
 
 # --- set-up --------------------------------------------------------------------------------------
@@ -528,9 +470,9 @@ def measure(url: str, folder: Path, tries: int, *, warm_up: bool = True) -> Outc
     bare = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
     env = {**bare, "DUBAN_DATABASE_URL": url, "DUBAN_DATA_DIR": str(data_dir)}
     servers = {  # the floor is not told where the database is
-        "app": Server("app.py", env, folder / "app.log"),
+        "app": Server(env, folder / "app.log"),
         "floor": Server(
-            "bench/floor_app.py", {**bare, "DUBAN_FLOOR_DATA": str(pickled)}, folder / "floor.log"
+            {**bare, "DUBAN_FLOOR_DATA": str(pickled)}, folder / "floor.log", "bench/floor_app.py"
         ),
     }
     times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in STEPS} for name in servers}

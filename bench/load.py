@@ -170,15 +170,18 @@ def reset_postgres(pg_url: str, schema: str) -> str:
 
 
 class Server:
-    """`streamlit run app.py` on loopback, its log in the data folder, its memory sampled."""
+    """`streamlit run SCRIPT` on loopback, its log in `log`, its memory sampled (also the
+    browser benchmark's servers: duban and its floor app)."""
 
-    def __init__(self, env: dict[str, str], folder: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, script: str = "app.py") -> None:
+        self.script = script
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (folder / "streamlit.log").open("w")
+        self.log_path = log
+        self.log = log.open("w")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+                sys.executable, "-m", "streamlit", "run", script, "--server.port", str(self.port),
                 "--server.address", "127.0.0.1", "--server.headless", "true",
                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             ],
@@ -202,7 +205,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}")
+                tail = self.log_path.read_text()[-2000:]
+                raise RuntimeError(f"{self.script} exited with {self.proc.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
                     if resp.read().decode().strip() == "ok":
@@ -655,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = prepare(env, folder, args.users, targets)
         print(f"setup: demo data, {args.users} accounts, {targets} shared tickets, "
               f"{len(cases)} open cases ({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
-        server = Server(env, folder)
+        server = Server(env, folder / "streamlit.log")
         acks, stats = Acks(), Stats()
         try:
             server.wait_healthy()
