@@ -63,7 +63,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic", "--disable-dev-shm-usage"]  # fmt: skip
 PASSWORD = "load-test-password"
 TIMEOUT_MS = 120_000
-NOTES_OFFSET = 12  # grid columns from 工单编号 to 备注 (see tests/e2e/test_ledger.py)
+NOTES_OFFSET = 13  # grid columns from the pinned 工单编号 to 备注 (as tests/e2e/test_ledger.py)
 STATUS = '[data-testid="stStatusWidget"]'
 SAVE_ANSWER = re.compile(r"已保存：|未保存|没有需要保存的修改")  # the ledger's answers to 保存
 
@@ -348,8 +348,8 @@ class Staff:
         page = self.page
         grid = page.locator('[data-testid="stDataFrame"]').first
         canvas = grid.locator('[data-testid="data-grid-canvas"]')
-        first = grid.locator("#glide-cell-2-0")
-        notes = grid.locator(f"#glide-cell-{2 + NOTES_OFFSET}-0")
+        first = grid.locator("#glide-cell-1-0")  # 工单编号, pinned first
+        notes = grid.locator(f"#glide-cell-{1 + NOTES_OFFSET}-0")
         for attempt in range(10):
             try:
                 await idle(page)
@@ -357,7 +357,7 @@ class Staff:
                 box = await canvas.bounding_box(timeout=10_000)
                 if box is None:  # not laid out yet
                     raise Error("the grid has no box yet")
-                await page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)
+                await page.mouse.click(box["x"] + 100, box["y"] + 35 + 17)  # row marker ≈ 30 px
                 await page.wait_for_timeout(300 + 200 * attempt)
                 if await first.get_attribute("aria-selected", timeout=5000) == "true":
                     if (await first.inner_text(timeout=5000)).strip() != ticket_number(key):
@@ -392,7 +392,7 @@ class Staff:
         except PlaywrightTimeout as exc:  # the grid was redrawn and closed the editor
             raise Retry("the cell editor closed before it took the input") from exc
         cell = page.locator('[data-testid="stDataFrame"]').first.locator(
-            f"#glide-cell-{2 + NOTES_OFFSET}-0"
+            f"#glide-cell-{1 + NOTES_OFFSET}-0"
         )
         if not await _poll(lambda: _shows(cell.inner_text, value)):
             raise Retry("the grid did not keep the edit")
@@ -428,7 +428,7 @@ class Staff:
             self.acks.unknown.add(marker)
 
             async def save() -> str:
-                await page.get_by_role("button", name="保存").click()
+                await page.get_by_role("button", name="保存", exact=True).click()
                 await answer.first.wait_for()
                 return await answer.first.inner_text()
 
@@ -469,6 +469,9 @@ class Staff:
         await page.get_by_text("登记书面反馈", exact=True).first.click()
         form = page.get_by_test_id("stForm").filter(has=page.get_by_label("反馈内容"))
         await form.get_by_label("反馈内容").fill(marker)
+        await form.get_by_role("combobox", name="处置进展", exact=True).click()  # no default
+        await page.keyboard.type("有进展")
+        await page.get_by_role("option", name="有进展", exact=True).click()
         self.acks.unknown.add(marker)
 
         async def submit() -> None:
