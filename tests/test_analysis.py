@@ -255,7 +255,7 @@ def test_city_supervised_and_overdue_tickets_are_proposed(session):
            platform_due_at=datetime(2024, 7, 2, 17, 0))  # fmt: skip
     session.commit()
     assert groups(session) == [("city", ("M1",), True), ("overdue", ("O1",), True)]
-    assert only(session, Rule.OVERDUE).reason == "超过平台办结期限仍未办结（最长超期 20 天）"
+    assert only(session, Rule.OVERDUE).reason == "超过平台办结期限仍未办结（最早期限 2024年6月8日）"
 
 
 def test_one_click_case_prefill_carries_the_group(session, repeat_cluster):
@@ -600,7 +600,7 @@ def test_the_evidence_kept_does_not_depend_on_the_order_links_are_read():
     wordings = ["w0", "w1", "w2"]
     links = [("w1", "w2", 0.75), ("w0", "w2", 0.75)]
     for order in (links, links[::-1]):
-        (matter,) = matters._Matters(nodes, wordings, order).group()
+        (matter,) = matters._Matters.of(nodes, wordings, order).group()
         assert matter.links == [analysis.Link(0, 2, 0.75)]
 
 

@@ -3,7 +3,8 @@ reason it is proposed.
 
 Modules: `rules` (why a group is proposed, the thresholds), `matters` (the same-matter
 relation and grouping), `window` (the tickets a run reads), `index` (the stored index kept
-between runs), `candidates` (the groups, their reasons and evidence, `find_candidates`).
+between runs), `kept` (what the process keeps between runs), `candidates` (the groups,
+their reasons and evidence, `find_candidates`).
 
 The seed, §三(一)1: "镇城运中心对各类工单进行分析，综合诉求内容、承办单位办理情况、回访市民反馈
 情况等方面，确定督办事项"; the rules below follow the scope of §二: 市级督办事项, 重复投诉多次且
@@ -47,6 +48,14 @@ address, category, content, date or 市级督办 flag changed since the last run
 is read back. Statuses, callbacks and due dates are read fresh on every run, so a run
 gives exactly what a run from nothing would (`rebuild=True`, and automatically when
 INDEX_VERSION, the similarity threshold or a longer look-back no longer match).
+
+Kept in the process (`kept`). The page runs the analysis on every visit; the process keeps
+the window's tickets, the links and the matters of each rule's subset between runs, checks
+them against the database (tickets by id and version, the index by its last CandidateRun)
+and regroups only the matters a new, changed or departed ticket can reach: those holding
+it, or sharing a wording, a link, a node or a caller with it. Anything it cannot vouch for
+(another process updated the index, the settings changed, a run failed or was rolled back)
+makes the next run a full one.
 """
 
 from duban.analysis.candidates import (

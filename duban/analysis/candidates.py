@@ -7,26 +7,26 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from duban.analysis.index import IndexUpdate, _read_links, _update_index
+from duban.analysis.index import INDEX_VERSION, IndexUpdate, _update_index
+from duban.analysis.kept import Regroup, _Kept, kept_state
 from duban.analysis.matters import (
     _CLAUSE,
     _NOT_DIGIT,
     SHOWN_WORDS,
     Matter,
-    _callers,
     _Matters,
-    _nodes,
     _normalized,
     _without_cyclic_gc,
     is_specific,
 )
 from duban.analysis.rules import RULE_SCOPE, Rule, Thresholds
-from duban.analysis.window import TicketInfo, _horizon, _load_tickets, _Places, _window_start
+from duban.analysis.window import TicketInfo, _horizon, _Places, _Window, _window_start
 from duban.clock import cn_date, now
 from duban.enums import CallbackResult, CaseStatus
 from duban.errors import ValidationError
@@ -99,6 +99,9 @@ class Deferred:
         return hash(self())
 
 
+_RULES = list(Rule)
+
+
 @dataclass(frozen=True)
 class Group:
     """Tickets proposed together under one rule, with the evidence that they belong together."""
@@ -137,6 +140,13 @@ class Group:
     @property
     def same_caller(self) -> int:
         return self.evidence().same_caller
+
+    @cached_property
+    def rank(self) -> tuple:
+        """Where the page lists it: by rule, the largest first, then the latest (kept with
+        the group: a kept group is sorted again on every run)."""
+        latest = self.tickets[-1].received_at
+        return _RULES.index(self.rule), -len(self.tickets), -latest.timestamp(), self.key
 
     @property
     def key(self) -> str:
@@ -217,25 +227,69 @@ def find_candidates(
     as_of = as_of or now()
     th = thresholds or Thresholds.load(session)
     places = _Places.load(session, th)
-    window = _load_tickets(session, as_of, th, places)
-    tickets = window.tickets
-    update = _update_index(session, as_of, th, window, rebuild, places)
     since = _window_start(as_of, _horizon(th))
-    old_city = bool(tickets) and tickets[0].received_at < since  # open 市级督办 from before
-    keys = [t.key for t in tickets]
-    nodes = _nodes(keys, [t.category for t in tickets], window.wordings)
-    callers = _callers(keys, [t.phone for t in tickets])
-    index = _Matters(nodes, window.wordings, _read_links(session, since, old_city), callers)
+    with kept_state(session, (INDEX_VERSION, th, places.stamp), since, rebuild) as kept:
+        window = kept.refresh(session, as_of, th, places)
+        update, found = _update_index(session, as_of, th, window, rebuild, places, kept.pieces)
+        tickets = window.tickets
+        old_city = bool(tickets) and tickets[0].received_at < since  # open 市级督办 from before
+        kept.settle(
+            session, window, found, update.rebuilt or update.prepared > 0, (since, old_city)
+        )
+        groups = _rule_groups(kept, window, th, as_of, since, old_city)
+    groups.extend(_score_loss(session, as_of))
+    groups = _mark_open_cases(session, groups)
+    groups.sort(key=lambda g: g.rank)
+    if not sees_contacts(actor):
+        groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
+    return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
+
+
+def _rule_groups(
+    kept: _Kept, window: _Window, th: Thresholds, as_of: datetime, since: datetime, old_city: bool
+) -> list[Group]:
+    """The groups of the same-matter rules, each over the matters of its tickets: 重复投诉
+    and 不满意回访 over the repeat window, 集中投诉 over the concentrated window, 超期
+    over the open tickets past due (kept between runs, regrouped where something changed),
+    市级督办 over its few tickets."""
+    tickets = window.tickets
+    ids = [t.id for t in tickets]
+    nodes, callers = kept.arrays(window)
+    index = _Matters(nodes, window.wordings, kept.links, callers, since, old_city)
+    position: dict[int, int] = {}
+
+    def regroup(rules: Callable[[Matter], list[Group]], smallest: int = 2) -> Regroup:
+        """Matters of ≥ 2 tickets are kept whatever the thresholds (a smaller one than a
+        rule needs may grow); one ticket alone only when a rule may want it."""
+
+        def run(chosen: set[int]) -> list[tuple[list[int], list[Group]]]:
+            if not position:
+                position.update((i, n) for n, i in enumerate(ids))
+            found = index.group(sorted(position[i] for i in chosen), smallest)
+            return [([ids[i] for i in m.members], rules(m)) for m in found]
+
+        return run
+
     repeat_from = _window_start(as_of, th.repeat_window_days)
     conc_from = _window_start(as_of, th.concentrated_window_days)
-    recent = [i for i, t in enumerate(tickets) if t.received_at >= repeat_from]
-    groups: list[Group] = []
-    for matter in index.group(recent, min(th.repeat_min, th.unsatisfied_min)):
-        groups.extend(_repeated(tickets, matter, th))
-        groups.extend(_unsatisfied(tickets, matter, th))
-    latest = [i for i in recent if tickets[i].received_at >= conc_from]
-    for matter in index.group(latest, th.concentrated_min_callers):
-        groups.extend(_concentrated(tickets, matter, th))
+    recent = [t for t in tickets if t.received_at >= repeat_from]
+    done = th.done_statuses
+    latest = {t.id for t in recent if t.received_at >= conc_from}
+    late = {
+        t.id
+        for t in recent
+        if t.due_at is not None and t.due_at < as_of and t.status and t.status not in done
+    }
+
+    def repeats(matter: Matter) -> list[Group]:
+        return [*_repeated(tickets, matter, th), *_unsatisfied(tickets, matter, th)]
+
+    parts = [
+        ("recent", {t.id for t in recent}, regroup(repeats, min(2, th.unsatisfied_min))),
+        ("latest", latest, regroup(lambda m: _concentrated(tickets, m, th))),
+        ("late", late, regroup(lambda m: _overdue(tickets, m), 1)),
+    ]
+    groups = kept.regroup(window, nodes, callers, parts)
     city = [
         i
         for i, t in enumerate(tickets)
@@ -243,20 +297,7 @@ def find_candidates(
     ]
     for matter in index.group(city):
         groups.append(_group(Rule.CITY, tickets, matter.members, matter, "平台标记为市级督办工单"))
-    late = [i for i in recent if _past_due(tickets[i], as_of) and _open(tickets[i], th)]
-    for matter in index.group(late):
-        days = max((as_of - tickets[i].due_at).days for i in matter.members)  # type: ignore[operator]  # `late` holds tickets with a due date only
-        note = f"超过平台办结期限仍未办结（最长超期 {days} 天）"
-        groups.append(_group(Rule.OVERDUE, tickets, matter.members, matter, note))
-    groups.extend(_score_loss(session, as_of))
-    groups = _mark_open_cases(session, groups)
-    order = list(Rule)
-    groups.sort(
-        key=lambda g: (order.index(g.rule), -len(g.tickets), -_latest(g).timestamp(), g.key)
-    )
-    if not sees_contacts(actor):
-        groups = [replace(g, tickets=tuple(map(_masked, g.tickets))) for g in groups]
-    return Candidates(as_of=as_of, thresholds=th, groups=tuple(groups), index=update)
+    return groups
 
 
 def _masked(ticket: TicketInfo) -> TicketInfo:
@@ -285,14 +326,6 @@ def data_version(session: Session, actor: Actor) -> tuple[Any, ...]:
 def _open(ticket: TicketInfo, th: Thresholds) -> bool:
     """The platform still handles it (a status, and not one of the done statuses)."""
     return bool(ticket.status) and ticket.status not in th.done_statuses
-
-
-def _past_due(ticket: TicketInfo, as_of: datetime) -> bool:
-    return ticket.due_at is not None and ticket.due_at < as_of
-
-
-def _latest(group: Group) -> datetime:
-    return group.tickets[-1].received_at
 
 
 def _group(
@@ -429,6 +462,14 @@ def _concentrated(pool: Sequence[TicketInfo], matter: Matter, th: Thresholds) ->
     return [_group(Rule.CONCENTRATED, pool, matter.members, matter, headline)]
 
 
+def _overdue(pool: Sequence[TicketInfo], matter: Matter) -> list[Group]:
+    """Open tickets past the platform's due date, the earliest due date named: the words
+    do not move with the day of analysis, so a matter's group is kept between runs."""
+    first = min(pool[i].due_at for i in matter.members)  # type: ignore[type-var]  # late tickets have a due date
+    note = f"超过平台办结期限仍未办结（最早期限 {cn_date(first)}）"
+    return [_group(Rule.OVERDUE, pool, matter.members, matter, note)]
+
+
 def _score_loss(session: Session, as_of: datetime) -> list[Group]:
     """热线考核失分: the units losing the most points over the last 30 days (duban.score), each
     a group of the tickets that cost them points, the points per indicator as the reason."""
@@ -462,10 +503,8 @@ def _score_loss(session: Session, as_of: datetime) -> list[Group]:
 
 
 def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
-    """Attach the open cases the groups' tickets are already in (one query)."""
-    ids = {i for g in groups for i in g.ticket_ids}
-    if not ids:
-        return groups
+    """Attach the open cases the groups' tickets are already in (one query; the open
+    cases hold a few hundred tickets, the groups tens of thousands)."""
     stmt = (
         select(col(CaseTicket.ticket_id), col(Case.id), col(Case.case_no))
         .join(Case, col(Case.id) == col(CaseTicket.case_id))
@@ -473,12 +512,13 @@ def _mark_open_cases(session: Session, groups: list[Group]) -> list[Group]:
     )
     in_case: dict[int, list[OpenCase]] = defaultdict(list)
     for ticket_id, case_id, case_no in session.connection().execute(stmt).all():
-        if ticket_id in ids:
-            in_case[ticket_id].append(OpenCase(ticket_id, case_id, case_no))  # type: ignore[arg-type]  # ids are set: these rows were flushed
+        in_case[ticket_id].append(OpenCase(ticket_id, case_id, case_no))  # type: ignore[arg-type]  # ids are set: these rows were flushed
+    if not in_case:
+        return groups
     out = []
     for g in groups:
-        found = tuple(c for t in g.tickets for c in in_case.get(t.id, ()))
-        if found:
+        if not in_case.keys().isdisjoint(g.ticket_ids):
+            found = tuple(c for t in g.tickets for c in in_case.get(t.id, ()))
             g = replace(g, open_cases=found)  # named in its reason
         out.append(g)
     return out

@@ -3,6 +3,7 @@ only the tickets new or changed since the last run and reads the rest back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from hashlib import blake2b
@@ -13,7 +14,13 @@ from sqlalchemy import String, and_, delete, or_, type_coerce, update
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
-from duban.analysis.matters import Wording, _find_links, _wording, normalize_text
+from duban.analysis.matters import (
+    Wording,
+    _find_links,
+    _normalized,
+    _Pieces,
+    _wording,
+)
 from duban.analysis.rules import Thresholds
 from duban.analysis.window import TicketInfo, _datetime, _horizon, _Places, _Window, _window_start
 from duban.models import CandidateRun, MatterLink, Ticket, TicketMatchKey
@@ -28,6 +35,9 @@ _LOCK = 0x6475_6261_6E00  # PostgreSQL advisory lock: one index update at a time
 _KEY = table_of(TicketMatchKey)
 _LINK = table_of(MatterLink)
 _CHUNK = 5000
+Links = dict[
+    tuple[int, int], tuple[float, datetime, bool]
+]  # (wording_a, wording_b) → (score, last_at, city)
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,8 @@ def _update_index(
     window: _Window,
     rebuild: bool,
     places: _Places,
-) -> IndexUpdate:
+    pieces: _Pieces | None = None,
+) -> tuple[IndexUpdate, Links]:
     """Prepare the window's tickets that are new or changed since the last run: their
     wordings, and the links between them and every ticket they may meet in a window.
 
@@ -104,14 +115,16 @@ def _update_index(
     compared with the window and with the prepared tickets outside it that are as close
     (deleted ones too: they may be restored), and nothing else needs comparing again.
     A ticket whose version moved while its address, category, content, date and city did
-    not (a new status or callback) is not compared again.
+    not (a new status or callback) is not compared again. `pieces`, the window's addresses
+    by their pieces, spares pairing every address of the window to find those nested with
+    the fresh ones. Returns what it did and the links it wrote.
     """
     tickets, wordings = window.tickets, window.wordings
     last = last_index_run(session)
     if not rebuild and _usable(last, th, places):
         stale = [i for i, v in enumerate(window.versions) if window.key_versions[i] != v]
         if not stale:
-            return IndexUpdate(False, 0, 0, 0.0, IndexRun.of(last))
+            return IndexUpdate(False, 0, 0, 0.0, IndexRun.of(last)), {}
     started = perf_counter()
     _lock(session)
     last = last_index_run(session)  # another run may have updated it while we waited
@@ -127,7 +140,6 @@ def _update_index(
         stale = [i for i, v in enumerate(window.versions) if window.key_versions[i] != v]
         known = _read_keys(session, [tickets[i].id for i in stale])
     texts: dict[int, str] = {}
-    clean: dict[str, str] = {}  # content → normalised (complaints repeat word for word)
     fresh: list[int] = []
     inserts: list[tuple] = []
     updates: list[tuple] = []
@@ -137,10 +149,7 @@ def _update_index(
         if stored is not None and stored[0] == version:  # prepared by another run meanwhile
             wordings[i] = stored[1]
             continue
-        text = clean.get(t.content)
-        if text is None:
-            text = clean[t.content] = normalize_text(t.content)
-        texts[i] = text
+        texts[i] = text = _normalized(t.content)
         wordings[i] = wording_id(t.key, t.category, text)
         row = (t.id, version, wordings[i], t.received_at, t.city)
         if stored is None:
@@ -150,11 +159,11 @@ def _update_index(
             if stored[1:] == (wordings[i], t.received_at, t.city):
                 continue  # only its status or callback moved: nothing to compare
         fresh.append(i)
-    links = _link_fresh(session, as_of, th, window, fresh, texts, horizon, rebuilt, places)
+    links = _link_fresh(session, as_of, th, window, fresh, texts, horizon, rebuilt, places, pieces)
     _write_keys(session, inserts, updates)
     _write_links(session, links)
     if not fresh and not rebuilt:
-        return IndexUpdate(False, 0, 0, perf_counter() - started, IndexRun.of(last))
+        return IndexUpdate(False, 0, 0, perf_counter() - started, IndexRun.of(last)), links
     ids = [tickets[i].id for i in fresh]
     run = CandidateRun(
         as_of=as_of,
@@ -170,7 +179,7 @@ def _update_index(
     )
     session.add(run)
     session.flush()
-    return IndexUpdate(rebuilt, len(fresh), len(links), run.seconds, IndexRun.of(run))
+    return IndexUpdate(rebuilt, len(fresh), len(links), run.seconds, IndexRun.of(run)), links
 
 
 def _lock(session: Session) -> None:
@@ -225,23 +234,35 @@ def _link_fresh(
     horizon: int,
     rebuilt: bool,
     places: _Places,
-) -> dict[tuple[int, int], tuple[float, datetime, bool]]:
+    pieces: _Pieces | None = None,
+) -> Links:
     """Links between the fresh tickets' wordings and those of every prepared ticket they
     may meet: (wording_a, wording_b) → (score, latest ticket of the two wordings, whether
-    both have a 市级督办 ticket)."""
+    both have a 市级督办 ticket). With `pieces`, only the tickets at the fresh tickets'
+    addresses and those nested with them are looked at."""
     if not fresh:
         return {}
     tickets = window.tickets
     outside = [] if rebuilt else _neighbours(session, as_of, th, tickets, fresh, horizon, places)
-    pool: list[Any] = [*tickets, *outside]  # TicketInfo and _Neighbour share what is read here
-    is_fresh = [False] * len(pool)
-    for i in fresh:
-        is_fresh[i] = True
+    chosen: Sequence[int] = range(len(tickets))
+    if pieces is not None and not rebuilt:
+        pieces.add(o.key for o in outside)
+        targets = {tickets[i].key for i in fresh}
+        near = targets.union(*pieces.nested_with(targets))
+        chosen = [i for i, t in enumerate(tickets) if t.key in near]
+        outside = [o for o in outside if o.key in near]
+    pool: list[Any] = [
+        *(tickets[i] for i in chosen),
+        *outside,
+    ]  # TicketInfo and _Neighbour share what is read here
+    fresh_set = set(fresh)
+    is_fresh = [i in fresh_set for i in chosen] + [False] * len(outside)
+    known = {n: texts[i] for n, i in enumerate(chosen) if i in texts}  # by place in the pool
 
     def text(i: int) -> str:
-        if i not in texts:
-            texts[i] = normalize_text(pool[i].content)
-        return texts[i]
+        if i not in known:
+            known[i] = _normalized(pool[i].content)  # cached: the same texts meet every run
+        return known[i]
 
     found, compared = _find_links(
         [p.key for p in pool],
@@ -264,7 +285,7 @@ def _link_fresh(
             )
         return ids[w]
 
-    links: dict[tuple[int, int], tuple[float, datetime, bool]] = {}
+    links: Links = {}
     for (a, b), score in found.items():
         (id_a, at_a, city_a), (id_b, at_b, city_b) = described(a), described(b)
         key = (id_a, id_b) if id_a < id_b else (id_b, id_a)
@@ -359,9 +380,7 @@ def _write_keys(session: Session, inserts: list[tuple], updates: list[tuple]) ->
         )
 
 
-def _write_links(
-    session: Session, links: dict[tuple[int, int], tuple[float, datetime, bool]]
-) -> None:
+def _write_links(session: Session, links: Links) -> None:
     """Add the links; one already known keeps its score and learns the later date."""
     if not links:
         return
@@ -392,11 +411,15 @@ def _sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
-def _read_links(session: Session, since: datetime, old_city: bool) -> list[tuple[int, int, float]]:
-    """The stored links a window starting at `since` can use (and those between 市级督办
-    tickets, when open ones from before the window are in it)."""
-    recent = _LINK.c.last_at >= since
-    stmt = select(_LINK.c.wording_a, _LINK.c.wording_b, _LINK.c.score).where(
-        or_(recent, _LINK.c.city) if old_city else recent
-    )
-    return [tuple(r) for r in session.connection().execute(stmt).all()]
+def _read_links(session: Session, since: datetime) -> list[tuple[int, int, float, datetime, bool]]:
+    """The stored links a window starting at `since` (or later) can use, and those between
+    市级督办 tickets (open ones from before the window may be in it): (wording_a,
+    wording_b, score, last_at, city)."""
+    stmt = select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
+        _LINK.c.wording_a, _LINK.c.wording_b, _LINK.c.score,
+        type_coerce(_LINK.c.last_at, String), _LINK.c.city,
+    ).where(or_(_LINK.c.last_at >= since, _LINK.c.city))  # fmt: skip
+    return [
+        (a, b, score, _datetime(at), city)  # type: ignore[misc]  # last_at is NOT NULL
+        for a, b, score, at, city in session.connection().execute(stmt).all()
+    ]

@@ -7,8 +7,9 @@ import gc
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, lru_cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -242,36 +243,54 @@ def nested_addresses(addresses: Iterable[str]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+class _Pieces:
+    """Addresses by their four-character pieces: the addresses a few others nest with are
+    found without pairing the rest (the addresses holding `short` hold its last four
+    characters). Kept between runs, it grows with the addresses seen."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.holders: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, addresses: Iterable[str], only: set[str] | None = None) -> None:
+        """Learn these addresses (filing them under the pieces `only`, default all)."""
+        known, holders = self.known, self.holders
+        for long in addresses:
+            if len(long) < MIN_NESTED_ADDRESS or long in known:
+                continue
+            known.add(long)
+            for start in range(len(long) - MIN_NESTED_ADDRESS + 1):
+                piece = long[start : start + MIN_NESTED_ADDRESS]
+                if only is None or piece in only:
+                    holders[piece].add(long)
+
+    def nested_with(self, targets: Iterable[str]) -> list[tuple[str, str]]:
+        """The pairs (short, long) of known addresses nested (`nested`) that hold a target."""
+        pairs = set()
+        for long in targets:
+            for start in range(len(long) - MIN_NESTED_ADDRESS + 1):  # a known one inside it …
+                for end in range(start + MIN_NESTED_ADDRESS, len(long) + 1):
+                    part = long[start:end]
+                    if part != long and part in self.known and nested(part, long):
+                        pairs.add((part, long))
+            if len(long) >= MIN_NESTED_ADDRESS:  # … and it inside a known one
+                for other in self.holders.get(long[-MIN_NESTED_ADDRESS:], ()):
+                    if other != long and long in other and nested(long, other):
+                        pairs.add((long, other))
+        return sorted(pairs)
+
+
 def _nested_with(addresses: Iterable[str], targets: set[str]) -> list[tuple[str, str]]:
-    """The pairs of `nested_addresses(addresses)` that hold one of `targets`, for a few
-    targets: each target's own substrings are looked up in the set, and the addresses
-    holding a target are those holding its last four characters, so the rest of the
-    addresses are never paired with each other.
+    """The pairs of `nested_addresses(addresses)` that hold one of `targets`: for a few
+    targets through `_Pieces`, filing the addresses under the targets' last four
+    characters only, so the rest of the addresses are never paired with each other.
     """
     pool = sorted({a for a in addresses if len(a) >= MIN_NESTED_ADDRESS})
     if len(targets) * 8 > len(pool):  # many targets: pairing everything costs no more
         return [p for p in nested_addresses(pool) if p[0] in targets or p[1] in targets]
-    known = set(pool)
-    pairs = set()
-    for long in targets:  # a known address inside a target …
-        for start in range(len(long) - MIN_NESTED_ADDRESS + 1):
-            for end in range(start + MIN_NESTED_ADDRESS, len(long) + 1):
-                part = long[start:end]
-                if part != long and part in known and nested(part, long):
-                    pairs.add((part, long))
-    shorts = [t for t in targets if len(t) >= MIN_NESTED_ADDRESS]  # … and targets inside one
-    tails = {short[-MIN_NESTED_ADDRESS:] for short in shorts}
-    holders: dict[str, list[str]] = defaultdict(list)
-    for long in pool:
-        for start in range(len(long) - MIN_NESTED_ADDRESS + 1):
-            piece = long[start : start + MIN_NESTED_ADDRESS]
-            if piece in tails:
-                holders[piece].append(long)
-    for short in shorts:
-        for long in holders.get(short[-MIN_NESTED_ADDRESS:], ()):
-            if long != short and short in long and nested(short, long):
-                pairs.add((short, long))
-    return sorted(pairs)
+    pieces = _Pieces()
+    pieces.add(pool, {t[-MIN_NESTED_ADDRESS:] for t in targets if len(t) >= MIN_NESTED_ADDRESS})
+    return pieces.nested_with(targets)
 
 
 Wording = tuple[str, str, str]  # (address, category at a specific address else "", text)
@@ -412,9 +431,10 @@ def _keyword_links(
         address, category, text = w
         words = key_words(text, address)
         if w in new:
-            shared: Counter[Wording] = Counter()
+            shared: dict[Wording, int] = {}  # a dict, not a Counter: its update is 3× slower
             for word in words:
-                shared.update(postings.get((category, word), ()))
+                for other in postings.get((category, word), ()):
+                    shared[other] = shared.get(other, 0) + 1
             for other, count in shared.items():
                 if count >= keyword_min:
                     a, b = sets[other[2]], sets[text]
@@ -422,6 +442,18 @@ def _keyword_links(
                     links[(other, w)] = inter / (len(a) + len(b) - inter)
         for word in words:
             postings[(category, word)].append(w)
+
+
+Adjacency = Mapping[Hashable, Mapping[Hashable, tuple[float, datetime, bool]]]
+"""wording → linked wording → (score, latest ticket of the two wordings, both 市级督办)"""
+
+
+def adjacency(links: Iterable[tuple[Hashable, Hashable, float]]) -> dict[Hashable, dict]:
+    """Links found in memory (`group_matters`), as an adjacency every run sees whole."""
+    out: dict[Hashable, dict] = defaultdict(dict)
+    for a, b, score in links:
+        out[a][b] = out[b][a] = (score, datetime.max, False)
+    return dict(out)
 
 
 class _Matters:
@@ -433,31 +465,46 @@ class _Matters:
     subset: a subset keeps the links whose two wordings it holds, each link standing for
     its first two tickets. Of several links joining the same two nodes the strongest is
     kept as evidence, the earliest tickets on a tie, so the evidence depends only on the
-    tickets and not on the order the links were found in.
+    tickets and not on the order the links were found in. Links whose latest ticket is
+    older than `since` are not seen (nor used by a run from nothing), but for those
+    between 市级督办 tickets when `city_too`.
     """
 
     def __init__(
         self,
+        nodes: Sequence[int],
+        wordings: Sequence[Hashable],
+        links: Adjacency,
+        callers: Sequence[Hashable | None] | None = None,
+        since: datetime = datetime.min,
+        city_too: bool = False,
+    ) -> None:
+        """`nodes[i]`, `wordings[i]`: ticket i's node (numbered) and wording (falsy: no
+        text); `callers[i]`: its (specific key, phone) or None."""
+        self.nodes = nodes
+        self.callers = callers if callers is not None else [None] * len(nodes)
+        self.wordings = wordings
+        self.links = links
+        self.since, self.city_too = since, city_too
+
+    @classmethod
+    def of(
+        cls,
         nodes: Sequence[Hashable],
         wordings: Sequence[Hashable],
         links: Iterable[tuple[Hashable, Hashable, float]],
         callers: Sequence[Hashable | None] | None = None,
-    ) -> None:
-        """`nodes[i]`, `wordings[i]`: ticket i's node and wording (falsy: no text);
-        `callers[i]`: its (specific key, phone) or None."""
+    ) -> _Matters:
+        """Matters of tickets and links held in memory: nodes as keys, links as pairs."""
         number: dict[Hashable, int] = {}
-        self.nodes = [number.setdefault(key, len(number)) for key in nodes]
-        self.callers = callers if callers is not None else [None] * len(nodes)
-        self.wordings = wordings
-        self.links = list(links)
-        linked = {w for a, b, _ in self.links for w in (a, b)}
-        self.linked = [bool(w) and w in linked for w in wordings]  # a link may reach it
+        numbered = [number.setdefault(key, len(number)) for key in nodes]
+        return cls(numbered, wordings, adjacency(links), callers)
 
     @_without_cyclic_gc
     def group(self, subset: Iterable[int] | None = None, smallest: int = 1) -> list[Matter]:
         """The matters of at least `smallest` tickets among the tickets `subset` (indices,
         ascending; default all), members sorted, in the order of their first members."""
-        nodes, wordings, linked, callers = self.nodes, self.wordings, self.linked, self.callers
+        nodes, wordings, links, callers = self.nodes, self.wordings, self.links, self.callers
         ids = range(len(nodes)) if subset is None else subset
         members: dict[int, list[int]] = {}
         first: dict[Hashable, int] = {}  # a linked wording → its first ticket in the subset
@@ -470,31 +517,34 @@ class _Matters:
                 members[node] = [i]
             else:
                 found.append(i)
-            if linked[i] and wordings[i] not in first:
-                first[wordings[i]] = i
+            wording = wordings[i]
+            if wording and wording not in first and wording in links:
+                first[wording] = i
             caller = callers[i]
             if caller is not None:
                 other = called.setdefault(caller, node)
                 if other != node:
                     same_caller.add((other, node) if other < node else (node, other))
         best: dict[tuple[int, int], Link] = {}
-        for wording_a, wording_b, score in self.links:
-            a, b = first.get(wording_a), first.get(wording_b)
-            if a is None or b is None:
-                continue
-            u, v = nodes[a], nodes[b]
-            if u == v:
-                continue
-            if a > b:
-                a, b = b, a
-            key = (u, v) if u < v else (v, u)
-            kept = best.get(key)
-            if (
-                kept is None
-                or score > kept.score
-                or (score == kept.score and (a, b) < (kept.a, kept.b))
-            ):
-                best[key] = Link(a, b, score)
+        since, city_too = self.since, self.city_too
+        for wording, a in first.items():
+            for linked, (score, last_at, city) in links[wording].items():
+                b = first.get(linked)
+                if b is None or b < a:  # each pair once, from its earlier ticket
+                    continue
+                if last_at < since and not (city_too and city):
+                    continue
+                u, v = nodes[a], nodes[b]
+                if u == v:
+                    continue
+                key = (u, v) if u < v else (v, u)
+                kept = best.get(key)
+                if (
+                    kept is None
+                    or score > kept.score
+                    or (score == kept.score and (a, b) < (kept.a, kept.b))
+                ):
+                    best[key] = Link(a, b, score)
         parent: dict[int, int] = {}
 
         def find(x: int) -> int:
@@ -529,11 +579,11 @@ class _Matters:
 
 def _nodes(
     addresses: Sequence[str], categories: Sequence[str], wordings: Sequence[Hashable]
-) -> list[Hashable]:
+) -> list[tuple]:
     """Each ticket's node: one per wording; without a wording, one per specific address
     and category, and at a vague address a ticket like no other."""
     specific: dict[str, bool] = {}
-    nodes: list[Hashable] = []
+    nodes: list[tuple] = []
     for i, (address, category, wording) in enumerate(
         zip(addresses, categories, wordings, strict=True)
     ):
@@ -589,7 +639,7 @@ def group_matters(
     ]
     nodes = _nodes(addresses, categories, wordings)
     callers = _callers(addresses, phones) if phones is not None else None
-    matters = _Matters(nodes, wordings, ((a, b, s) for (a, b), s in links.items()), callers)
+    matters = _Matters.of(nodes, wordings, ((a, b, s) for (a, b), s in links.items()), callers)
     return matters.group()
 
 

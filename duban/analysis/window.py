@@ -3,6 +3,7 @@ once into a `TicketInfo`, with its address key read through the center's aliases
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -90,17 +91,69 @@ class _Window:
     key_versions: list[int | None]  # … and when its key was prepared (None: never)
     wordings: list[int]  # the stored wording (0: none), brought up to date by _update_index
 
+    @classmethod
+    def of(cls, rows: Sequence[_Row]) -> _Window:
+        return cls(
+            [r.info for r in rows],
+            [r.version for r in rows],
+            [r.key_version for r in rows],
+            [r.wording for r in rows],
+        )
 
-@_without_cyclic_gc
-def _load_tickets(session: Session, as_of: datetime, th: Thresholds, places: _Places) -> _Window:
-    """Live tickets up to `as_of` that any rule may look at, oldest first, with their stored
-    match keys (one query)."""
+
+def _in_window(as_of: datetime, th: Thresholds) -> Any:
+    """The live tickets up to `as_of` that any rule may look at: received within the
+    horizon, or 市级督办 and still open."""
     since = _window_start(as_of, _horizon(th))
     still_open = and_(
         col(Ticket.platform_status) != "",
         col(Ticket.platform_status).not_in(sorted(th.done_statuses)),
     )
-    stmt = (
+    return and_(
+        col(Ticket.deleted_at).is_(None),
+        col(Ticket.received_at) <= as_of,
+        or_(col(Ticket.received_at) >= since, and_(col(Ticket.city_supervised), still_open)),
+    )
+
+
+def _versions(session: Session, as_of: datetime, th: Thresholds) -> dict[int, int]:
+    """Every ticket of the window: id → version (what a kept window checks itself against)."""
+    stmt = select(col(Ticket.id), col(Ticket.version)).where(_in_window(as_of, th))
+    return dict(session.connection().execute(stmt).all())  # type: ignore[arg-type]  # (id, version) rows
+
+
+class _Row(NamedTuple):
+    """A ticket of the window as read, with what the stored index knew of it."""
+
+    info: TicketInfo
+    version: int  # Ticket.version now
+    key_version: int | None  # … and when its key was prepared (None: never)
+    wording: int  # the stored wording (0: none)
+
+
+_CHUNK = 5000  # ids per IN (…) list
+
+
+@_without_cyclic_gc
+def _read_rows(
+    session: Session, as_of: datetime, th: Thresholds, places: _Places, ids: list[int] | None = None
+) -> list[_Row]:
+    """The window's tickets with their stored match keys, oldest first (one query); or
+    those of them with these ids (one query per 5,000, in no particular order)."""
+    stmt = _rows_statement(as_of, th)
+    if ids is None:
+        return _rows(session, stmt, places)
+    return [
+        row
+        for start in range(0, len(ids), _CHUNK)
+        for row in _rows(
+            session, stmt.where(col(Ticket.id).in_(ids[start : start + _CHUNK])), places
+        )
+    ]
+
+
+def _rows_statement(as_of: datetime, th: Thresholds) -> Any:
+    return (
         select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
             col(Ticket.id),
             col(Ticket.ticket_no),
@@ -123,42 +176,43 @@ def _load_tickets(session: Session, as_of: datetime, th: Thresholds, places: _Pl
             col(Ticket.address_detail),
         )
         .outerjoin(TicketMatchKey, col(TicketMatchKey.ticket_id) == col(Ticket.id))
-        .where(
-            col(Ticket.deleted_at).is_(None),
-            col(Ticket.received_at) <= as_of,
-            or_(col(Ticket.received_at) >= since, and_(col(Ticket.city_supervised), still_open)),
-        )
+        .where(_in_window(as_of, th))
         .order_by(col(Ticket.received_at), col(Ticket.id))
     )
+
+
+def _rows(session: Session, stmt: Any, places: _Places) -> list[_Row]:
     connection = session.connection()
     rows = connection.execute(stmt).all()
     when = _datetime if connection.dialect.name == "sqlite" else _as_is  # ISO text, or datetime
     callback = _CALLBACKS.get
     key = cache(places.key)
-    tickets = [
-        TicketInfo(
-            r[0],
-            r[1],
-            when(r[2]),  # type: ignore[arg-type]  # received_at is NOT NULL
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            callback(r[10]),
-            r[11],
-            when(r[12]),
-            r[13],
-            *key(r[17], r[3]),
-            r[18],
+    return [
+        _Row(
+            TicketInfo(
+                r[0],
+                r[1],
+                when(r[2]),  # type: ignore[arg-type]  # received_at is NOT NULL
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                callback(r[10]),
+                r[11],
+                when(r[12]),
+                r[13],
+                *key(r[17], r[3]),
+                r[18],
+            ),
+            r[14],
+            r[15],
+            r[16] or 0,
         )  # fmt: skip
         for r in rows
     ]
-    return _Window(
-        tickets, [r[14] for r in rows], [r[15] for r in rows], [r[16] or 0 for r in rows]
-    )
 
 
 def _as_is(value: Any) -> Any:

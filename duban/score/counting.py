@@ -7,6 +7,8 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from duban.enums import CallbackResult, Resolution
@@ -51,9 +53,29 @@ def overdue(period: Period, done: list[str]) -> ColumnElement[bool]:
     )
 
 
+class _likely(FunctionElement[bool]):
+    """A condition true of nearly every row (SQLite's `likely`): without it SQLite's planner,
+    whose sampled statistics (`PRAGMA analysis_limit`) make `deleted_at IS NULL` look
+    selective, walks the (deleted_at, unit, callback) index over every ticket instead of the
+    period's range of `received_at` (0.29 s instead of 0.09 s on 100,000 tickets). Other
+    databases get the bare condition."""
+
+    inherit_cache = True  # untyped: a Boolean would be compared with 1 on SQLite, losing the hint
+
+
+@compiles(_likely)
+def _bare(element: _likely, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_likely, "sqlite")
+def _hinted(element: _likely, compiler: Any, **kw: Any) -> str:
+    return f"likely({compiler.process(element.clauses, **kw)})"
+
+
 def _in_period(period: Period) -> list[ColumnElement[bool]]:
     return [
-        _T.deleted_at.is_(None),
+        _likely(_T.deleted_at.is_(None)),
         _T.unit_id.is_not(None),
         _T.received_at >= period.start_dt,
         _T.received_at < period.end_dt,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlmodel import Session
 
 from duban.clock import cn_date
@@ -60,28 +60,33 @@ def lost_tickets(
     return _lost(session, period, unit_id, indicator, row, done)
 
 
-def _lost(
-    session: Session, period: Period, unit_id: int, indicator: str, row: UnitScore, done: list[str]
-) -> list[LostTicket]:
+def _costs(
+    period: Period, indicator: str, row: UnitScore, done: list[str]
+) -> tuple[dict[str | None, Fraction | None], ColumnElement[bool]]:
+    """What one ticket costs on `indicator` (by its callback result for 市民满意, else under
+    None) and which tickets of the unit's period it may cost on it."""
     r, c = row.rules, row.counts
-    late = overdue(period, done)
-    each: dict[str | None, Fraction | None]
     if indicator == "contact":
-        each = {None: ratio(r.contact_weight, c.contact_yes + c.contact_no)}
-        cond: ColumnElement[bool] = _T.first_contact.is_(False)
-    elif indicator == "solve":
-        each = {None: ratio(r.solve_weight * (1 - r.explained_credit), c.solved + c.explained)}
-        cond = _T.resolution == Resolution.EXPLAINED.value
-    elif indicator == "satisfaction":
+        return {None: ratio(r.contact_weight, c.contact_yes + c.contact_no)}, _T.first_contact.is_(
+            False
+        )
+    if indicator == "solve":
+        each = ratio(r.solve_weight * (1 - r.explained_credit), c.solved + c.explained)
+        return {None: each}, _T.resolution == Resolution.EXPLAINED.value
+    if indicator == "satisfaction":
         judged = c.satisfied + c.basic + c.unsatisfied
-        each = {
+        costs: dict[str | None, Fraction | None] = {
             CallbackResult.UNSATISFIED.value: ratio(r.satisfaction_weight, judged),
             CallbackResult.BASIC.value: ratio(r.satisfaction_weight * (1 - r.basic_credit), judged),
         }
-        cond = _T.callback_result.in_(list(each))
-    else:
-        each = {None: r.overdue_points}
-        cond = late
+        return costs, _T.callback_result.in_([k for k, v in costs.items() if v])
+    return {None: r.overdue_points}, overdue(period, done)
+
+
+def _lost(
+    session: Session, period: Period, unit_id: int, indicator: str, row: UnitScore, done: list[str]
+) -> list[LostTicket]:
+    each, cond = _costs(period, indicator, row, done)
     stmt = (
         select(
             _T.id,
@@ -171,12 +176,17 @@ def losing_units(session: Session, as_of: datetime) -> list[UnitLoss]:
     rows.sort(key=lambda r: (-r.lost_total, r.unit_name))
     out = []
     for row in rows[: rules.candidate_units]:
-        ids = sorted(
-            {
-                t.ticket_id
-                for key in INDICATORS
-                for t in _lost(session, period, row.unit_id, key, row, done)
-            }
-        )
+        costing = [
+            cond
+            for key in INDICATORS
+            for each, cond in [_costs(period, key, row, done)]
+            if any(each.values())
+        ]
+        stmt = (
+            select(_T.id)
+            .where(*_in_period(period), _T.unit_id == row.unit_id, or_(*costing))
+            .order_by(_T.id)
+        )  # one query for the four indicators: `lost_tickets` lists them one by one
+        ids = list(session.connection().execute(stmt).scalars()) if costing else []
         out.append(UnitLoss(row, period, ids))
     return out
