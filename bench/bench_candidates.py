@@ -8,9 +8,10 @@ missing addresses; repeated complaints reworded; concentrated complaints by many
 one wording at many places. Prints:
 - `find_candidates` end to end (load + index + group + rules) on all tickets, the first run,
   which builds the same-matter index from nothing — target < 10 s;
-- the same after a day's import (1/88 of the tickets): the incremental run, which prepares
-  only the new tickets — target < 1 s — beside a run that rebuilds the index, and that both
-  give the same groups with the same reasons;
+- the same after a day's import (1/88 of the tickets), the next day: the incremental run,
+  which prepares only the new tickets and regroups only the matters they reach from what
+  the process kept of the first run (duban.analysis.kept) — target < 1 s — beside a run
+  that rebuilds the index from nothing, and that both give the same groups and reasons;
 - the grouping step on all tickets, and the all-pairs baseline (every pair's bigram
   Jaccard, shared key words and callers + the same-matter rule) on a sample, extrapolated
   by the number of pairs — target ratio ≥ 20×;
