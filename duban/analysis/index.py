@@ -14,13 +14,7 @@ from sqlalchemy import String, and_, delete, or_, type_coerce, update
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
-from duban.analysis.matters import (
-    Wording,
-    _find_links,
-    _normalized,
-    _Pieces,
-    _wording,
-)
+from duban.analysis.matters import Wording, _find_links, _normalized, _Pieces, _wording
 from duban.analysis.rules import Thresholds
 from duban.analysis.window import TicketInfo, _datetime, _horizon, _Places, _Window, _window_start
 from duban.models import CandidateRun, MatterLink, Ticket, TicketMatchKey
@@ -35,9 +29,8 @@ _LOCK = 0x6475_6261_6E00  # PostgreSQL advisory lock: one index update at a time
 _KEY = table_of(TicketMatchKey)
 _LINK = table_of(MatterLink)
 _CHUNK = 5000
-Links = dict[
-    tuple[int, int], tuple[float, datetime, bool]
-]  # (wording_a, wording_b) → (score, last_at, city)
+# (wording_a, wording_b) → (score, latest ticket of the two wordings, both 市级督办)
+Links = dict[tuple[int, int], tuple[float, datetime, bool]]
 
 
 @dataclass(frozen=True)
@@ -251,10 +244,8 @@ def _link_fresh(
         near = targets.union(*pieces.nested_with(targets))
         chosen = [i for i, t in enumerate(tickets) if t.key in near]
         outside = [o for o in outside if o.key in near]
-    pool: list[Any] = [
-        *(tickets[i] for i in chosen),
-        *outside,
-    ]  # TicketInfo and _Neighbour share what is read here
+    # TicketInfo and _Neighbour share what is read here
+    pool: list[Any] = [*(tickets[i] for i in chosen), *outside]
     fresh_set = set(fresh)
     is_fresh = [i in fresh_set for i in chosen] + [False] * len(outside)
     known = {n: texts[i] for n, i in enumerate(chosen) if i in texts}  # by place in the pool

@@ -93,6 +93,7 @@ class _Window:
 
     @classmethod
     def of(cls, rows: Sequence[_Row]) -> _Window:
+        """The window of these rows, in their order."""
         return cls(
             [r.info for r in rows],
             [r.version for r in rows],
@@ -153,6 +154,7 @@ def _read_rows(
 
 
 def _rows_statement(as_of: datetime, th: Thresholds) -> Any:
+    """The columns a run reads of each ticket of the window, and its stored match key."""
     return (
         select(  # type: ignore[call-overload]  # sqlmodel.select is typed for up to 4 columns
             col(Ticket.id),
@@ -182,6 +184,7 @@ def _rows_statement(as_of: datetime, th: Thresholds) -> Any:
 
 
 def _rows(session: Session, stmt: Any, places: _Places) -> list[_Row]:
+    """The rows of `_rows_statement`, each ticket's address key read through the aliases."""
     connection = session.connection()
     rows = connection.execute(stmt).all()
     when = _datetime if connection.dialect.name == "sqlite" else _as_is  # ISO text, or datetime
