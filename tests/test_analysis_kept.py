@@ -164,3 +164,20 @@ def test_a_failed_run_drops_the_kept_state(engine, session, monkeypatch):
     expected = signature(find_candidates(session, SYSTEM, AS_OF, rebuild=True))
     session.rollback()
     assert signature(find_candidates(session, SYSTEM, AS_OF)) == expected
+
+
+def test_a_run_while_another_holds_the_state_works_apart(engine, session):
+    """Two analyses at once (two users on the page): the second does not wait for the kept
+    state nor touch it; it works on a state of its own and gives the same groups."""
+    rng, made = random.Random(13), [0]
+    for back in range(10, 0, -1):
+        add(session, rng, AS_OF - timedelta(days=back), 3, made)
+    incremental_and_full(session)
+    held = state(engine)
+    add(session, rng, AS_OF - timedelta(hours=4), 3, made)
+    with held.lock:  # the first analysis is still running
+        apart = find_candidates(session, SYSTEM, AS_OF)
+        session.commit()
+        assert state(engine) is held  # neither waited for nor replaced
+    assert signature(apart) == signature(incremental_and_full(session))
+    assert state(engine) is not held  # the index moved under it: the next run built afresh
