@@ -217,8 +217,10 @@ def find_candidates(
     The stored same-matter index is brought up to date first (`_update_index`: only the
     tickets new or changed since the last run are prepared; `rebuild` prepares them all
     again). Its writes join the session's transaction and hold the index lock until the
-    caller commits (or rolls back: the next run then prepares them again). Statuses,
-    callbacks and due dates are read fresh every time, so the result equals a full run's.
+    caller commits (or rolls back: the next run then prepares them again). The process
+    keeps the window and its matters (duban.analysis.kept): the next run reads only the
+    tickets whose version moved and regroups only the matters they reach; `rebuild` works
+    from nothing and keeps nothing. The result equals a full run's.
 
     The groups span every unit, so only roles that see all units may ask; callers' names
     and phone numbers come masked unless the actor may see contacts.
