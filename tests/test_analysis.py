@@ -643,6 +643,23 @@ def test_a_new_algorithm_version_or_threshold_rebuilds_the_index(session, town, 
     assert find_candidates(session, SYSTEM, AS_OF).index.prepared == 0
 
 
+def shake(session, rng, count: int, kinds: list[str], changed, restore_odds: float) -> None:
+    """Random edits: `count` live tickets each deleted or changed in one of `kinds` (the
+    fields `changed(ticket, kind)` gives), then now and then a deleted one restored."""
+    live = session.exec(select(Ticket).where(Ticket.deleted_at.is_(None))).all()
+    for t in rng.sample(live, count):
+        change = rng.choice([*kinds, "delete"])
+        if change == "delete":
+            soft_delete(session, SYSTEM, t, expected_version=None, label=t.ticket_no)
+            continue
+        apply_changes(session, SYSTEM, t, changed(t, change), expected_version=None,
+                      label=t.ticket_no)  # fmt: skip
+    gone = session.exec(select(Ticket).where(Ticket.deleted_at.is_not(None))).all()
+    if gone and rng.random() < restore_odds:
+        restore(session, SYSTEM, rng.choice(gone))
+    session.commit()
+
+
 def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):
     """Tickets arrive, move, change wording or category, get deleted and restored, in a
     random order over places that nest and wordings that nearly repeat."""
@@ -675,22 +692,15 @@ def test_random_changes_keep_incremental_runs_equal_to_full_runs(session):
 
     add(40)
     for step in range(8):
-        live = session.exec(select(Ticket).where(Ticket.deleted_at.is_(None))).all()
-        for t in rng.sample(live, 4):
-            change = rng.choice(["move", "reword", "kind", "status", "delete"])
-            if change == "delete":
-                soft_delete(session, SYSTEM, t, expected_version=None, label=t.ticket_no)
-                continue
+
+        def changed(ticket: Ticket, change: str) -> dict:
             values = fields()
             keep = {"move": ("address", "address_norm"), "reword": ("content",),
                     "kind": ("category", "city_supervised"),
                     "status": ("platform_status", "callback_result")}[change]  # fmt: skip
-            apply_changes(session, SYSTEM, t, {k: values[k] for k in keep},
-                          expected_version=None, label=t.ticket_no)  # fmt: skip
-        gone = session.exec(select(Ticket).where(Ticket.deleted_at.is_not(None))).all()
-        if gone and rng.random() < 0.5:
-            restore(session, SYSTEM, rng.choice(gone))
-        session.commit()
+            return {k: values[k] for k in keep}
+
+        shake(session, rng, 4, ["move", "reword", "kind", "status"], changed, restore_odds=0.5)
         add(rng.randrange(1, 6))
         as_of = AS_OF - timedelta(days=rng.choice([0, 0, 0, 15, 45]))
         mine = incremental_and_full(session, as_of)

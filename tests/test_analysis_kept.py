@@ -16,10 +16,10 @@ from duban.db import make_engine
 from duban.enums import CallbackResult
 from duban.models import Ticket
 from duban.permissions import SYSTEM
-from duban.records import apply_changes, restore, soft_delete
+from duban.records import apply_changes
 from duban.text import normalize_address
 from tests.factories import make_ticket
-from tests.test_analysis import AS_OF, incremental_and_full, signature
+from tests.test_analysis import AS_OF, incremental_and_full, shake, signature
 
 
 def state(engine) -> kept._Kept:
@@ -75,6 +75,15 @@ def test_a_day_later_the_run_regroups_only_the_matters_that_changed(engine, sess
     assert mine.index.prepared == 7
 
 
+def changed(ticket: Ticket, change: str) -> dict:
+    """One field moved: the wording, the place, the status or the caller."""
+    if change == "address":
+        return {"address": "和平路12号", "address_norm": normalize_address("和平路12号")}
+    if change == "status":
+        return {"platform_status": "已办结" if ticket.platform_status == "处理中" else "处理中"}
+    return {change: {"content": "路灯坏了不亮，多次反映", "phone": "14100000001"}[change]}
+
+
 def test_days_of_random_changes_keep_every_run_equal_to_a_run_from_nothing(engine, session):
     """Tickets arrive, change wording, place, status or caller, are deleted and restored,
     while the day of analysis moves forward and the windows slide."""
@@ -84,27 +93,7 @@ def test_days_of_random_changes_keep_every_run_equal_to_a_run_from_nothing(engin
     incremental_and_full(session)
     for day in range(12):
         as_of = AS_OF + timedelta(days=day, hours=rng.randrange(0, 5))
-        live = session.exec(select(Ticket).where(Ticket.deleted_at.is_(None))).all()
-        for t in rng.sample(live, 3):
-            change = rng.choice(["content", "address", "status", "phone", "delete"])
-            if change == "delete":
-                soft_delete(session, SYSTEM, t, expected_version=None, label=t.ticket_no)
-                continue
-            value = {
-                "content": "路灯坏了不亮，多次反映",
-                "address": "和平路12号",
-                "status": "已办结" if t.platform_status == "处理中" else "处理中",
-                "phone": "14100000001",
-            }[change]
-            field = {"status": "platform_status"}.get(change, change)
-            changes = {field: value}
-            if change == "address":
-                changes["address_norm"] = normalize_address(value)
-            apply_changes(session, SYSTEM, t, changes, expected_version=None, label=t.ticket_no)
-        gone = session.exec(select(Ticket).where(Ticket.deleted_at.is_not(None))).all()
-        if gone and rng.random() < 0.4:
-            restore(session, SYSTEM, rng.choice(gone))
-        session.commit()
+        shake(session, rng, 3, ["content", "address", "status", "phone"], changed, restore_odds=0.4)
         add(session, rng, as_of - timedelta(hours=10), rng.randrange(0, 5), made)
         mine = incremental_and_full(session, as_of)
         assert mine.groups, f"day {day}: nothing to compare"

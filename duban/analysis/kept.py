@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from duban.analysis.index import Links, _read_links
-from duban.analysis.matters import _callers, _nodes, _Pieces
+from duban.analysis.matters import _callers, _nodes, _Pieces, adjacency
 from duban.analysis.rules import Thresholds
 from duban.analysis.window import _Places, _read_rows, _Row, _versions, _Window
 from duban.models import CandidateRun
@@ -175,9 +175,7 @@ class _Kept:
     def _read_links(self, session: Session, since: datetime) -> None:
         """Every link a window from `since` on may use, read from the stored index; every
         matter is then regrouped."""
-        self.links = defaultdict(dict)
-        for a, b, score, at, city in _read_links(session, since):
-            self.links[a][b] = self.links[b][a] = (score, at, city)
+        self.links = adjacency(_read_links(session, since))
         self.since = since
         self.partitions = defaultdict(_Partition)
 

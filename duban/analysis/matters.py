@@ -448,12 +448,14 @@ Adjacency = Mapping[Hashable, Mapping[Hashable, tuple[float, datetime, bool]]]
 """wording → linked wording → (score, latest ticket of the two wordings, both 市级督办)"""
 
 
-def adjacency(links: Iterable[tuple[Hashable, Hashable, float]]) -> dict[Hashable, dict]:
-    """Links found in memory (`group_matters`), as an adjacency every run sees whole."""
-    out: dict[Hashable, dict] = defaultdict(dict)
-    for a, b, score in links:
-        out[a][b] = out[b][a] = (score, datetime.max, False)
-    return dict(out)
+def adjacency(
+    links: Iterable[tuple[Hashable, Hashable, float, datetime, bool]],
+) -> defaultdict[Hashable, dict[Hashable, tuple[float, datetime, bool]]]:
+    """Links (wording_a, wording_b, score, last_at, city) as an `Adjacency`, both ways."""
+    out: defaultdict[Hashable, dict[Hashable, tuple[float, datetime, bool]]] = defaultdict(dict)
+    for a, b, score, at, city in links:
+        out[a][b] = out[b][a] = (score, at, city)
+    return out
 
 
 class _Matters:
@@ -498,7 +500,8 @@ class _Matters:
         """Matters of tickets and links held in memory: nodes as keys, links as pairs."""
         number: dict[Hashable, int] = {}
         numbered = [number.setdefault(key, len(number)) for key in nodes]
-        return cls(numbered, wordings, adjacency(links), callers)
+        seen = ((a, b, score, datetime.max, False) for a, b, score in links)  # every run sees all
+        return cls(numbered, wordings, adjacency(seen), callers)
 
     @_without_cyclic_gc
     def group(self, subset: Iterable[int] | None = None, smallest: int = 1) -> list[Matter]:
